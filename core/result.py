@@ -1,0 +1,185 @@
+"""``MotionResult``: what a capture produces, as plain numpy, and its ``.npz`` file format.
+
+File format (``format_version`` 1; every array is saved without pickling, so ``np.load(..., allow_pickle=False)``
+reads it and a load gives back bit-identical arrays):
+
+======================  ==================  ==========================================================
+key                     shape / dtype       meaning
+======================  ==================  ==========================================================
+format_version          () int64            1
+video_path              () str              the captured video, as given
+fps                     () float64          the video's nominal frame rate
+width, height           () int64            frame size in pixels
+num_frames              () int64            frames in the video
+focal_length_px         () float64          focal length used for ``transl_cam`` (pixels)
+timestamps_s            (num_frames,) f64   presentation time of every video frame (variable-fps safe)
+track_ids               (K,) int64          the tracks, in order
+smpl_faces              (13776, 3) int64    SMPL triangles (when an SMPL body was available)
+smpl_lbs_weights        (6890, 24) float32  SMPL skinning weights (idem)
+meta_json               () str              free-form JSON: versions, windowing, options
+track_<id>/<field>      see TrackMotion     one group per track
+======================  ==================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+import numpy as np
+
+from .errors import InvalidMotionFileError, OutputNotWritableError
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TrackMotion:
+    """One tracked person. N = number of frames in the track (not necessarily contiguous in the video).
+
+    Every rotation is in the OpenCV camera frame (x right, y down, z forward): ``rotmat[:, 0]`` is the
+    global orientation relative to the camera, ``rotmat[:, 1:]`` are SMPL's local joint rotations.
+    """
+
+    track_id: int
+    frame_ids: np.ndarray  # (N,) int64   video frame index of each row
+    bbox_xyxy: np.ndarray  # (N, 4) float32   tracker box, source pixels
+    bbox_cxcys: np.ndarray  # (N, 3) float32   crop box: centre and side (already × bbox scale)
+    interpolated: np.ndarray  # (N,) bool   True where the box was filled in over a detection gap
+    rotmat: np.ndarray  # (N, 24, 3, 3) float32
+    pose_aa: np.ndarray  # (N, 24, 3) float32   the same rotations as axis-angle (SMPL's 72-d pose)
+    betas: np.ndarray  # (N, 10) float32
+    cam: np.ndarray  # (N, 3) float32   weak-perspective (s, tx, ty) of the 224 crop
+    orig_cam: np.ndarray  # (N, 4) float32   (sx, sy, tx, ty) of the original image
+    transl_cam: np.ndarray  # (N, 3) float32   SMPL origin in the OpenCV camera frame, metres
+    scores: np.ndarray  # (N, 3) float32   attention weights (past, current, future)
+    rest_joints: Optional[np.ndarray] = None  # (24, 3) float32   rest joints for the mean betas, SMPL frame
+    v_shaped: Optional[np.ndarray] = None  # (6890, 3) float32   rest mesh for the mean betas (optional)
+    verts: Optional[np.ndarray] = None  # (N, 6890, 3) float32   posed vertices, no translation (optional)
+    joints49: Optional[np.ndarray] = None  # (N, 49, 3) float32   official 49 joints (optional)
+
+    @property
+    def mean_betas(self) -> np.ndarray:
+        """(10,) float32: the person's shape, averaged over the track."""
+        return self.betas.mean(axis=0).astype(np.float32)
+
+    def __len__(self) -> int:
+        return int(self.frame_ids.shape[0])
+
+
+@dataclass
+class MotionResult:
+    video_path: str
+    fps: float
+    width: int
+    height: int
+    num_frames: int
+    focal_length_px: float
+    timestamps_s: np.ndarray  # (num_frames,) float64
+    tracks: list[TrackMotion] = field(default_factory=list)
+    smpl_faces: Optional[np.ndarray] = None  # (13776, 3) int64
+    smpl_lbs_weights: Optional[np.ndarray] = None  # (6890, 24) float32
+    meta: dict = field(default_factory=dict)
+
+    def track(self, track_id: int) -> TrackMotion:
+        for t in self.tracks:
+            if t.track_id == track_id:
+                return t
+        raise KeyError(track_id)
+
+    # ------------------------------------------------------------------------------------------- saving
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {
+            "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+            "video_path": np.array(str(self.video_path)),
+            "fps": np.array(self.fps, dtype=np.float64),
+            "width": np.array(self.width, dtype=np.int64),
+            "height": np.array(self.height, dtype=np.int64),
+            "num_frames": np.array(self.num_frames, dtype=np.int64),
+            "focal_length_px": np.array(self.focal_length_px, dtype=np.float64),
+            "timestamps_s": np.asarray(self.timestamps_s, dtype=np.float64),
+            "track_ids": np.array([t.track_id for t in self.tracks], dtype=np.int64),
+            "meta_json": np.array(json.dumps(self.meta, sort_keys=True)),
+        }
+        if self.smpl_faces is not None:
+            out["smpl_faces"] = np.asarray(self.smpl_faces)
+        if self.smpl_lbs_weights is not None:
+            out["smpl_lbs_weights"] = np.asarray(self.smpl_lbs_weights)
+        for t in self.tracks:
+            for f in fields(TrackMotion):
+                if f.name == "track_id":
+                    continue
+                value = getattr(t, f.name)
+                if value is not None:
+                    out[f"track_{t.track_id}/{f.name}"] = np.asarray(value)
+        return out
+
+    def save(self, path: str) -> None:
+        """Write atomically: a temporary file next to ``path`` is renamed into place, so an interrupted
+        save never leaves a half-written file under the final name."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise OutputNotWritableError(f"output folder does not exist: {folder} (create it or choose another -o path)")
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.partial")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **self.to_arrays())
+            os.replace(tmp, path)
+        except PermissionError as exc:
+            raise OutputNotWritableError(f"cannot write {path}: permission denied (choose a writable -o path)") from exc
+        except OSError as exc:
+            raise OutputNotWritableError(f"cannot write {path}: {exc.strerror or exc} (choose a writable -o path)") from exc
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def load(cls, path: str) -> "MotionResult":
+        """Read a file written by :meth:`save`. Raises InvalidMotionFileError for anything else."""
+        try:
+            with np.load(os.fspath(path), allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except FileNotFoundError as exc:
+            raise InvalidMotionFileError(f"motion file not found: {path}") from exc
+        except Exception as exc:  # zip/npy decoding errors of every kind
+            raise InvalidMotionFileError(f"not a readable .npz motion file: {path} ({exc})") from exc
+        return cls.from_arrays(data, source=str(path))
+
+    @classmethod
+    def from_arrays(cls, data: dict[str, np.ndarray], source: str = "<arrays>") -> "MotionResult":
+        if "format_version" not in data or "track_ids" not in data:
+            raise InvalidMotionFileError(f"{source} is not a TCMR Mocap result (no format_version/track_ids)")
+        version = int(data["format_version"])
+        if version > FORMAT_VERSION:
+            raise InvalidMotionFileError(
+                f"{source} was written by a newer TCMR Mocap (format {version}); update the add-on to read it"
+            )
+        tracks = []
+        optional = {f.name for f in fields(TrackMotion) if f.default is None}
+        for tid in data["track_ids"].tolist():
+            kwargs = {"track_id": int(tid)}
+            for f in fields(TrackMotion):
+                if f.name == "track_id":
+                    continue
+                key = f"track_{tid}/{f.name}"
+                if key in data:
+                    kwargs[f.name] = data[key]
+                elif f.name not in optional:
+                    raise InvalidMotionFileError(f"{source}: track {tid} lacks '{f.name}'")
+            tracks.append(TrackMotion(**kwargs))
+        return cls(
+            video_path=str(data["video_path"]),
+            fps=float(data["fps"]),
+            width=int(data["width"]),
+            height=int(data["height"]),
+            num_frames=int(data["num_frames"]),
+            focal_length_px=float(data["focal_length_px"]),
+            timestamps_s=data["timestamps_s"],
+            tracks=tracks,
+            smpl_faces=data.get("smpl_faces"),
+            smpl_lbs_weights=data.get("smpl_lbs_weights"),
+            meta=json.loads(str(data.get("meta_json", "{}"))),
+        )
