@@ -53,6 +53,8 @@ class SmoothingConfig:
     min_cutoff_hz: float = 1.0  # lower = smoother when still
     beta: float = 0.5  # higher = less lag when moving fast
     translation_min_cutoff_hz: float = 0.5
+    derivative_cutoff_hz: float = 1.0  # low-pass on the speed estimate that drives the adaptive cutoff
+    zero_phase: bool = True  # run forwards and backwards and average (no lag; the whole track is known)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class CaptureConfig:
     save_vertices: bool = False  # store per-frame SMPL vertices/joints49 in the result (large)
     feature_batch: int = 32  # crops per ResNet-50 call
     decode_chunk: int = 64  # frames decoded and processed together (memory does not grow with video length)
+    detections_path: Optional[str] = None  # person boxes from a .json/.npz file instead of YOLO (see core.tracking)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     crop: CropConfig = field(default_factory=CropConfig)
     window: WindowConfig = field(default_factory=WindowConfig)

@@ -65,3 +65,12 @@ def smpl_npz(tmp_path_factory, smpl_arrays):
 def synthetic_video(tmp_path_factory):
     """40 frames, 320×240, 30 fps, mp4v: a figure walking left to right."""
     return synthetic.write_synthetic_video(tmp_path_factory.mktemp("video") / "walk.mp4")
+
+
+# ---------------------------------------------------------------------------------- network (core.tcmr)
+@pytest.fixture(scope="session")
+def tcmr_model(tcmr_checkpoint):
+    """core.load_tcmr on the synthetic checkpoint (CPU, float32, embedded SMPL body), loaded once."""
+    import core
+
+    return core.load_tcmr(tcmr_checkpoint)

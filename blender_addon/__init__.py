@@ -1,0 +1,36 @@
+"""The Blender side of TCMR Mocap: properties, preferences, operators, the "Mocap" sidebar panel, and the
+scene building (armature, keyframes, camera + footage, mesh) from motion files.
+
+Nothing is imported at package level, so the numpy-only modules (``formats``, ``retarget``, ``runtime``,
+``job``) load without Blender; :func:`register` pulls in the bpy parts. Heavy packages (torch, cv2, ...) are
+never imported here: the core runs in its own environment as a subprocess.
+"""
+
+from __future__ import annotations
+
+_classes: list = []
+
+
+def register():
+    import bpy
+
+    from . import modal, ops_capture, ops_import, ops_runtime, panel, preferences, properties
+
+    _classes[:] = [*properties.CLASSES, *preferences.CLASSES, *modal.CLASSES, *ops_capture.CLASSES,
+                   *ops_import.CLASSES, *ops_runtime.CLASSES, *panel.CLASSES]
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+    properties.register_properties()
+    bpy.types.TOPBAR_MT_file_import.append(ops_import.menu_import)
+
+
+def unregister():
+    import bpy
+
+    from . import ops_import, properties
+
+    bpy.types.TOPBAR_MT_file_import.remove(ops_import.menu_import)
+    properties.unregister_properties()
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)
+    _classes.clear()

@@ -1,0 +1,78 @@
+"""The capture camera and its footage: a scene camera at the world origin looking along +Y with the focal
+length and sensor the core used, the video as a MovieClip background, and the scene's fps/size/range."""
+
+from __future__ import annotations
+
+import os
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from ..core import rotations
+from . import retarget
+
+# Camera object axes (x right, y up, looking down -z) -> world: OpenCV camera -> world, after camera -> OpenCV.
+R_WORLD_FROM_CAMERA_OBJECT = rotations.R_BLENDER_FROM_OPENCV @ rotations.R_BLENDER_CAM_FROM_OPENCV_CAM.T
+
+
+def lens_mm(focal_length_px: float, width_px: int, sensor_width_mm: float) -> float:
+    """Focal length in mm on a sensor ``sensor_width_mm`` wide whose width spans the image width."""
+    return float(focal_length_px) * float(sensor_width_mm) / float(width_px)
+
+
+def build_camera(name: str, width: int, focal_length_px: float, sensor_width_mm: float, collection):
+    """A camera object (linked to ``collection``) matching the capture's pinhole camera."""
+    data = bpy.data.cameras.new(name)
+    data.sensor_fit = "HORIZONTAL"
+    data.sensor_width = sensor_width_mm
+    data.lens = lens_mm(focal_length_px, width, sensor_width_mm)
+    data.clip_start = 0.05
+    data.clip_end = 1000.0
+    obj = bpy.data.objects.new(name, data)
+    matrix = np.eye(4)
+    matrix[:3, :3] = R_WORLD_FROM_CAMERA_OBJECT
+    obj.matrix_world = Matrix(matrix.tolist())
+    collection.objects.link(obj)
+    return obj
+
+
+def find_clip(video_path: str):
+    """An already loaded MovieClip of this file, or None."""
+    target = os.path.normcase(os.path.abspath(video_path))
+    for clip in bpy.data.movieclips:
+        if os.path.normcase(os.path.abspath(bpy.path.abspath(clip.filepath))) == target:
+            return clip
+    return None
+
+
+def attach_footage(camera_obj, video_path: str):
+    """Show the video behind the camera view (reusing a loaded clip of the file). Returns the MovieClip."""
+    clip = find_clip(video_path) or bpy.data.movieclips.load(video_path, check_existing=True)
+    clip.frame_start = 1  # clip frame k (video frame k - 1) on scene frame k
+    background = camera_obj.data.background_images.new()
+    background.source = "MOVIE_CLIP"
+    background.clip = clip
+    background.alpha = 1.0
+    background.frame_method = "FIT"
+    camera_obj.data.show_background_images = True
+    return clip
+
+
+def set_scene_timing(scene, fps: float, num_source_frames: int) -> None:
+    """Scene frame rate (29.97 -> 30 / 1.001) and range 1..N covering the source."""
+    scene.render.fps, scene.render.fps_base = retarget.fps_to_blender(fps)
+    scene.frame_start = 1
+    scene.frame_end = retarget.scene_frame_count(num_source_frames, fps, scene_fps(scene))
+
+
+def set_scene_image(scene, width: int, height: int, camera_obj) -> None:
+    scene.render.resolution_x = int(width)
+    scene.render.resolution_y = int(height)
+    scene.render.resolution_percentage = 100
+    scene.render.pixel_aspect_x = 1.0
+    scene.render.pixel_aspect_y = 1.0
+    scene.camera = camera_obj
+
+
+def scene_fps(scene) -> float:
+    return scene.render.fps / scene.render.fps_base

@@ -1,0 +1,247 @@
+"""Motion files -> :class:`SceneMotion`, the one structure the scene builder consumes. numpy only (no bpy).
+
+Readers:
+
+- ours: the ``.npz`` of ``core.result.MotionResult`` (camera frame, with video size, focal length, timestamps);
+- the official TCMR demo output ``.pkl`` (camera frame; ``transl`` from ``pred_cam`` + crop boxes, the image
+  size from ``orig_cam``, 29.97 fps as the demo resamples every video to it);
+- AMASS-style ``.npz`` (``poses`` (T, 72) SMPL or (T, 156) SMPL-H or (T, 165) SMPL-X, ``trans`` (T, 3),
+  ``betas``, ``mocap_framerate``): Z-up world, no camera. SMPL-H/X bodies keep their 22 body joints; SMPL's
+  hand joints 22/23 stay at identity, and the first 10 betas drive the SMPL body (an approximation: SMPL-H/X
+  shape spaces are not SMPL's).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..core import rotations
+from ..core.camera import cam_to_transl, estimate_focal_length_px
+from ..core.config import CameraConfig
+from ..core.errors import InvalidMotionFileError
+from ..core.result import MotionResult
+from ..core.skeleton import NUM_BETAS, NUM_SMPL_JOINTS, SMPLH_NUM_BODY_JOINTS
+
+DATA_FRAME_OPENCV_CAMERA = "opencv_camera"  # x right, y down, z forward (TCMR, ours)
+DATA_FRAME_Z_UP = "z_up"  # already Blender's world axes (AMASS)
+
+TCMR_DEMO_FPS = 30000.0 / 1001.0  # the official demo resamples every video with ffmpeg -r 30000/1001
+_TCMR_PKL_KEYS = ("pose", "betas", "pred_cam", "orig_cam", "bboxes", "frame_ids")
+
+
+@dataclass
+class BodyTrack:
+    """One person. N rows, not necessarily contiguous frames."""
+
+    track_id: int
+    frame_ids: np.ndarray  # (N,) int64   source frame index of each row
+    times_s: np.ndarray  # (N,) float64   presentation time of each row
+    rotmat: np.ndarray  # (N, 24, 3, 3) float64   SMPL local rotations; joint 0 relative to the data frame
+    transl: np.ndarray  # (N, 3) float64   SMPL origin in the data frame, metres
+    betas: np.ndarray  # (10,) float64   the person's shape
+    rest_joints: Optional[np.ndarray] = None  # (24, 3) SMPL frame, for ``betas``; None: from the SMPL file
+    v_shaped: Optional[np.ndarray] = None  # (6890, 3) SMPL frame rest mesh (optional)
+
+
+@dataclass
+class SceneMotion:
+    """Everything the scene builder needs, whatever file it came from."""
+
+    name: str  # names the actions/objects: "walk.mp4" -> action "walk.mp4 · track 1"
+    source_key: str  # identifies the source: a re-import of the same key replaces the previous result
+    data_frame: str  # DATA_FRAME_OPENCV_CAMERA or DATA_FRAME_Z_UP
+    fps: float  # source frame rate (nominal)
+    num_frames: int  # frames in the source (scene frame range)
+    tracks: list[BodyTrack] = field(default_factory=list)
+    video_path: Optional[str] = None  # footage for the camera background
+    width: Optional[int] = None  # image size and focal length: present for camera-frame data
+    height: Optional[int] = None
+    focal_length_px: Optional[float] = None
+    smpl_faces: Optional[np.ndarray] = None  # (13776, 3)
+    smpl_lbs_weights: Optional[np.ndarray] = None  # (6890, 24)
+
+    @property
+    def R_world_from_data(self) -> np.ndarray:
+        """(3, 3): data frame -> Blender world (camera at the origin looking along +Y for camera data)."""
+        if self.data_frame == DATA_FRAME_OPENCV_CAMERA:
+            return rotations.R_BLENDER_FROM_OPENCV.copy()
+        return np.eye(3)
+
+
+# ------------------------------------------------------------------------------------------- dispatch
+def load_motion(path) -> SceneMotion:
+    """Read any supported motion file. Raises InvalidMotionFileError (one line) when it is none of them."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidMotionFileError(f"motion file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except Exception as exc:  # zip/npy decoding errors of every kind
+            raise InvalidMotionFileError(f"not a readable .npz motion file: {path} ({exc})") from exc
+        if "format_version" in data:
+            return from_motion_result(MotionResult.from_arrays(data, source=str(path)))
+        if "poses" in data:
+            return from_amass_arrays(data, path)
+        raise InvalidMotionFileError(
+            f"{path} is neither a TCMR Mocap result (format_version) nor an AMASS file (poses/trans/betas)"
+        )
+    if suffix in (".pkl", ".pickle", ".joblib"):
+        from .tcmr_pickle import load_tcmr_pickle
+
+        return from_tcmr_output(load_tcmr_pickle(path), path)
+    raise InvalidMotionFileError(f"{path}: unknown motion file type {suffix!r} (expected .npz or .pkl)")
+
+
+# ------------------------------------------------------------------------------------------- ours
+def from_motion_result(result: MotionResult) -> SceneMotion:
+    """Our capture result (camera frame)."""
+    timestamps = np.asarray(result.timestamps_s, dtype=np.float64)
+    tracks = []
+    for t in result.tracks:
+        frame_ids = np.asarray(t.frame_ids, dtype=np.int64)
+        if timestamps.shape[0] > int(frame_ids.max(initial=-1)):
+            times = timestamps[frame_ids]
+        else:  # no per-frame timestamps: nominal rate
+            times = frame_ids / result.fps
+        tracks.append(BodyTrack(
+            track_id=int(t.track_id),
+            frame_ids=frame_ids,
+            times_s=times,
+            rotmat=np.asarray(t.rotmat, dtype=np.float64),
+            transl=np.asarray(t.transl_cam, dtype=np.float64),
+            betas=np.asarray(t.mean_betas, dtype=np.float64),
+            rest_joints=None if t.rest_joints is None else np.asarray(t.rest_joints, dtype=np.float64),
+            v_shaped=None if t.v_shaped is None else np.asarray(t.v_shaped, dtype=np.float64),
+        ))
+    video = str(result.video_path)
+    return SceneMotion(
+        name=os.path.basename(video) or "capture",
+        source_key=_key(video),
+        data_frame=DATA_FRAME_OPENCV_CAMERA,
+        fps=float(result.fps),
+        num_frames=int(result.num_frames),
+        tracks=tracks,
+        video_path=video,
+        width=int(result.width),
+        height=int(result.height),
+        focal_length_px=float(result.focal_length_px),
+        smpl_faces=result.smpl_faces,
+        smpl_lbs_weights=result.smpl_lbs_weights,
+    )
+
+
+# ------------------------------------------------------------------------------------------- TCMR demo
+def from_tcmr_output(data: dict, path) -> SceneMotion:
+    """The official demo's ``{track_id: {pred_cam, orig_cam, pose, betas, bboxes, frame_ids, ...}}``."""
+    path = Path(path)
+    rows = []
+    for index, tid in enumerate(sorted(data, key=_track_order)):
+        d = data[tid]
+        missing = [k for k in _TCMR_PKL_KEYS if d.get(k) is None]
+        if missing:
+            raise InvalidMotionFileError(f"{path}: track {tid} lacks {', '.join(missing)} (not a TCMR demo output?)")
+        pose = np.asarray(d["pose"], dtype=np.float64).reshape(-1, NUM_SMPL_JOINTS, 3)  # (N, 24, 3)
+        arrays = {
+            "cam": np.asarray(d["pred_cam"], dtype=np.float64).reshape(-1, 3),
+            "orig_cam": np.asarray(d["orig_cam"], dtype=np.float64).reshape(-1, 4),
+            "boxes": np.asarray(d["bboxes"], dtype=np.float64).reshape(-1, 4),  # cx, cy, 1.2·side, 1.2·side
+            "frame_ids": np.asarray(d["frame_ids"], dtype=np.int64).reshape(-1),
+            "betas": np.asarray(d["betas"], dtype=np.float64).reshape(pose.shape[0], -1)[:, :NUM_BETAS],
+        }
+        if any(a.shape[0] != pose.shape[0] for a in arrays.values()):
+            raise InvalidMotionFileError(f"{path}: track {tid} has arrays of different lengths")
+        track_id = int(tid) if isinstance(tid, (int, np.integer)) else index + 1
+        rows.append((track_id, pose, arrays))
+    # orig_cam = (s·b/W, s·b/H, ...): the image size the demo ran on, which the file does not store otherwise
+    sb = np.concatenate([a["cam"][:, 0] * a["boxes"][:, 2] for _, _, a in rows])
+    orig = np.concatenate([a["orig_cam"][:, :2] for _, _, a in rows])
+    width, height = (int(round(float(v))) for v in np.median(sb[:, None] / orig, axis=0))
+    focal = estimate_focal_length_px(width, height, CameraConfig().focal_length_px)
+    tracks = [
+        BodyTrack(
+            track_id=track_id,
+            frame_ids=a["frame_ids"],
+            times_s=a["frame_ids"] / TCMR_DEMO_FPS,
+            rotmat=rotations.axis_angle_to_rotmat(pose),
+            transl=cam_to_transl(a["cam"], a["boxes"][:, :3], width, height, focal),
+            betas=a["betas"].mean(axis=0),
+        )
+        for track_id, pose, a in rows
+    ]
+    name = path.parent.name if path.stem == "tcmr_output" and path.parent.name else path.stem
+    return SceneMotion(
+        name=name,
+        source_key=_key(path),
+        data_frame=DATA_FRAME_OPENCV_CAMERA,
+        fps=TCMR_DEMO_FPS,
+        num_frames=int(max(int(t.frame_ids.max(initial=0)) for t in tracks) + 1),
+        tracks=tracks,
+        width=width,
+        height=height,
+        focal_length_px=focal,
+    )
+
+
+# ------------------------------------------------------------------------------------------- AMASS
+def from_amass_arrays(data: dict, path) -> SceneMotion:
+    """AMASS-style arrays (Z-up world, no camera)."""
+    path = Path(path)
+    poses = np.asarray(data["poses"], dtype=np.float64)
+    if poses.ndim != 2 or poses.shape[1] not in (72, 156, 165):
+        raise InvalidMotionFileError(
+            f"{path}: 'poses' has shape {poses.shape}; expected (T, 72) SMPL, (T, 156) SMPL-H or (T, 165) SMPL-X"
+        )
+    T = poses.shape[0]
+    if T == 0:
+        raise InvalidMotionFileError(f"{path}: 'poses' has no frames")
+    pose_aa = np.zeros((T, NUM_SMPL_JOINTS, 3))
+    if poses.shape[1] == 72:
+        pose_aa[:] = poses.reshape(T, NUM_SMPL_JOINTS, 3)
+    else:  # SMPL-H / SMPL-X: the 22 body joints; SMPL's hand joints 22/23 stay at identity
+        pose_aa[:, :SMPLH_NUM_BODY_JOINTS] = poses[:, : 3 * SMPLH_NUM_BODY_JOINTS].reshape(T, -1, 3)
+    trans = np.asarray(data["trans"], dtype=np.float64) if "trans" in data else np.zeros((T, 3))
+    if trans.shape != (T, 3):
+        raise InvalidMotionFileError(f"{path}: 'trans' has shape {trans.shape}, expected ({T}, 3)")
+    betas = np.zeros(NUM_BETAS)
+    if "betas" in data:
+        b = np.asarray(data["betas"], dtype=np.float64).reshape(-1, np.shape(data["betas"])[-1])
+        b = b.mean(axis=0)[:NUM_BETAS]
+        betas[: b.shape[0]] = b
+    fps_key = next((k for k in ("mocap_framerate", "mocap_frame_rate", "fps") if k in data), None)
+    fps = float(data[fps_key]) if fps_key else 30.0
+    if not fps > 0:
+        raise InvalidMotionFileError(f"{path}: frame rate {fps} is not positive")
+    frame_ids = np.arange(T, dtype=np.int64)
+    track = BodyTrack(
+        track_id=1,
+        frame_ids=frame_ids,
+        times_s=frame_ids / fps,
+        rotmat=rotations.axis_angle_to_rotmat(pose_aa),
+        transl=trans,
+        betas=betas,
+    )
+    return SceneMotion(
+        name=path.name,
+        source_key=_key(path),
+        data_frame=DATA_FRAME_Z_UP,
+        fps=fps,
+        num_frames=T,
+        tracks=[track],
+    )
+
+
+def _key(path) -> str:
+    return os.path.normcase(os.path.abspath(os.fspath(path)))
+
+
+def _track_order(key):
+    """Integer track ids in numeric order, anything else after them by name."""
+    return (0, int(key), "") if isinstance(key, (int, np.integer)) else (1, 0, str(key))

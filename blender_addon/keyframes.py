@@ -1,0 +1,74 @@
+"""Keyframes the fast way: action slot -> layer -> keyframe strip -> channelbag -> F-curves filled with
+``keyframe_points.add(n)`` + ``foreach_set`` (no ``keyframe_insert``, no ``Action.fcurves``, which Blender 5.0
+removed). Works from Blender 4.4 (slotted actions) on; F-curve groups are created through
+``channelbag.groups`` because ``fcurves.new(group_name=...)`` only exists from 5.0.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..core.skeleton import SMPL_JOINT_NAMES
+
+
+def _interpolation_value(name: str) -> int:
+    return bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[name].value
+
+
+def new_action(obj, name: str):
+    """A fresh action with one slot for ``obj``, assigned to it. Returns (action, channelbag)."""
+    action = bpy.data.actions.new(name)
+    slot = action.slots.new(id_type="OBJECT", name=obj.name)
+    strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
+    channelbag = strip.channelbag(slot, ensure=True)
+    anim = obj.animation_data_create()
+    anim.action = action
+    anim.action_slot = slot
+    return action, channelbag
+
+
+def fill_fcurve(channelbag, data_path: str, index: int, group, frames: np.ndarray, values: np.ndarray):
+    """One F-curve with linear keys at ``frames`` (K,) holding ``values`` (K,)."""
+    fcurve = channelbag.fcurves.new(data_path, index=index)
+    fcurve.group = group
+    points = fcurve.keyframe_points
+    points.add(len(frames))
+    co = np.empty((len(frames), 2), dtype=np.float32)
+    co[:, 0] = frames
+    co[:, 1] = values
+    points.foreach_set("co", co.ravel())
+    points.foreach_set("interpolation", np.full(len(frames), _interpolation_value("LINEAR"), dtype=np.int32))
+    fcurve.update()
+    return fcurve
+
+
+def write_pose_action(obj, name: str, frames: np.ndarray, quat_wxyz: np.ndarray, root_location: np.ndarray):
+    """Key every SMPL bone's quaternion and the root bone's location.
+
+    frames: (K,) scene frames; quat_wxyz: (K, 24, 4); root_location: (K, 3). Returns the action.
+    """
+    action, channelbag = new_action(obj, name)
+    frames = np.asarray(frames, dtype=np.float64)
+    for j, bone in enumerate(SMPL_JOINT_NAMES):
+        group = channelbag.groups.new(bone)
+        base = f'pose.bones["{bone}"]'
+        if j == 0:
+            for axis in range(3):
+                fill_fcurve(channelbag, base + ".location", axis, group, frames, root_location[:, axis])
+        for axis in range(4):
+            fill_fcurve(channelbag, base + ".rotation_quaternion", axis, group, frames, quat_wxyz[:, j, axis])
+    return action
+
+
+def channelbag_of(obj):
+    """The channelbag animating ``obj`` through its assigned action slot (None if not animated)."""
+    anim = obj.animation_data
+    if anim is None or anim.action is None or anim.action_slot is None:
+        return None
+    for layer in anim.action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(anim.action_slot)
+            if bag is not None:
+                return bag
+    return None

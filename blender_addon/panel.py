@@ -1,0 +1,85 @@
+"""The sidebar (N panel) tab "Mocap": readiness, capture options, progress/cancel, import."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bpy.types import Panel
+
+from . import preferences
+
+
+def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:
+    """A label broken into lines that fit the sidebar."""
+    width = max(20, int((context.region.width if context.region else 300) / 7))
+    col = layout.column(align=True)
+    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
+        col.label(text=line, icon=icon if i == 0 else "BLANK1")
+
+
+class TCMR_PT_mocap(Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mocap"
+    bl_label = "TCMR Mocap"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.tcmr
+        job = context.window_manager.tcmr_job
+        status = preferences.readiness(context)
+
+        box = layout.box()
+        if status.ready:
+            box.label(text="Runtime and models ready", icon="CHECKMARK")
+        else:
+            box.label(text="Dependencies missing", icon="ERROR")
+            for problem in status.problems:
+                wrapped_label(box, context, problem, icon="DOT")
+            box.operator("preferences.addon_show", text="Open Preferences", icon="PREFERENCES").module = \
+                preferences.ADDON_ID
+        if status.smpl_file is not None:
+            wrapped_label(box, context, f"SMPL body: {status.smpl_file.name}", icon="OUTLINER_OB_ARMATURE")
+        else:
+            wrapped_label(box, context, "SMPL body: captures carry their own. Importing TCMR .pkl or AMASS files "
+                          f"needs SMPL_NEUTRAL.npz/.pkl in {status.models_dir}, or exported from the TCMR "
+                          "checkpoint:", icon="INFO")
+            box.operator("tcmr.export_smpl", icon="EXPORT")
+
+        col = layout.column()
+        col.enabled = not job.running
+        col.prop(settings, "video_path")
+        row = col.row(align=True)
+        row.prop(settings, "person", expand=True)
+        if settings.person == "ONE":
+            col.prop(settings, "track_id")
+        col.prop(settings, "smoothing")
+        for flag, values in (("use_frame_range", ("frame_start", "frame_end")), ("use_target_fps", ("target_fps",)),
+                             ("use_focal_length", ("focal_length_px",))):
+            row = col.row(align=True)
+            row.prop(settings, flag)
+            sub = row.row(align=True)
+            sub.enabled = getattr(settings, flag)
+            for value in values:
+                sub.prop(settings, value)
+        col.prop(settings, "create_mesh")
+
+        if job.running:
+            layout.progress(factor=job.progress, type="BAR", text=f"{job.label} {100 * job.progress:.0f}%")
+            if job.status:
+                wrapped_label(layout, context, job.status)
+            layout.operator("tcmr.cancel_job", icon="CANCEL")
+        else:
+            row = layout.row()
+            row.scale_y = 1.4
+            row.enabled = status.ready and bool(settings.video_path)
+            row.operator("tcmr.capture", icon="REC")
+            if job.last_error:
+                wrapped_label(layout, context, job.last_error, icon="ERROR")
+            elif job.status:
+                wrapped_label(layout, context, job.status, icon="INFO")
+        layout.separator()
+        layout.operator("tcmr.import_motion", icon="IMPORT")
+
+
+CLASSES = (TCMR_PT_mocap,)

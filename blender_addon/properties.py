@@ -1,0 +1,58 @@
+"""Blender properties: capture options (per scene, saved with the .blend) and the running job's status
+(per window manager, never saved). Defaults come from core/config.py."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.types import PropertyGroup
+
+from ..core.config import CaptureConfig, SmoothingConfig
+
+
+class TCMR_CaptureSettings(PropertyGroup):
+    video_path: StringProperty(name="Video", description="The video to capture", subtype="FILE_PATH")
+    person: EnumProperty(
+        name="Person",
+        items=(("ALL", "Everyone", "One armature per tracked person"),
+               ("ONE", "One Track", "Only the track with the given id")),
+        default="ALL" if CaptureConfig.track == "all" else "ONE",
+    )
+    track_id: IntProperty(name="Track", description="Track id as the tracker numbers them", default=1, min=0)
+    smoothing: BoolProperty(name="Smoothing", description="Temporal smoothing of rotations and translation",
+                            default=SmoothingConfig.enabled)
+    use_frame_range: BoolProperty(name="Frame Range", description="Capture only part of the video", default=False)
+    frame_start: IntProperty(name="Start", description="First video frame (0-based, inclusive)",
+                             default=CaptureConfig.frame_start, min=0)
+    frame_end: IntProperty(name="End", description="Last video frame (0-based, inclusive)", default=250, min=0)
+    use_target_fps: BoolProperty(name="Target FPS", description="Process the video at about this frame rate",
+                                 default=False)
+    target_fps: FloatProperty(name="FPS", default=30.0, min=1.0, soft_max=120.0)
+    use_focal_length: BoolProperty(name="Focal Length", description="Override the estimated focal length",
+                                   default=False)
+    focal_length_px: FloatProperty(name="Pixels", description="Focal length in pixels of the video",
+                                   default=1000.0, min=1.0)
+    create_mesh: BoolProperty(name="Create Mesh", description="Add the skinned SMPL body to each armature",
+                              default=True)
+
+
+class TCMR_JobStatus(PropertyGroup):
+    running: BoolProperty(default=False)
+    label: StringProperty(default="")  # what runs: "Capture", "Install"
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    status: StringProperty(default="")
+    cancel_requested: BoolProperty(default=False)
+    last_error: StringProperty(default="")
+
+
+CLASSES = (TCMR_CaptureSettings, TCMR_JobStatus)
+
+
+def register_properties() -> None:
+    bpy.types.Scene.tcmr = PointerProperty(type=TCMR_CaptureSettings)
+    bpy.types.WindowManager.tcmr_job = PointerProperty(type=TCMR_JobStatus)
+
+
+def unregister_properties() -> None:
+    del bpy.types.WindowManager.tcmr_job
+    del bpy.types.Scene.tcmr

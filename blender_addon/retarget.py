@@ -1,0 +1,89 @@
+"""SMPL motion -> armature keys: bone quaternions, root location, scene frames. numpy only (no bpy).
+
+The mapping (column vectors; ``M`` = R_world_from_data, ``A`` = R_ARMATURE_FROM_SMPL, ``B_j`` = rotation of
+bone j's rest matrix ``matrix_local`` in armature space, ``R_j`` = SMPL's local rotation of joint j):
+
+- rest: bone j's head sits at ``h_j = A · J_j`` (J = SMPL rest joints), the body standing up in Blender;
+- pose: Blender composes ``P_j = P_parent · (B_parent⁻¹ B_j) · Q_j`` (rotation parts). Asking that every bone's
+  posed rotation equal ``M · G_j · Aᵀ · B_j`` (G_j = SMPL's global rotation of joint j) gives
+
+      Q_0 = B_0ᵀ · M · R_0 · Aᵀ · B_0          Q_j = B_jᵀ · A · R_j · Aᵀ · B_j   (j ≥ 1)
+
+  and then every posed head is exactly ``M · (FK_j + transl)``: SMPL's posed joints mapped by one fixed
+  rotation M into the world (the armature object keeps an identity transform);
+- root location (the pose bone's location is in its rest frame): SMPL rotates about the pelvis joint J_0
+  while ``transl`` moves the SMPL origin, so the pelvis goes to ``M · (J_0 + t)``:
+  ``loc_0 = B_0ᵀ · (M · (J_0 + t) − A · J_0)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import rotations
+
+# The armature's rest pose is SMPL's canonical T-pose (y up, facing +z) turned to stand on Blender's Z-up
+# ground, facing -Y (towards a capture camera at the origin looking along +Y).
+R_ARMATURE_FROM_SMPL = rotations.R_BLENDER_FROM_SMPL
+
+
+def rest_heads(rest_joints: np.ndarray) -> np.ndarray:
+    """Bone heads in armature space. rest_joints: (24, 3) SMPL frame -> (24, 3)."""
+    return np.asarray(rest_joints, dtype=np.float64) @ R_ARMATURE_FROM_SMPL.T
+
+
+def bone_keys(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, bone_rest_rotmat: np.ndarray,
+              R_world_from_data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-bone values that make the armature follow SMPL forward kinematics exactly.
+
+    rotmat: (N, 24, 3, 3) SMPL local rotations (joint 0 relative to the data frame); transl: (N, 3) SMPL
+    origin in the data frame; rest_joints: (24, 3); bone_rest_rotmat: (24, 3, 3) rotation of each bone's
+    ``matrix_local``; R_world_from_data: (3, 3).
+    Returns (quat_wxyz (N, 24, 4) with consecutive keys in one hemisphere, root location (N, 3)).
+    """
+    R = np.asarray(rotmat, dtype=np.float64)
+    B = np.asarray(bone_rest_rotmat, dtype=np.float64)
+    M = np.asarray(R_world_from_data, dtype=np.float64)
+    A = R_ARMATURE_FROM_SMPL
+    left = np.broadcast_to(A, R.shape).copy()  # (N, 24, 3, 3)
+    left[:, 0] = M
+    local = left @ R @ A.T  # (N, 24, 3, 3) rotation in armature axes
+    Q = np.swapaxes(B, -1, -2)[None] @ local @ B[None]  # (N, 24, 3, 3) in each bone's rest frame
+    quat = rotations.quat_wxyz_make_continuous(rotations.rotmat_to_quat_wxyz(Q))
+    J0 = np.asarray(rest_joints, dtype=np.float64)[0]
+    pelvis_world = (J0[None] + np.asarray(transl, dtype=np.float64)) @ M.T  # (N, 3)
+    root_location = (pelvis_world - A @ J0) @ B[0]  # B_0ᵀ · (…) for row vectors
+    return quat, root_location
+
+
+def scene_frames(times_s: np.ndarray, frame_ids: np.ndarray, source_fps: float,
+                 scene_fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scene frame of each row, and the rows to keep (one per scene frame).
+
+    When the scene runs at the source rate, frame ``k`` of the source lands on scene frame ``k + 1`` (the
+    footage's frame too, even for variable-rate video); otherwise on ``1 + round(time · scene_fps)``, and
+    rows that round onto the same scene frame keep the first. times_s, frame_ids: (N,).
+    Returns (frames (K,) int64 strictly increasing, keep (K,) row indices).
+    """
+    if abs(scene_fps - source_fps) <= 1e-5 * source_fps:
+        frames = np.asarray(frame_ids, dtype=np.int64) + 1
+    else:
+        frames = 1 + np.floor(np.asarray(times_s, dtype=np.float64) * scene_fps + 0.5).astype(np.int64)  # half up
+    order = np.argsort(frames, kind="stable")
+    _, first = np.unique(frames[order], return_index=True)
+    keep = order[first]
+    return frames[keep], keep
+
+
+def fps_to_blender(fps: float) -> tuple[int, float]:
+    """Blender's (render.fps, render.fps_base) for a frame rate: 29.97 -> (30, 1.001), 25 -> (25, 1.0)."""
+    fps_int = max(1, int(round(fps)))
+    base = fps_int / fps
+    return fps_int, 1.0 if abs(base - 1.0) < 1e-9 else base
+
+
+def scene_frame_count(duration_frames: int, source_fps: float, scene_fps: float) -> int:
+    """Scene frames covering ``duration_frames`` source frames (for the scene's frame range)."""
+    if abs(scene_fps - source_fps) <= 1e-5 * source_fps:
+        return int(duration_frames)
+    return max(1, int(round(duration_frames / source_fps * scene_fps)))

@@ -1,0 +1,211 @@
+"""The core's runtime environment, seen from the add-on: which Python runs it, is it ready, which command.
+
+No bpy here: the operators and the panel pass in what the preferences say. The core runs as a subprocess
+(``<env python> -m core capture ...``) with the extension root as working directory and on ``PYTHONPATH``,
+the only place where ``core`` is a top-level name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..core import assets
+
+EXTENSION_ROOT = Path(__file__).resolve().parent.parent
+INSTALL_SCRIPT = EXTENSION_ROOT / "install_deps.py"
+REPO_ENV_DIR = EXTENSION_ROOT / ".venv"
+
+
+def _install_deps():
+    """The stdlib-only ``install_deps.py`` beside us (the one list of requirements), imported lazily."""
+    from .. import install_deps
+
+    return install_deps
+
+
+def env_python(env_dir) -> Path:
+    return _install_deps().env_python(Path(env_dir))
+
+
+def resolve_python(configured: str = "", env_dirs: Sequence = ()) -> Optional[Path]:
+    """The Python that runs the core: the configured one, else the first environment found among
+    ``<extension root>/.venv`` and ``env_dirs`` (e.g. the extension's user directory), else None."""
+    if configured:
+        return Path(os.path.expanduser(configured))
+    for env_dir in (REPO_ENV_DIR, *env_dirs):
+        python = env_python(env_dir)
+        if python.is_file():
+            return python
+    return None
+
+
+def runtime_modules() -> list[str]:
+    """Modules the core needs at run time (from install_deps.REQUIREMENTS)."""
+    return [r.module for r in _install_deps().REQUIREMENTS if r.group == "runtime"]
+
+
+_PROBE = ("import importlib.util, json, sys; "
+          "print(json.dumps([m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]))")
+
+
+@dataclass
+class Readiness:
+    """What the panel shows. ``problems`` are one-line messages saying what to do; empty = ready."""
+
+    python: Optional[Path]
+    models_dir: Path
+    problems: list[str] = field(default_factory=list)
+    smpl_file: Optional[Path] = None
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+_PROBE_CACHE: dict[tuple, list[str]] = {}
+
+
+def missing_modules(python: Path) -> list[str]:
+    """Runtime modules the environment lacks (cached per interpreter and modification time; ~0.1 s)."""
+    key = (str(python), python.stat().st_mtime if python.exists() else 0.0)
+    if key not in _PROBE_CACHE:
+        modules = runtime_modules()
+        try:
+            out = subprocess.run([str(python), "-c", _PROBE, *modules], capture_output=True, text=True, timeout=60,
+                                 env=clean_env())
+            _PROBE_CACHE[key] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else modules
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            _PROBE_CACHE[key] = modules
+    return _PROBE_CACHE[key]
+
+
+def forget_probes() -> None:
+    _PROBE_CACHE.clear()
+
+
+def check_readiness(python: Optional[Path], models_dir: str = "") -> Readiness:
+    """Is the runtime there, with its packages and the required model files?"""
+    folder = assets.resolve_models_dir(models_dir or None)
+    status = Readiness(python=python, models_dir=folder, smpl_file=assets.find_smpl_file(folder))
+    if python is None:
+        status.problems.append("no runtime environment: click Install Dependencies in the add-on preferences "
+                               "(or run `python3 install_deps.py`)")
+    elif not python.is_file():
+        status.problems.append(f"runtime Python not found: {python} (fix the path in the add-on preferences)")
+    else:
+        missing = missing_modules(python)
+        if missing:
+            status.problems.append(f"dependencies missing in {python}: {', '.join(missing)} "
+                                   "(click Install Dependencies in the add-on preferences)")
+    for role, spec in assets.MODEL_FILES.items():
+        if spec.required and not (folder / spec.file_name).is_file():
+            status.problems.append(assets.missing_message(role, folder))
+    return status
+
+
+def clean_env(extra_pythonpath: Optional[Path] = None) -> dict:
+    """Environment for a child Python: Blender's own Python settings removed, unbuffered output."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONNOUSERSITE"] = "1"
+    if extra_pythonpath is not None:
+        env["PYTHONPATH"] = str(extra_pythonpath)
+    return env
+
+
+@dataclass
+class CaptureOptions:
+    """The capture options of the panel/CLI. ``None`` means the core's default."""
+
+    models_dir: str = ""
+    device: str = "auto"
+    track: str = "all"
+    smoothing: bool = True
+    frame_start: Optional[int] = None
+    frame_end: Optional[int] = None
+    target_fps: Optional[float] = None
+    focal_length_px: Optional[float] = None
+    detections: str = ""
+
+
+def capture_command(python: Path, video: str, output: str, options: CaptureOptions) -> list[str]:
+    """``<python> -m core capture VIDEO -o OUT --progress-json ...`` (run with cwd = EXTENSION_ROOT)."""
+    cmd = [str(python), "-m", "core", "capture", str(video), "-o", str(output), "--progress-json",
+           "--device", options.device, "--track", str(options.track)]
+    if options.models_dir:
+        cmd += ["--models", str(options.models_dir)]
+    if not options.smoothing:
+        cmd.append("--no-smoothing")
+    if options.frame_start is not None or options.frame_end is not None:
+        start = "" if options.frame_start is None else str(int(options.frame_start))
+        end = "" if options.frame_end is None else str(int(options.frame_end))
+        cmd += ["--frames", f"{start}:{end}"]
+    if options.target_fps:
+        cmd += ["--target-fps", f"{options.target_fps:g}"]
+    if options.focal_length_px:
+        cmd += ["--focal-length", f"{options.focal_length_px:g}"]
+    if options.detections:
+        cmd += ["--detections", str(options.detections)]
+    return cmd
+
+
+def install_command(env_dir: Optional[Path], models_dir: str, download_models: bool, online: bool) -> list[str]:
+    """``install_deps.py --json`` with the Python running us (Blender's own, so the versions match)."""
+    cmd = [sys.executable, str(INSTALL_SCRIPT), "--json"]
+    if env_dir is not None:
+        cmd += ["--env", str(env_dir)]
+    if models_dir:
+        cmd += ["--models-dir", str(models_dir)]
+    if download_models and online:
+        cmd.append("--models")
+    if not online:
+        cmd.append("--offline")
+    return cmd
+
+
+def export_smpl_command(python: Path, models_dir: str, output: Path) -> list[str]:
+    cmd = [str(python), "-m", "core", "export-smpl", "-o", str(output)]
+    if models_dir:
+        cmd[4:4] = ["--models", str(models_dir)]
+    return cmd
+
+
+# ------------------------------------------------------------------------------------------- progress lines
+def parse_event(line: str) -> Optional[dict]:
+    """One JSON progress line of the core (``{"type": ...}``) or install_deps.py (``{"stage": ...}``) as
+    ``{"type": progress|done|error|warning, "stage", "fraction" (float or None), "message", "output"}``;
+    None for anything else (plain text, partial lines)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("type")
+    stage = str(obj.get("stage", "") or "")
+    if kind is None:
+        if "stage" not in obj:
+            return None
+        kind = stage if stage in ("error", "warning") else "progress"
+    fraction = obj.get("fraction")
+    try:
+        fraction = None if fraction is None else min(1.0, max(0.0, float(fraction)))
+    except (TypeError, ValueError):
+        fraction = None
+    return {
+        "type": str(kind),
+        "stage": stage,
+        "fraction": fraction,
+        "message": str(obj.get("message", "") or ""),
+        "output": obj.get("output"),
+        "exit_code": obj.get("exit_code"),
+    }

@@ -1,0 +1,187 @@
+"""Motion -> scene, in one step that either fully succeeds or leaves the scene as it was.
+
+Everything is built into fresh datablocks in a new collection ``TCMR · <name>``; only when all of it exists
+is the previous result of the same source (same video / file) removed and the new datablocks renamed to
+the plain names. On any error the new datablocks are removed and the scene settings restored, then the
+error propagates (operators turn MocapError into a report).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+import bpy
+
+from ..core.config import CameraConfig
+from . import armature, body, camera, formats, keyframes, mesh, retarget
+
+SOURCE_KEY = "tcmr_source"  # custom property on our collections, objects and actions
+TRACK_KEY = "tcmr_track"
+
+
+@dataclass
+class BuildOptions:
+    create_mesh: bool = True  # the skinned SMPL body as the armature's child
+    set_scene: bool = True  # camera + footage, scene fps, frame range and resolution from the source
+    models_dir: str = ""  # where to find the SMPL file when the motion file lacks the body
+    sensor_width_mm: float = CameraConfig.sensor_width_mm
+    video_path: str = ""  # footage for the camera background, overriding the file's
+
+
+@dataclass
+class BuildResult:
+    collection: object
+    armatures: list = field(default_factory=list)
+    meshes: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    camera: Optional[object] = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def import_file(context, filepath: str, options: BuildOptions) -> BuildResult:
+    """Read any supported motion file and build it into the scene (what ``tcmr.import_motion`` runs)."""
+    return build_scene(context, formats.load_motion(filepath), options)
+
+
+def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> BuildResult:
+    if not motion.tracks:
+        from ..core.errors import NoPersonFoundError
+
+        raise NoPersonFoundError(f"{motion.name}: the file holds no person track")
+    if options.video_path:
+        motion.video_path = options.video_path
+    with_mesh = body.complete_bodies(motion, options.models_dir, with_mesh=options.create_mesh)
+    warnings = []
+    if options.create_mesh and not with_mesh:
+        warnings.append(f"no SMPL mesh data, built the skeleton only ({body.no_body_message(options.models_dir)})")
+    scene = context.scene
+    saved = _SceneSettings(scene, context.view_layer)
+    existing = _datablocks()
+    names: dict = {}  # new datablock -> the name it gets once the previous result is gone
+    try:
+        result = _build(context, scene, motion, options, with_mesh, names)
+    except BaseException:
+        bpy.data.batch_remove([idb for key, idb in _datablocks().items() if key not in existing])
+        saved.restore(scene, context.view_layer)
+        raise
+    result.warnings[:0] = warnings
+    remove_previous(motion.source_key, keep=result.collection)
+    for idb, name in names.items():
+        idb.name = name
+    context.view_layer.update()  # the view layer's object list is synced lazily
+    for obj in context.view_layer.objects:
+        if obj.select_get():
+            obj.select_set(False)
+    for obj in result.armatures:
+        obj.select_set(True)
+    context.view_layer.objects.active = result.armatures[0]
+    return result
+
+
+def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
+    key = motion.source_key
+
+    def made(idb, name):
+        names[idb] = name
+        idb[SOURCE_KEY] = key
+        return idb
+
+    collection = made(bpy.data.collections.new(f"TCMR · {motion.name}"), f"TCMR · {motion.name}")
+    scene.collection.children.link(collection)
+    result = BuildResult(collection=collection)
+    if options.set_scene:
+        camera.set_scene_timing(scene, motion.fps, motion.num_frames)
+        if motion.width and motion.height and motion.focal_length_px:
+            name = f"{motion.name} · camera"
+            cam = camera.build_camera(name, motion.width, motion.focal_length_px, options.sensor_width_mm, collection)
+            made(cam, name)
+            made(cam.data, name)
+            camera.set_scene_image(scene, motion.width, motion.height, cam)
+            result.camera = cam
+            if motion.video_path and os.path.isfile(motion.video_path):
+                camera.attach_footage(cam, motion.video_path)
+            elif motion.video_path:
+                result.warnings.append(f"footage not found, camera without background: {motion.video_path}")
+    scene_fps = camera.scene_fps(scene)
+    for track in motion.tracks:
+        name = f"{motion.name} · track {track.track_id}"
+        obj, bone_rest = armature.build_armature(context, name, track.rest_joints, collection)
+        made(obj, name)
+        made(obj.data, name)
+        obj[TRACK_KEY] = track.track_id
+        quat, root_location = retarget.bone_keys(track.rotmat, track.transl, track.rest_joints, bone_rest,
+                                                 motion.R_world_from_data)
+        frames, keep = retarget.scene_frames(track.times_s, track.frame_ids, motion.fps, scene_fps)
+        action = keyframes.write_pose_action(obj, name, frames, quat[keep], root_location[keep])
+        made(action, name)
+        result.armatures.append(obj)
+        result.actions.append(action)
+        if with_mesh:
+            mesh_name = f"{motion.name} · body {track.track_id}"
+            body_obj = mesh.build_mesh(mesh_name, track.v_shaped, motion.smpl_faces, motion.smpl_lbs_weights, obj,
+                                       collection)
+            made(body_obj, mesh_name)
+            made(body_obj.data, mesh_name)
+            result.meshes.append(body_obj)
+    return result
+
+
+def remove_previous(source_key: str, keep=None) -> None:
+    """Remove an earlier result of the same source: its collection, objects, their data and actions."""
+    doomed = []
+    for coll in bpy.data.collections:
+        if coll == keep or coll.get(SOURCE_KEY) != source_key:
+            continue
+        for obj in coll.all_objects:
+            if obj.get(SOURCE_KEY) != source_key:
+                continue
+            doomed.append(obj)
+            if obj.data is not None and obj.data.get(SOURCE_KEY) == source_key:
+                doomed.append(obj.data)
+        if all(o in doomed for o in coll.all_objects):
+            doomed.append(coll)
+    kept_actions = set()
+    if keep is not None:
+        kept_actions = {o.animation_data.action for o in keep.all_objects if o.animation_data}
+    doomed += [a for a in bpy.data.actions if a.get(SOURCE_KEY) == source_key and a not in kept_actions]
+    if doomed:
+        bpy.data.batch_remove(doomed)
+
+
+_KINDS = ("objects", "armatures", "meshes", "cameras", "actions", "collections", "movieclips", "images")
+
+
+def _datablocks() -> dict:
+    """Every datablock a build can create, by (kind, pointer): what to remove when it fails."""
+    return {(kind, idb.as_pointer()): idb for kind in _KINDS for idb in getattr(bpy.data, kind)}
+
+
+def _alive(idb) -> bool:
+    try:
+        return idb.name is not None
+    except ReferenceError:
+        return False
+
+
+class _SceneSettings:
+    """What building may change in the scene (restored when it fails)."""
+
+    _RENDER = ("fps", "fps_base", "resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x",
+               "pixel_aspect_y")
+    _SCENE = ("frame_start", "frame_end", "frame_current", "camera")
+
+    def __init__(self, scene, view_layer):
+        self.render = {k: getattr(scene.render, k) for k in self._RENDER}
+        self.scene = {k: getattr(scene, k) for k in self._SCENE}
+        self.active = view_layer.objects.active
+
+    def restore(self, scene, view_layer) -> None:
+        for k, v in self.render.items():
+            setattr(scene.render, k, v)
+        for k, v in self.scene.items():
+            if k != "camera" or v is None or _alive(v):
+                setattr(scene, k, v)
+        if self.active is None or _alive(self.active):
+            view_layer.objects.active = self.active

@@ -1,0 +1,298 @@
+"""Command line: ``python -m core capture|info|export-smpl ...`` (run ``python -m core --help``).
+
+Exit codes: 0 done; 2 a problem with the input or the set-up (one ``error: ...`` line on stderr, no output
+file); 130 interrupted (Ctrl-C) or cancelled; 1 a bug (with a traceback). Heavy packages are imported inside
+the commands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+DESCRIPTION = "TCMR Mocap: turn a video into per-person SMPL motion (TCMR, CVPR 2021)."
+CAPTURE_EPILOG = """\
+examples:
+  python -m core capture dance.mp4 -o dance.npz
+      every person in the video, models from ./models (or $TCMR_MOCAP_MODELS)
+  python -m core capture clip.mov -o clip.npz --models ~/tcmr_models --device cuda --frames 120:480
+      frames 120 to 480 (inclusive) on the GPU
+  python -m core capture long.mp4 -o long.npz --target-fps 15 --track 2 --focal-length 1500
+      about 15 frames per second, only track 2, a known focal length in pixels
+  python -m core capture walk.mp4 -o walk.npz --detections boxes.json
+      your own person boxes instead of the YOLO detector
+
+--detections FILE (video frame indices from 0, boxes in pixels):
+  JSON per frame: {"frames": [{"frame": 0, "bbox_xyxy": [[x0, y0, x1, y1], ...], "scores": [0.9, ...]}, ...]}
+                  (boxes are linked into tracks by the tracker; "scores" optional)
+  JSON per track: {"tracks": [{"track_id": 1, "frame_ids": [0, 1, ...], "bbox_xyxy": [[x0, y0, x1, y1], ...]}]}
+  NPZ:            frame_ids (M,), bbox_xyxy (M, 4), optional scores (M,), optional track_ids (M,)
+
+progress goes to stderr (with --progress-json: one JSON object per line, for programs such as the Blender
+add-on); the result is an .npz that core.result.MotionResult.load reads (see README, "Result format").
+exit codes: 0 done, 2 bad input or set-up (one "error: ..." line), 130 interrupted.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage mistakes as one ``error:`` line (exit 2) like every other user error."""
+
+    def error(self, message):
+        sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
+        sys.exit(2)
+
+
+def _frames(text: str):
+    """'START:END' (inclusive; either side may be empty) -> (start, end or None)."""
+    start, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        first = int(start) if start.strip() else 0
+        last = int(end) if end.strip() else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:END frame numbers, e.g. 0:299, got {text!r}") from None
+    if first < 0 or (last is not None and last < first):
+        raise argparse.ArgumentTypeError(f"frame range {text!r} must satisfy 0 <= START <= END")
+    return first, last
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import CaptureConfig, TrackerConfig, WindowConfig
+
+    d, dt = CaptureConfig(), TrackerConfig()
+    parser = _Parser(prog="python -m core", description=DESCRIPTION,
+                     epilog="run `python -m core capture --help` for the capture options and examples")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    cap = sub.add_parser("capture", help="capture the people in a video into an .npz motion file",
+                         description=DESCRIPTION, epilog=CAPTURE_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cap.add_argument("video", help="the video file (anything OpenCV reads: .mp4, .mov, .avi, .mkv ...)")
+    cap.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="where to write the result")
+    cap.add_argument("--models", metavar="DIR", help="models folder (default: $TCMR_MOCAP_MODELS, else ./models)")
+    cap.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
+                     help=f"where the networks run; auto = CUDA when available (default {d.device})")
+    cap.add_argument("--track", default=d.track, metavar="all|ID",
+                     help="capture every person track, or only the one with this id (default all)")
+    cap.add_argument("--frames", type=_frames, metavar="START:END",
+                     help="only these video frames, inclusive, counted from 0 (e.g. 100:399, 100: or :399)")
+    cap.add_argument("--target-fps", type=_positive, metavar="F",
+                     help="process about F frames per second of video (default: every frame)")
+    cap.add_argument("--focal-length", type=_positive, metavar="PX",
+                     help="camera focal length in pixels (default: the image diagonal, about 53° wide)")
+    cap.add_argument("--windowing", choices=("ours", "official"), default=WindowConfig().windowing,
+                     help="ours: track ends see the real context there is; official: the TCMR demo exactly")
+    cap.add_argument("--no-smoothing", action="store_true", help="keep the raw network output (no One-Euro filter)")
+    cap.add_argument("--save-vertices", action="store_true", help="also store SMPL vertices and 49 joints per frame "
+                     "(large: about 80 KB per person per frame)")
+    cap.add_argument("--detections", metavar="FILE", help="person boxes from a .json/.npz file instead of the "
+                     "YOLO detector (format below)")
+    cap.add_argument("--smpl", metavar="FILE", help="SMPL body file (default: SMPL_NEUTRAL.npz/.pkl in the models "
+                     "folder, else the copy inside the TCMR checkpoint)")
+    cap.add_argument("--tracker", choices=("bytetrack", "botsort"), default=dt.tracker,
+                     help=f"multi-person tracker (default {dt.tracker})")
+    cap.add_argument("--min-track-frames", type=_count, default=dt.min_track_frames, metavar="N",
+                     help=f"drop people seen in fewer than N frames (default {dt.min_track_frames})")
+    cap.add_argument("--max-gap-frames", type=_count, default=dt.max_gap_frames, metavar="N",
+                     help=f"bridge detection gaps up to N frames; longer gaps split a track (default {dt.max_gap_frames})")
+    cap.add_argument("--progress-json", action="store_true",
+                     help='progress as JSON lines on stderr: {"type": "progress", "stage", "fraction", "message"}, '
+                          'then {"type": "done", "output"} or {"type": "error", "message", "exit_code"}')
+
+    info = sub.add_parser("info", help="print a video's frame rate, size and frame count",
+                          description="Print what a video file holds (frame rate, size, frame count).")
+    info.add_argument("video")
+    info.add_argument("--count", action="store_true", help="decode the whole video to count frames exactly")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+
+    exp = sub.add_parser("export-smpl", help="write the SMPL body arrays (for the Blender add-on) to an .npz",
+                         description="Write the SMPL neutral body that the TCMR checkpoint carries (or the SMPL "
+                                     "file in the models folder) as a plain-numpy .npz.")
+    exp.add_argument("-o", "--output", required=True, metavar="SMPL.npz")
+    exp.add_argument("--models", metavar="DIR", help="models folder (default: $TCMR_MOCAP_MODELS, else ./models)")
+    return parser
+
+
+# ------------------------------------------------------------------------------------------- progress
+class _Progress:
+    """Progress lines on stderr: JSON lines (``--progress-json``), a live line on a terminal, else nothing."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.live = not as_json and sys.stderr.isatty()
+        self._last = (None, -1.0, 0.0)
+
+    def emit(self, obj: dict) -> None:
+        sys.stderr.write(json.dumps(obj) + "\n")
+        sys.stderr.flush()
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        last_stage, last_fraction, last_time = self._last
+        now = time.monotonic()
+        if stage == last_stage and fraction - last_fraction < 0.005 and now - last_time < 0.5 and fraction < 1.0:
+            return
+        self._last = (stage, fraction, now)
+        if self.as_json:
+            self.emit({"type": "progress", "stage": stage, "fraction": round(float(fraction), 4), "message": message})
+        elif self.live:
+            sys.stderr.write(f"\r\033[K[{100 * fraction:3.0f}%] {stage}: {message}")
+            sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+# ------------------------------------------------------------------------------------------- commands
+def _check_output(path: str) -> None:
+    from .errors import OutputNotWritableError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise OutputNotWritableError(f"the output {path} is a folder; give a file name such as {path}/motion.npz")
+    if not os.path.isdir(folder):
+        raise OutputNotWritableError(f"output folder does not exist: {folder} (create it or choose another -o path)")
+    import tempfile
+
+    try:  # a real write: catches permissions, read-only file systems and the like before any work is done
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tcmr_write_test_"):
+            pass
+    except OSError as exc:
+        raise OutputNotWritableError(f"cannot write to the output folder {folder}: {exc.strerror or exc} "
+                                     "(choose a writable -o path)") from None
+
+
+def _capture(args, progress: _Progress) -> int:
+    from dataclasses import replace
+
+    from .config import CameraConfig, CaptureConfig, SmoothingConfig, TrackerConfig, WindowConfig
+
+    _check_output(args.output)
+    frame_start, frame_end = args.frames if args.frames else (0, None)
+    config = CaptureConfig(
+        models_dir=args.models, device=args.device, track=args.track, frame_start=frame_start, frame_end=frame_end,
+        target_fps=args.target_fps, smpl_path=args.smpl, save_vertices=args.save_vertices,
+        detections_path=args.detections,
+        tracker=replace(TrackerConfig(), tracker=args.tracker, min_track_frames=args.min_track_frames,
+                        max_gap_frames=args.max_gap_frames),
+        window=replace(WindowConfig(), windowing=args.windowing),
+        camera=replace(CameraConfig(), focal_length_px=args.focal_length),
+        smoothing=replace(SmoothingConfig(), enabled=not args.no_smoothing),
+    )
+    from .pipeline import run
+
+    result = run(args.video, config, progress=progress)
+    progress("save", 0.97, f"writing {args.output}")
+    result.save(args.output)
+    progress("save", 1.0, "saved")
+    progress.clear()
+    if progress.as_json:
+        progress.emit({"type": "done", "output": os.path.abspath(args.output)})
+    ids = ", ".join(str(t.track_id) for t in result.tracks)
+    frames = sum(len(t) for t in result.tracks)
+    print(f"wrote {args.output}: {len(result.tracks)} track(s) (id {ids}), {frames} person-frames")
+    return 0
+
+
+def _info(args) -> int:
+    from .video import VideoReader
+
+    reader = VideoReader(args.video)
+    info = reader.info
+    out = {"path": info.path, "fps": info.fps, "width": info.width, "height": info.height,
+           "frame_count": info.frame_count if info.frame_count > 0 else None}
+    if args.count:
+        for _ in reader.scan(decode=False):
+            pass
+        ts = reader.timestamps_s
+        out.update(frame_count=int(ts.shape[0]), duration_s=float(ts[-1] - ts[0]) if ts.size else 0.0,
+                   fps=reader.nominal_fps())
+    if args.json:
+        print(json.dumps(out))
+    else:
+        count = out["frame_count"] if out["frame_count"] is not None else "unknown"
+        print(f"{info.path}\n  size: {info.width}x{info.height}\n  fps: {out['fps']:g}\n  frames: {count}"
+              + ("" if args.count else " (container value; --count decodes to count exactly)")
+              + (f"\n  duration: {out['duration_s']:.3f} s" if "duration_s" in out else ""))
+    return 0
+
+
+def _export_smpl(args) -> int:
+    from . import assets
+    from .smpl import export_smpl_npz, load_smpl_arrays, smpl_arrays_from_tcmr_state_dict
+
+    _check_output(args.output)
+    models_dir = assets.resolve_models_dir(args.models)
+    smpl_file = assets.find_smpl_file(models_dir)
+    if smpl_file is not None:
+        arrays, source = load_smpl_arrays(smpl_file), smpl_file
+    else:
+        from .tcmr.checkpoint import tcmr_state_dict_from_file
+
+        source = assets.model_path("tcmr", models_dir)
+        arrays = smpl_arrays_from_tcmr_state_dict(tcmr_state_dict_from_file(source))
+    export_smpl_npz(arrays, args.output)
+    print(f"wrote {args.output} (SMPL body from {source})")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own messages would clutter our one-line errors
+    import warnings
+
+    warnings.filterwarnings("ignore")  # library chatter is not for the user of a command line tool
+    progress = _Progress(getattr(args, "progress_json", False))
+    from .errors import MocapError
+
+    try:
+        if args.command == "capture":
+            return _capture(args, progress)
+        if args.command == "info":
+            return _info(args)
+        return _export_smpl(args)
+    except MocapError as err:
+        return _fail(progress, " ".join(str(err).split()) or type(err).__name__, err.exit_code)
+    except KeyboardInterrupt:
+        return _fail(progress, "interrupted; no output was written", 130)
+
+
+def _fail(progress: _Progress, message: str, code: int) -> int:
+    progress.clear()
+    if progress.as_json:
+        progress.emit({"type": "error", "message": message, "exit_code": code})
+    sys.stderr.write(f"error: {message}\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,444 @@
+"""Model files: where they live, what each one is, and whether a file on disk is the right one.
+
+The only module that knows the file names inside the models directory. Importing it needs only the
+standard library (``install_deps.py`` uses :data:`MODEL_FILES` and :func:`quick_check` before anything is
+installed); the content checks import torch/numpy when they run.
+
+Roles and files (see ``models/README.md`` for sources and licences):
+
+==========  ==================================  ==========================================================
+role        file                                content check
+==========  ==================================  ==========================================================
+tcmr        tcmr_demo_model.pth.tar             ``core.tcmr.checkpoint.tcmr_state_dict_from_file``
+spin        spin_model_checkpoint.pth.tar       ``core.tcmr.checkpoint.spin_backbone_state_dict_from_file``
+detector    yolo11s.pt                          torch zip whose ``data.pkl`` names an ultralytics model
+smpl        SMPL_NEUTRAL.npz / .pkl (optional)  ``core.smpl.load_smpl_arrays`` (keys and shapes)
+==========  ==================================  ==========================================================
+
+Models directory: an explicit argument, else ``$TCMR_MOCAP_MODELS``, else ``<repo>/models``.
+
+Command line (``install_deps.py`` runs it with the environment's Python)::
+
+    python -m core.assets validate [--models-dir DIR] [--file ROLE=PATH ...] [--json]
+    python -m core.assets list
+
+``validate`` exits 0 when every file it looked at is valid and no required file is missing, else 1;
+with ``--json`` it writes one object per file: ``{"role", "file", "path", "status", "required",
+"message"}`` with status ``ok`` / ``missing`` / ``invalid``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickletools
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .errors import InvalidModelFileError, MissingModelFileError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR_ENV = "TCMR_MOCAP_MODELS"
+README_HINT = "see models/README.md"
+
+ROLES = ("tcmr", "spin", "detector", "smpl")
+
+# The official TCMR release ships its demo checkpoint (and a copy of SPIN's) inside base_data.zip on Google
+# Drive (scripts/get_base_data.sh of hongsukchoi/TCMR_RELEASE).
+TCMR_BASE_DATA_URL = (
+    "https://drive.google.com/uc?id=1WmSYmDWdMSXyNU6ZcFQVF8ULtR_S9L3b&export=download&confirm=t"
+)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file of the models directory.
+
+    ``url`` is the official download: the file itself, or (when ``archive_member`` is set) an archive
+    holding it under that member path. ``None`` means it cannot be downloaded automatically.
+    ``aliases`` are other names the same content is published under; ``--models-from`` accepts them.
+    ``approx_size_bytes`` is for progress messages only (some are estimates, see models/README.md).
+    """
+
+    role: str
+    file_name: str
+    description: str
+    url: Optional[str]
+    licence: str
+    approx_size_bytes: int
+    required: bool
+    source_page: str
+    aliases: tuple[str, ...] = ()
+    archive_member: Optional[str] = None
+
+
+MODEL_FILES: dict[str, ModelFile] = {
+    "tcmr": ModelFile(
+        role="tcmr",
+        file_name="tcmr_demo_model.pth.tar",
+        description="TCMR demo checkpoint (temporal encoder + regressor; embeds an SMPL neutral body)",
+        url=TCMR_BASE_DATA_URL,
+        archive_member="base_data/tcmr_demo_model.pth.tar",
+        licence="MIT (TCMR release); the embedded regressor.smpl.* body is under the SMPL licence",
+        approx_size_bytes=1_000_000_000,
+        required=True,
+        source_page="https://github.com/hongsukchoi/TCMR_RELEASE (scripts/get_base_data.sh -> base_data.zip)",
+    ),
+    "spin": ModelFile(
+        role="spin",
+        file_name="spin_model_checkpoint.pth.tar",
+        description="SPIN checkpoint; its ResNet-50 computes the per-frame features",
+        url="http://visiondata.cis.upenn.edu/spin/model_checkpoint.pt",
+        licence="BSD-3-Clause (SPIN release)",
+        approx_size_bytes=300_000_000,
+        required=True,
+        source_page="https://github.com/nkolot/SPIN (fetch_data.sh); also in TCMR's base_data.zip",
+        aliases=("model_checkpoint.pt",),
+    ),
+    "detector": ModelFile(
+        role="detector",
+        file_name="yolo11s.pt",
+        description="ultralytics YOLO11s person detector",
+        url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11s.pt",
+        licence="AGPL-3.0 (ultralytics)",
+        approx_size_bytes=19_000_000,
+        required=True,
+        source_page="https://github.com/ultralytics/assets/releases/tag/v8.3.0",
+    ),
+    "smpl": ModelFile(
+        role="smpl",
+        file_name="SMPL_NEUTRAL.npz",
+        description="SMPL neutral body (optional: the TCMR checkpoint carries a copy)",
+        url=None,
+        licence="SMPL/SMPLify model licence (non-commercial research; registration required)",
+        approx_size_bytes=40_000_000,
+        required=False,
+        source_page="https://smplify.is.tue.mpg.de (neutral model, after registration)",
+        aliases=("SMPL_NEUTRAL.pkl", "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"),
+    ),
+}
+
+# SMPL files in order of preference.
+SMPL_FILE_NAMES = (MODEL_FILES["smpl"].file_name,) + MODEL_FILES["smpl"].aliases
+
+_DETECTOR_CLASSES = ("DetectionModel", "SegmentationModel", "PoseModel")
+_MIN_CHECKPOINT_BYTES = 1_000_000  # anything smaller is an error page or a stub, never a checkpoint
+
+
+# ------------------------------------------------------------------------------------------- where
+def resolve_models_dir(explicit=None) -> Path:
+    """The models directory: ``explicit`` if given, else ``$TCMR_MOCAP_MODELS``, else ``<repo>/models``."""
+    if explicit:
+        return Path(explicit).expanduser()
+    from_env = os.environ.get(MODELS_DIR_ENV, "").strip()
+    if from_env:
+        return Path(from_env).expanduser()
+    return REPO_ROOT / "models"
+
+
+def how_to_get(role: str) -> str:
+    """One clause telling a user where the file for ``role`` comes from."""
+    spec = _spec(role)
+    if spec.url is None:
+        return f"it is licence-gated: register at {spec.source_page} and put it there by hand ({README_HINT})"
+    if spec.archive_member:
+        where = f"take {spec.archive_member} out of the zip at {spec.url}"
+    else:
+        where = f"download it from {spec.url}"
+    return f"run `python3 install_deps.py --models` or {where} ({README_HINT})"
+
+
+def missing_message(role: str, models_dir) -> str:
+    """The one-line message for a missing file of ``role`` in ``models_dir``."""
+    names = "/".join(SMPL_FILE_NAMES) if role == "smpl" else _spec(role).file_name
+    return f"missing model file {names} in {models_dir}: {how_to_get(role)}"
+
+
+def model_path(role: str, models_dir=None) -> Path:
+    """Path of the file for ``role`` in the models directory (no content check).
+
+    Raises :class:`MissingModelFileError` naming the file, the folder and where to get it.
+    """
+    folder = resolve_models_dir(models_dir)
+    if role == "smpl":
+        found = find_smpl_file(folder)
+        if found is None:
+            raise MissingModelFileError(missing_message(role, folder))
+        return found
+    path = folder / _spec(role).file_name
+    if not path.is_file():
+        raise MissingModelFileError(missing_message(role, folder))
+    return path
+
+
+def find_smpl_file(models_dir) -> Optional[Path]:
+    """An SMPL neutral body file in ``models_dir`` (``.npz`` preferred, then ``.pkl``, then the long name)."""
+    folder = Path(models_dir)
+    for name in SMPL_FILE_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _spec(role: str) -> ModelFile:
+    try:
+        return MODEL_FILES[role]
+    except KeyError:
+        raise ValueError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}") from None
+
+
+# ------------------------------------------------------------------------------------------- what
+def quick_check(role: str, path) -> Optional[str]:
+    """Cheap standard-library check of a file for ``role``: a problem description, or None if plausible.
+
+    Catches the common accidents without reading the whole file: empty or tiny files, HTML error pages,
+    files that are neither a zip (torch >= 1.6, ``.npz``) nor a pickle (legacy torch, ``.pkl``), and zips
+    whose central directory is missing (truncated downloads).
+    """
+    path = Path(path)
+    _spec(role)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as err:
+        return f"cannot read it ({err.strerror or err})"
+    if size == 0:
+        return "it is empty"
+    if head.lstrip()[:1] == b"<" or b"<html" in head.lower():
+        return "it is an HTML page, not a model file (a failed or blocked download?)"
+    is_zip = head.startswith(b"PK\x03\x04")
+    is_pickle = head[:1] == b"\x80"
+    if not (is_zip or is_pickle):
+        return "it is neither a zip nor a pickle, so not a PyTorch/numpy model file"
+    if role != "smpl" and size < _MIN_CHECKPOINT_BYTES:
+        return f"it is only {size} bytes, far too small for a checkpoint (truncated?)"
+    if is_zip and not zipfile.is_zipfile(path):
+        return "it is a truncated zip (the download stopped early?)"
+    return None
+
+
+def validate_model_file(role: str, path) -> None:
+    """Check that ``path`` really is the file for ``role``; raise if not.
+
+    Raises :class:`MissingModelFileError` if it does not exist and :class:`InvalidModelFileError` (one
+    line: the file, what is wrong, where to get the right one) if its content is wrong: keys/shapes of
+    the checkpoints, the ultralytics classes of the detector, the SMPL arrays.
+    """
+    path = Path(path)
+    spec = _spec(role)
+    if not path.is_file():
+        raise MissingModelFileError(f"missing model file {path}: {how_to_get(role)}")
+    problem = quick_check(role, path)
+    if problem is None:
+        problem = {"tcmr": _check_tcmr, "spin": _check_spin, "detector": _check_detector, "smpl": _check_smpl}[
+            role
+        ](path)
+    if problem is not None:
+        problem = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", problem).split())  # one plain line
+        raise InvalidModelFileError(
+            f"{path} is not a valid {spec.file_name} ({spec.description}): {problem}; get the right file: "
+            f"{how_to_get(role)}"
+        )
+
+
+def _check_checkpoint(path: Path, role: str, loader_name: str) -> Optional[str]:
+    """Run the real loader of ``core.tcmr.checkpoint``; on failure say what the file looks like instead."""
+    from .tcmr import checkpoint
+
+    try:
+        getattr(checkpoint, loader_name)(path)
+        return None
+    except InvalidModelFileError as err:
+        problem = str(err)
+    except Exception as err:  # torch.load errors: truncated file, not a checkpoint, ...
+        problem = f"cannot load it ({type(err).__name__}: {_first_line(err)})"
+    actual = sniff_role(path)
+    named = problem.replace(str(path), "").replace(path.name, "")  # the hint only if not already given
+    if actual is not None and actual != role and MODEL_FILES[actual].file_name not in named:
+        problem += f" -- it looks like {MODEL_FILES[actual].file_name} ({MODEL_FILES[actual].description})"
+    return problem
+
+
+def _check_tcmr(path: Path) -> Optional[str]:
+    return _check_checkpoint(path, "tcmr", "tcmr_state_dict_from_file")
+
+
+def _check_spin(path: Path) -> Optional[str]:
+    return _check_checkpoint(path, "spin", "spin_backbone_state_dict_from_file")
+
+
+def _check_detector(path: Path) -> Optional[str]:
+    """A torch zip checkpoint whose pickle references an ultralytics detection model class.
+
+    The pickle is only scanned (``pickletools``), never executed.
+    """
+    globals_ = pickle_globals_in_zip(path)
+    if globals_ is None:
+        return "it is not a PyTorch zip checkpoint (no data.pkl inside)"
+    if any(mod == "ultralytics.nn.tasks" and name in _DETECTOR_CLASSES for mod, name in globals_):
+        return None
+    actual = sniff_role(path)
+    hint = f" -- it looks like {MODEL_FILES[actual].file_name}" if actual not in (None, "detector") else ""
+    return f"it holds no ultralytics detection model (ultralytics.nn.tasks.DetectionModel){hint}"
+
+
+def _check_smpl(path: Path) -> Optional[str]:
+    """The real SMPL loader (``core.smpl.load_smpl_arrays``: keys, shapes; the .pkl without chumpy)."""
+    from .smpl import load_smpl_arrays
+
+    try:
+        load_smpl_arrays(path)
+    except InvalidModelFileError as err:
+        return str(err)
+    return None
+
+
+# ------------------------------------------------------------------------------------------- sniffing
+def pickle_globals_in_zip(path) -> Optional[set[tuple[str, str]]]:
+    """(module, name) pairs referenced by the ``data.pkl`` of a torch zip checkpoint, or None if not one.
+
+    Uses ``pickletools`` only: nothing in the file is imported or executed.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            pkl_names = [n for n in zf.namelist() if n.endswith("data.pkl")]
+            if not pkl_names:
+                return None
+            data = zf.read(min(pkl_names, key=len))
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return None
+    return _pickle_globals(data)
+
+
+def _pickle_globals(data: bytes) -> set[tuple[str, str]]:
+    """Globals of a pickle: GLOBAL args and STACK_GLOBAL (module, name) from the strings pushed before."""
+    found: set[tuple[str, str]] = set()
+    memo: dict[int, str] = {}
+    recent: list[Optional[str]] = []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "GLOBAL":
+                module, _, name = str(arg).partition(" ")
+                found.add((module, name))
+            elif op.name == "STACK_GLOBAL" and len(recent) >= 2 and None not in recent[-2:]:
+                found.add((recent[-2], recent[-1]))
+            elif op.name == "MEMOIZE":
+                memo[len(memo)] = recent[-1] if recent else None
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and recent:
+                memo[int(arg)] = recent[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+                recent.append(memo.get(int(arg)))
+            elif isinstance(arg, str) and ("UNICODE" in op.name or "STRING" in op.name):
+                recent.append(str(arg))
+            else:
+                recent.append(None)
+            del recent[:-4]
+    except (ValueError, EOFError):
+        pass  # truncated pickle: report what was seen
+    return found
+
+
+def sniff_role(path) -> Optional[str]:
+    """Best guess of which role's file ``path`` holds (``tcmr``/``spin``/``detector``), or None.
+
+    For error messages only ("this looks like the SPIN checkpoint"). Loads with ``weights_only=True``
+    (``core.safe_load.torch_load_weights``), so nothing in the file runs.
+    """
+    globals_ = pickle_globals_in_zip(path)
+    if globals_ and any(mod.startswith("ultralytics") for mod, _ in globals_):
+        return "detector"
+    from .safe_load import torch_load_weights
+
+    try:
+        obj = torch_load_weights(path)
+    except Exception:  # anything unreadable: no guess
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if "gen_state_dict" in obj or any(str(k).startswith("encoder.gru_cur.") for k in obj):
+        return "tcmr"
+    state = obj.get("model", obj)
+    if isinstance(state, dict) and "conv1.weight" in state and "layer4.0.conv1.weight" in state:
+        return "spin"
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def _validate_entries(models_dir: Optional[str], files: list[str]) -> list[dict]:
+    """Check ``--file ROLE=PATH`` entries, or every role in the models directory when none are given."""
+    entries: list[tuple[str, Optional[Path]]] = []
+    if files:
+        for item in files:
+            role, sep, path = item.partition("=")
+            if not sep or role not in MODEL_FILES:
+                raise ValueError(f"--file expects ROLE=PATH with ROLE one of {', '.join(ROLES)}, got {item!r}")
+            entries.append((role, Path(path)))
+    else:
+        folder = resolve_models_dir(models_dir)
+        for role in ROLES:
+            path = find_smpl_file(folder) if role == "smpl" else folder / MODEL_FILES[role].file_name
+            entries.append((role, path if path is not None and path.is_file() else None))
+    results = []
+    for role, path in entries:
+        spec = MODEL_FILES[role]
+        row = {"role": role, "file": spec.file_name, "path": str(path) if path else None, "required": spec.required}
+        if path is None:
+            row.update(status="missing", message=missing_message(role, resolve_models_dir(models_dir)))
+        else:
+            try:
+                validate_model_file(role, path)
+                row.update(status="ok", message="")
+            except (InvalidModelFileError, MissingModelFileError) as err:
+                row.update(status="invalid" if path.exists() else "missing", message=str(err))
+            except ImportError as err:  # the content check itself is unavailable (broken install)
+                row.update(status="unchecked", message=f"content check unavailable: {err}")
+        results.append(row)
+    return results
+
+
+def _main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m core.assets", description="Check the model files.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    val = sub.add_parser("validate", help="check the files of a models directory, or given files")
+    val.add_argument("--models-dir", help=f"default: ${MODELS_DIR_ENV}, else <repo>/models")
+    val.add_argument("--file", action="append", default=[], metavar="ROLE=PATH", help="check one file")
+    val.add_argument("--json", action="store_true", help="one JSON object per file")
+    sub.add_parser("list", help="the model files and their sources")
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    if args.command == "list":
+        for spec in MODEL_FILES.values():
+            out.write(f"{spec.role:9s} {spec.file_name:32s} {'required' if spec.required else 'optional'}  "
+                      f"{spec.url or spec.source_page}\n")
+        return 0
+    try:
+        results = _validate_entries(args.models_dir, args.file)
+    except ValueError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 2
+    for row in results:
+        if args.json:
+            out.write(json.dumps(row) + "\n")
+        elif row["status"] == "ok":
+            out.write(f"ok       {row['role']:9s} {row['path']}\n")
+        else:
+            label = row["status"] if row["required"] or row["status"] == "invalid" else "absent"
+            out.write(f"{label:8s} {row['role']:9s} {row['message']}\n")
+    bad = any(r["status"] == "invalid" or (r["status"] == "missing" and r["required"]) for r in results)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

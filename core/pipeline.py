@@ -1,0 +1,306 @@
+"""One capture: video -> people -> TCMR -> MotionResult. ``run(video_path, config, progress, cancel)``.
+
+Two streaming passes over the video (memory stays flat with video length; only per-frame results grow):
+
+1. **detect** — decode the chosen frames in chunks, YOLO person boxes, ByteTrack/BoT-SORT -> boxes per track
+   (no pixels kept). Then the tracks are cleaned: short gaps filled by interpolation, long gaps split, short
+   tracks dropped (:func:`core.tracking.build_tracks`). With ``detections_path`` the boxes come from a file.
+2. **features** — decode again only the frames the surviving tracks need, crop every person, ResNet-50 ->
+   (N, 2048) per track (:mod:`core.features`).
+
+Why two passes rather than buffering frames around detection gaps: a gap's boxes are only known once the person
+reappears (up to ``max_gap_frames`` later), and a track's fate (kept or dropped as too short) only at its end;
+a second decode costs far less than running ResNet-50 on crops of tracks that are later dropped.
+
+Then per track: **regress** — TCMR over the whole track (``predict_sequence``), camera conversion
+(:mod:`core.camera`), optional One-Euro smoothing (:mod:`core.smoothing`).
+
+``progress(stage, fraction, message)``: stage in "open", "detect", "features", "regress"; fraction is the
+overall progress of the run in [0, 1] (monotone). ``cancel()`` returning True stops the run between chunks
+(CancelledError).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import __version__
+from .camera import cam_to_transl, crop_cam_to_orig, estimate_focal_length_px
+from .config import CaptureConfig
+from .errors import (
+    CancelledError,
+    InvalidArgumentError,
+    InvalidModelFileError,
+    NoPersonFoundError,
+    VideoTooShortError,
+)
+from .result import MotionResult, TrackMotion
+from .video import VideoReader, check_frame_range, full_timestamps
+
+# overall progress span of each stage; the CLI reports "save" from 0.97 to 1
+STAGE_SPANS = {"open": (0.0, 0.02), "detect": (0.02, 0.40), "features": (0.40, 0.85), "regress": (0.85, 0.97)}
+
+ProgressFn = Callable[[str, float, str], None]
+
+
+class _Reporter:
+    def __init__(self, progress: Optional[ProgressFn], cancel: Optional[Callable[[], bool]]):
+        self.progress, self.cancel = progress, cancel
+        self.timings: dict[str, float] = {}
+        self._stage, self._t = None, time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float, message: str = "") -> None:
+        if stage != self._stage:
+            now = time.perf_counter()
+            if self._stage is not None:
+                self.timings[self._stage] = round(now - self._t, 3)
+            self._stage, self._t = stage, now
+        if self.progress is not None:
+            lo, hi = STAGE_SPANS[stage]
+            self.progress(stage, lo + (hi - lo) * min(max(fraction, 0.0), 1.0), message)
+
+    def finish(self) -> None:
+        if self._stage is not None:
+            self.timings[self._stage] = round(time.perf_counter() - self._t, 3)
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise CancelledError("cancelled")
+
+
+def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Optional[ProgressFn] = None,
+        cancel: Optional[Callable[[], bool]] = None) -> MotionResult:
+    """Capture every person (or ``config.track``) in ``video_path``. Raises MocapError subclasses for bad input."""
+    from . import assets
+
+    report = _Reporter(progress, cancel)
+    report("open", 0.0, f"opening {video_path}")
+    # cheap checks first (no torch import yet), so bad input fails in a fraction of a second
+    wanted_track = _parse_track(config.track)
+    check_frame_range(config.frame_start, config.frame_end)
+    models_dir = assets.resolve_models_dir(config.models_dir)
+    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
+    detections = detector_file = None
+    if config.detections_path:
+        from .tracking import load_detections
+
+        detections = load_detections(config.detections_path)
+    else:
+        detector_file = assets.model_path("detector", models_dir)
+    reader = VideoReader(video_path)
+    info = reader.info
+    report("open", 0.3, f"{info.width}x{info.height}, {info.fps:g} fps: loading models")
+    from .tcmr.checkpoint import load_backbone, load_tcmr, resolve_device
+
+    device = resolve_device(config.device)
+    smpl_file = config.smpl_path or assets.find_smpl_file(models_dir)
+    model = _load("tcmr", load_tcmr, tcmr_file, device=device, smpl=smpl_file)
+    backbone = _load("spin", load_backbone, spin_file, device=device)
+    detector = None
+    if detector_file is not None:
+        from .tracking import PersonDetector
+
+        tc = config.tracker
+        detector = _load("detector", PersonDetector, detector_file, device.type, tc.image_size,
+                         tc.detection_confidence, tc.batch_frames)
+    report("open", 1.0, "models loaded")
+
+    frame_ids, times, tracks = _detect_and_track(reader, config, detector, detections, report)
+    if wanted_track is not None:
+        chosen = [t for t in tracks if t.track_id == wanted_track]
+        if not chosen:
+            raise InvalidArgumentError(f"there is no track {wanted_track}; tracks found: "
+                                       f"{', '.join(str(t.track_id) for t in tracks)} (or use --track all)")
+        tracks = chosen
+
+    from .features import extract_track_features
+
+    report("features", 0.0, "cropping and computing features")
+    features = extract_track_features(
+        reader, tracks, backbone, config.crop.bbox_scale, config.decode_chunk, config.feature_batch,
+        progress=lambda f, m: report("features", f, m), cancel=report.cancel)
+    del backbone
+
+    focal = estimate_focal_length_px(info.width, info.height, config.camera.focal_length_px)
+    motions = []
+    for k, track in enumerate(tracks):
+        report.check_cancel()
+        report("regress", k / len(tracks), f"track {track.track_id}: {len(track)} frames")
+        motions.append(_regress_track(model, track, features.pop(track.track_id), times[track.positions],
+                                      info.width, info.height, focal, config))
+    report("regress", 1.0, f"{len(motions)} track(s) done")
+    report.finish()
+
+    num_frames = reader.timestamps_s.shape[0] if reader.reached_end else max(info.frame_count,
+                                                                              reader.timestamps_s.shape[0])
+    arrays = model.smpl_arrays
+    return MotionResult(
+        video_path=str(video_path), fps=reader.nominal_fps(), width=info.width, height=info.height,
+        num_frames=int(num_frames), focal_length_px=focal, timestamps_s=full_timestamps(reader, num_frames),
+        tracks=motions,
+        smpl_faces=None if arrays is None else np.asarray(arrays["f"], dtype=np.int64),
+        smpl_lbs_weights=None if arrays is None else np.asarray(arrays["weights"], dtype=np.float32),
+        meta=_meta(config, device, detector_file, frame_ids, reader, report.timings, focal),
+    )
+
+
+def _load(role: str, loader, *args, **kwargs):
+    """loader(*args, **kwargs); a wrong model file's error also says where the right one comes from."""
+    from . import assets
+
+    try:
+        return loader(*args, **kwargs)
+    except InvalidModelFileError as err:
+        message = str(err)
+        if "models/README.md" not in message and "install_deps" not in message:
+            message = f"{message.rstrip('.')}; get the right file: {assets.how_to_get(role)}"
+        raise InvalidModelFileError(message) from err
+
+
+def _parse_track(track) -> Optional[int]:
+    if track is None or str(track).strip().lower() == "all":
+        return None
+    try:
+        return int(str(track).strip())
+    except ValueError:
+        raise InvalidArgumentError(f"track must be 'all' or a track number, got {track!r}") from None
+
+
+def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, detections, report: _Reporter):
+    """Pass 1. -> (frame_ids (P,) of the processed frames, their times (P,), cleaned tracks)."""
+    from .tracking import PersonTracker, build_tracks
+
+    tc = config.tracker
+    per_frame = detector is not None or detections.track_ids is None
+    tracker = PersonTracker(tc.tracker, tc.max_gap_frames) if per_frame else None
+    by_frame: dict[int, list] = {}
+    if detections is not None and per_frame:
+        for f, box, score in zip(detections.frame_ids.tolist(), detections.bbox_xyxy, detections.scores):
+            by_frame.setdefault(f, []).append((box, score))
+    need_pixels = detector is not None or (tracker is not None and tc.tracker == "botsort")
+    expected = _expected_frames(reader, config)
+    frame_ids: list[int] = []
+    times: list[float] = []
+    for chunk in reader.scan(config.decode_chunk, config.frame_start, config.frame_end, config.target_fps,
+                             decode=need_pixels):
+        report.check_cancel()
+        found = detector(chunk.frames_rgb_u8) if detector is not None else None
+        for k, (fid, t) in enumerate(zip(chunk.frame_ids.tolist(), chunk.timestamps_s.tolist())):
+            pos = len(frame_ids)
+            frame_ids.append(fid)
+            times.append(t)
+            if tracker is None:
+                continue
+            if found is not None:
+                boxes, scores = found[k]
+            else:
+                rows = by_frame.get(fid, [])
+                boxes = np.array([b for b, _ in rows]).reshape(-1, 4)
+                scores = np.array([s for _, s in rows], dtype=np.float32)
+            frame_bgr = None if chunk.frames_rgb_u8 is None else chunk.frames_rgb_u8[k][:, :, ::-1]
+            tracker.update(pos, boxes, scores, frame_bgr)
+        report("detect", len(frame_ids) / max(expected, len(frame_ids) + 1),
+               f"frame {frame_ids[-1]}: {len(frame_ids)} frames searched for people")
+    frame_ids_arr = np.asarray(frame_ids, dtype=np.int64)
+    required = max(tc.min_track_frames, config.window.seqlen)
+    if len(frame_ids) < required:
+        raise VideoTooShortError(
+            f"{reader.path} gives only {len(frame_ids)} frames to process (after the frame range and target fps); "
+            f"at least {required} are needed (use a longer clip, a wider --frames range or a higher --target-fps)")
+    if tracker is not None:
+        raw = tracker.raw_tracks()
+    else:
+        raw = detections.raw_tracks({f: p for p, f in enumerate(frame_ids)})
+    tracks = build_tracks(raw, frame_ids_arr, tc.min_track_frames, tc.max_gap_frames, config.crop.bbox_scale)
+    source = "the detections file" if detections is not None else "the person detector"
+    if not raw:
+        raise NoPersonFoundError(f"no person found in {reader.path}: {source} found nobody in the processed frames "
+                                 "(check the video, or give boxes with --detections)")
+    if not tracks:
+        longest = max(int(len(p)) for p, _ in raw.values())
+        raise NoPersonFoundError(
+            f"no person track in {reader.path} lasts {tc.min_track_frames} frames ({source} found {len(raw)} "
+            f"track(s), the longest {longest} frames); use a clip where the person stays in view longer")
+    report("detect", 1.0, f"{len(tracks)} person track(s)")
+    return frame_ids_arr, np.asarray(times, dtype=np.float64), tracks
+
+
+def _expected_frames(reader: VideoReader, config: CaptureConfig) -> int:
+    """Rough number of frames pass 1 will process (for progress only)."""
+    count = reader.info.frame_count if reader.info.frame_count > 0 else 1000
+    end = count if config.frame_end is None else min(config.frame_end + 1, count)
+    n = max(end - config.frame_start, 1)
+    if config.target_fps and reader.info.fps > 0:
+        n = int(np.ceil(n * min(1.0, config.target_fps / reader.info.fps)))
+    return max(n, 1)
+
+
+def _regress_track(model, track, features: np.ndarray, times: np.ndarray, width: int, height: int, focal: float,
+                   config: CaptureConfig) -> TrackMotion:
+    """TCMR over one whole track, then camera conversion and optional smoothing."""
+    from .rotations import rotmat_to_axis_angle
+
+    want_body = bool(config.save_vertices)
+    out = model.predict_sequence(features, windowing=config.window.windowing,
+                                 batch_windows=config.window.batch_windows, with_smpl=want_body, with_verts=want_body)
+    crop_box = track.bbox_cxcys.astype(np.float64)  # (N, 3) side already × bbox scale
+    rotmat, pose_aa = out["rotmat"], out["pose_aa"]
+    transl = cam_to_transl(out["cam"], crop_box, width, height, focal)
+    if config.smoothing.enabled:
+        from .smoothing import smooth_rotmat, smooth_translation
+
+        rotmat = smooth_rotmat(rotmat, times, config.smoothing)
+        pose_aa = rotmat_to_axis_angle(rotmat)
+        transl = smooth_translation(transl, times, config.smoothing)
+    betas = out["betas"].astype(np.float32)
+    rest_joints = v_shaped = None
+    if model.smpl_arrays is not None:
+        from .smpl import rest_joints as smpl_rest_joints, shaped_vertices
+
+        mean_betas = betas.mean(axis=0)
+        rest_joints = smpl_rest_joints(model.smpl_arrays, mean_betas).astype(np.float32)
+        v_shaped = shaped_vertices(model.smpl_arrays, mean_betas).astype(np.float32)
+    f32 = lambda a: None if a is None else np.asarray(a, dtype=np.float32)  # noqa: E731
+    return TrackMotion(
+        track_id=track.track_id, frame_ids=track.frame_ids.astype(np.int64), bbox_xyxy=f32(track.bbox_xyxy),
+        bbox_cxcys=f32(track.bbox_cxcys), interpolated=track.interpolated.astype(bool), rotmat=f32(rotmat),
+        pose_aa=f32(pose_aa), betas=betas, cam=f32(out["cam"]),
+        orig_cam=f32(crop_cam_to_orig(out["cam"], crop_box, width, height)), transl_cam=f32(transl),
+        scores=f32(out["scores"]), rest_joints=rest_joints, v_shaped=v_shaped,
+        verts=f32(out.get("verts")) if want_body else None, joints49=f32(out.get("joints49")) if want_body else None,
+    )
+
+
+def _meta(config: CaptureConfig, device, detector_file, frame_ids, reader: VideoReader, timings: dict,
+          focal: float) -> dict:
+    import importlib.metadata as md
+
+    def version(pkg):
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return None
+
+    options = dataclasses.asdict(config)
+    return json.loads(json.dumps({
+        "tcmr_mocap_version": __version__,
+        "versions": {p: version(p) for p in ("numpy", "torch", "opencv-python", "ultralytics")},
+        "device": str(device),
+        "windowing": config.window.windowing,
+        "smoothing": config.smoothing.enabled,
+        "detector": f"file:{config.detections_path}" if detector_file is None else f"yolo:{detector_file.name}",
+        "tracker": config.tracker.tracker,
+        "processed_frames": int(len(frame_ids)),
+        "first_frame": int(frame_ids[0]) if len(frame_ids) else None,
+        "last_frame": int(frame_ids[-1]) if len(frame_ids) else None,
+        "timestamps_decoded_frames": int(reader.timestamps_s.shape[0]),
+        "focal_length_source": "given" if config.camera.focal_length_px else "estimated (image diagonal)",
+        "focal_length_px": focal,
+        "options": options,
+        "timings_s": timings,
+    }, default=str))

@@ -1,0 +1,180 @@
+"""Loading pickled model files without letting them run code.
+
+Two entry points, both refuse every global that is not on a short allow-list:
+
+- :func:`load_smpl_pickle` reads the official ``SMPL_*.pkl`` (a latin-1 Python 2 pickle holding numpy arrays,
+  ``chumpy`` objects and a ``scipy.sparse`` ``J_regressor``) *without* chumpy or scipy: chumpy objects become
+  the array they wrap (their state's ``x``) and sparse matrices are densified from their state.
+- :func:`torch_load_weights` reads a torch checkpoint with ``weights_only=True`` and allow-lists only the numpy
+  scalar globals that the official TCMR trainer files hold (``performance`` is a numpy float32).
+
+A refused or broken file raises :class:`~core.errors.InvalidModelFileError` (one line, naming the file).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidModelFileError, MissingModelFileError
+
+# ---------------------------------------------------------------------------------------- SMPL pickles
+_NUMPY_RECONSTRUCT_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+
+
+def _multiarray():
+    """numpy's multiarray module under its current name (``numpy._core`` from numpy 2 on)."""
+    if int(np.__version__.split(".")[0]) >= 2:
+        import numpy._core.multiarray as ma
+    else:
+        import numpy.core.multiarray as ma
+    return ma
+_SPARSE_FORMATS = {"csc_matrix": "csc", "csr_matrix": "csr", "csc_array": "csc", "csr_array": "csr"}
+
+
+class _ChumpyStub:
+    """Stands in for any ``chumpy`` class: keeps the unpickled state; ``x`` is the wrapped array."""
+
+    def __setstate__(self, state):
+        self.state = state if isinstance(state, dict) else {"state": state}
+
+
+class _SparseStub:
+    """Stands in for ``scipy.sparse`` csc/csr matrices; :meth:`dense` rebuilds the full array from the state."""
+
+    fmt = "csc"
+
+    def __setstate__(self, state):
+        self.state = state if isinstance(state, dict) else {}
+
+    def dense(self) -> np.ndarray:
+        s = self.state
+        shape = s.get("_shape", s.get("shape"))
+        try:
+            data = np.asarray(s["data"])
+            indices = np.asarray(s["indices"], dtype=np.int64)
+            indptr = np.asarray(s["indptr"], dtype=np.int64)
+            n_rows, n_cols = (int(v) for v in shape)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"unreadable sparse matrix ({exc})") from None
+        out = np.zeros((n_rows, n_cols), dtype=np.float64)
+        major = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))  # column (csc) or row (csr) of each entry
+        if self.fmt == "csc":
+            np.add.at(out, (indices, major), data)
+        else:
+            np.add.at(out, (major, indices), data)
+        return out
+
+
+def _sparse_class(fmt: str):
+    return type(f"_Sparse_{fmt}", (_SparseStub,), {"fmt": fmt})
+
+
+def _reconstructor(cls, base, state):
+    """``copyreg._reconstructor`` (protocol 0/1 pickles), restricted to our stub classes."""
+    if not (isinstance(cls, type) and issubclass(cls, (_ChumpyStub, _SparseStub)) and base is object):
+        raise pickle.UnpicklingError("refused object reconstruction")
+    return object.__new__(cls)
+
+
+class _SmplUnpickler(pickle.Unpickler):
+    """Resolves only numpy array reconstruction, chumpy/scipy.sparse stand-ins and two harmless builtins."""
+
+    def find_class(self, module, name):
+        if module in _NUMPY_RECONSTRUCT_MODULES and name in ("_reconstruct", "scalar"):
+            return getattr(_multiarray(), name)
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if module == "_codecs" and name == "encode":  # how protocol-2 pickles written by Python 3 store bytes
+            import codecs
+
+            return codecs.encode
+        if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "object"):
+            return {"set": set, "frozenset": frozenset, "object": object}[name]
+        if module in ("copyreg", "copy_reg") and name == "_reconstructor":
+            return _reconstructor
+        if module == "chumpy" or module.startswith("chumpy."):
+            return _ChumpyStub
+        if (module == "scipy.sparse" or module.startswith("scipy.sparse.")) and name in _SPARSE_FORMATS:
+            return _sparse_class(_SPARSE_FORMATS[name])
+        raise pickle.UnpicklingError(f"refused global {module}.{name}")
+
+
+def _plain(value):
+    """Replace stand-ins by numpy arrays (chumpy -> its ``x``, sparse -> dense). A chumpy expression that
+    holds no array of its own becomes None (the SMPL arrays we read are all plain ``Ch`` terminals)."""
+    if isinstance(value, _ChumpyStub):
+        x = value.state.get("x")
+        return None if x is None else np.asarray(x)
+    if isinstance(value, _SparseStub):
+        return value.dense()
+    return value
+
+
+def load_smpl_pickle(path) -> dict:
+    """Read an official SMPL ``.pkl`` safely. Returns {key: value} with chumpy/sparse values as numpy arrays.
+
+    Raises MissingModelFileError (no file) or InvalidModelFileError (not a pickle, refused global, truncated).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingModelFileError(f"SMPL model file not found: {path}")
+    try:
+        data = path.read_bytes()
+        obj = _SmplUnpickler(io.BytesIO(data), encoding="latin1").load()
+        if not isinstance(obj, dict):
+            raise ValueError("the pickle does not hold a dictionary")
+        return {str(k): _plain(v) for k, v in obj.items()}
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            ImportError, OverflowError, MemoryError, UnicodeDecodeError) as exc:
+        raise InvalidModelFileError(f"{path.name} is not a readable SMPL model file ({_one_line(exc)}); "
+                                    "see models/README.md") from None
+
+
+# ---------------------------------------------------------------------------------------- torch files
+def _numpy_scalar_globals() -> list:
+    """The numpy globals a trainer checkpoint's numpy-scalar ``performance`` needs, under numpy 1 and 2 names."""
+    scalar = _multiarray().scalar
+    allowed = [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype]
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: np.dtype('f4') is a Float32DType instance
+    if dtypes is not None:
+        allowed += [dtypes.Float32DType, dtypes.Float64DType]
+    return allowed
+
+
+def torch_load_weights(path, what: str = "checkpoint"):
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with only the numpy scalar globals added.
+
+    Works for zip and legacy torch files. ``what`` names the expected content in error messages.
+    Raises MissingModelFileError / InvalidModelFileError; never executes code from the file.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingModelFileError(f"{what} not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise InvalidModelFileError(f"{path.name} is empty (0 bytes), not a {what}; re-download it, "
+                                    "see models/README.md")
+    try:
+        with torch.serialization.safe_globals(_numpy_scalar_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        full = str(exc).lower()
+        reason = _one_line(exc)
+        if "global" in full or "weights only" in full or "weights_only" in full:
+            reason = "it contains objects other than plain weights and was refused for safety"
+        raise InvalidModelFileError(f"{path.name} is not a {what} ({reason}); re-download it, "
+                                    "see models/README.md") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for truncated/garbage files
+        raise InvalidModelFileError(f"{path.name} is not a {what} ({type(exc).__name__}: {_one_line(exc)}); "
+                                    "re-download it, see models/README.md") from None
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

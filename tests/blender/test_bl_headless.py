@@ -1,0 +1,119 @@
+"""The headless command (blender_addon/headless.py) as a subprocess with the bpy module, the way CI runs
+`blender -b --python blender_addon/headless.py -- ...`: import mode, error exit, and a real capture end to end."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import blender_helpers as H  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HEADLESS = REPO_ROOT / "blender_addon" / "headless.py"
+
+
+def run_headless(*args, timeout=300):
+    return subprocess.run([sys.executable, str(HEADLESS), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO_ROOT)
+
+
+def glb_json(path: Path) -> dict:
+    data = path.read_bytes()
+    magic, _, _ = struct.unpack_from("<4sII", data, 0)
+    assert magic == b"glTF"
+    length, kind = struct.unpack_from("<I4s", data, 12)
+    assert kind == b"JSON"
+    return json.loads(data[20:20 + length])
+
+
+def test_headless_import_to_blend_fbx_gltf(scene, tmp_path, smpl_arrays, models_with_smpl):
+    R, transl = H.procedural_motion(30)
+    R[:, 22:] = np.eye(3)
+    amass = H.write_amass(tmp_path / "jump_poses.npz", R, transl, np.zeros(10), fps=30.0)
+    out = tmp_path / "out.blend"
+    proc = run_headless("--import", amass, "-o", out, "--models", models_with_smpl, "--fbx", tmp_path / "out.fbx",
+                        "--gltf", tmp_path / "out.glb")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (tmp_path / "out.fbx").stat().st_size > 10_000
+    gltf = glb_json(tmp_path / "out.glb")
+    assert len(gltf["animations"]) == 1 and len(gltf["animations"][0]["channels"]) >= 24  # the active action
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    arm = bpy.data.objects["jump_poses.npz · track 1"]
+    assert arm.animation_data.action.name == "jump_poses.npz · track 1"
+    assert bpy.context.scene.render.fps == 30 and bpy.context.scene.frame_end == 30
+
+
+def test_headless_error_exit(tmp_path):
+    proc = run_headless("--import", tmp_path / "missing.npz", "-o", tmp_path / "x.blend")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: motion file not found")
+    assert not (tmp_path / "x.blend").exists()
+    proc = run_headless("-o", tmp_path / "x.blend")
+    assert proc.returncode == 2 and "either a VIDEO" in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REPO_ROOT / "core" / "pipeline.py").is_file(), reason="core/pipeline.py not there yet")
+def test_headless_capture_end_to_end(scene, tmp_path, models_dir, synthetic_video):
+    """Video -> core subprocess (synthetic models, boxes from a file) -> armature, camera, footage -> .blend."""
+    import synthetic
+
+    boxes = tmp_path / "boxes.json"
+    frames = [{"frame": t, "bbox_xyxy": [synthetic.figure_box_xyxy(t).tolist()], "scores": [0.9]} for t in range(40)]
+    boxes.write_text(json.dumps({"frames": frames}))
+    out = tmp_path / "walk.blend"
+    proc = run_headless(synthetic_video, "-o", out, "--models", models_dir, "--detections", boxes, "--device", "cpu",
+                        "--python", sys.executable, "--gltf", tmp_path / "walk.glb", timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[tcmr]" in proc.stdout  # progress lines from the core
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    scene = bpy.context.scene
+    arm = bpy.data.objects["walk.mp4 · track 1"]
+    action = arm.animation_data.action
+    assert action.name == "walk.mp4 · track 1" and len(bpy.data.actions) == 1
+    keys = H.fcurve_values(arm, 'pose.bones["pelvis"].rotation_quaternion', 0)[0]
+    np.testing.assert_array_equal(keys, np.arange(1, 41))
+    assert (scene.render.fps, scene.frame_start, scene.frame_end) == (30, 1, 40)
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (320, 240)
+    cam = scene.camera
+    assert Path(bpy.path.abspath(cam.data.background_images[0].clip.filepath)).resolve() == synthetic_video.resolve()
+    assert "walk.mp4 · body 1" in bpy.data.objects
+    # the body stands in front of the camera, upright
+    scene.frame_set(20)
+    head = np.array(arm.matrix_world @ arm.pose.bones["head"].head)
+    pelvis = np.array(arm.matrix_world @ arm.pose.bones["pelvis"].head)
+    assert pelvis[1] > 0.5 and head[2] > pelvis[2]
+    assert len(glb_json(tmp_path / "walk.glb")["animations"]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REPO_ROOT / "core" / "__main__.py").is_file(), reason="the core CLI is not there yet")
+def test_export_smpl_button_makes_amass_importable(scene, tmp_path, models_dir, smpl_arrays):
+    """No SMPL file: the panel's Export SMPL Body runs `python -m core export-smpl` on the checkpoint's copy."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tcmr_demo_model.pth.tar").symlink_to(models_dir / "tcmr_demo_model.pth.tar")
+    prefs = bpy.context.preferences.addons["tcmr_mocap"].preferences
+    prefs.models_dir, prefs.python_path = str(folder), sys.executable
+    R, transl = H.procedural_motion(10)
+    amass = H.write_amass(tmp_path / "a_poses.npz", R, transl, np.zeros(10))
+    with pytest.raises(RuntimeError, match="export-smpl"):
+        bpy.ops.tcmr.import_motion(filepath=str(amass))
+    assert bpy.ops.tcmr.export_smpl() == {"FINISHED"}
+    assert (folder / "SMPL_NEUTRAL.npz").is_file()
+    assert bpy.ops.tcmr.import_motion(filepath=str(amass)) == {"FINISHED"}
+    from tcmr_mocap.core import rotations, smpl
+
+    arm = bpy.data.objects["a_poses.npz · track 1"]
+    rest = np.array([arm.data.bones[n].head_local for n in ("pelvis", "head")])
+    # the SMPL body of the checkpoint, standing up in Blender
+    expected = smpl.rest_joints(smpl_arrays, np.zeros(10))[[0, 15]] @ rotations.R_BLENDER_FROM_SMPL.T
+    np.testing.assert_allclose(rest, expected, atol=1e-5)

@@ -1,0 +1,134 @@
+"""One-way dependencies, checked with ``ast`` over every file in core/ (ARCHITECTURE.md, "One-way dependencies").
+
+1. core/ never imports Blender (bpy, mathutils, bmesh, bpy_extras) nor the add-on.
+2. Each heavy package has owners; nobody else imports it (lazily or not).
+3. Modules the Blender add-on imports without torch keep torch (and smplx) inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CORE = REPO / "core"
+
+FORBIDDEN = {"bpy", "mathutils", "bmesh", "bpy_extras", "blender_addon"}
+
+# heavy package -> the core files allowed to import it (glob patterns relative to the repo root)
+HEAVY_OWNERS = {
+    "cv2": ["core/video.py", "core/crop.py"],
+    "ultralytics": ["core/tracking.py"],
+    "smplx": ["core/smpl.py"],
+    "torch": ["core/tcmr/*", "core/smpl.py", "core/safe_load.py", "core/assets.py", "core/pipeline.py",
+              "core/__main__.py", "core/rotations.py", "core/features.py",
+              "core/tracking.py"],  # only to keep torch's thread count across the ultralytics import
+    "torchvision": [],  # tests only: the backbone is our own ResNet-50
+    "chumpy": [],  # SMPL .pkl files are read with a restricted unpickler instead
+}
+
+# files that must import these packages only inside functions (importable on a bare Blender Python)
+LAZY_ONLY = {
+    "core/__init__.py": {"torch", "smplx", "cv2", "ultralytics", "scipy"},
+    "core/rotations.py": {"torch"},
+    "core/smpl.py": {"torch", "smplx", "scipy"},
+    "core/safe_load.py": {"torch", "scipy"},
+    "core/result.py": {"torch", "smplx", "cv2", "scipy"},
+    "core/skeleton.py": {"torch", "numpy"},
+}
+
+
+def core_files():
+    return sorted(p for p in CORE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+def imports(path: Path):
+    """Yield (top-level package, module-level?) for every import in the file, relative ones resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = path.relative_to(REPO).with_suffix("").parts[:-1]  # e.g. ("core", "tcmr")
+    top_level = {id(node) for node in tree.body}
+    for node in ast.walk(tree):
+        module_level = id(node) in top_level or _inside_toplevel_block(tree, node)
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0], module_level
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                full = list(base) + (node.module.split(".") if node.module else [])
+                if not full:  # "from .. import x" above the repo root
+                    continue
+                if node.module is None and len(full) == len(base):
+                    for alias in node.names:  # from . import smpl -> core.smpl
+                        yield (full + [alias.name])[0] if full else alias.name, module_level
+                    continue
+                yield full[0], module_level
+            else:
+                yield node.module.split(".")[0], module_level
+
+
+def _inside_toplevel_block(tree, target) -> bool:
+    """Imports under module-level if/try/with blocks still run at import time."""
+    for node in tree.body:
+        if isinstance(node, (ast.If, ast.Try, ast.With)):
+            for sub in ast.walk(node):
+                if sub is target:
+                    return True
+    return False
+
+
+def test_scan_sees_the_files():
+    names = {rel(p) for p in core_files()}
+    assert {"core/tcmr/model.py", "core/smpl.py", "core/rotations.py"} <= names
+
+
+@pytest.mark.parametrize("path", core_files(), ids=rel)
+def test_core_never_imports_blender(path):
+    bad = {mod for mod, _ in imports(path) if mod in FORBIDDEN}
+    assert not bad, f"{rel(path)} imports {sorted(bad)}"
+    # relative imports must not climb out of core/ (that would reach the add-on package)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    depth = len(path.relative_to(CORE).parts)  # core/x.py -> 1, core/tcmr/x.py -> 2
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            assert node.level <= depth, f"{rel(path)}:{node.lineno} relative import leaves core/"
+
+
+@pytest.mark.parametrize("path", core_files(), ids=rel)
+def test_heavy_packages_have_owners(path):
+    name = rel(path)
+    for mod, _ in imports(path):
+        if mod in HEAVY_OWNERS:
+            owners = HEAVY_OWNERS[mod]
+            assert any(fnmatch.fnmatch(name, pat) for pat in owners), f"{name} imports {mod}; owners: {owners}"
+
+
+@pytest.mark.parametrize("name", sorted(LAZY_ONLY))
+def test_lazy_imports(name):
+    path = REPO / name
+    if not path.exists():
+        pytest.skip(f"{name} does not exist")
+    eager = {mod for mod, module_level in imports(path) if module_level and mod in LAZY_ONLY[name]}
+    assert not eager, f"{name} imports {sorted(eager)} at module level"
+
+
+def test_light_modules_import_without_torch():
+    """What the Blender add-on imports must work on an interpreter without torch, smplx, cv2, scipy."""
+    code = (
+        "import sys\n"
+        "for m in ('torch', 'smplx', 'cv2', 'ultralytics', 'scipy', 'chumpy'): sys.modules[m] = None\n"
+        "import core, core.rotations, core.smpl, core.skeleton, core.safe_load, core.errors, core.config\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"

@@ -1,0 +1,173 @@
+"""MotionResult: .npz round trip is bit-identical, writes are atomic, bad files are refused clearly."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from core.errors import InvalidMotionFileError, OutputNotWritableError
+from core.result import FORMAT_VERSION, MotionResult, TrackMotion
+
+
+def make_track(track_id: int, n: int, rng: np.random.Generator, full: bool = False) -> TrackMotion:
+    f32 = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    return TrackMotion(
+        track_id=track_id,
+        frame_ids=np.sort(rng.choice(1000, size=n, replace=False)).astype(np.int64),
+        bbox_xyxy=f32(n, 4),
+        bbox_cxcys=f32(n, 3),
+        interpolated=rng.random(n) < 0.2,
+        rotmat=f32(n, 24, 3, 3),
+        pose_aa=f32(n, 24, 3),
+        betas=f32(n, 10),
+        cam=f32(n, 3),
+        orig_cam=f32(n, 4),
+        transl_cam=f32(n, 3),
+        scores=f32(n, 3),
+        rest_joints=f32(24, 3) if full else None,
+        v_shaped=f32(6890, 3) if full else None,
+        verts=f32(n, 6890, 3) if full else None,
+        joints49=f32(n, 49, 3) if full else None,
+    )
+
+
+def make_result(rng, full=False) -> MotionResult:
+    return MotionResult(
+        video_path="/videos/walk ünïcode.mp4",
+        fps=29.97002997002997,
+        width=1920,
+        height=1080,
+        num_frames=1000,
+        focal_length_px=2202.9071700822983,
+        timestamps_s=np.cumsum(rng.uniform(0.03, 0.04, size=1000)),
+        tracks=[make_track(1, 30, rng, full), make_track(7, 45, rng, full)],
+        smpl_faces=rng.integers(0, 6890, size=(13776, 3)) if full else None,
+        smpl_lbs_weights=rng.random((6890, 24)).astype(np.float32) if full else None,
+        meta={"windowing": "ours", "versions": {"torch": "2.15.0"}},
+    )
+
+
+def assert_same(a: MotionResult, b: MotionResult) -> None:
+    for f in fields(MotionResult):
+        va, vb = getattr(a, f.name), getattr(b, f.name)
+        if f.name == "tracks":
+            assert [t.track_id for t in va] == [t.track_id for t in vb]
+            for ta, tb in zip(va, vb):
+                for tf in fields(TrackMotion):
+                    xa, xb = getattr(ta, tf.name), getattr(tb, tf.name)
+                    if xa is None:
+                        assert xb is None, tf.name
+                    elif isinstance(xa, np.ndarray):
+                        assert xa.dtype == xb.dtype and xa.shape == xb.shape, tf.name
+                        assert xa.tobytes() == xb.tobytes(), tf.name  # bit-identical
+                    else:
+                        assert xa == xb
+        elif isinstance(va, np.ndarray):
+            assert va.dtype == vb.dtype and va.tobytes() == vb.tobytes(), f.name
+        else:
+            assert va == vb, f.name
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_round_trip_is_bit_identical(tmp_path, full):
+    rng = np.random.default_rng(0)
+    res = make_result(rng, full)
+    path = tmp_path / "out.npz"
+    res.save(path)
+    back = MotionResult.load(path)
+    assert_same(res, back)
+    # and the file is plain numpy: readable without pickle
+    with np.load(path, allow_pickle=False) as z:
+        assert int(z["format_version"]) == FORMAT_VERSION
+        assert z["track_1/rotmat"].shape == (30, 24, 3, 3)
+
+
+def test_save_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
+    res = make_result(np.random.default_rng(1))
+    path = tmp_path / "out.npz"
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(KeyboardInterrupt):
+        res.save(path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_into_missing_folder_is_a_user_error(tmp_path):
+    res = make_result(np.random.default_rng(2))
+    with pytest.raises(OutputNotWritableError, match="does not exist"):
+        res.save(tmp_path / "nope" / "out.npz")
+
+
+def test_track_lookup_and_mean_betas():
+    res = make_result(np.random.default_rng(3))
+    t = res.track(7)
+    assert len(t) == 45
+    np.testing.assert_allclose(t.mean_betas, t.betas.mean(0), rtol=1e-6)
+    with pytest.raises(KeyError):
+        res.track(99)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "not a readable"),
+        (b"hello, not a zip", "not a readable"),
+    ],
+)
+def test_garbage_files_are_refused(tmp_path, content, match):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(InvalidMotionFileError, match=match):
+        MotionResult.load(path)
+
+
+def test_other_npz_is_refused(tmp_path):
+    path = tmp_path / "amass.npz"
+    np.savez(path, poses=np.zeros((3, 72)), trans=np.zeros((3, 3)))
+    with pytest.raises(InvalidMotionFileError, match="not a TCMR Mocap result"):
+        MotionResult.load(path)
+
+
+def test_missing_track_field_is_named(tmp_path):
+    res = make_result(np.random.default_rng(4))
+    arrays = res.to_arrays()
+    del arrays["track_7/betas"]
+    path = tmp_path / "broken.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(InvalidMotionFileError, match="track 7 lacks 'betas'"):
+        MotionResult.load(path)
+
+
+def test_newer_format_is_refused_with_advice(tmp_path):
+    res = make_result(np.random.default_rng(5))
+    arrays = res.to_arrays()
+    arrays["format_version"] = np.array(FORMAT_VERSION + 1)
+    path = tmp_path / "future.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(InvalidMotionFileError, match="newer"):
+        MotionResult.load(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InvalidMotionFileError, match="not found"):
+        MotionResult.load(tmp_path / "absent.npz")
+
+
+def test_npz_members_are_plain_npy(tmp_path):
+    """No object arrays: every member must load with allow_pickle=False (checked member by member)."""
+    res = make_result(np.random.default_rng(6), full=True)
+    path = tmp_path / "r.npz"
+    res.save(path)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    assert "meta_json.npy" in names and "track_1/rotmat.npy" in names
+    with np.load(path, allow_pickle=False) as z:
+        for k in z.files:
+            assert z[k].dtype != object, k

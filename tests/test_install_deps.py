@@ -1,0 +1,576 @@
+"""install_deps.py: the requirement list, the decisions (torch build, Blender, environment place, stamp),
+downloads (fail fast offline, resume, progress) and model import. No network: servers are local."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import http.server
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import install_deps as inst
+from core import assets
+
+REPO = Path(inst.__file__).resolve().parent
+PY311 = (3, 11)
+
+
+def quiet() -> inst.Reporter:
+    return inst.Reporter(json_mode=True, stream=io.StringIO())
+
+
+def fake_checkpoint(path: Path, size: int = 1_200_000, seed: int = 0) -> Path:
+    """A file that passes the cheap header check: a torch-like zip of more than 1 MB."""
+    payload = bytes((i * 7 + seed) % 251 for i in range(size))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        zf.writestr("archive/data/0", payload)
+    return path
+
+
+# ------------------------------------------------------------------------------------ requirement list
+def test_requirements_are_one_list_of_exact_pins():
+    names = [r.name for r in inst.REQUIREMENTS]
+    assert len(names) == len(set(names))
+    for req in inst.REQUIREMENTS:
+        assert req.pin == f"{req.name}=={req.version}"
+        assert re.fullmatch(r"\d+(\.\d+)*(\.\*)?", req.version), req
+        assert req.group in ("runtime", "dev")
+    runtime = {r.name for r in inst.REQUIREMENTS if r.group == "runtime"}
+    assert runtime == {"torch", "torchvision", "numpy", "opencv-python", "smplx", "ultralytics", "lap", "scipy"}
+    assert {r.name for r in inst.REQUIREMENTS if r.group == "dev"} == {"bpy", "pytest"}
+    # one list: the source defines REQUIREMENTS once and no requirements file competes with it
+    source = (REPO / "install_deps.py").read_text()
+    assert source.count("REQUIREMENTS = (") == 1
+    assert not list(REPO.glob("requirements*.txt"))
+
+
+def test_pins_are_mutually_compatible():
+    pins = {r.name: r.version for r in inst.REQUIREMENTS}
+    assert pins["torch"].startswith("2.15.") and pins["torchvision"].startswith("0.29.")
+    numpy_major = int(pins["numpy"].split(".")[0])
+    assert numpy_major < 2  # bpy 5.0.1 needs numpy<2
+    assert tuple(int(x) for x in pins["opencv-python"].split(".")[:2]) < (4, 12)  # 4.12+ needs numpy 2
+    assert pins["smplx"] == "0.1.28" and pins["ultralytics"] == "8.4.190" and pins["bpy"] == "5.0.1"
+    bpy = next(r for r in inst.REQUIREMENTS if r.name == "bpy")
+    assert bpy.group == "dev" and bpy.python == PY311
+
+
+def test_select_requirements_per_python():
+    runtime, skipped = inst.select_requirements(dev=False, python=PY311)
+    assert {r.group for r in runtime} == {"runtime"} and not skipped
+    dev311, skipped = inst.select_requirements(dev=True, python=PY311)
+    assert {"bpy", "pytest"} <= {r.name for r in dev311} and not skipped
+    dev312, skipped = inst.select_requirements(dev=True, python=(3, 12))
+    assert "bpy" not in {r.name for r in dev312} and "pytest" in {r.name for r in dev312}
+    assert [r.name for r in skipped] == ["bpy"]
+
+
+def test_install_deps_imports_only_the_standard_library():
+    tree = ast.parse((REPO / "install_deps.py").read_text())
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules.add(node.module.split(".")[0])
+    # `core` is our own package (core.assets imports only the standard library); fcntl is POSIX-only stdlib
+    assert modules - set(sys.stdlib_module_names) == {"core"}
+    done = subprocess.run([sys.executable, "-c", "import core.assets, sys; "
+                           "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+# ------------------------------------------------------------------------------------ decisions
+@pytest.mark.parametrize(
+    "system, nvidia, cpu, variant, index",
+    [
+        ("Linux", True, False, "cuda", None),
+        ("Linux", False, False, "default", None),
+        ("Linux", True, True, "cpu", "https://download.pytorch.org/whl/cpu"),
+        ("Linux", False, True, "cpu", "https://download.pytorch.org/whl/cpu"),
+        ("Windows", True, False, "cuda", f"https://download.pytorch.org/whl/{inst.TORCH_CUDA_TAG}"),
+        ("Windows", False, False, "default", None),
+        ("Windows", True, True, "cpu", "https://download.pytorch.org/whl/cpu"),
+        ("Darwin", False, False, "default", None),
+        ("Darwin", False, True, "cpu", None),
+    ],
+)
+def test_choose_torch_build(system, nvidia, cpu, variant, index):
+    choice = inst.choose_torch_build(system, nvidia, cpu)
+    assert (choice.variant, choice.index_url) == (variant, index)
+    assert choice.reason
+
+
+def test_cuda_tag_is_a_pytorch_index_name():
+    assert re.fullmatch(r"cu\d{3}", inst.TORCH_CUDA_TAG)
+
+
+@pytest.mark.parametrize(
+    "executable, expected",
+    [
+        ("/opt/blender-5.0.1-linux-x64/5.0/python/bin/python3.11", True),
+        (r"C:\Program Files\Blender Foundation\Blender 4.2\4.2\python\bin\python.exe", True),
+        ("/Applications/Blender.app/Contents/Resources/4.4/python/bin/python3.11", True),
+        ("/home/u/.steam/steamapps/common/Blender/5.0/python/bin/python3.11", True),
+        ("/usr/bin/python3", False),
+        ("/home/u/blender-projects/tcmr/.venv/bin/python", False),  # "blender" in path, but a venv
+        ("/home/u/.cache/tcmr_mocap/envs/py3.11-abc/bin/python", False),
+        ("/opt/python/3.11/python/bin/python3", False),  # the layout, but nothing about Blender
+    ],
+)
+def test_is_blender_python_by_path(executable, expected):
+    assert inst.is_blender_python(executable) is expected
+
+
+def test_is_blender_python_by_bpy_module():
+    inside = SimpleNamespace(app=SimpleNamespace(module=False, online_access=False))
+    pip_module = SimpleNamespace(app=SimpleNamespace(module=True, online_access=False))
+    assert inst.is_blender_python("/usr/bin/python3", inside) is True
+    assert inst.is_blender_python("/usr/bin/python3", pip_module) is False  # the bpy wheel in a dev venv
+    assert inst.blender_online_access(inside) is False
+    assert inst.blender_online_access(pip_module) is None
+    assert inst.blender_online_access(None) is None
+    online = SimpleNamespace(app=SimpleNamespace(module=False, online_access=True))
+    assert inst.blender_online_access(online) is True
+
+
+def test_pip_commands_use_env_python_and_the_right_index():
+    py = Path("/env/bin/python")
+    reqs, _ = inst.select_requirements(dev=True, python=PY311)
+    default = inst.pip_commands(py, reqs, inst.choose_torch_build("Linux", False, False), offline=False)
+    assert len(default) == 1 and default[0][:3] == [str(py), "-m", "pip"]
+    assert set(r.pin for r in reqs) <= set(default[0]) and "--index-url" not in default[0]
+    cpu = inst.pip_commands(py, reqs, inst.choose_torch_build("Linux", False, True), offline=False)
+    assert len(cpu) == 2 and all(c[:3] == [str(py), "-m", "pip"] for c in cpu)
+    first = cpu[0]
+    assert first[first.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+    assert [a for a in first if "==" in a] == ["torch==2.15.*", "torchvision==0.29.*"]
+    offline = inst.pip_commands(py, reqs, inst.choose_torch_build("Windows", True, False), offline=True)
+    assert len(offline) == 1 and "--no-index" in offline[0] and "--index-url" not in offline[0]
+
+
+def test_pip_failures_become_one_actionable_line():
+    network = "WARNING: Retrying ... Failed to establish a new connection: [Errno -2] Name or service not known\n" \
+              "ERROR: No matching distribution found for torch==2.15.*\n"
+    assert "cannot reach the package index" in inst.explain_pip_failure(network)
+    assert "cpu" in inst.explain_pip_failure(network, index_url="https://download.pytorch.org/whl/cpu")
+    missing = "ERROR: No matching distribution found for bpy==5.0.1\n"
+    assert "python3.11 install_deps.py" in inst.explain_pip_failure(missing, python_version=(3, 12))
+    assert "please report" in inst.explain_pip_failure(missing, python_version=(3, 11))
+    assert "offline" in inst.explain_pip_failure(missing, offline=True)
+    assert "disk is full" in inst.explain_pip_failure("OSError: [Errno 28] No space left on device")
+    other = inst.explain_pip_failure("Collecting x\nERROR: something odd happened\n")
+    assert "something odd happened" in other
+    for message in (other, inst.explain_pip_failure(network)):
+        assert "\n" not in message
+
+
+def test_default_env_cache_honours_xdg_and_windows():
+    assert inst.default_env_cache({"XDG_CACHE_HOME": "/x/cache"}, "Linux") == Path("/x/cache/tcmr_mocap/envs")
+    assert inst.default_env_cache({}, "Linux") == Path.home() / ".cache" / "tcmr_mocap" / "envs"
+    assert inst.default_env_cache({"LOCALAPPDATA": "/w/local"}, "Windows") == Path("/w/local/tcmr_mocap/envs")
+
+
+def test_plan_env_layout(tmp_path):
+    key = "ab" * 32
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shared = inst.plan_env_layout(key, PY311, None, str(tmp_path / "cache"), repo)
+    assert shared.env_dir == tmp_path / "cache" / f"py3.11-{key[:12]}" and shared.link == repo / ".venv"
+    explicit = inst.plan_env_layout(key, PY311, str(tmp_path / "addon-env"), None, repo)
+    assert explicit == inst.EnvLayout(tmp_path / "addon-env", None)
+    (repo / ".venv").mkdir()  # a real environment made by hand: used in place
+    assert inst.plan_env_layout(key, PY311, None, None, repo) == inst.EnvLayout(repo / ".venv", None)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+def test_point_link_creates_repoints_and_spares_real_dirs(tmp_path):
+    a, b, link = tmp_path / "a", tmp_path / "b", tmp_path / ".venv"
+    a.mkdir(), b.mkdir()
+    assert inst.point_link(link, a) and Path(os.readlink(link)) == a
+    assert inst.point_link(link, b) and Path(os.readlink(link)) == b
+    real = tmp_path / "real"
+    real.mkdir()
+    assert inst.point_link(real, a) is False and real.is_dir() and not real.is_symlink()
+
+
+def test_env_key_covers_pins_and_options_but_not_dev_extras():
+    runtime, _ = inst.select_requirements(False, PY311)
+    dev, _ = inst.select_requirements(True, PY311)
+    default = inst.choose_torch_build("Linux", False, False)
+    key = inst.env_key(runtime, default, PY311)
+    assert key == inst.env_key(dev, default, PY311)  # dev extras are added on top of the same environment
+    assert key != inst.env_key(runtime, inst.choose_torch_build("Linux", False, True), PY311)
+    assert key != inst.env_key(runtime, default, (3, 12))
+    bumped = [dataclasses.replace(r, version="1.26.3") if r.name == "numpy" else r for r in runtime]
+    assert key != inst.env_key(bumped, default, PY311)
+    assert inst.dev_key(runtime) is None and inst.dev_key(dev)
+
+
+def test_stamp_logic():
+    runtime, _ = inst.select_requirements(False, PY311)
+    dev, _ = inst.select_requirements(True, PY311)
+    choice = inst.choose_torch_build("Linux", False, False)
+    key = inst.env_key(runtime, choice, PY311)
+    plain, full = inst.make_stamp(key, runtime, choice), inst.make_stamp(key, dev, choice)
+    assert inst.stamp_satisfies(plain, key, None)
+    assert not inst.stamp_satisfies(plain, key, inst.dev_key(dev))  # --dev on a plain env: install extras
+    assert inst.stamp_satisfies(full, key, None) and inst.stamp_satisfies(full, key, inst.dev_key(dev))
+    assert not inst.stamp_satisfies(full, "0" * 64, None)
+    assert not inst.stamp_satisfies(None, key, None)
+    assert not inst.stamp_satisfies(dict(full, format=0), key, None)
+    assert json.loads(json.dumps(full)) == full
+
+
+def test_check_python_refuses_unsupported_versions():
+    inst.check_python((3, 11))
+    for bad in ((3, 9), (3, 13)):
+        with pytest.raises(inst.SetupError, match="python3.11 install_deps.py"):
+            inst.check_python(bad)
+
+
+# ------------------------------------------------------------------------------------ the environment
+def _wrapped_env(tmp_path: Path) -> Path:
+    """An "environment" whose python runs this test interpreter (which has every runtime package)."""
+    env = tmp_path / "env"
+    python = inst.env_python(env)
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    return env
+
+
+def _key_for(dev: bool = False) -> tuple[str, list]:
+    reqs, _ = inst.select_requirements(dev, sys.version_info[:2])
+    choice = inst.choose_torch_build(inst.platform.system(), inst.has_nvidia_driver(), False)
+    return inst.env_key(reqs, choice, sys.version_info[:2]), reqs, choice
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="uses a shell-script interpreter wrapper")
+def test_second_run_skips_pip_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    env = _wrapped_env(tmp_path)
+    key, reqs, choice = _key_for()
+    inst.write_stamp(env, inst.make_stamp(key, reqs, choice))
+    before = (env / inst.STAMP_NAME).read_bytes()
+
+    def no_pip(*a, **k):
+        raise AssertionError("pip must not run when the stamp matches")
+
+    monkeypatch.setattr(inst, "run_pip", no_pip)
+    monkeypatch.setattr(inst, "create_env", no_pip)
+    start = time.monotonic()
+    rc = inst.main(["--env", str(env), "--json", "--models-dir", str(tmp_path / "models")])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rc == 0, out
+    assert any("environment ready" in row["message"] for row in out)
+    assert out[-1]["stage"] == "done"
+    assert (env / inst.STAMP_NAME).read_bytes() == before
+    assert time.monotonic() - start < 120
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="uses a shell-script interpreter wrapper")
+def test_stale_stamp_runs_pip_then_records(tmp_path, monkeypatch, capsys):
+    env = _wrapped_env(tmp_path)
+    key, reqs, choice = _key_for()
+    inst.write_stamp(env, dict(inst.make_stamp(key, reqs, choice), key="0" * 64))  # pins changed since
+    ran = []
+    monkeypatch.setattr(inst, "run_pip", lambda command, *a, **k: ran.append(command))
+    rc = inst.main(["--env", str(env), "--models-dir", str(tmp_path / "models")])
+    capsys.readouterr()
+    assert rc == 0 and ran and all(c[:3] == [str(inst.env_python(env)), "-m", "pip"] for c in ran)
+    assert inst.stamp_satisfies(inst.read_stamp(env), key, None)
+
+
+@pytest.mark.slow
+def test_check_on_the_running_environment(tmp_path):
+    """`--check` against the environment running these tests: imports everything, reports versions."""
+    done = subprocess.run([sys.executable, str(REPO / "install_deps.py"), "--check", "--env", sys.prefix, "--json",
+                           "--models-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0, done.stdout + done.stderr
+    ready = next(r["message"] for r in rows if "environment ready" in r["message"])
+    from importlib.metadata import version
+
+    assert f"torch {version('torch')}," in ready and f"numpy {version('numpy')}," in ready
+    assert "CUDA works" in ready or "CPU only" in ready
+
+
+def test_check_without_environment_says_what_to_do(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "install_deps.py"), "--check", "--env", str(tmp_path / "none")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "environment not ready" in done.stdout + done.stderr and "install_deps.py" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_models_offline_is_refused_in_one_line():
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, str(REPO / "install_deps.py"), "--models", "--offline"],
+                          capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - start < 20
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--models-from" in lines[0]
+
+
+# ------------------------------------------------------------------------------------ downloads
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``files`` (path -> bytes) with optional Range support; records request headers."""
+
+    files: dict = {}
+    ranges = True
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        type(self).seen.append(dict(self.headers))
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        ctype = "text/html; charset=utf-8" if body.lstrip().startswith(b"<") else "application/octet-stream"
+        start = 0
+        match = re.match(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if match and self.ranges:
+            start = int(match.group(1))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def server():
+    handler = type("Handler", (_Handler,), {"files": {}, "ranges": True, "seen": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    handler.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_download_whole_file_with_progress(server, tmp_path):
+    body = os.urandom(3_000_000)
+    server.files["/f.bin"] = body
+    calls = []
+    size = inst.download(server.base + "/f.bin", tmp_path / "f.part", lambda d, t: calls.append((d, t)),
+                         chunk_size=256 * 1024)
+    assert size == len(body) and (tmp_path / "f.part").read_bytes() == body
+    assert len(calls) >= 10 and calls[-1] == (len(body), len(body))
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_download_resumes_from_part_file(server, tmp_path):
+    body = os.urandom(2_000_000)
+    server.files["/f.bin"] = body
+    part = tmp_path / "f.part"
+    part.write_bytes(body[:700_000])
+    calls = []
+    inst.download(server.base + "/f.bin", part, lambda d, t: calls.append(d))
+    assert part.read_bytes() == body
+    assert server.seen[-1].get("Range") == "bytes=700000-"
+    assert calls[0] > 700_000  # counted from what was already there
+    # complete already: the server answers 416 and nothing changes
+    assert inst.download(server.base + "/f.bin", part) == len(body) and part.read_bytes() == body
+
+
+def test_download_restarts_when_server_ignores_range(server, tmp_path):
+    body = os.urandom(500_000)
+    server.files["/f.bin"] = body
+    server.ranges = False
+    part = tmp_path / "f.part"
+    part.write_bytes(b"stale bytes from another file")
+    inst.download(server.base + "/f.bin", part)
+    assert part.read_bytes() == body
+
+
+def test_download_refuses_html_and_http_errors(server, tmp_path):
+    server.files["/quota"] = b"<!DOCTYPE html><html>Google Drive - quota exceeded</html>"
+    with pytest.raises(inst.DownloadError, match="HTML page"):
+        inst.download(server.base + "/quota", tmp_path / "q.part")
+    with pytest.raises(inst.DownloadError, match="HTTP 404"):
+        inst.download(server.base + "/missing", tmp_path / "m.part")
+
+
+def test_download_stall_ends_quickly(tmp_path):
+    """A server that accepts the connection and then says nothing: stop after the timeout, not hang."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    try:
+        start = time.monotonic()
+        with pytest.raises(inst.DownloadError):
+            inst.download(f"http://127.0.0.1:{port}/x", tmp_path / "x.part", timeout=1.0)
+        assert time.monotonic() - start < 10
+    finally:
+        listener.close()
+
+
+def test_download_models_fails_fast_without_network(tmp_path):
+    specs = [dataclasses.replace(s, url=f"http://127.0.0.1:9/{s.file_name}")
+             for s in assets.MODEL_FILES.values() if s.url]
+    start = time.monotonic()
+    with pytest.raises(inst.SetupError) as err:
+        inst.download_models(tmp_path / "models", inst.Validator(None, quiet()), quiet(), specs=specs)
+    assert time.monotonic() - start < 5
+    message = str(err.value)
+    assert "\n" not in message and "cannot reach 127.0.0.1:9" in message
+    assert "--models-from" in message and "models/README.md" in message
+    for spec in specs:
+        assert spec.file_name in message and spec.url in message
+    assert "base_data.zip" in message  # the TCMR file comes inside the release archive
+    assert not list((tmp_path / "models").glob("*.part"))
+
+
+def test_download_models_archive_and_direct_file(server, tmp_path):
+    tcmr_body = fake_checkpoint(tmp_path / "t.bin", seed=1).read_bytes()
+    spin_body = fake_checkpoint(tmp_path / "s.bin", seed=2).read_bytes()
+    det_body = fake_checkpoint(tmp_path / "d.bin", seed=3).read_bytes()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("base_data/tcmr_demo_model.pth.tar", tcmr_body)
+        zf.writestr("base_data/spin_model_checkpoint.pth.tar", spin_body)
+        zf.writestr("base_data/demo.mp4", b"video")
+    server.files["/base_data.zip"] = buf.getvalue()
+    server.files["/yolo11s.pt"] = det_body
+    specs = [
+        dataclasses.replace(assets.MODEL_FILES["tcmr"], url=server.base + "/base_data.zip"),
+        dataclasses.replace(assets.MODEL_FILES["spin"], url="http://127.0.0.1:9/model_checkpoint.pt"),  # down
+        dataclasses.replace(assets.MODEL_FILES["detector"], url=server.base + "/yolo11s.pt"),
+    ]
+    models = tmp_path / "models"
+    out = io.StringIO()
+    inst.download_models(models, inst.Validator(None, quiet()), inst.Reporter(True, out), specs=specs)
+    assert (models / "tcmr_demo_model.pth.tar").read_bytes() == tcmr_body
+    assert (models / "spin_model_checkpoint.pth.tar").read_bytes() == spin_body  # taken from the archive
+    assert (models / "yolo11s.pt").read_bytes() == det_body
+    assert sorted(p.name for p in models.iterdir()) == ["spin_model_checkpoint.pth.tar", "tcmr_demo_model.pth.tar",
+                                                        "yolo11s.pt"]
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert any(r["stage"] == "download" and r["fraction"] == 1.0 for r in rows)
+    # idempotent: a second run finds everything valid and downloads nothing
+    server.seen.clear()
+    inst.download_models(models, inst.Validator(None, quiet()), quiet(), specs=specs)
+    assert server.seen == []
+
+
+def test_download_models_refuses_a_bad_download(server, tmp_path):
+    server.files["/yolo11s.pt"] = b"\x00" * 2_000_000  # neither zip nor pickle
+    spec = dataclasses.replace(assets.MODEL_FILES["detector"], url=server.base + "/yolo11s.pt")
+    with pytest.raises(inst.SetupError, match="refused"):
+        inst.download_models(tmp_path / "m", inst.Validator(None, quiet()), quiet(), specs=[spec])
+    assert not (tmp_path / "m" / "yolo11s.pt").exists() and not (tmp_path / "m" / "yolo11s.pt.part").exists()
+
+
+# ------------------------------------------------------------------------------------ --models-from
+def test_models_from_imports_official_names_aliases_and_zips(tmp_path):
+    src = tmp_path / "Downloads"
+    (src / "base_data").mkdir(parents=True)
+    fake_checkpoint(src / "base_data" / "tcmr_demo_model.pth.tar", seed=1)
+    fake_checkpoint(src / "model_checkpoint.pt", seed=2)  # SPIN's published name
+    fake_checkpoint(src / "yolo11s.pt", seed=3)
+    models = tmp_path / "models"
+    inst.import_models(src, models, inst.Validator(None, quiet()), quiet())
+    for name, origin in (("tcmr_demo_model.pth.tar", src / "base_data" / "tcmr_demo_model.pth.tar"),
+                         ("spin_model_checkpoint.pth.tar", src / "model_checkpoint.pt"),
+                         ("yolo11s.pt", src / "yolo11s.pt")):
+        assert (models / name).read_bytes() == origin.read_bytes()
+        assert os.path.samefile(models / name, origin)  # hard-linked: same disk
+    inst.import_models(src, models, inst.Validator(None, quiet()), quiet())  # again: nothing to do, no error
+
+    zipped = tmp_path / "zipped"
+    zipped.mkdir()
+    with zipfile.ZipFile(zipped / "base_data.zip", "w") as zf:
+        zf.write(src / "base_data" / "tcmr_demo_model.pth.tar", "base_data/tcmr_demo_model.pth.tar")
+    models2 = tmp_path / "models2"
+    inst.import_models(zipped, models2, inst.Validator(None, quiet()), quiet())
+    assert sorted(p.name for p in models2.iterdir()) == ["tcmr_demo_model.pth.tar"]
+
+
+def test_models_from_refuses_wrong_files(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "yolo11s.pt").write_text("<!DOCTYPE html><html><body>Not Found</body></html>")
+    fake_checkpoint(src / "spin_model_checkpoint.pth.tar")
+    models = tmp_path / "models"
+    with pytest.raises(inst.SetupError) as err:
+        inst.import_models(src, models, inst.Validator(None, quiet()), quiet())
+    assert "yolo11s.pt" in str(err.value) and "HTML" in str(err.value) and "\n" not in str(err.value)
+    assert not (models / "yolo11s.pt").exists()
+    assert (models / "spin_model_checkpoint.pth.tar").exists()  # the good one still came in
+
+
+def test_models_from_empty_or_missing_folder(tmp_path):
+    with pytest.raises(inst.SetupError, match="no such folder"):
+        inst.import_models(tmp_path / "nope", tmp_path / "m", inst.Validator(None, quiet()), quiet())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(inst.SetupError, match="tcmr_demo_model.pth.tar"):
+        inst.import_models(tmp_path / "empty", tmp_path / "m", inst.Validator(None, quiet()), quiet())
+
+
+@pytest.mark.slow
+def test_models_from_checks_content_with_the_environment(models_dir, tmp_path):
+    """Full path: the environment's `python -m core.assets validate` checks keys and shapes."""
+    src = tmp_path / "src"
+    src.mkdir()
+    os.link(models_dir / "spin_model_checkpoint.pth.tar", src / "model_checkpoint.pt")
+    os.link(models_dir / "spin_model_checkpoint.pth.tar", src / "tcmr_demo_model.pth.tar")  # wrong content
+    models = tmp_path / "models"
+    validator = inst.Validator(Path(sys.executable), quiet())
+    with pytest.raises(inst.SetupError) as err:
+        inst.import_models(src, models, validator, quiet())
+    message = str(err.value)
+    assert "not a valid tcmr_demo_model.pth.tar" in message and "SPIN" in message and "\n" not in message
+    assert not (models / "tcmr_demo_model.pth.tar").exists()
+    assert (models / "spin_model_checkpoint.pth.tar").exists()
+
+
+# ------------------------------------------------------------------------------------ README and CI
+def _fenced_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```[a-z]*\n(.*?)```", markdown, flags=re.S)
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_test_command():
+    readme = (REPO / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.strip() for b in _fenced_blocks(quick)]
+    assert len(blocks) == 2 and all("\n" not in b for b in blocks)
+    setup_run, tests = blocks
+    assert setup_run.startswith("python3 install_deps.py") and "-m core capture" in setup_run
+    assert tests.startswith("python3 install_deps.py --dev") and "pytest" in tests
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci
+    assert any(line.strip() == tests for line in ci.splitlines()), "CI must run the README test command"
+    for section in ("## Command line", "## Result format", "## Blender add-on"):
+        assert section in readme
