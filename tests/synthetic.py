@@ -101,9 +101,25 @@ def make_smpl_arrays(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 @contextlib.contextmanager
+def fake_modules(modules: dict):
+    """Temporarily put ``modules`` (name -> module object) into ``sys.modules``, so pickle can write objects
+    whose classes claim to live in packages that are not installed (chumpy, joblib)."""
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+@contextlib.contextmanager
 def _fake_chumpy():
-    """Temporarily provide a module ``chumpy.ch`` with a class ``Ch`` so pickle can write chumpy objects
-    the way the official SMPL file holds them (a ``Ch`` whose state carries the array as ``x``)."""
+    """Provide a module ``chumpy.ch`` with a class ``Ch`` so pickle can write chumpy objects the way the
+    official SMPL file holds them (a ``Ch`` whose state carries the array as ``x``)."""
     pkg = types.ModuleType("chumpy")
     mod = types.ModuleType("chumpy.ch")
 
@@ -116,16 +132,8 @@ def _fake_chumpy():
     Ch.__qualname__ = "Ch"
     mod.Ch = Ch
     pkg.ch = mod
-    saved = {k: sys.modules.get(k) for k in ("chumpy", "chumpy.ch")}
-    sys.modules["chumpy"], sys.modules["chumpy.ch"] = pkg, mod
-    try:
+    with fake_modules({"chumpy": pkg, "chumpy.ch": mod}):
         yield Ch
-    finally:
-        for k, m in saved.items():
-            if m is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = m
 
 
 def write_smpl_pkl(path, arrays: dict | None = None, seed: int = 0) -> Path:

@@ -178,17 +178,11 @@ def write_tcmr_pkl(path, data: dict, mode: str = "joblib") -> Path:
     fake_pkg, fake_mod = types.ModuleType("joblib"), types.ModuleType("joblib.numpy_pickle")
     fake_mod.NumpyArrayWrapper = _JoblibWrapperStandIn
     fake_pkg.numpy_pickle = fake_mod
-    saved = {k: sys.modules.get(k) for k in ("joblib", "joblib.numpy_pickle")}
-    sys.modules.update({"joblib": fake_pkg, "joblib.numpy_pickle": fake_mod})
-    try:
+    import synthetic
+
+    with synthetic.fake_modules({"joblib": fake_pkg, "joblib.numpy_pickle": fake_mod}):
         with open(path, "wb") as fh:
             _JoblibLikePickler(fh, protocol=3).dump(data)
-    finally:
-        for k, m in saved.items():
-            if m is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = m
     return path
 
 
