@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from ..core import rotations
-from ..core.camera import cam_to_transl, estimate_focal_length_px
+from ..core.camera import cam_to_transl, estimate_focal_length_px, image_size_from_orig_cam
 from ..core.config import CameraConfig
 from ..core.errors import InvalidMotionFileError
 from ..core.result import MotionResult
@@ -160,10 +160,10 @@ def from_tcmr_output(data: dict, path) -> SceneMotion:
             raise InvalidMotionFileError(f"{path}: track {tid} has arrays of different lengths")
         track_id = int(tid) if isinstance(tid, (int, np.integer)) else index + 1
         rows.append((track_id, pose, arrays))
-    # orig_cam = (s·b/W, s·b/H, ...): the image size the demo ran on, which the file does not store otherwise
-    sb = np.concatenate([a["cam"][:, 0] * a["boxes"][:, 2] for _, _, a in rows])
-    orig = np.concatenate([a["orig_cam"][:, :2] for _, _, a in rows])
-    width, height = (int(round(float(v))) for v in np.median(sb[:, None] / orig, axis=0))
+    # the image size the demo ran on, which the file stores only inside orig_cam
+    width, height = image_size_from_orig_cam(np.concatenate([a["cam"] for _, _, a in rows]),
+                                             np.concatenate([a["boxes"][:, :3] for _, _, a in rows]),
+                                             np.concatenate([a["orig_cam"] for _, _, a in rows]))
     focal = estimate_focal_length_px(width, height, CameraConfig().focal_length_px)
     tracks = [
         BodyTrack(

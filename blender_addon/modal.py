@@ -7,7 +7,6 @@ progress goes to ``window_manager.tcmr_job`` (shown by the panel) and the cursor
 
 from __future__ import annotations
 
-import bpy
 from bpy.types import Operator
 
 TIMER_S = 0.1

@@ -65,7 +65,7 @@ def scene_frames(times_s: np.ndarray, frame_ids: np.ndarray, source_fps: float,
     rows that round onto the same scene frame keep the first. times_s, frame_ids: (N,).
     Returns (frames (K,) int64 strictly increasing, keep (K,) row indices).
     """
-    if abs(scene_fps - source_fps) <= 1e-5 * source_fps:
+    if _same_rate(scene_fps, source_fps):
         frames = np.asarray(frame_ids, dtype=np.int64) + 1
     else:
         frames = 1 + np.floor(np.asarray(times_s, dtype=np.float64) * scene_fps + 0.5).astype(np.int64)  # half up
@@ -73,6 +73,10 @@ def scene_frames(times_s: np.ndarray, frame_ids: np.ndarray, source_fps: float,
     _, first = np.unique(frames[order], return_index=True)
     keep = order[first]
     return frames[keep], keep
+
+
+def _same_rate(scene_fps: float, source_fps: float) -> bool:
+    return abs(scene_fps - source_fps) <= 1e-5 * source_fps
 
 
 def fps_to_blender(fps: float) -> tuple[int, float]:
@@ -84,6 +88,6 @@ def fps_to_blender(fps: float) -> tuple[int, float]:
 
 def scene_frame_count(duration_frames: int, source_fps: float, scene_fps: float) -> int:
     """Scene frames covering ``duration_frames`` source frames (for the scene's frame range)."""
-    if abs(scene_fps - source_fps) <= 1e-5 * source_fps:
+    if _same_rate(scene_fps, source_fps):
         return int(duration_frames)
     return max(1, int(round(duration_frames / source_fps * scene_fps)))

@@ -104,7 +104,7 @@ def check_readiness(python: Optional[Path], models_dir: str = "") -> Readiness:
             status.problems.append(f"dependencies missing in {python}: {', '.join(missing)} "
                                    "(click Install Dependencies in the add-on preferences)")
     for role, spec in assets.MODEL_FILES.items():
-        if spec.required and not (folder / spec.file_name).is_file():
+        if spec.required and assets.find_model_file(role, folder) is None:
             status.problems.append(assets.missing_message(role, folder))
     return status
 
@@ -207,5 +207,4 @@ def parse_event(line: str) -> Optional[dict]:
         "fraction": fraction,
         "message": str(obj.get("message", "") or ""),
         "output": obj.get("output"),
-        "exit_code": obj.get("exit_code"),
     }

@@ -5,49 +5,27 @@ a ``joblib.numpy_pickle.NumpyArrayWrapper`` object (subclass, shape, order, dtyp
 follow right after it in the same file (one padding-length byte, that many padding bytes, then the data).
 Plain ``pickle.dump`` files of the same dict are read too.
 
-The unpickler is restricted: it resolves only numpy's array/dtype/scalar reconstructors, ``OrderedDict``,
-``codecs.encode`` (protocol 2 bytes) and the joblib wrapper (mapped to a stand-in class of ours); anything
-else in the file is refused. numpy only, no joblib needed.
+The unpickler is restricted: it resolves only numpy's array/dtype/scalar reconstructors and ``codecs.encode``
+(protocol 2 bytes) -- the allow-list of :func:`core.safe_load.numpy_array_global` --, ``OrderedDict`` and the
+joblib wrapper (mapped to a stand-in class of ours); anything else in the file is refused. numpy only, no
+joblib needed.
 """
 
 from __future__ import annotations
 
-import codecs
-import importlib
 import pickle
 from collections import OrderedDict
 
 import numpy as np
 
 from ..core.errors import InvalidMotionFileError
+from ..core.safe_load import numpy_array_global
 
-# (module, name) -> where to find it today (numpy 2 renamed numpy.core to numpy._core)
-_NUMPY_GLOBALS = {
-    ("numpy", "ndarray"): ("numpy", "ndarray"),
-    ("numpy", "dtype"): ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"): ("multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): ("multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"): ("multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"): ("multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"): ("numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"): ("numeric", "_frombuffer"),
-}
 _COMPRESSED_MAGIC = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00\x00", b"\x04\x22\x4d\x18")
 
 
 class _JoblibArrayWrapper:
     """Stand-in for ``joblib.numpy_pickle.NumpyArrayWrapper``: only carries the pickled attributes."""
-
-
-def _numpy_global(kind: str, name: str):
-    if kind == "numpy":
-        return getattr(np, name)
-    for module in (f"numpy._core.{kind}", f"numpy.core.{kind}"):
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    raise InvalidMotionFileError(f"this numpy cannot rebuild numpy.{kind}.{name}")
 
 
 class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler: its BUILD can be extended
@@ -59,12 +37,11 @@ class _RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler: its
         self._source = source
 
     def find_class(self, module, name):
-        if (module, name) in _NUMPY_GLOBALS:
-            return _numpy_global(*_NUMPY_GLOBALS[(module, name)])
+        found = numpy_array_global(module, name)
+        if found is not None:
+            return found
         if (module, name) == ("collections", "OrderedDict"):
             return OrderedDict
-        if (module, name) == ("_codecs", "encode"):  # how protocol 2 writes bytes (numpy scalars)
-            return codecs.encode
         if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
             return _JoblibArrayWrapper
         raise InvalidMotionFileError(

@@ -164,24 +164,25 @@ def model_path(role: str, models_dir=None) -> Path:
     Raises :class:`MissingModelFileError` naming the file, the folder and where to get it.
     """
     folder = resolve_models_dir(models_dir)
-    if role == "smpl":
-        found = find_smpl_file(folder)
-        if found is None:
-            raise MissingModelFileError(missing_message(role, folder))
-        return found
-    path = folder / _spec(role).file_name
-    if not path.is_file():
+    found = find_model_file(role, folder)
+    if found is None:
         raise MissingModelFileError(missing_message(role, folder))
-    return path
+    return found
 
 
-def find_smpl_file(models_dir) -> Optional[Path]:
-    """An SMPL neutral body file in ``models_dir`` (``.npz`` preferred, then ``.pkl``, then the long name)."""
+def find_model_file(role: str, models_dir) -> Optional[Path]:
+    """The file for ``role`` in the folder ``models_dir`` if it is there, else None (no content check).
+    SMPL: the first of :data:`SMPL_FILE_NAMES` present (``.npz`` preferred, then ``.pkl``, then the long name)."""
     folder = Path(models_dir)
-    for name in SMPL_FILE_NAMES:
+    for name in SMPL_FILE_NAMES if role == "smpl" else (_spec(role).file_name,):
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def find_smpl_file(models_dir) -> Optional[Path]:
+    """An SMPL neutral body file in ``models_dir``, or None (see :func:`find_model_file`)."""
+    return find_model_file("smpl", models_dir)
 
 
 def _spec(role: str) -> ModelFile:
@@ -385,9 +386,7 @@ def _validate_entries(models_dir: Optional[str], files: list[str]) -> list[dict]
             entries.append((role, Path(path)))
     else:
         folder = resolve_models_dir(models_dir)
-        for role in ROLES:
-            path = find_smpl_file(folder) if role == "smpl" else folder / MODEL_FILES[role].file_name
-            entries.append((role, path if path is not None and path.is_file() else None))
+        entries += [(role, find_model_file(role, folder)) for role in ROLES]
     results = []
     for role, path in entries:
         spec = MODEL_FILES[role]

@@ -5,7 +5,8 @@ TCMR predicts a weak-perspective camera ``cam`` = (s, tx, ty) for the 224 × 224
 (x_c, y_c) ≈ s·(X + tx, Y + ty) ∈ [−1, 1]. ``crop_bbox_cxcys`` = (cx, cy, b) is the crop square in source
 pixels (b = crop side, i.e. the tracker box side already multiplied by the bbox scale).
 
-- :func:`crop_cam_to_orig` — the official ``orig_cam`` = (sx, sy, tx', ty') for the whole image.
+- :func:`crop_cam_to_orig` — the official ``orig_cam`` = (sx, sy, tx', ty') for the whole image;
+  :func:`image_size_from_orig_cam` reads the image size back from it (files that store no size).
 - :func:`cam_to_transl` — translation T of the SMPL origin for a pinhole camera with focal f (pixels) and the
   principal point at the image centre, such that projecting V + T reproduces the weak-perspective image to
   first order in the body's depth: T = (tx + 2(cx − W/2)/(s·b), ty + 2(cy − H/2)/(s·b), 2f/(s·b)).
@@ -41,6 +42,17 @@ def crop_cam_to_orig(cam, crop_bbox_cxcys, img_w: float, img_h: float) -> np.nda
     sx = s * b / img_w
     sy = s * b / img_h
     return np.stack([sx, sy, (cx - hw) / hw / sx + tx, (cy - hh) / hh / sy + ty], axis=-1)
+
+
+def image_size_from_orig_cam(cam, crop_bbox_cxcys, orig_cam) -> tuple[int, int]:
+    """The image (W, H) in pixels that :func:`crop_cam_to_orig` ran with: W = s·b/sx, H = s·b/sy.
+
+    cam: (N, 3), crop_bbox_cxcys: (N, 3), orig_cam: (N, 4); the median over the rows, rounded to whole pixels.
+    """
+    s, _, _, _, _, b = _split(cam, crop_bbox_cxcys)
+    oc = np.asarray(orig_cam, dtype=np.float64).reshape(-1, 4)
+    width, height = np.median((s * b)[:, None] / oc[:, :2], axis=0)
+    return int(round(float(width))), int(round(float(height)))
 
 
 def estimate_focal_length_px(img_w: float, img_h: float, focal_length_px: Optional[float] = None) -> float:

@@ -9,10 +9,17 @@ Two entry points, both refuse every global that is not on a short allow-list:
   scalar globals that the official TCMR trainer files hold (``performance`` is a numpy float32).
 
 A refused or broken file raises :class:`~core.errors.InvalidModelFileError` (one line, naming the file).
+
+:func:`numpy_array_global` is the allow-list of globals that plain numpy arrays/scalars need in a pickle (under
+numpy 1 and numpy 2 names); the SMPL unpickler here and the add-on's TCMR-output unpickler
+(``blender_addon.tcmr_pickle``) both build on it. This module imports only the standard library and numpy at
+module level, so the add-on can use it.
 """
 
 from __future__ import annotations
 
+import codecs
+import importlib
 import io
 import os
 import pickle
@@ -22,17 +29,35 @@ import numpy as np
 
 from .errors import InvalidModelFileError, MissingModelFileError
 
+# ---------------------------------------------------------------------------------------- numpy globals
+# (module, name) of numpy's array/scalar reconstructors, as numpy 1 (numpy.core) and numpy 2 (numpy._core) write them
+_NUMPY_ARRAY_GLOBALS = frozenset(
+    [("numpy", "ndarray"), ("numpy", "dtype")]
+    + [(f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")]
+    + [(f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")]
+)
+
+
+def _numpy_core(submodule: str):
+    """numpy's ``core.<submodule>`` under its current name (``numpy._core`` from numpy 2 on)."""
+    package = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
+    return importlib.import_module(f"{package}.{submodule}")
+
+
+def numpy_array_global(module: str, name: str):
+    """What a pickle of plain numpy arrays may reference as ``module.name``: numpy's array/dtype/scalar
+    reconstructors (numpy 1 or 2 names, resolved for the numpy installed) and ``_codecs.encode`` (how protocol 2
+    stores bytes). None for anything else: the caller refuses it."""
+    if (module, name) == ("_codecs", "encode"):
+        return codecs.encode
+    if (module, name) not in _NUMPY_ARRAY_GLOBALS:
+        return None
+    if module == "numpy":
+        return getattr(np, name)
+    return getattr(_numpy_core(module.rpartition(".")[2]), name)
+
+
 # ---------------------------------------------------------------------------------------- SMPL pickles
-_NUMPY_RECONSTRUCT_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
-
-
-def _multiarray():
-    """numpy's multiarray module under its current name (``numpy._core`` from numpy 2 on)."""
-    if int(np.__version__.split(".")[0]) >= 2:
-        import numpy._core.multiarray as ma
-    else:
-        import numpy.core.multiarray as ma
-    return ma
 _SPARSE_FORMATS = {"csc_matrix": "csc", "csr_matrix": "csr", "csc_array": "csc", "csr_array": "csr"}
 
 
@@ -82,17 +107,12 @@ def _reconstructor(cls, base, state):
 
 
 class _SmplUnpickler(pickle.Unpickler):
-    """Resolves only numpy array reconstruction, chumpy/scipy.sparse stand-ins and two harmless builtins."""
+    """Resolves only numpy array reconstruction, chumpy/scipy.sparse stand-ins and a few harmless builtins."""
 
     def find_class(self, module, name):
-        if module in _NUMPY_RECONSTRUCT_MODULES and name in ("_reconstruct", "scalar"):
-            return getattr(_multiarray(), name)
-        if module == "numpy" and name in ("ndarray", "dtype"):
-            return getattr(np, name)
-        if module == "_codecs" and name == "encode":  # how protocol-2 pickles written by Python 3 store bytes
-            import codecs
-
-            return codecs.encode
+        found = numpy_array_global(module, name)
+        if found is not None:
+            return found
         if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "object"):
             return {"set": set, "frozenset": frozenset, "object": object}[name]
         if module in ("copyreg", "copy_reg") and name == "_reconstructor":
@@ -138,7 +158,7 @@ def load_smpl_pickle(path) -> dict:
 # ---------------------------------------------------------------------------------------- torch files
 def _numpy_scalar_globals() -> list:
     """The numpy globals a trainer checkpoint's numpy-scalar ``performance`` needs, under numpy 1 and 2 names."""
-    scalar = _multiarray().scalar
+    scalar = _numpy_core("multiarray").scalar
     allowed = [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype]
     dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: np.dtype('f4') is a Float32DType instance
     if dtypes is not None:

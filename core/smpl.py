@@ -72,7 +72,7 @@ SMPL_ARRAY_SPEC = {
     "f": ((NUM_FACES, 3), "i"),
 }
 OPTIONAL_ARRAY_SPEC = {"J_regressor_extra": ((9, NUM_VERTICES), "f")}
-_TCMR_SMPL_PREFIX = "regressor.smpl."
+TCMR_SMPL_PREFIX = "regressor.smpl."  # the SMPL body's entries in a TCMR state dict
 
 
 def normalise_smpl_arrays(raw: dict, source: str = "the SMPL arrays") -> dict:
@@ -110,7 +110,7 @@ def smpl_arrays_from_tcmr_state_dict(state_dict) -> dict:
     Raises InvalidModelFileError when the entries are absent or mis-shaped.
     """
     def get(name):
-        key = _TCMR_SMPL_PREFIX + name
+        key = TCMR_SMPL_PREFIX + name
         if key not in state_dict:
             raise InvalidModelFileError(f"the TCMR checkpoint carries no SMPL body: key {key} is missing")
         value = state_dict[key]
@@ -120,7 +120,7 @@ def smpl_arrays_from_tcmr_state_dict(state_dict) -> dict:
 
     posedirs = get("posedirs")
     if posedirs.shape != (NUM_POSE_BLENDSHAPES, NUM_VERTICES * 3):
-        raise InvalidModelFileError(f"the TCMR checkpoint's key {_TCMR_SMPL_PREFIX}posedirs has shape "
+        raise InvalidModelFileError(f"the TCMR checkpoint's key {TCMR_SMPL_PREFIX}posedirs has shape "
                                     f"{list(posedirs.shape)}, expected [207, 20670]")
     parents = get("parents").astype(np.int64)
     raw = {

@@ -280,8 +280,3 @@ def full_timestamps(reader: VideoReader, num_frames: int) -> np.ndarray:
     start = ts[-1] if ts.shape[0] else 0.0
     extra = start + np.arange(1, num_frames - ts.shape[0] + 1) / reader.nominal_fps()
     return np.concatenate([ts, extra])
-
-
-def probe(path: str) -> VideoInfo:
-    """Container metadata of ``path`` (checks that the first frame decodes). Raises VideoReadError."""
-    return VideoReader(path).info

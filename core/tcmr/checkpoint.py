@@ -19,10 +19,10 @@ import torch
 
 from ..errors import DeviceUnavailableError, InvalidModelFileError, MissingModelFileError
 from ..safe_load import torch_load_weights
+from ..smpl import TCMR_SMPL_PREFIX as SMPL_PREFIX
 from .backbone import ResNet50Features
 from .model import TCMR
 
-SMPL_PREFIX = "regressor.smpl."
 # the official regressor.smpl.* entries (smplx layout, batch 64): name -> (shape, floating?)
 SMPL_ENTRY_SHAPES = OrderedDict([
     ("betas", ((64, 10), True)), ("global_orient", ((64, 3), True)), ("body_pose", ((64, 69), True)),

@@ -47,14 +47,15 @@ class TCMR(nn.Module):
     Calling it on features (B, 16, 2048) returns a dict: rotmat (B, 24, 3, 3), pose_aa (B, 24, 3),
     betas (B, 10), cam (B, 3) = (s, tx, ty) of the 224 crop, scores (B, 3) = attention (past, current,
     future); with an SMPL body also verts (B, 6890, 3) and joints49 (B, 49, 3) (official 49-joint order).
-    ``smpl_arrays``: the numpy SMPL arrays of the body in use (or None).
+    ``smpl_arrays``: the numpy SMPL arrays of the body in use (or None); :func:`core.tcmr.checkpoint.load_tcmr`
+    sets them together with ``regressor.smpl``.
     """
 
-    def __init__(self, smpl: nn.Module | None = None, smpl_arrays: dict | None = None):
+    def __init__(self):
         super().__init__()
         self.encoder = TemporalEncoder(n_layers=2, seq_len=SEQLEN, hidden_size=1024)
-        self.regressor = Regressor(smpl)
-        self.smpl_arrays = smpl_arrays
+        self.regressor = Regressor()
+        self.smpl_arrays = None
 
     @property
     def has_smpl(self) -> bool:

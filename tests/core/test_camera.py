@@ -12,6 +12,7 @@ from core.camera import (
     cam_to_transl,
     crop_cam_to_orig,
     estimate_focal_length_px,
+    image_size_from_orig_cam,
     project_orig_cam,
     project_perspective,
 )
@@ -41,6 +42,16 @@ def test_orig_cam_reproduces_the_crop_projection_in_pixels():
     uv_crop = box[:, None, :2] + xc * box[:, None, 2:3] / 2.0  # source pixels
     uv_orig = project_orig_cam(pts, crop_cam_to_orig(cam, box, W, H), W, H)
     np.testing.assert_allclose(uv_orig, uv_crop, rtol=0, atol=1e-8)
+
+
+
+def test_image_size_from_orig_cam_inverts_crop_cam_to_orig():
+    rng = np.random.default_rng(1)
+    n = 9
+    cam = np.stack([rng.uniform(0.5, 1.2, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n)], axis=-1)
+    box = np.stack([rng.uniform(0, 1280, n), rng.uniform(0, 720, n), rng.uniform(100, 600, n)], axis=-1)
+    oc = crop_cam_to_orig(cam, box, 1280, 720).astype(np.float32)  # as files store it
+    assert image_size_from_orig_cam(cam, box, oc) == (1280, 720)
 
 
 def test_cam_to_transl_hand_computed():
