@@ -260,11 +260,11 @@ def _regress_track(model, track, features: np.ndarray, times: np.ndarray, width:
     betas = out["betas"].astype(np.float32)
     rest_joints = v_shaped = None
     if model.smpl_arrays is not None:
-        from .smpl import rest_joints as smpl_rest_joints, shaped_vertices
+        from .smpl import regress_joints, shaped_vertices
 
-        mean_betas = betas.mean(axis=0)
-        rest_joints = smpl_rest_joints(model.smpl_arrays, mean_betas).astype(np.float32)
-        v_shaped = shaped_vertices(model.smpl_arrays, mean_betas).astype(np.float32)
+        v_shaped64 = shaped_vertices(model.smpl_arrays, betas.mean(axis=0))  # (6890, 3), computed once
+        rest_joints = regress_joints(model.smpl_arrays, v_shaped64).astype(np.float32)
+        v_shaped = v_shaped64.astype(np.float32)
     f32 = lambda a: None if a is None else np.asarray(a, dtype=np.float32)  # noqa: E731
     return TrackMotion(
         track_id=track.track_id, frame_ids=track.frame_ids.astype(np.int64), bbox_xyxy=f32(track.bbox_xyxy),

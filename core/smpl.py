@@ -34,9 +34,14 @@ def shaped_vertices(arrays: dict, betas: np.ndarray) -> np.ndarray:
     return np.asarray(arrays["v_template"], dtype=np.float64) + np.einsum("vcb,...b->...vc", shapedirs, betas)
 
 
+def regress_joints(arrays: dict, vertices: np.ndarray) -> np.ndarray:
+    """Joints regressed from a mesh: ``J_regressor @ vertices``. vertices: (6890, 3) -> (24, 3) float64."""
+    return np.asarray(arrays["J_regressor"], dtype=np.float64) @ np.asarray(vertices, dtype=np.float64)
+
+
 def rest_joints(arrays: dict, betas: np.ndarray) -> np.ndarray:
     """Rest joints ``J_regressor (v_template + shapedirs·betas)``. betas: (10,) -> (24, 3) float64 (SMPL frame)."""
-    return np.asarray(arrays["J_regressor"], dtype=np.float64) @ shaped_vertices(arrays, betas)
+    return regress_joints(arrays, shaped_vertices(arrays, betas))
 
 
 def forward_kinematics(rest_joints_xyz: np.ndarray, rotmat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
