@@ -1,7 +1,7 @@
 """The Blender side of TCMR Mocap: properties, preferences, operators, the "Mocap" sidebar panel, and the
 scene building (armature, keyframes, camera + footage, mesh) from motion files.
 
-Nothing is imported at package level, so the numpy-only modules (``formats``, ``retarget``, ``runtime``,
+Nothing is imported at package level, so the numpy-only modules (``formats``, ``pose_keys``, ``runtime``,
 ``job``) load without Blender; :func:`register` pulls in the bpy parts. Heavy packages (torch, cv2, ...) are
 never imported here: the core runs in its own environment as a subprocess.
 """

@@ -1,7 +1,7 @@
 """The SMPL armature: 24 bones named after the SMPL joints, in SMPL's kinematic tree, heads on the rest joints.
 
 Each bone points to its (main) child; leaves continue their parent's direction. Bone rolls are only cosmetic:
-the keyframe maths reads every bone's actual rest rotation back from ``matrix_local`` (see retarget.py).
+the keyframe maths reads every bone's actual rest rotation back from ``matrix_local`` (see pose_keys.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core import rotations
 from ..core.skeleton import NUM_SMPL_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
-from . import retarget
+from . import pose_keys
 
 _MAIN_CHILD = {0: 3, 9: 12}  # pelvis -> spine1, spine3 -> neck (the other children branch off)
 _LEAF_FRACTION = 0.5  # a leaf bone is half as long as its parent segment ...
@@ -59,7 +59,7 @@ def build_armature(context, name: str, rest_joints: np.ndarray, collection) -> t
     data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, data)
     collection.objects.link(obj)
-    heads = retarget.rest_heads(rest_joints)
+    heads = pose_keys.rest_heads(rest_joints)
     tails = bone_tails(heads)
     with edit_mode(context, obj) as arm:
         bones = []

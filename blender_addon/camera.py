@@ -9,7 +9,7 @@ import numpy as np
 from mathutils import Matrix
 
 from ..core import rotations
-from . import retarget
+from . import pose_keys
 
 # Camera object axes (x right, y up, looking down -z) -> world: OpenCV camera -> world, after camera -> OpenCV.
 R_WORLD_FROM_CAMERA_OBJECT = rotations.R_BLENDER_FROM_OPENCV @ rotations.R_BLENDER_CAM_FROM_OPENCV_CAM.T
@@ -60,9 +60,9 @@ def attach_footage(camera_obj, video_path: str):
 
 def set_scene_timing(scene, fps: float, num_source_frames: int) -> None:
     """Scene frame rate (29.97 -> 30 / 1.001) and range 1..N covering the source."""
-    scene.render.fps, scene.render.fps_base = retarget.fps_to_blender(fps)
+    scene.render.fps, scene.render.fps_base = pose_keys.fps_to_blender(fps)
     scene.frame_start = 1
-    scene.frame_end = retarget.scene_frame_count(num_source_frames, fps, scene_fps(scene))
+    scene.frame_end = pose_keys.scene_frame_count(num_source_frames, fps, scene_fps(scene))
 
 
 def set_scene_image(scene, width: int, height: int, camera_obj) -> None:

@@ -8,13 +8,13 @@ import bpy
 import numpy as np
 
 from ..core.skeleton import SMPL_JOINT_NAMES
-from . import retarget
+from . import pose_keys
 
 
 def build_mesh(name: str, v_shaped: np.ndarray, faces: np.ndarray, lbs_weights: np.ndarray, armature_obj,
                collection):
     """v_shaped: (V, 3) SMPL frame; faces: (F, 3); lbs_weights: (V, 24). Returns the mesh object."""
-    verts = retarget.rest_heads(v_shaped)  # same rest placement as the bones
+    verts = pose_keys.rest_heads(v_shaped)  # same rest placement as the bones
     faces = np.asarray(faces, dtype=np.int32)
     data = bpy.data.meshes.new(name)
     data.vertices.add(verts.shape[0])

@@ -15,7 +15,7 @@ from typing import Optional
 import bpy
 
 from ..core.config import CameraConfig
-from . import armature, body, camera, formats, keyframes, mesh, retarget
+from . import armature, body, camera, formats, keyframes, mesh, pose_keys
 
 SOURCE_KEY = "tcmr_source"  # custom property on our collections, objects and actions
 TRACK_KEY = "tcmr_track"
@@ -111,9 +111,9 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
         made(obj, name)
         made(obj.data, name)
         obj[TRACK_KEY] = track.track_id
-        quat, root_location = retarget.bone_keys(track.rotmat, track.transl, track.rest_joints, bone_rest,
+        quat, root_location = pose_keys.bone_keys(track.rotmat, track.transl, track.rest_joints, bone_rest,
                                                  motion.R_world_from_data)
-        frames, keep = retarget.scene_frames(track.times_s, track.frame_ids, motion.fps, scene_fps)
+        frames, keep = pose_keys.scene_frames(track.times_s, track.frame_ids, motion.fps, scene_fps)
         action = keyframes.write_pose_action(obj, name, frames, quat[keep], root_location[keep])
         made(action, name)
         result.armatures.append(obj)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcmr_mocap.blender_addon import retarget, runtime
+from tcmr_mocap.blender_addon import pose_keys, runtime
 from tcmr_mocap.blender_addon.job import CANCELLED, DONE, ERROR, SubprocessJob
 
 
@@ -148,23 +148,23 @@ def _running(pid: int) -> bool:
 def test_scene_frames_same_rate_uses_frame_ids():
     frame_ids = np.array([3, 4, 5, 9])
     times = np.array([0.1, 0.14, 0.2, 0.33])  # variable frame rate
-    frames, keep = retarget.scene_frames(times, frame_ids, source_fps=30.0, scene_fps=30.0)
+    frames, keep = pose_keys.scene_frames(times, frame_ids, source_fps=30.0, scene_fps=30.0)
     np.testing.assert_array_equal(frames, frame_ids + 1)
     np.testing.assert_array_equal(keep, np.arange(4))
     ntsc = 30000 / 1001
-    fps, base = retarget.fps_to_blender(ntsc)
+    fps, base = pose_keys.fps_to_blender(ntsc)
     assert (fps, round(base, 6)) == (30, 1.001)
-    frames, _ = retarget.scene_frames(times, frame_ids, ntsc, fps / np.float32(base))  # fps_base is float32
+    frames, _ = pose_keys.scene_frames(times, frame_ids, ntsc, fps / np.float32(base))  # fps_base is float32
     np.testing.assert_array_equal(frames, frame_ids + 1)
 
 
 def test_scene_frames_other_rate_uses_timestamps():
     frame_ids = np.arange(0, 12, 2)  # target-fps subsampling: every other frame of a 30 fps video
     times = frame_ids / 30.0
-    frames, keep = retarget.scene_frames(times, frame_ids, 30.0, scene_fps=24.0)
+    frames, keep = pose_keys.scene_frames(times, frame_ids, 30.0, scene_fps=24.0)
     np.testing.assert_array_equal(frames, [1, 3, 4, 6, 7, 9])  # 1 + round(t · 24)
-    frames, keep = retarget.scene_frames(np.arange(10) / 60.0, np.arange(10), 60.0, scene_fps=30.0)
+    frames, keep = pose_keys.scene_frames(np.arange(10) / 60.0, np.arange(10), 60.0, scene_fps=30.0)
     np.testing.assert_array_equal(frames, [1, 2, 3, 4, 5, 6])  # two rows per scene frame: the first is kept
     np.testing.assert_array_equal(keep, [0, 1, 3, 5, 7, 9])  # halves round up: 0.5 -> 1, 1.5 -> 2 ...
-    assert retarget.fps_to_blender(25.0) == (25, 1.0)
-    assert retarget.scene_frame_count(100, 60.0, 30.0) == 50
+    assert pose_keys.fps_to_blender(25.0) == (25, 1.0)
+    assert pose_keys.scene_frame_count(100, 60.0, 30.0) == 50
