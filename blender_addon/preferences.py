@@ -30,7 +30,8 @@ class TCMR_AddonPreferences(AddonPreferences):
     )
     device: EnumProperty(
         name="Device",
-        items=(("auto", "Auto", "CUDA when available, else CPU"), ("cpu", "CPU", ""), ("cuda", "CUDA", "")),
+        items=(("auto", "Auto", "A CUDA GPU when available, else Apple's MPS, else the CPU"), ("cpu", "CPU", ""),
+               ("cuda", "CUDA", "An NVIDIA GPU"), ("mps", "Apple MPS", "The GPU of an Apple-silicon Mac")),
         default=CaptureConfig.device,
     )
     download_models: BoolProperty(name="Also Download Model Files", default=False,

@@ -82,6 +82,7 @@ def _count(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import CaptureConfig, TrackerConfig, WindowConfig
+    from .device import DEVICE_CHOICES
 
     d, dt = CaptureConfig(), TrackerConfig()
     parser = _Parser(prog="python -m core", description=DESCRIPTION,
@@ -94,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("video", help="the video file (anything OpenCV reads: .mp4, .mov, .avi, .mkv ...)")
     cap.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="where to write the result")
     cap.add_argument("--models", metavar="DIR", help="models folder (default: $TCMR_MOCAP_MODELS, else ./models)")
-    cap.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
-                     help=f"where the networks run; auto = CUDA when available (default {d.device})")
+    cap.add_argument("--device", choices=DEVICE_CHOICES, default=d.device,
+                     help="where the networks run; auto = a CUDA GPU when available, else Apple's MPS, else the "
+                          f"CPU (default {d.device})")
     cap.add_argument("--track", default=d.track, metavar="all|ID",
                      help="capture every person track, or only the one with this id (default all)")
     cap.add_argument("--frames", type=_frames, metavar="START:END",
@@ -134,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "file in the models folder) as a plain-numpy .npz.")
     exp.add_argument("-o", "--output", required=True, metavar="SMPL.npz")
     exp.add_argument("--models", metavar="DIR", help="models folder (default: $TCMR_MOCAP_MODELS, else ./models)")
+
+    from .batch.cli import add_parser as add_batch_parser
+
+    add_batch_parser(sub)  # python -m core batch INPUTS... -o OUT_DIR (core/batch/cli.py)
     return parser
 
 
@@ -261,7 +267,19 @@ def _export_smpl(args) -> int:
     return 0
 
 
+def _react_to_ctrl_c() -> None:
+    """Ctrl-C/SIGINT raises KeyboardInterrupt (exit 130, no output) even where it arrives ignored: a shell
+    starts background jobs (``cmd &``) and some launchers with SIGINT set to SIG_IGN, which Python keeps."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread (main() called from a worker thread): leave it to the caller
+        pass
+
+
 def main(argv=None) -> int:
+    _react_to_ctrl_c()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -277,6 +295,10 @@ def main(argv=None) -> int:
     try:
         if args.command == "capture":
             return _capture(args, progress)
+        if args.command == "batch":
+            from .batch.cli import main as batch_main
+
+            return batch_main(args)
         if args.command == "info":
             return _info(args)
         return _export_smpl(args)

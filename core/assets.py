@@ -33,6 +33,7 @@ import json
 import os
 import pickletools
 import re
+import shlex
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class ModelFile:
     ``url`` is the official download: the file itself, or (when ``archive_member`` is set) an archive
     holding it under that member path. ``None`` means it cannot be downloaded automatically.
     ``aliases`` are other names the same content is published under; ``--models-from`` accepts them.
-    ``approx_size_bytes`` is for progress messages only (some are estimates, see models/README.md).
+    ``approx_size_bytes`` is for progress messages only (approximate, see models/README.md).
     """
 
     role: str
@@ -84,7 +85,7 @@ MODEL_FILES: dict[str, ModelFile] = {
         url=TCMR_BASE_DATA_URL,
         archive_member="base_data/tcmr_demo_model.pth.tar",
         licence="MIT (TCMR release); the embedded regressor.smpl.* body is under the SMPL licence",
-        approx_size_bytes=1_000_000_000,
+        approx_size_bytes=395_000_000,
         required=True,
         source_page="https://github.com/hongsukchoi/TCMR_RELEASE (scripts/get_base_data.sh -> base_data.zip)",
     ),
@@ -94,7 +95,7 @@ MODEL_FILES: dict[str, ModelFile] = {
         description="SPIN checkpoint; its ResNet-50 computes the per-frame features",
         url="http://visiondata.cis.upenn.edu/spin/model_checkpoint.pt",
         licence="BSD-3-Clause (SPIN release)",
-        approx_size_bytes=300_000_000,
+        approx_size_bytes=108_000_000,
         required=True,
         source_page="https://github.com/nkolot/SPIN (fetch_data.sh); also in TCMR's base_data.zip",
         aliases=("model_checkpoint.pt",),
@@ -140,8 +141,26 @@ def resolve_models_dir(explicit=None) -> Path:
     return REPO_ROOT / "models"
 
 
-def how_to_get(role: str) -> str:
-    """One clause telling a user where the file for ``role`` comes from."""
+def is_default_models_dir(folder) -> bool:
+    """True if ``folder`` is ``<repo>/models``, the folder ``install_deps.py --models`` fills without options."""
+    try:
+        return Path(folder).expanduser().resolve() == (REPO_ROOT / "models").resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def fill_command(models_dir=None, offline: bool = False) -> str:
+    """The ``install_deps.py`` command that puts the model files into ``models_dir`` (None: the default folder):
+    downloading them, or with ``offline`` importing them from a folder of downloaded files."""
+    source = "--models-from FOLDER" if offline else "--models"
+    if models_dir is None or is_default_models_dir(models_dir):
+        return f"python3 install_deps.py {source}"
+    return f"python3 install_deps.py {source} --models-dir {shlex.quote(str(models_dir))}"
+
+
+def how_to_get(role: str, models_dir=None) -> str:
+    """One clause telling a user where the file for ``role`` comes from. With ``models_dir`` (the folder it is
+    missing from) the command named fills *that* folder (``--models-dir DIR`` unless it is ``<repo>/models``)."""
     spec = _spec(role)
     if spec.url is None:
         return f"it is licence-gated: register at {spec.source_page} and put it there by hand ({README_HINT})"
@@ -149,21 +168,39 @@ def how_to_get(role: str) -> str:
         where = f"take {spec.archive_member} out of the zip at {spec.url}"
     else:
         where = f"download it from {spec.url}"
-    return f"run `python3 install_deps.py --models` or {where} ({README_HINT})"
+    if models_dir is None or is_default_models_dir(models_dir):
+        return f"run `{fill_command()}` or {where} ({README_HINT})"
+    return (f"run `{fill_command(models_dir)}` (or `{fill_command(models_dir, offline=True)}` with files you "
+            f"downloaded), or {where} ({README_HINT})")
 
 
 def missing_message(role: str, models_dir) -> str:
     """The one-line message for a missing file of ``role`` in ``models_dir``."""
     names = "/".join(SMPL_FILE_NAMES) if role == "smpl" else _spec(role).file_name
-    return f"missing model file {names} in {models_dir}: {how_to_get(role)}"
+    return f"missing model file {names} in {models_dir}: {how_to_get(role, models_dir)}"
+
+
+def models_dir_problem(folder) -> Optional[str]:
+    """The one-line message if ``folder`` does not exist or is not a folder, else None."""
+    folder = Path(folder)
+    if folder.is_dir():
+        return None
+    where = f"check the path (--models, ${MODELS_DIR_ENV} or the add-on's Models Directory)"
+    if folder.exists():
+        return f"the models folder {folder} is a file, not a folder: {where} ({README_HINT})"
+    return f"the models folder {folder} does not exist: {where}, or fill it with `{fill_command(folder)}` ({README_HINT})"
 
 
 def model_path(role: str, models_dir=None) -> Path:
     """Path of the file for ``role`` in the models directory (no content check).
 
-    Raises :class:`MissingModelFileError` naming the file, the folder and where to get it.
+    Raises :class:`MissingModelFileError` naming the file, the folder and where to get it (or, if the folder
+    itself is missing, saying so).
     """
     folder = resolve_models_dir(models_dir)
+    problem = models_dir_problem(folder)
+    if problem is not None:
+        raise MissingModelFileError(problem)
     found = find_model_file(role, folder)
     if found is None:
         raise MissingModelFileError(missing_message(role, folder))
@@ -233,7 +270,7 @@ def validate_model_file(role: str, path) -> None:
     path = Path(path)
     spec = _spec(role)
     if not path.is_file():
-        raise MissingModelFileError(f"missing model file {path}: {how_to_get(role)}")
+        raise MissingModelFileError(f"missing model file {path}: {how_to_get(role, path.parent)}")
     problem = quick_check(role, path)
     if problem is None:
         problem = {"tcmr": _check_tcmr, "spin": _check_spin, "detector": _check_detector, "smpl": _check_smpl}[

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 Windowing = Literal["ours", "official"]
-Device = Literal["auto", "cpu", "cuda"]
+Device = Literal["auto", "cpu", "cuda", "mps"]  # core.device.DEVICE_CHOICES
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,59 @@ class SmoothingConfig:
     zero_phase: bool = True  # run forwards and backwards and average (no lag; the whole track is known)
 
 
+# ---------------------------------------------------------------------- refine stage (core/motion)
+FootLockMode = Literal["auto", "always", "never", "ground"]
+SmoothingMethod = Literal["one-euro", "slerp-average", "none"]
+
+
+@dataclass(frozen=True)
+class ContactConfig:
+    """Foot contacts: a foot joint (ankle or toe) is on the floor when it is low and slow (with hysteresis)."""
+
+    height_on_m: float = 0.05  # enter contact below this height above its standing height (and slow enough)
+    height_off_m: float = 0.09  # leave contact above this height
+    speed_on_mps: float = 0.45  # enter contact below this speed (m/s, 3D)
+    speed_off_mps: float = 0.8  # leave contact above this speed
+    min_contact_s: float = 0.1  # shorter contacts are dropped
+    max_gap_s: float = 0.07  # shorter breaks inside a contact are bridged
+
+
+@dataclass(frozen=True)
+class FootLockConfig:
+    """auto: pin feet during detected contacts; always: whenever a foot is near the floor (no speed test);
+    ground: keep feet on the floor (no pinning); never: leave the feet alone."""
+
+    mode: FootLockMode = "auto"
+    blend_s: float = 0.2  # pins fade in/out over this time outside each contact (no pops)
+    root_share: float = 1.0  # part of the correction taken by moving the root (the rest by leg IK), 0..1
+    root_smoothing_s: float = 0.1  # the root's correction is averaged over this window (leg IK takes the rest)
+    contact: ContactConfig = field(default_factory=ContactConfig)
+
+
+@dataclass(frozen=True)
+class FloorConfig:
+    """The floor plane, fitted robustly to the feet during slow low contacts of every track."""
+
+    upright: bool = True  # store a world frame with Z up and the floor at Z = 0 (camera pitch/roll/height)
+    inlier_m: float = 0.04  # robust fit: points farther than this from the plane are outliers
+    prior_weight: float = 0.5  # pull of the body's mean "up" on poorly constrained tilt directions (m²)
+    min_contact_frames: int = 8  # fewer slow low foot frames than this: the floor cannot be estimated
+    max_tilt_from_body_deg: float = 35.0  # plane normals farther than this from the body's up are rejected
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """The refine stage after the network (``python -m core refine``, also run by captures)."""
+
+    smoothing: SmoothingMethod = "one-euro"
+    one_euro: SmoothingConfig = field(default_factory=SmoothingConfig)  # its ``enabled`` is ignored here
+    average_window: int = 5  # slerp-average: frames per window (odd; the paper's Table 5 average filter)
+    fps: Optional[float] = None  # resample the motion to this rate (None: keep the rows as captured)
+    foot_lock: FootLockConfig = field(default_factory=FootLockConfig)
+    floor: FloorConfig = field(default_factory=FloorConfig)
+    min_track_frames: int = 8  # contact detection and the floor need at least this many rows per track
+
+
 @dataclass(frozen=True)
 class CaptureConfig:
     """Everything one capture needs besides the video path."""
@@ -77,3 +130,5 @@ class CaptureConfig:
     window: WindowConfig = field(default_factory=WindowConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)  # after the network; smoothing.enabled = False
+    # (--no-smoothing) keeps the network output bit-exact: no smoothing and no foot lock

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-CROP_SIZE = 224
+from .config import CropConfig
+
+CROP_SIZE = CropConfig.crop_size  # 224
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)  # RGB
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
-def crop_affine(bbox_cxcys, scale: float = 1.2, crop_size: int = CROP_SIZE) -> np.ndarray:
+def crop_affine(bbox_cxcys, scale: float = CropConfig.bbox_scale, crop_size: int = CROP_SIZE) -> np.ndarray:
     """(2, 3) float64 matrix M mapping source pixel (u, v, 1) to crop pixel: u' = k·u + 112 − k·cx, k = C/(scale·side)."""
     cx, cy, side = (float(x) for x in np.asarray(bbox_cxcys, dtype=np.float64)[:3])
     k = crop_size / (scale * side)
@@ -23,7 +25,8 @@ def crop_affine(bbox_cxcys, scale: float = 1.2, crop_size: int = CROP_SIZE) -> n
     return np.array([[k, 0.0, half - k * cx], [0.0, k, half - k * cy]])
 
 
-def crop_person(frame_rgb_u8: np.ndarray, bbox_cxcys, scale: float = 1.2, crop_size: int = CROP_SIZE) -> np.ndarray:
+def crop_person(frame_rgb_u8: np.ndarray, bbox_cxcys, scale: float = CropConfig.bbox_scale,
+                crop_size: int = CROP_SIZE) -> np.ndarray:
     """Official crop. frame_rgb_u8: (H, W, 3) uint8; bbox_cxcys: (3,) tracker box (cx, cy, side) in source pixels.
 
     Returns (crop_size, crop_size, 3) uint8: the square of side ``scale · side`` centred on (cx, cy), bilinear,

@@ -74,40 +74,38 @@ class _Reporter:
 
 
 def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Optional[ProgressFn] = None,
-        cancel: Optional[Callable[[], bool]] = None) -> MotionResult:
-    """Capture every person (or ``config.track``) in ``video_path``. Raises MocapError subclasses for bad input."""
+        cancel: Optional[Callable[[], bool]] = None, models: Optional["Models"] = None) -> MotionResult:
+    """Capture every person (or ``config.track``) in ``video_path``. Raises MocapError subclasses for bad input.
+
+    ``models``: networks loaded once by :func:`load_models` and reused for many clips (batch workers); by
+    default they are loaded for this run."""
     from . import assets
 
     report = _Reporter(progress, cancel)
     report("open", 0.0, f"opening {video_path}")
-    # cheap checks first (no torch import yet), so bad input fails in a fraction of a second
+    # cheap checks first (no torch import yet), so bad input fails in a fraction of a second: the options,
+    # then the user's own files (video, detections), then the set-up (models folder and files)
     wanted_track = _parse_track(config.track)
     check_frame_range(config.frame_start, config.frame_end)
-    models_dir = assets.resolve_models_dir(config.models_dir)
-    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
+    reader = VideoReader(video_path)
+    info = reader.info
     detections = detector_file = None
     if config.detections_path:
         from .tracking import load_detections
 
         detections = load_detections(config.detections_path)
-    else:
+    models_dir = assets.resolve_models_dir(config.models_dir)
+    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
+    if not config.detections_path:
         detector_file = assets.model_path("detector", models_dir)
-    reader = VideoReader(video_path)
-    info = reader.info
     report("open", 0.3, f"{info.width}x{info.height}, {info.fps:g} fps: loading models")
-    from .tcmr.checkpoint import load_backbone, load_tcmr, resolve_device
-
-    device = resolve_device(config.device)
-    smpl_file = config.smpl_path or assets.find_smpl_file(models_dir)
-    model = _load("tcmr", load_tcmr, tcmr_file, device=device, smpl=smpl_file)
-    backbone = _load("spin", load_backbone, spin_file, device=device)
-    detector = None
-    if detector_file is not None:
-        from .tracking import PersonDetector
-
-        tc = config.tracker
-        detector = _load("detector", PersonDetector, detector_file, device.type, tc.image_size,
-                         tc.detection_confidence, tc.batch_frames)
+    own_models = models is None
+    if own_models:
+        models = load_models(config, detector=detector_file is not None)
+    elif detector_file is not None and models.detector is None:
+        models.detector = _load_detector(detector_file, models.device, config)
+    device, model, backbone = models.device, models.tcmr, models.backbone
+    detector = models.detector if detector_file is not None else None
     report("open", 1.0, "models loaded")
 
     frame_ids, times, tracks = _detect_and_track(reader, config, detector, detections, report)
@@ -125,6 +123,8 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
         reader, tracks, backbone, config.crop.bbox_scale, config.decode_chunk, config.feature_batch,
         progress=lambda f, m: report("features", f, m), cancel=report.cancel)
     del backbone
+    if own_models:
+        models.backbone = None  # free ResNet-50 before the regression (a caller's models stay loaded)
 
     focal = estimate_focal_length_px(info.width, info.height, config.camera.focal_length_px)
     motions = []
@@ -147,6 +147,41 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
         smpl_lbs_weights=None if arrays is None else np.asarray(arrays["weights"], dtype=np.float32),
         meta=_meta(config, device, detector_file, frame_ids, reader, report.timings, focal),
     )
+
+
+@dataclasses.dataclass
+class Models:
+    """The networks of one capture process, loaded once by :func:`load_models` (``run(..., models=...)``)."""
+
+    device: object  # torch.device
+    tcmr: object  # core.load_tcmr module
+    backbone: object  # core.load_backbone module
+    detector: object = None  # core.tracking.PersonDetector, loaded on first need
+
+
+def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) -> Models:
+    """Load TCMR, ResNet-50 and (``detector``) YOLO from ``config.models_dir`` onto ``config.device``."""
+    from . import assets
+    from .tcmr.checkpoint import load_backbone, load_tcmr, resolve_device
+
+    models_dir = assets.resolve_models_dir(config.models_dir)
+    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
+    detector_file = assets.model_path("detector", models_dir) if detector else None
+    device = resolve_device(config.device)
+    smpl_file = config.smpl_path or assets.find_smpl_file(models_dir)
+    models = Models(device=device, tcmr=_load("tcmr", load_tcmr, tcmr_file, device=device, smpl=smpl_file),
+                    backbone=_load("spin", load_backbone, spin_file, device=device))
+    if detector_file is not None:
+        models.detector = _load_detector(detector_file, device, config)
+    return models
+
+
+def _load_detector(detector_file, device, config: CaptureConfig):
+    from .tracking import PersonDetector
+
+    tc = config.tracker
+    return _load("detector", PersonDetector, detector_file, device.type, tc.image_size, tc.detection_confidence,
+                 tc.batch_frames)
 
 
 def _load(role: str, loader, *args, **kwargs):

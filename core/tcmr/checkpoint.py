@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import DeviceUnavailableError, InvalidModelFileError, MissingModelFileError
+from ..errors import InvalidModelFileError, MissingModelFileError
 from ..safe_load import torch_load_weights
 from ..smpl import TCMR_SMPL_PREFIX as SMPL_PREFIX
 from .backbone import ResNet50Features
@@ -132,19 +132,11 @@ def spin_backbone_state_dict_from_file(path) -> "OrderedDict":
 
 
 def resolve_device(device="cpu") -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a usable GPU -> DeviceUnavailableError."""
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise DeviceUnavailableError(f"unknown device {device!r}; use cpu, cuda or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailableError(f"device {device!r} was requested but no CUDA GPU is usable here; "
-                                     "use --device cpu (or auto)")
-    return dev
+    """"auto" -> CUDA, else Apple MPS, else CPU; a requested device the machine lacks -> DeviceUnavailableError
+    (the choice itself: :func:`core.device.choose_device`)."""
+    from ..device import resolve_device as _resolve
+
+    return _resolve(device)
 
 
 def _smpl_body_arrays(smpl, sd: dict, path: Path):

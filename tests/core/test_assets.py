@@ -73,6 +73,49 @@ def test_model_path_and_missing_messages(tmp_path):
         assets.model_path("hmr", tmp_path)
 
 
+def test_missing_file_advice_fills_the_folder_it_is_missing_from(tmp_path):
+    """A non-default folder: the command named fills *that* folder (--models-dir), online and offline."""
+    folder = tmp_path / "my models"  # a blank: the command must stay copy-pasteable
+    folder.mkdir()
+    quoted = f"'{folder}'"
+    for role in ("tcmr", "spin", "detector"):
+        with pytest.raises(MissingModelFileError) as err:
+            assets.model_path(role, folder)
+        message = str(err.value)
+        assert f"`python3 install_deps.py --models --models-dir {quoted}`" in message, message
+        assert f"`python3 install_deps.py --models-from FOLDER --models-dir {quoted}`" in message, message
+        assert assets.MODEL_FILES[role].url in message and "\n" not in message
+    plain = tmp_path / "plain"
+    assert assets.fill_command(plain) == f"python3 install_deps.py --models --models-dir {plain}"
+    # the licence-gated SMPL body is never fetched by a command
+    assert "--models-dir" not in assets.missing_message("smpl", folder)
+
+
+def test_default_folder_keeps_the_short_advice():
+    default = assets.REPO_ROOT / "models"
+    for folder in (default, default / "sub" / "..", str(default)):
+        message = assets.missing_message("tcmr", folder)
+        assert "`python3 install_deps.py --models`" in message and "--models-dir" not in message, message
+    assert assets.how_to_get("spin") == assets.how_to_get("spin", default)
+    assert assets.fill_command() == assets.fill_command(default) == "python3 install_deps.py --models"
+
+
+def test_missing_models_folder_is_named(tmp_path):
+    nowhere = tmp_path / "no" / "such dir"
+    for role in assets.ROLES:
+        with pytest.raises(MissingModelFileError) as err:
+            assets.model_path(role, nowhere)
+        message = str(err.value)
+        assert message.startswith(f"the models folder {nowhere} does not exist"), message
+        assert "missing model file" not in message and "\n" not in message
+        assert f"--models-dir '{nowhere}'" in message
+    a_file = tmp_path / "models.txt"
+    a_file.write_text("x")
+    with pytest.raises(MissingModelFileError, match="is a file, not a folder"):
+        assets.model_path("tcmr", a_file)
+    assert assets.models_dir_problem(tmp_path) is None
+
+
 def test_model_path_uses_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv(assets.MODELS_DIR_ENV, str(tmp_path))
     with pytest.raises(MissingModelFileError, match=str(tmp_path)):

@@ -151,6 +151,40 @@ def test_missing_model_files(tmp_path, synthetic_video, detections):
     proc = run_cli("capture", synthetic_video, "-o", out, "--models", empty, "--detections", detections)
     assert_user_error(proc, out, match="tcmr_demo_model.pth.tar")
     assert "README" in proc.stderr
+    assert f"install_deps.py --models --models-dir {empty}`" in proc.stderr  # fills the folder that was given
+    assert f"--models-from FOLDER --models-dir {empty}`" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["capture", "export-smpl"])
+def test_missing_models_folder(command, tmp_path, synthetic_video, detections):
+    nowhere = tmp_path / "typo"
+    out = tmp_path / "out.npz"
+    args = ["-o", out, "--models", nowhere]
+    proc = run_cli(command, *([synthetic_video, *args, "--detections", detections] if command == "capture" else args))
+    assert_user_error(proc, out, match=f"the models folder {nowhere} does not exist")
+    assert f"--models-dir {nowhere}`" in proc.stderr and "missing model file" not in proc.stderr
+
+
+@pytest.mark.parametrize("models", ["empty-folder", "no-folder"])
+def test_wrong_video_is_reported_before_missing_models(models, tmp_path, detections):
+    folder = tmp_path / "models"
+    if models == "empty-folder":
+        folder.mkdir()
+    video = tmp_path / "no_such_video.mp4"
+    out = tmp_path / "out.npz"
+    for extra in ([], ["--detections", detections]):  # with the detector (needs yolo11s.pt) and without
+        proc = run_cli("capture", video, "-o", out, "--models", folder, *extra)
+        assert_user_error(proc, out, match=str(video))
+        assert "missing model file" not in proc.stderr and "models folder" not in proc.stderr, proc.stderr
+
+
+def test_wrong_detections_file_is_reported_before_missing_models(tmp_path, synthetic_video):
+    empty = tmp_path / "models"
+    empty.mkdir()
+    out = tmp_path / "out.npz"
+    proc = run_cli("capture", synthetic_video, "-o", out, "--models", empty, "--detections", tmp_path / "nope.json")
+    assert_user_error(proc, out, match="nope.json")
+    assert "missing model file" not in proc.stderr
 
 
 @pytest.mark.slow
@@ -227,13 +261,20 @@ def test_progress_json_reports_errors_as_json(tmp_path, models_dir, detections):
     assert lines[-1].startswith("error: ") and "Traceback" not in proc.stderr
 
 
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.slow
 def test_ctrl_c_leaves_no_output(tmp_path, synthetic_video, models_dir, detections):
     out = tmp_path / "out.npz"
     env = {k: v for k, v in os.environ.items() if k != "TCMR_MOCAP_MODELS"}
+    # started with SIGINT ignored, as a shell starts a background job (`cmd &`): Python keeps SIG_IGN unless
+    # the command installs its handler itself, and Ctrl-C would then do nothing
     proc = subprocess.Popen([sys.executable, "-m", "core", "capture", str(synthetic_video), "-o", str(out),
                              "--models", str(models_dir), "--detections", str(detections), "--progress-json"],
-                            cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            preexec_fn=_ignore_sigint)
     try:
         for line in proc.stderr:  # wait until the heavy part has started
             if '"stage": "features"' in line:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from dataclasses import fields
@@ -97,6 +98,65 @@ def test_save_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         res.save(path)
     assert os.listdir(tmp_path) == []
+
+
+def _fail_part_way(error):
+    """A stand-in for np.savez / np.savez_compressed that writes the first half of the real file, then fails
+    (a full disk, a dropped network share, Ctrl-C, a bug) -- into whatever file or path it is handed."""
+    real = np.savez
+
+    def writer(file, *args, **kwargs):
+        buffer = io.BytesIO()
+        real(buffer, *args, **kwargs)
+        half = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+        if hasattr(file, "write"):
+            file.write(half)
+            file.flush()
+        else:
+            with open(file, "wb") as fh:
+                fh.write(half)
+        raise error
+
+    return writer
+
+
+@pytest.mark.parametrize("error, raised", [
+    (OSError(28, "No space left on device"), OutputNotWritableError),
+    (KeyboardInterrupt(), KeyboardInterrupt),
+    (RuntimeError("a bug while writing"), RuntimeError),
+])
+def test_failed_save_keeps_the_earlier_file(tmp_path, monkeypatch, error, raised):
+    """An OUT.npz from an earlier run survives a save that fails part-way: byte-identical, still loadable,
+    and no temporary file is left next to it."""
+    path = tmp_path / "out.npz"
+    earlier = make_result(np.random.default_rng(5))
+    earlier.save(path)
+    before = path.read_bytes()
+    writer = _fail_part_way(error)
+    monkeypatch.setattr(np, "savez", writer)
+    monkeypatch.setattr(np, "savez_compressed", writer)
+    with pytest.raises(raised):
+        make_result(np.random.default_rng(6)).save(path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["out.npz"]
+    assert path.read_bytes() == before
+    assert_same(MotionResult.load(path), earlier)
+
+
+def test_failed_rename_keeps_the_earlier_file(tmp_path, monkeypatch):
+    path = tmp_path / "out.npz"
+    make_result(np.random.default_rng(7)).save(path)
+    before = path.read_bytes()
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(OutputNotWritableError, match="permission denied"):
+        make_result(np.random.default_rng(8)).save(path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["out.npz"] and path.read_bytes() == before
 
 
 def test_save_into_missing_folder_is_a_user_error(tmp_path):

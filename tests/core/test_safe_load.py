@@ -1,0 +1,122 @@
+"""Every restricted loader of the core refuses code: pickles (SMPL .pkl, torch checkpoints in zip and legacy
+layout, pickled object arrays inside .npz files) whose unpickling would call os/posix/nt.system,
+subprocess.* or builtins.exec to create a marker file. Each must raise its clean one-line error and the marker
+must not appear. (The payloads themselves are checked to be live: plain pickle does create the marker.)"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import evil_pickles as E  # noqa: E402
+
+from core.errors import InvalidModelFileError, InvalidMotionFileError, MocapError  # noqa: E402
+
+targets = pytest.mark.parametrize("module, name", E.TARGETS, ids=E.target_ids())
+
+
+def assert_refused(call, error, marker: Path, *names: str):
+    """``call()`` raises ``error`` (one line, naming the file), and the marker was not created."""
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message and all(n in message for n in names), message
+    assert not marker.exists(), "the payload ran"
+
+
+@targets
+def test_payloads_are_live(module, name, tmp_path):
+    """Guards the guards: unrestricted unpickling of each payload really runs it."""
+    if not E.is_live(module):
+        pytest.skip(f"no module {module} on this platform (its payload is still refused below)")
+    marker = tmp_path / "MARKER"
+    obj = pickle.loads(E.payload(module, name, marker))
+    if name == "Popen":
+        obj["pose"].wait()
+    assert marker.exists()
+
+
+# ------------------------------------------------------------------------------------------- SMPL .pkl
+@targets
+def test_smpl_pickle_refuses_code(module, name, tmp_path):
+    from core.safe_load import load_smpl_pickle
+    from core.smpl import load_smpl_arrays
+
+    marker = tmp_path / "MARKER"
+    path = tmp_path / "SMPL_NEUTRAL.pkl"
+    path.write_bytes(E.payload(module, name, marker))
+    assert_refused(lambda: load_smpl_pickle(path), InvalidModelFileError, marker, path.name, "refused global")
+    assert_refused(lambda: load_smpl_arrays(path), InvalidModelFileError, marker, path.name)
+    path.write_bytes(E.payload(module, name, marker, top_level=True))
+    assert_refused(lambda: load_smpl_pickle(path), InvalidModelFileError, marker, f"{module}.{name}")
+
+
+# ------------------------------------------------------------------------------------------- torch files
+@pytest.fixture(params=["zip", "legacy", "raw-pickle"])
+def torch_layout(request):
+    return request.param
+
+
+def _write_torch(layout: str, path: Path, data: bytes) -> Path:
+    if layout == "zip":
+        return E.write_torch_zip(path, data)
+    if layout == "legacy":
+        return E.write_torch_legacy(path, data)
+    path.write_bytes(data)
+    return path
+
+
+@targets
+def test_torch_loaders_refuse_code(module, name, torch_layout, tmp_path):
+    pytest.importorskip("torch")
+    from core import assets
+    from core.safe_load import torch_load_weights
+    from core.tcmr.checkpoint import spin_backbone_state_dict_from_file, tcmr_state_dict_from_file
+
+    marker = tmp_path / "MARKER"
+    path = _write_torch(torch_layout, tmp_path / "tcmr_demo_model.pth.tar", E.payload(module, name, marker))
+    assert_refused(lambda: torch_load_weights(path), InvalidModelFileError, marker, path.name)
+    assert_refused(lambda: tcmr_state_dict_from_file(path), InvalidModelFileError, marker, path.name)
+    assert_refused(lambda: spin_backbone_state_dict_from_file(path), InvalidModelFileError, marker, path.name)
+    assert assets.sniff_role(path) is None and not marker.exists()
+
+
+def test_torch_loader_message_for_refused_code(tmp_path):
+    pytest.importorskip("torch")
+    from core.safe_load import torch_load_weights
+
+    marker = tmp_path / "MARKER"
+    path = E.write_torch_zip(tmp_path / "spin_model_checkpoint.pth.tar", E.payload("os", "system", marker))
+    assert_refused(lambda: torch_load_weights(path, "SPIN checkpoint"), InvalidModelFileError, marker,
+                   "refused for safety", "models/README.md")
+
+
+# ------------------------------------------------------------------------------------------- .npz members
+@targets
+def test_npz_readers_refuse_pickled_members(module, name, tmp_path):
+    from core.result import MotionResult
+    from core.smpl import load_smpl_arrays
+
+    marker = tmp_path / "MARKER"
+    evil = E.payload(module, name, marker, top_level=True)
+    smpl = E.write_npz(tmp_path / "SMPL_NEUTRAL.npz", {"f": np.zeros((13776, 3), np.int64)}, {"v_template": evil})
+    assert_refused(lambda: load_smpl_arrays(smpl), InvalidModelFileError, marker, smpl.name)
+    result = E.write_npz(tmp_path / "out.npz", {"format_version": np.array(1), "track_ids": np.array([1])},
+                         {"meta_json": evil})
+    assert_refused(lambda: MotionResult.load(result), InvalidMotionFileError, marker, str(result))
+
+
+@targets
+def test_detections_npz_refuses_pickled_members(module, name, tmp_path):
+    pytest.importorskip("cv2")
+    from core.tracking import load_detections
+
+    marker = tmp_path / "MARKER"
+    path = E.write_npz(tmp_path / "boxes.npz", {"frame_ids": np.arange(3)},
+                       {"bbox_xyxy": E.payload(module, name, marker, top_level=True)})
+    assert_refused(lambda: load_detections(path), MocapError, marker, "boxes.npz")
