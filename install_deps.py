@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Set up TCMR Mocap: the Python environment with the pinned packages, and the model files.
 
-Standard library only: it runs before anything is installed, with any Python 3.10-3.12, including the
-one bundled with Blender. Typical use::
+Standard library only: it runs before anything is installed, with Python 3.11, 3.12 or 3.13, including the
+one bundled with Blender (4.4/5.0: 3.11; 5.1/5.2: 3.13). The pins are in ``requirements.txt`` (runtime),
+``requirements-test.txt``, ``requirements-ray.txt`` and ``requirements-dev.txt`` (all of them); this script
+reads them. Typical use::
 
     python3 install_deps.py                          # environment at <repo>/.venv (a link, see below)
-    python3 install_deps.py --dev                    # + bpy and pytest, to run the tests
+    python3 install_deps.py --dev                    # + pytest, bpy, ray; + a light env per other tested bpy
     python3 install_deps.py --models                 # + download the model files from their sources
     python3 install_deps.py --models-from ~/Downloads/tcmr-models   # + import them (offline)
     python3 install_deps.py --check                  # verify only, change nothing
@@ -15,13 +17,16 @@ requirement list and the options (``~/.cache/tcmr_mocap/envs/py3.11-<hash>``, ho
 ``$XDG_CACHE_HOME``; ``--env-cache DIR`` overrides) and ``<repo>/.venv`` is a symbolic link to it, so a
 second clone on the same machine is ready in seconds. ``--env DIR`` builds a real environment at DIR
 instead (the Blender add-on does this in its user directory). A ``<repo>/.venv`` that is already a real
-environment is used in place.
+environment is used in place. ``--dev`` also builds, with each other Python that a tested ``bpy`` needs
+(found on PATH, in pyenv, uv or the usual places; ``--blender-python X.Y=PATH``), a light environment of
+numpy, bpy and pytest linked as ``<repo>/.venv-bpy<X.Y>``, so the Blender tests run on every tested Blender.
 
 Idempotent: a stamp file inside the environment records the hash; when it matches and the import check
-passes, pip is not run at all. Every failure ends with one line saying what to do and a non-zero exit
-(2; ``--check`` exits 1 when the environment is not ready). ``--json`` writes progress as one JSON object
-per line on stdout: ``{"stage": ..., "fraction": 0.0-1.0 or null, "message": ...}``.
-"""
+passes, pip is not run at all. While pip runs a marker file says the environment is being built: an
+interrupted set-up is detected, rebuilt from scratch and never used. Every failure ends with one line saying
+what to do and a non-zero exit (2; ``--check`` exits 1 when the environment is not ready, 3 when it is ready
+but required model files are missing). ``--json`` writes progress as one JSON object per line on stdout:
+``{"stage": ..., "fraction": 0.0-1.0 or null, "message": ...}``."""
 
 from __future__ import annotations
 
@@ -49,7 +54,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Callable, Optional
 
 REPO_ROOT = Path(__file__).resolve().parent
-SUPPORTED_PYTHON = ((3, 10), (3, 12))  # numpy 1.26.4 (pinned for bpy) has wheels for 3.9-3.12
+SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # every pin in requirements.txt has releases for these
 STAMP_NAME = "tcmr_mocap_setup.json"
 STAMP_FORMAT = 1
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
@@ -60,46 +65,216 @@ VERIFY_TIMEOUT_S = 600
 
 
 # ============================================================================ the requirement list
+REQUIREMENT_FILES = {  # group -> file beside this script (pip's format: `name==version ; marker  # why`)
+    "runtime": "requirements.txt",
+    "test": "requirements-test.txt",
+    "ray": "requirements-ray.txt",
+}
+IMPORT_NAMES = {"opencv-python": "cv2"}  # distribution -> module to import when checking (default: name)
+LIGHT_ENV_RUNTIME_PINS = ("numpy",)  # what the Blender-tests environment takes from requirements.txt
+
+
 @dataclass(frozen=True)
 class Requirement:
-    """One pinned package. ``version`` is exact or a ``X.Y.*`` series; ``module`` is what we import to
-    check it; ``group`` is ``runtime`` or ``dev``; ``python`` limits it to one Python version."""
+    """One pinned package from a requirement file. ``version`` is exact or a ``X.Y.*`` series; ``module`` is
+    what we import to check it; ``group`` names its file (runtime/test/ray); ``marker`` is the PEP 508
+    environment marker after ``;`` (empty: everywhere); ``why`` the comment."""
 
     name: str
     version: str
     module: str
     group: str = "runtime"
-    python: Optional[tuple[int, int]] = None
+    marker: str = ""
     why: str = ""
 
     @property
     def pin(self) -> str:
         return f"{self.name}=={self.version}"
 
+    @property
+    def is_extra(self) -> bool:
+        """Installed on top of the runtime (does not change which environment is used)."""
+        return self.group != "runtime"
 
-# THE list of requirements (one place; the tests check its sanity).
-REQUIREMENTS = (
-    Requirement("torch", "2.15.*", "torch", why="network; torchvision must be the matching 0.29.x"),
-    Requirement("torchvision", "0.29.*", "torchvision", why="ultralytics needs it, matched to torch"),
-    Requirement("numpy", "1.26.4", "numpy", why="<2: bpy 5.0.1 (and Blender) are built against numpy 1.x"),
-    Requirement("opencv-python", "4.11.0.86", "cv2", why="video decoding; 4.12+ needs numpy 2"),
-    Requirement("smplx", "0.1.28", "smplx", why="SMPL body (0.1.13 breaks on torch 2)"),
-    Requirement("ultralytics", "8.4.190", "ultralytics", why="YOLO person detector + ByteTrack"),
-    Requirement("lap", "0.5.13", "lap", why="ultralytics' trackers use it for assignment"),
-    Requirement("scipy", "1.17.1", "scipy", why="ultralytics/smplx helpers; supports numpy 1.26.4"),
-    Requirement("bpy", "5.0.1", "bpy", group="dev", python=(3, 11), why="Blender as a module, for tests"),
-    Requirement("pytest", "9.2.0", "pytest", group="dev", why="test runner"),
-)
+    def applies(self, python: tuple[int, int], system: Optional[str] = None, machine: Optional[str] = None) -> bool:
+        return evaluate_marker(self.marker, marker_environment(python, system, machine))
 
 
-def select_requirements(dev: bool, python: tuple[int, int]) -> tuple[list[Requirement], list[Requirement]]:
-    """(requirements to install, dev requirements skipped on this Python)."""
-    chosen, skipped = [], []
-    for req in REQUIREMENTS:
-        if req.group == "dev" and not dev:
+def marker_environment(python: tuple[int, int], system: Optional[str] = None,
+                       machine: Optional[str] = None) -> dict[str, str]:
+    """The PEP 508 marker variables for ``python`` on this (or the given) system."""
+    system = system or platform.system()
+    return {
+        "python_version": f"{python[0]}.{python[1]}",
+        "python_full_version": f"{python[0]}.{python[1]}.0",
+        "platform_system": system,
+        "sys_platform": {"Windows": "win32", "Darwin": "darwin"}.get(system, system.lower()),
+        "os_name": "nt" if system == "Windows" else "posix",
+        "platform_machine": machine or platform.machine(),
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+
+
+_MARKER_TOKEN = re.compile(r"\s*(\(|\)|==|!=|<=|>=|<|>|\band\b|\bor\b|\bnot in\b|\bin\b|\"[^\"]*\"|'[^']*'|[A-Za-z_]+)")
+
+
+def evaluate_marker(marker: str, environment: dict[str, str]) -> bool:
+    """Evaluate a PEP 508 environment marker (``python_version < "3.13" and sys_platform == "linux"``).
+
+    Supports the comparison operators, ``in``/``not in``, ``and``/``or`` and parentheses; versions compare
+    numerically. Empty marker: True. Raises ValueError for anything else (a broken requirement file).
+    """
+    tokens, pos, text = [], 0, marker.strip()
+    while pos < len(text):
+        match = _MARKER_TOKEN.match(text, pos)
+        if not match:
+            raise ValueError(f"cannot read the marker {marker!r} at {text[pos:]!r}")
+        tokens.append(match.group(1))
+        pos = match.end()
+    if not tokens:
+        return True
+
+    def value(tok: str) -> str:
+        if tok[0] in "\"'":
+            return tok[1:-1]
+        if tok not in environment:
+            raise ValueError(f"unknown marker variable {tok!r} in {marker!r}")
+        return environment[tok]
+
+    def compare(left: str, op: str, right: str, versions: bool) -> bool:
+        if op in ("in", "not in"):
+            return (left in right) == (op == "in")
+        if versions and all(re.fullmatch(r"\d+(\.\d+)*", v) for v in (left, right)):
+            a, b = [tuple(int(x) for x in v.split(".")) for v in (left, right)]
+            width = max(len(a), len(b))
+            a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
+        else:
+            a, b = left, right
+        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+    def atom(i: int) -> tuple[bool, int]:
+        if tokens[i] == "(":
+            result, i = disjunction(i + 1)
+            if i >= len(tokens) or tokens[i] != ")":
+                raise ValueError(f"unbalanced parentheses in {marker!r}")
+            return result, i + 1
+        if i + 2 >= len(tokens):
+            raise ValueError(f"incomplete marker {marker!r}")
+        left, op, right = tokens[i], tokens[i + 1], tokens[i + 2]
+        if op not in ("==", "!=", "<", "<=", ">", ">=", "in", "not in"):
+            raise ValueError(f"unknown operator {op!r} in {marker!r}")
+        versions = "version" in left or "version" in right
+        return compare(value(left), op, value(right), versions), i + 3
+
+    def conjunction(i: int) -> tuple[bool, int]:
+        result, i = atom(i)
+        while i < len(tokens) and tokens[i] == "and":
+            other, i = atom(i + 1)
+            result = result and other
+        return result, i
+
+    def disjunction(i: int) -> tuple[bool, int]:
+        result, i = conjunction(i)
+        while i < len(tokens) and tokens[i] == "or":
+            other, i = conjunction(i + 1)
+            result = result or other
+        return result, i
+
+    try:
+        result, end = disjunction(0)
+    except IndexError:
+        raise ValueError(f"incomplete marker {marker!r}") from None
+    if end != len(tokens):
+        raise ValueError(f"cannot read the marker {marker!r}")
+    return result
+
+
+_PIN_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([0-9][0-9A-Za-z.*+!-]*)\s*(?:;\s*(.*?))?\s*$")
+
+
+def parse_requirement_file(path: Path, group: str, _seen: Optional[set] = None) -> list[Requirement]:
+    """The pins of one requirement file (``-r other.txt`` includes are followed; their lines keep the
+    group of the file they are in). Only exact pins are accepted: a reproducible environment."""
+    seen = set() if _seen is None else _seen
+    path = Path(path)
+    if path.resolve() in seen:
+        return []
+    seen.add(path.resolve())
+    groups = {name: g for g, name in REQUIREMENT_FILES.items()}
+    out: list[Requirement] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise SetupError(f"cannot read {path} ({err.strerror or err}): run install_deps.py from a complete "
+                         "checkout or extension") from None
+    for number, raw in enumerate(lines, 1):
+        line, _, why = raw.partition(" #") if not raw.lstrip().startswith("#") else ("", "", raw)
+        line = line.strip()
+        if not line:
             continue
-        (chosen if req.python in (None, python) else skipped).append(req)
+        if line.startswith(("-r ", "--requirement ")):
+            include = path.parent / line.split(None, 1)[1].strip()
+            out += parse_requirement_file(include, groups.get(include.name, group), seen)
+            continue
+        match = _PIN_LINE.match(line)
+        if not match:
+            raise SetupError(f"{path.name} line {number}: expected `name==version [; marker]`, got {line!r}")
+        name, version, marker = match.group(1), match.group(2), match.group(3) or ""
+        try:
+            evaluate_marker(marker, marker_environment((3, 11)))
+        except ValueError as err:
+            raise SetupError(f"{path.name} line {number}: {err}") from None
+        out.append(Requirement(name, version, IMPORT_NAMES.get(name, name.replace("-", "_")), group, marker,
+                               why.strip().lstrip("#").strip()))
+    return out
+
+
+def load_requirements(repo: Path = REPO_ROOT) -> tuple[Requirement, ...]:
+    """Every pin of every group, in file order (runtime first)."""
+    reqs: list[Requirement] = []
+    for group, name in REQUIREMENT_FILES.items():
+        reqs += [r for r in parse_requirement_file(repo / name, group) if r.group == group]
+    return tuple(reqs)
+
+
+def select_requirements(dev: bool, python: tuple[int, int], ray: bool = False,
+                        requirements: Optional[tuple[Requirement, ...]] = None
+                        ) -> tuple[list[Requirement], list[Requirement]]:
+    """(requirements to install for ``python``, extra requirements that have no release for it).
+
+    ``dev`` adds the test and ray groups; ``ray`` the ray group alone.
+    """
+    requirements = load_requirements() if requirements is None else requirements
+    groups = {"runtime"} | ({"test", "ray"} if dev else set()) | ({"ray"} if ray else set())
+    chosen, skipped = [], []
+    for req in requirements:
+        if req.group not in groups:
+            continue
+        if req.applies(python):
+            chosen.append(req)
+        elif req.is_extra and not any(r.name == req.name and r.applies(python) for r in requirements):
+            skipped.append(req)
     return chosen, skipped
+
+
+def light_env_requirements(python: tuple[int, int],
+                           requirements: Optional[tuple[Requirement, ...]] = None) -> list[Requirement]:
+    """The Blender-tests environment for ``python``: numpy from the runtime list plus the test group."""
+    requirements = load_requirements() if requirements is None else requirements
+    return [r for r in requirements if r.applies(python)
+            and (r.group == "test" or (r.group == "runtime" and r.name in LIGHT_ENV_RUNTIME_PINS))]
+
+
+def bpy_pythons(requirements: Optional[tuple[Requirement, ...]] = None) -> dict[tuple[int, int], str]:
+    """{Python version: bpy version} for every bpy pin in the test group (the Blender versions tested)."""
+    requirements = load_requirements() if requirements is None else requirements
+    out = {}
+    for python in SUPPORTED_PYTHONS:
+        for req in requirements:
+            if req.name == "bpy" and req.applies(python):
+                out[python] = req.version
+    return out
 
 
 # ============================================================================ machine detection
@@ -182,7 +357,7 @@ def env_key(requirements: list[Requirement], choice: TorchChoice, python: tuple[
 
 def dev_key(requirements: list[Requirement]) -> Optional[str]:
     """Hash of the dev extras installed on top (None when there are none)."""
-    pins = sorted(r.pin for r in requirements if r.group == "dev")
+    pins = sorted(r.pin for r in requirements if r.is_extra)
     return hashlib.sha256(json.dumps(pins).encode()).hexdigest() if pins else None
 
 
@@ -206,15 +381,16 @@ class EnvLayout:
 
 
 def plan_env_layout(key: str, python: tuple[int, int], env: Optional[str], env_cache: Optional[str],
-                    repo: Path = REPO_ROOT) -> EnvLayout:
-    """Where the environment goes (see the module docstring). Creates nothing."""
+                    repo: Path = REPO_ROOT, link_name: str = ".venv", tag: str = "") -> EnvLayout:
+    """Where the environment goes (see the module docstring). Creates nothing. ``link_name``/``tag``: the
+    ``<repo>`` link and the cache folder's tag of a second kind of environment (the Blender-tests one)."""
     if env:
         return EnvLayout(Path(env).expanduser().absolute(), None)
-    link = repo / ".venv"
+    link = repo / link_name
     if link.is_dir() and not is_link(link):
         return EnvLayout(link, None)  # a real environment already there: use it in place
     cache = Path(env_cache).expanduser().absolute() if env_cache else default_env_cache()
-    return EnvLayout(cache / f"py{python[0]}.{python[1]}-{key[:12]}", link)
+    return EnvLayout(cache / f"py{python[0]}.{python[1]}{tag}-{key[:12]}", link)
 
 
 def env_python(env_dir: Path) -> Path:
@@ -384,7 +560,7 @@ def create_env(env_dir: Path, reporter: Reporter) -> None:
     output = (done.stdout + done.stderr).strip()
     if "ensurepip" not in output:
         raise SetupError(f"could not create a virtual environment with {sys.executable} ({_last_line(output)}); "
-                         "run this script with another Python 3.10-3.12, e.g. `python3.11 install_deps.py`")
+                         "run this script with another Python 3.11-3.13, e.g. `python3.11 install_deps.py`")
     reporter.warn("this Python has no ensurepip; creating the environment without pip and bootstrapping it")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], capture_output=True)
     wheel_dir = env_dir / "pip-bootstrap"
@@ -460,9 +636,9 @@ def explain_pip_failure(output: str, offline: bool = False, index_url: Optional[
     if "no space left" in text:
         return "the disk is full (the environment needs up to ~7 GB): free space or use --env-cache DIR elsewhere"
     if any(s in text for s in ("no matching distribution", "could not find a version")):
-        if python != "3.11":
+        if python not in ("3.11", "3.13"):
             return (f"a pinned package has no build for Python {python} on this system (see the pip output "
-                    "above): use Python 3.11, e.g. `python3.11 install_deps.py`")
+                    "above): use Python 3.11 or 3.13, e.g. `python3.11 install_deps.py`")
         return (f"a pinned package has no build for {platform.system()} {platform.machine()} on the package "
                 "index (see the pip output above); please report it")
     return (f"pip failed ({_last_line(output)}); see the pip output above, fix the cause and run the same "
@@ -939,12 +1115,135 @@ def models_summary(models_dir: Path) -> tuple[list[str], list[str]]:
     return missing, broken
 
 
+# ============================================================================ other Pythons
+def python_version_of(executable: str, timeout: float = 30.0) -> Optional[tuple[int, int]]:
+    """(major, minor) of an interpreter that really runs and has venv, else None (e.g. a pyenv shim that
+    answers "command not found")."""
+    try:
+        done = subprocess.run([executable, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.fullmatch(r"(\d+)\.(\d+)", done.stdout.strip()) if done.returncode == 0 else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def python_candidates(version: tuple[int, int], environ=None, system: Optional[str] = None) -> list[str]:
+    """Places a Python ``version`` usually lives, most likely first (nothing is run here)."""
+    environ = os.environ if environ is None else environ
+    system = system or platform.system()
+    name = f"python{version[0]}.{version[1]}"
+    found = [shutil.which(name)] if shutil.which(name) else []
+    home = Path(environ.get("HOME") or Path.home())
+    roots = [Path(environ["PYENV_ROOT"])] if environ.get("PYENV_ROOT") else []
+    roots.append(home / ".pyenv")
+    for root in roots:  # pyenv keeps every version, whichever is active
+        hits = sorted(root.glob(f"versions/{version[0]}.{version[1]}.*/bin/{name}"),
+                      key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parts[-3].split(".")], reverse=True)
+        found += [str(h) for h in hits]
+    found += [str(h) for h in sorted(home.glob(f".local/share/uv/python/cpython-{version[0]}.{version[1]}.*/bin/{name}"),
+                                     reverse=True)]
+    if system == "Windows":
+        local = Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+        found.append(str(local / "Programs" / "Python" / f"Python{version[0]}{version[1]}" / "python.exe"))
+    else:
+        found += [f"/usr/bin/{name}", f"/usr/local/bin/{name}", f"/opt/homebrew/bin/{name}",
+                  f"/Library/Frameworks/Python.framework/Versions/{version[0]}.{version[1]}/bin/{name}"]
+    return list(dict.fromkeys(found))
+
+
+def find_python(version: tuple[int, int], environ=None) -> Optional[str]:
+    """The first interpreter of ``version`` that really runs (see :func:`python_candidates`), or None."""
+    for candidate in python_candidates(version, environ):
+        if (os.path.isfile(candidate) or shutil.which(candidate)) and python_version_of(candidate) == version:
+            return candidate
+    return None
+
+
+def blender_test_env_link(bpy_version: str, repo: Path = REPO_ROOT) -> Path:
+    """``<repo>/.venv-bpy5.2``: where the light environment for the bpy ``5.2.x`` tests is linked."""
+    return repo / (".venv-bpy" + ".".join(bpy_version.split(".")[:2]))
+
+
+def setup_blender_test_envs(args, reporter: Reporter, offline: bool) -> list[Path]:
+    """``--dev``: a light environment (numpy, bpy, pytest) for each tested Blender whose Python is not the
+    one running us, built by running this script with that Python. Returns the links made."""
+    current = sys.version_info[:2]
+    overrides = {}
+    for item in args.blender_python or []:
+        version, sep, path = item.partition("=")
+        match = re.fullmatch(r"(\d+)\.(\d+)", version.strip())
+        if not sep or not match or not path:
+            raise SetupError(f"--blender-python {item}: expected X.Y=PATH, e.g. --blender-python 3.13=/usr/bin/python3.13")
+        overrides[(int(match.group(1)), int(match.group(2)))] = path
+    links = []
+    for python_version, bpy_version in bpy_pythons().items():
+        if python_version == current:
+            continue
+        label = f"Python {python_version[0]}.{python_version[1]}"
+        interpreter = overrides.get(python_version) or find_python(python_version)
+        if interpreter is None or python_version_of(interpreter) != python_version:
+            reporter.warn(f"no {label} found: the tests on Blender {bpy_version} (bpy {bpy_version}) will be skipped; "
+                          f"install {label} or name it with --blender-python {python_version[0]}.{python_version[1]}=PATH")
+            continue
+        reporter.stage("blender-env", None, f"Blender {bpy_version} test environment with {interpreter}")
+        command = [interpreter, str(Path(__file__).resolve()), "--blender-test-env"]
+        for flag, value in (("--env-cache", args.env_cache),):
+            if value:
+                command += [flag, value]
+        command += ["--offline"] * offline + ["--json"] * args.json
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        assert proc.stdout is not None
+        tail: collections.deque = collections.deque(maxlen=5)
+        for line in proc.stdout:
+            tail.append(line.strip())
+            reporter.stream.write(line)
+            reporter.stream.flush()
+        if proc.wait() != 0:
+            last = next((t for t in reversed(tail) if t), "no output")
+            raise SetupError(f"the Blender {bpy_version} test environment failed ({last.removeprefix('error: ')[:300]}); "
+                             f"fix that and run the same command again")
+        links.append(blender_test_env_link(bpy_version))
+    return links
+
+
+# ============================================================================ launcher
+LAUNCHER_NAME = "tcmr-mocap"
+
+
+def write_launcher(env_dir: Path, repo: Path = REPO_ROOT) -> Path:
+    """``<env>/bin/tcmr-mocap`` (Windows: ``Scripts\\tcmr-mocap.cmd``): ``python -m core`` of ``repo`` from
+    any folder. The repository goes first on sys.path, so a folder named ``core`` where it runs cannot
+    shadow ours. Written by every successful set-up: it runs the checkout that set the environment up last."""
+    python = env_python(env_dir)
+    code = (f"import runpy, sys; sys.path.insert(0, {str(repo)!r}); sys.argv[0] = {LAUNCHER_NAME!r}; "
+            "runpy.run_module('core', run_name='__main__')")
+    if os.name == "nt":
+        path = python.parent / f"{LAUNCHER_NAME}.cmd"
+        text = f'@echo off\r\n"{python}" -c "{code}" %*\r\n'
+    else:
+        path = python.parent / LAUNCHER_NAME
+        quoted = code.replace("'", "'\"'\"'")
+        text = f"#!/bin/sh\n# TCMR Mocap, written by install_deps.py: runs {repo}\nexec '{python}' -c '{quoted}' \"$@\"\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    if os.name != "nt":
+        tmp.chmod(0o755)
+    os.replace(tmp, path)
+    return path
+
+
 # ============================================================================ main
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="install_deps.py", description="Set up the TCMR Mocap environment and model files.",
-        epilog="Without --env, the environment lives in a per-user cache and <repo>/.venv links to it.")
-    parser.add_argument("--dev", action="store_true", help="also install bpy (Python 3.11 only) and pytest")
+        epilog="Without --env, the environment lives in a per-user cache and <repo>/.venv links to it. "
+               "Exit codes: 0 done/ready; 1 --check: environment not ready or a model file is wrong; "
+               f"2 a problem (one error: line); {EXIT_MODELS_MISSING} --check: environment ready but required "
+               "model files are missing; 130 interrupted.")
+    parser.add_argument("--dev", action="store_true", help="also the test tools and ray (requirements-dev.txt), and "
+                        "a light environment per other tested Blender (bpy) whose Python is found")
+    parser.add_argument("--ray", action="store_true", help="also ray, for `python -m core batch --ray`")
     parser.add_argument("--cpu", action="store_true", help="CPU-only torch from the official PyTorch CPU index")
     parser.add_argument("--env", metavar="DIR", help="create a real environment at DIR (no shared cache)")
     parser.add_argument("--env-cache", metavar="DIR", help="folder of the shared environments "
@@ -956,6 +1255,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         "(default: $TCMR_MOCAP_MODELS, else <repo>/models)")
     parser.add_argument("--offline", action="store_true", help="never use the network")
     parser.add_argument("--check", action="store_true", help="verify the environment and models; change nothing")
+    parser.add_argument("--blender-python", action="append", metavar="X.Y=PATH",
+                        help="with --dev: the Python X.Y for another Blender's tests (default: searched for)")
+    parser.add_argument("--blender-test-env", action="store_true",
+                        help="build only the light environment for the add-on tests on this Python's bpy "
+                             "(what --dev runs with each other tested Python)")
     parser.add_argument("--json", action="store_true", help="progress as JSON lines on stdout")
     parser.add_argument("--verbose", action="store_true", help="show a traceback on unexpected errors")
     if argv is None:
@@ -965,29 +1269,90 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+EXIT_MODELS_MISSING = 3
+BUILDING_MARKER = "tcmr_mocap_building"  # present while pip runs: a half-built environment is never used
+
+
 def check_python(version: tuple[int, int]) -> None:
-    low, high = SUPPORTED_PYTHON
-    if not (low <= version <= high):
-        raise SetupError(f"Python {version[0]}.{version[1]} is not supported (the pinned numpy 1.26.4 needs "
-                         f"{low[0]}.{low[1]}-{high[0]}.{high[1]}): run this script with Python 3.11, e.g. "
-                         "`python3.11 install_deps.py`")
+    if version not in SUPPORTED_PYTHONS:
+        names = ", ".join(f"{v[0]}.{v[1]}" for v in SUPPORTED_PYTHONS[:-1]) + f" or {SUPPORTED_PYTHONS[-1][0]}." \
+            f"{SUPPORTED_PYTHONS[-1][1]}"
+        raise SetupError(f"Python {version[0]}.{version[1]} is not supported: run this script with Python {names} "
+                         "(3.11 for Blender 4.4/5.0, 3.13 for Blender 5.1/5.2), e.g. `python3.11 install_deps.py`")
 
 
-def setup_environment(args, reporter: Reporter, offline: bool) -> tuple[Path, dict]:
+def env_state(env_dir: Path) -> str:
+    """``ready`` (a stamp, no build in progress), ``building`` (an install started and did not finish),
+    ``unrecorded`` (a Python but no stamp: made by hand or by an older set-up) or ``missing``."""
+    env_dir = Path(env_dir)
+    if (env_dir / BUILDING_MARKER).exists():
+        return "building"
+    if not env_python(env_dir).exists():
+        return "missing"
+    return "ready" if read_stamp(env_dir) is not None else "unrecorded"
+
+
+def _wipe_env(env_dir: Path) -> None:
+    """Empty an interrupted environment (the lock file we hold stays)."""
+    for child in env_dir.iterdir():
+        if child.name == "tcmr_mocap_setup.lock":
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+@dataclass(frozen=True)
+class EnvPlan:
+    """What one environment is: its requirements, the torch build, the ``<repo>`` link name and a label."""
+
+    requirements: list
+    choice: TorchChoice
+    link_name: str = ".venv"
+    kind: str = "runtime"
+
+
+def plan_runtime(args, reporter: Reporter) -> EnvPlan:
+    requirements, skipped = select_requirements(args.dev, sys.version_info[:2], ray=args.ray)
+    for name in dict.fromkeys(r.name for r in skipped):
+        pins = [r for r in skipped if r.name == name]
+        where = ", ".join(f"{r.version} needs {r.marker.replace('python_version == ', 'Python ').replace(chr(34), '')}"
+                          for r in pins)
+        reporter.warn(f"{name} has no release for Python {sys.version_info[0]}.{sys.version_info[1]} ({where}); "
+                      f"skipping it, so its tests run only in the environments that have it")
+    choice = choose_torch_build(platform.system(), has_nvidia_driver(), args.cpu)
+    return EnvPlan(requirements, choice)
+
+
+def plan_blender_test_env() -> EnvPlan:
+    python = sys.version_info[:2]
+    requirements = light_env_requirements(python)
+    bpy = next((r for r in requirements if r.name == "bpy"), None)
+    if bpy is None:
+        tested = ", ".join(f"{v[0]}.{v[1]} (bpy {b})" for v, b in bpy_pythons().items())
+        raise SetupError(f"no bpy is tested on Python {python[0]}.{python[1]}: run --blender-test-env with one of "
+                         f"Python {tested}")
+    return EnvPlan(requirements, TorchChoice("none", None, "no torch in this environment"),
+                   blender_test_env_link(bpy.version).name, "blender-tests")
+
+
+def setup_environment(args, reporter: Reporter, offline: bool, plan: EnvPlan) -> tuple[Path, dict]:
     """Create or update the environment as needed; return (its python, verification report)."""
     python_version = sys.version_info[:2]
-    requirements, skipped = select_requirements(args.dev, python_version)
-    for req in skipped:
-        reporter.warn(f"{req.name}=={req.version} exists only for Python {req.python[0]}.{req.python[1]}; "
-                      f"skipping it, so the Blender tests will be skipped")
-    nvidia = has_nvidia_driver()
-    choice = choose_torch_build(platform.system(), nvidia, args.cpu)
+    requirements, choice = plan.requirements, plan.choice
     key = env_key(requirements, choice, python_version)
-    layout = plan_env_layout(key, python_version, args.env, args.env_cache)
+    if plan.kind != "runtime":
+        key = hashlib.sha256(f"{plan.kind}:{key}".encode()).hexdigest()
+    layout = plan_env_layout(key, python_version, args.env, args.env_cache, link_name=plan.link_name,
+                             tag="" if plan.kind == "runtime" else "-" + plan.kind)
     python = env_python(layout.env_dir)
     if args.check:  # check what <repo>/.venv points to now, even if it was built with other options
         env_dir = Path(os.path.realpath(layout.link)) if layout.link and layout.link.exists() else layout.env_dir
         python = env_python(env_dir)
+        if env_state(env_dir) == "building":
+            return python, {"problems": [f"the set-up of {env_dir} was interrupted (it is half-built)"],
+                            "packages": {}}
         report = verify_env(python, requirements)
         stamp = read_stamp(env_dir)
         if not report["problems"] and not stamp_satisfies(stamp, key, dev_key(requirements)):
@@ -1001,6 +1366,9 @@ def setup_environment(args, reporter: Reporter, offline: bool) -> tuple[Path, di
                              "use --env DIR to build the environment elsewhere")
         if layout.link is not None:
             reporter.stage("env", 0.01, f"{layout.link} -> {layout.env_dir}")
+        if env_state(layout.env_dir) == "building":
+            reporter.warn(f"an earlier set-up of {layout.env_dir} did not finish; rebuilding it from scratch")
+            _wipe_env(layout.env_dir)
         stamp = read_stamp(layout.env_dir)
         if python.exists() and stamp_satisfies(stamp, key, dev_key(requirements)):
             reporter.stage("verify", 0.9, "environment recorded as complete; checking it")
@@ -1008,6 +1376,7 @@ def setup_environment(args, reporter: Reporter, offline: bool) -> tuple[Path, di
             if not report["problems"]:
                 return python, report
             reporter.warn("environment check failed (" + "; ".join(report["problems"][:3]) + "); repairing it")
+        (layout.env_dir / BUILDING_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n", encoding="utf-8")
         if not python.exists():
             create_env(layout.env_dir, reporter)
         commands = pip_commands(python, requirements, choice, offline)
@@ -1019,6 +1388,7 @@ def setup_environment(args, reporter: Reporter, offline: bool) -> tuple[Path, di
             raise SetupError("the environment does not work: " + "; ".join(report["problems"][:3])
                              + f"; delete {layout.env_dir} and run install_deps.py again")
         write_stamp(layout.env_dir, make_stamp(key, requirements, choice))
+        (layout.env_dir / BUILDING_MARKER).unlink()
         return python, report
 
 
@@ -1042,6 +1412,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _run(args, reporter: Reporter) -> int:
     check_python(sys.version_info[:2])
+    if args.models_from and not Path(args.models_from).expanduser().is_dir():  # cheap checks first
+        raise SetupError(f"--models-from {args.models_from}: no such folder; give the folder holding the "
+                         "downloaded model files (see models/README.md)")
     bpy_module = sys.modules.get("bpy")
     offline = args.offline
     if is_blender_python(sys.executable, bpy_module):
@@ -1053,7 +1426,16 @@ def _run(args, reporter: Reporter) -> int:
         raise SetupError("--models needs the network but this run is offline (--offline, or Blender's \"Allow "
                          "Online Access\" is off): download the files by hand and use --models-from DIR "
                          "(see models/README.md)")
-    python, report = setup_environment(args, reporter, offline)
+    if args.blender_test_env:
+        python, report = setup_environment(args, reporter, offline, plan_blender_test_env())
+        if report["problems"]:
+            reporter.stage("error", None, "Blender test environment not ready: " + "; ".join(report["problems"][:3]))
+            return 1
+        pk = report.get("packages", {})
+        reporter.stage("done", 1.0, f"Blender test environment ready: Python {report.get('python')}, "
+                       f"bpy {pk.get('bpy')}, numpy {pk.get('numpy')}, pytest {pk.get('pytest')} ({python})")
+        return 0
+    python, report = setup_environment(args, reporter, offline, plan_runtime(args, reporter))
     if report["problems"]:  # only in --check: setup_environment raises otherwise
         reporter.stage("error", None, "environment not ready: " + "; ".join(report["problems"][:3])
                        + " -- run `python3 install_deps.py" + (" --dev" if args.dev else "") + "`")
@@ -1067,6 +1449,10 @@ def _run(args, reporter: Reporter) -> int:
     validator = Validator(python, reporter)
     if args.check:
         return _check_models(models_dir, validator, reporter)
+    launcher = write_launcher(python.parent.parent)
+    reporter.stage("env", 0.93, f"launcher: {launcher} (runs `python -m core` of {REPO_ROOT} from any folder)")
+    if args.dev:
+        setup_blender_test_envs(args, reporter, offline)
     if args.models_from:
         import_models(Path(args.models_from), models_dir, validator, reporter)
     if args.models:
@@ -1075,30 +1461,45 @@ def _run(args, reporter: Reporter) -> int:
     for problem in broken:
         reporter.warn(f"model file {problem}")
     if missing:
-        reporter.stage("models", None, f"models: {', '.join(missing)} missing in {models_dir}: run "
-                       "`python3 install_deps.py --models` or --models-from DIR (see models/README.md)")
+        reporter.stage("models", None, f"models: {', '.join(missing)} missing in {models_dir}: "
+                       + _how_to_fill(models_dir, args.models_dir))
     else:
         reporter.stage("models", None, f"models: all required files present in {models_dir}")
     reporter.stage("done", 1.0, "done")
     return 0
 
 
+def _how_to_fill(models_dir: Path, given: Optional[str]) -> str:
+    """The command that fills ``models_dir`` (names the folder when it is not the default one)."""
+    where = f" --models-dir {given}" if given else ""
+    return (f"run `python3 install_deps.py --models{where}` or `--models-from FOLDER{where}` "
+            "(see models/README.md)")
+
+
 def _check_models(models_dir: Path, validator: Validator, reporter: Reporter) -> int:
-    """``--check``: validate the model files present; missing ones are reported but do not fail."""
+    """``--check``: validate the model files present. Exit 0 all there and valid; 1 a file is invalid;
+    EXIT_MODELS_MISSING (3) the environment is ready but required files are missing."""
     assets = _assets()
-    files = []
+    files, missing = [], []
     for role, spec in assets.MODEL_FILES.items():
         path = assets.find_smpl_file(models_dir) if role == "smpl" else models_dir / spec.file_name
         if path is not None and path.is_file():
             files.append((role, path))
         elif spec.required:
+            missing.append(spec.file_name)
             reporter.stage("models", None, assets.missing_message(role, models_dir))
     problems = validator.problems(files)
     for role, path in files:
         reporter.stage("models", None, f"{path.name}: {'ok' if not problems[path] else problems[path]}")
-    invalid = [p for p in problems.values() if p]
-    reporter.stage("done", 1.0, "check failed: invalid model files" if invalid else "check passed")
-    return 1 if invalid else 0
+    if any(problems.values()):
+        reporter.stage("done", 1.0, "check failed: invalid model files")
+        return 1
+    if missing:
+        reporter.stage("done", 1.0, f"environment ready; model files missing: {', '.join(missing)} in {models_dir} "
+                       f"(exit code {EXIT_MODELS_MISSING})")
+        return EXIT_MODELS_MISSING
+    reporter.stage("done", 1.0, "check passed")
+    return 0
 
 
 def _last_line(text: str) -> str:

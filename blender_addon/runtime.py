@@ -35,19 +35,21 @@ def env_python(env_dir) -> Path:
 
 def resolve_python(configured: str = "", env_dirs: Sequence = ()) -> Optional[Path]:
     """The Python that runs the core: the configured one, else the first environment found among
-    ``<extension root>/.venv`` and ``env_dirs`` (e.g. the extension's user directory), else None."""
+    ``<extension root>/.venv`` and ``env_dirs`` (e.g. the extension's user directory), else None.
+    An environment whose set-up was interrupted (half-built) is never used.
+    """
     if configured:
         return Path(os.path.expanduser(configured))
     for env_dir in (REPO_ENV_DIR, *env_dirs):
         python = env_python(env_dir)
-        if python.is_file():
+        if python.is_file() and _install_deps().env_state(Path(env_dir)) != "building":
             return python
     return None
 
 
 def runtime_modules() -> list[str]:
-    """Modules the core needs at run time (from install_deps.REQUIREMENTS)."""
-    return [r.module for r in _install_deps().REQUIREMENTS if r.group == "runtime"]
+    """Modules the core needs at run time (from requirements.txt, through install_deps)."""
+    return list(dict.fromkeys(r.module for r in _install_deps().load_requirements() if r.group == "runtime"))
 
 
 _PROBE = ("import importlib.util, json, sys; "

@@ -6,6 +6,8 @@ Everything is seeded: two runs build bit-identical files.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +16,23 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import synthetic`
 
 import synthetic  # noqa: E402
+
+
+# The core's Python (torch and all) for test runs in a light environment without torch: set by
+# tests/test_blender_versions.py when it runs the Blender tests on another bpy.
+RUNTIME_PYTHON_VAR = "TCMR_RUNTIME_PYTHON"
+
+
+def _with_runtime(call: str, path: Path) -> None:
+    """Run ``synthetic.<call>`` (with ``sys.argv[1]`` = path) in the core's Python, for a light environment
+    (e.g. Blender 5.2's Python: no torch, no OpenCV) that cannot write the file itself. Same seeded files."""
+    runtime = os.environ.get(RUNTIME_PYTHON_VAR)
+    if not runtime:
+        pytest.skip(f"this Python lacks the packages to write {path.name} (and no ${RUNTIME_PYTHON_VAR} is set)")
+    code = f"import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); import synthetic; synthetic.{call}"
+    done = subprocess.run([runtime, "-c", code, str(path), str(Path(__file__).parent)], capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _have(module: str) -> bool:
@@ -34,10 +53,11 @@ def smpl_arrays():
 def models_dir(tmp_path_factory):
     """A models directory with tcmr_demo_model.pth.tar, spin_model_checkpoint.pth.tar and yolo11s.pt
     (synthetic, official layouts; the detector has random weights)."""
-    if not _have("torch"):
-        pytest.skip("torch is not installed")
     folder = tmp_path_factory.mktemp("models")
-    return synthetic.write_models_dir(folder, seed=0, detector=_have("ultralytics"))
+    if _have("torch"):
+        return synthetic.write_models_dir(folder, seed=0, detector=_have("ultralytics"))
+    _with_runtime("write_models_dir(Path(sys.argv[1]), seed=0, detector=True)", folder)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +84,11 @@ def smpl_npz(tmp_path_factory, smpl_arrays):
 @pytest.fixture(scope="session")
 def synthetic_video(tmp_path_factory):
     """40 frames, 320×240, 30 fps, mp4v: a figure walking left to right."""
-    return synthetic.write_synthetic_video(tmp_path_factory.mktemp("video") / "walk.mp4")
+    path = tmp_path_factory.mktemp("video") / "walk.mp4"
+    if _have("cv2"):
+        return synthetic.write_synthetic_video(path)
+    _with_runtime("write_synthetic_video(Path(sys.argv[1]))", path)
+    return path
 
 
 # ---------------------------------------------------------------------------------- network (core.tcmr)

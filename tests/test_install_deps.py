@@ -42,41 +42,116 @@ def fake_checkpoint(path: Path, size: int = 1_200_000, seed: int = 0) -> Path:
 
 
 # ------------------------------------------------------------------------------------ requirement list
-def test_requirements_are_one_list_of_exact_pins():
-    names = [r.name for r in inst.REQUIREMENTS]
-    assert len(names) == len(set(names))
-    for req in inst.REQUIREMENTS:
+RUNTIME = {"torch", "torchvision", "numpy", "opencv-python", "smplx", "ultralytics", "lap", "scipy"}
+
+
+def _pins(python, group=None):
+    return {r.name: r.version for r in inst.load_requirements() if r.applies(python) and group in (None, r.group)}
+
+
+def test_requirement_files_hold_exact_pins_in_groups():
+    reqs = inst.load_requirements()
+    for req in reqs:
         assert req.pin == f"{req.name}=={req.version}"
-        assert re.fullmatch(r"\d+(\.\d+)*(\.\*)?", req.version), req
-        assert req.group in ("runtime", "dev")
-    runtime = {r.name for r in inst.REQUIREMENTS if r.group == "runtime"}
-    assert runtime == {"torch", "torchvision", "numpy", "opencv-python", "smplx", "ultralytics", "lap", "scipy"}
-    assert {r.name for r in inst.REQUIREMENTS if r.group == "dev"} == {"bpy", "pytest"}
-    # one list: the source defines REQUIREMENTS once and no requirements file competes with it
+        assert re.fullmatch(r"\d+(\.\d+)*", req.version), req
+        assert req.why, f"{req.name}: say why it is pinned (a comment after #)"
+    assert {r.name for r in reqs if r.group == "runtime"} == RUNTIME
+    assert {r.name for r in reqs if r.group == "test"} == {"bpy", "pytest"}
+    assert {r.name for r in reqs if r.group == "ray"} == {"ray"}
+    for python in inst.SUPPORTED_PYTHONS:  # exactly one pin per package and Python
+        names = [r.name for r in reqs if r.applies(python) and r.group == "runtime"]
+        assert sorted(names) == sorted(RUNTIME), (python, names)
+    # install_deps.py keeps no list of its own: the files are the one list
     source = (REPO / "install_deps.py").read_text()
-    assert source.count("REQUIREMENTS = (") == 1
-    assert not list(REPO.glob("requirements*.txt"))
+    assert "REQUIREMENTS = (" not in source and "torch==" not in source
+    dev = (REPO / "requirements-dev.txt").read_text()
+    assert all(f"-r {name}" in dev for name in ("requirements.txt", "requirements-test.txt", "requirements-ray.txt"))
 
 
 def test_pins_are_mutually_compatible():
-    pins = {r.name: r.version for r in inst.REQUIREMENTS}
-    assert pins["torch"].startswith("2.15.") and pins["torchvision"].startswith("0.29.")
-    numpy_major = int(pins["numpy"].split(".")[0])
-    assert numpy_major < 2  # bpy 5.0.1 needs numpy<2
-    assert tuple(int(x) for x in pins["opencv-python"].split(".")[:2]) < (4, 12)  # 4.12+ needs numpy 2
-    assert pins["smplx"] == "0.1.28" and pins["ultralytics"] == "8.4.190" and pins["bpy"] == "5.0.1"
-    bpy = next(r for r in inst.REQUIREMENTS if r.name == "bpy")
-    assert bpy.group == "dev" and bpy.python == PY311
+    for python in inst.SUPPORTED_PYTHONS:
+        pins = _pins(python)
+        assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"  # what capped fresh machines allow
+        numpy = tuple(int(x) for x in pins["numpy"].split("."))
+        opencv = tuple(int(x) for x in pins["opencv-python"].split("."))
+        assert opencv[0] == 4  # 5.x changes warpAffine's bilinear result: the official crops are 4.x's
+        assert (opencv >= (4, 12)) == (numpy >= (2,))  # opencv 4.12+ needs numpy 2, older needs numpy 1
+        if "bpy" in pins:
+            bpy = tuple(int(x) for x in pins["bpy"].split("."))
+            assert (numpy < (2,)) if bpy < (5, 1) else ((2, 2) <= numpy < (3,))  # bpy 5.0: <2; 5.2: >=2.2,<3
+        assert pins["scipy"] == "1.17.1" and pins["smplx"] == "0.1.28" and pins["ultralytics"] == "8.4.190"
+    assert _pins((3, 13))["numpy"].startswith("2.") and _pins((3, 11))["numpy"] == "1.26.4"
+    assert inst.bpy_pythons() == {(3, 11): "5.0.1", (3, 13): "5.2.3"}
+
+
+def test_pip_reads_the_requirement_files():
+    """`pip install -r requirements-dev.txt` (includes, markers) resolves in the test environment without
+    installing anything: pip reads the same files install_deps.py does."""
+    if sys.version_info[:2] != PY311 or not (Path(sys.prefix) / inst.STAMP_NAME).exists():
+        pytest.skip("needs the environment install_deps.py --dev built for Python 3.11")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-input", "--no-deps",
+                           "-r", str(REPO / "requirements-dev.txt")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Would install" not in done.stdout, done.stdout[-2000:]
 
 
 def test_select_requirements_per_python():
     runtime, skipped = inst.select_requirements(dev=False, python=PY311)
     assert {r.group for r in runtime} == {"runtime"} and not skipped
     dev311, skipped = inst.select_requirements(dev=True, python=PY311)
-    assert {"bpy", "pytest"} <= {r.name for r in dev311} and not skipped
+    assert {"bpy", "pytest", "ray"} <= {r.name for r in dev311} and not skipped
+    assert next(r for r in dev311 if r.name == "bpy").version == "5.0.1"
+    dev313, skipped = inst.select_requirements(dev=True, python=(3, 13))
+    assert next(r for r in dev313 if r.name == "bpy").version == "5.2.3" and not skipped
     dev312, skipped = inst.select_requirements(dev=True, python=(3, 12))
     assert "bpy" not in {r.name for r in dev312} and "pytest" in {r.name for r in dev312}
-    assert [r.name for r in skipped] == ["bpy"]
+    assert {r.name for r in skipped} == {"bpy"}
+    with_ray, _ = inst.select_requirements(dev=False, python=PY311, ray=True)
+    assert {r.name for r in with_ray} == RUNTIME | {"ray"}
+
+
+def test_light_env_is_numpy_bpy_pytest():
+    light = inst.light_env_requirements((3, 13))
+    assert {r.pin for r in light} == {"numpy==2.5.0", "bpy==5.2.3", "pytest==9.2.0"}
+    assert inst.blender_test_env_link("5.2.3", Path("/r")) == Path("/r/.venv-bpy5.2")
+
+
+@pytest.mark.parametrize("marker, python, expected", [
+    ("", (3, 11), True),
+    ('python_version < "3.13"', (3, 12), True),
+    ('python_version < "3.13"', (3, 13), False),
+    ('python_version >= "3.13"', (3, 13), True),
+    ('python_version == "3.11"', (3, 11), True),
+    ('python_version > "3.9"', (3, 10), True),  # numeric, not string order ("3.10" < "3.9" as text)
+    ('python_version == "3.11" and os_name == "nt"', (3, 11), False),
+    ('(python_version == "3.11" or python_version == "3.13") and platform_system != "Plan9"', (3, 13), True),
+    ("python_version in '3.11 3.12'", (3, 12), True),
+    ("python_version not in '3.11 3.12'", (3, 12), False),
+])
+def test_evaluate_marker(marker, python, expected):
+    assert inst.evaluate_marker(marker, inst.marker_environment(python, "Linux", "x86_64")) is expected
+
+
+@pytest.mark.parametrize("bad", ['python_version <', 'colour == "red"', '(python_version == "3.11"',
+                                 'python_version ~= "3.11"'])
+def test_evaluate_marker_refuses_what_it_cannot_read(bad):
+    with pytest.raises(ValueError):
+        inst.evaluate_marker(bad, inst.marker_environment((3, 11)))
+
+
+def test_parse_requirement_file_errors_name_the_line(tmp_path):
+    good = tmp_path / "requirements.txt"
+    good.write_text("# header\nfoo==1.2.3  # why foo\n\nbar==2.0 ; python_version < \"3.13\"  # why bar\n")
+    reqs = inst.parse_requirement_file(good, "runtime")
+    assert [(r.name, r.version, r.marker, r.why) for r in reqs] == [
+        ("foo", "1.2.3", "", "why foo"), ("bar", "2.0", 'python_version < "3.13"', "why bar")]
+    for text, fragment in (("foo>=1.2\n", "line 1"), ("ok==1\nbar==1 ; colour == 'red'\n", "line 2")):
+        bad = tmp_path / "bad.txt"
+        bad.write_text(text)
+        with pytest.raises(inst.SetupError, match=fragment):
+            inst.parse_requirement_file(bad, "runtime")
+    with pytest.raises(inst.SetupError, match="cannot read"):
+        inst.parse_requirement_file(tmp_path / "missing.txt", "runtime")
 
 
 def test_install_deps_imports_only_the_standard_library():
@@ -159,18 +234,19 @@ def test_pip_commands_use_env_python_and_the_right_index():
     assert len(cpu) == 2 and all(c[:3] == [str(py), "-m", "pip"] for c in cpu)
     first = cpu[0]
     assert first[first.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
-    assert [a for a in first if "==" in a] == ["torch==2.15.*", "torchvision==0.29.*"]
+    assert [a for a in first if "==" in a] == ["torch==2.14.1", "torchvision==0.29.1"]
     offline = inst.pip_commands(py, reqs, inst.choose_torch_build("Windows", True, False), offline=True)
     assert len(offline) == 1 and "--no-index" in offline[0] and "--index-url" not in offline[0]
 
 
 def test_pip_failures_become_one_actionable_line():
     network = "WARNING: Retrying ... Failed to establish a new connection: [Errno -2] Name or service not known\n" \
-              "ERROR: No matching distribution found for torch==2.15.*\n"
+              "ERROR: No matching distribution found for torch==2.14.1\n"
     assert "cannot reach the package index" in inst.explain_pip_failure(network)
     assert "cpu" in inst.explain_pip_failure(network, index_url="https://download.pytorch.org/whl/cpu")
     missing = "ERROR: No matching distribution found for bpy==5.0.1\n"
     assert "python3.11 install_deps.py" in inst.explain_pip_failure(missing, python_version=(3, 12))
+    assert "please report" in inst.explain_pip_failure(missing, python_version=(3, 13))
     assert "please report" in inst.explain_pip_failure(missing, python_version=(3, 11))
     assert "offline" in inst.explain_pip_failure(missing, offline=True)
     assert "disk is full" in inst.explain_pip_failure("OSError: [Errno 28] No space left on device")
@@ -238,10 +314,26 @@ def test_stamp_logic():
 
 
 def test_check_python_refuses_unsupported_versions():
-    inst.check_python((3, 11))
-    for bad in ((3, 9), (3, 13)):
-        with pytest.raises(inst.SetupError, match="python3.11 install_deps.py"):
+    for good in ((3, 11), (3, 12), (3, 13)):
+        inst.check_python(good)
+    for bad in ((3, 9), (3, 10), (3, 14)):
+        with pytest.raises(inst.SetupError) as err:
             inst.check_python(bad)
+        message = str(err.value)
+        assert f"Python {bad[0]}.{bad[1]} is not supported" in message and "3.11, 3.12 or 3.13" in message
+        assert "\n" not in message
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.14"])
+def test_unsupported_python_gets_one_line(version):
+    python = inst.find_python(tuple(int(x) for x in version.split(".")))
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    done = subprocess.run([python, str(REPO / "install_deps.py"), "--check"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: Python {version} is not supported"), done.stderr
 
 
 # ------------------------------------------------------------------------------------ the environment
@@ -299,17 +391,26 @@ def test_stale_stamp_runs_pip_then_records(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_check_on_the_running_environment(tmp_path):
-    """`--check` against the environment running these tests: imports everything, reports versions."""
-    done = subprocess.run([sys.executable, str(REPO / "install_deps.py"), "--check", "--env", sys.prefix, "--json",
-                           "--models-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
+def test_check_on_the_running_environment(tmp_path, models_dir):
+    """`--check` against the environment running these tests: imports everything, reports versions; exit 0
+    with every model file, 3 (not 0) and "model files missing" without them."""
+    def check(folder):
+        done = subprocess.run([sys.executable, str(REPO / "install_deps.py"), "--check", "--env", sys.prefix,
+                               "--json", "--models-dir", str(folder)], capture_output=True, text=True, timeout=300)
+        return done, [json.loads(line) for line in done.stdout.splitlines()]
+
+    done, rows = check(models_dir)
     assert done.returncode == 0, done.stdout + done.stderr
     ready = next(r["message"] for r in rows if "environment ready" in r["message"])
     from importlib.metadata import version
 
     assert f"torch {version('torch')}," in ready and f"numpy {version('numpy')}," in ready
     assert "CUDA works" in ready or "CPU only" in ready
+    assert rows[-1]["message"] == "check passed"
+    done, rows = check(tmp_path)
+    assert done.returncode == inst.EXIT_MODELS_MISSING == 3, done.stdout + done.stderr
+    assert rows[-1]["message"].startswith("environment ready; model files missing: tcmr_demo_model.pth.tar")
+    assert not any(r["message"] == "check passed" for r in rows)
 
 
 def test_check_without_environment_says_what_to_do(tmp_path):
@@ -554,6 +655,94 @@ def test_models_from_checks_content_with_the_environment(models_dir, tmp_path):
     assert "not a valid tcmr_demo_model.pth.tar" in message and "SPIN" in message and "\n" not in message
     assert not (models / "tcmr_demo_model.pth.tar").exists()
     assert (models / "spin_model_checkpoint.pth.tar").exists()
+
+
+# ------------------------------------------------------------------------------------ first hour
+def test_models_from_missing_folder_fails_before_anything(tmp_path):
+    env = tmp_path / "env"
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, str(REPO / "install_deps.py"), "--env", str(env), "--models-from",
+                           str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - start < 15
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: --models-from {tmp_path / 'nowhere'}: no such folder; give "
+                                                "the folder holding the downloaded model files (see models/README.md)"]
+    assert not env.exists() and "environment" not in done.stdout  # refused before the environment step
+
+
+@pytest.mark.skipif(os.name == "nt", reason="uses a shell-script interpreter wrapper")
+def test_half_built_environment_is_rebuilt_never_used(tmp_path, monkeypatch, capsys):
+    env = _wrapped_env(tmp_path)
+    (env / inst.BUILDING_MARKER).write_text("interrupted\n")
+    (env / "lib-half-unpacked").mkdir()
+    assert inst.env_state(env) == "building"  # the add-on's resolve_python skips it (tests/blender)
+    ran = []
+
+    def fake_create(env_dir, reporter):  # the wipe removed the old interpreter: make a new one
+        ran.append("create")
+        _wrapped_env(env_dir.parent)
+
+    monkeypatch.setattr(inst, "create_env", fake_create)
+    monkeypatch.setattr(inst, "run_pip", lambda command, *a, **k: ran.append("pip"))
+    rc = inst.main(["--env", str(env), "--json", "--models-dir", str(tmp_path / "models")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "did not finish; rebuilding it from scratch" in out
+    assert ran[:2] == ["create", "pip"] and not (env / "lib-half-unpacked").exists()
+    assert inst.env_state(env) == "ready" and not (env / inst.BUILDING_MARKER).exists()
+
+
+def test_check_reports_a_half_built_environment(tmp_path):
+    env = _wrapped_env(tmp_path)
+    (env / inst.BUILDING_MARKER).write_text("interrupted\n")
+    done = subprocess.run([sys.executable, str(REPO / "install_deps.py"), "--check", "--env", str(env)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "interrupted" in done.stdout + done.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX launcher")
+def test_launcher_runs_the_core_from_any_folder(tmp_path):
+    env = _wrapped_env(tmp_path)
+    launcher = inst.write_launcher(env)
+    assert launcher == env / "bin" / "tcmr-mocap" and os.access(launcher, os.X_OK)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "core").mkdir(parents=True)  # a folder named core where it runs must not shadow ours
+    (elsewhere / "core" / "__init__.py").write_text("raise SystemExit('wrong core')\n")
+    (elsewhere / "core" / "__main__.py").write_text("raise SystemExit('wrong core')\n")
+    done = subprocess.run([str(launcher), "--help"], cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "capture" in done.stdout and "wrong core" not in done.stdout + done.stderr
+    done = subprocess.run([str(launcher), "info", str(tmp_path / "missing.mp4")], cwd=elsewhere,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().startswith("error:")
+
+
+def _fake_python(path: Path, version: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho {version}\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.skipif(os.name == "nt", reason="shell-script interpreters")
+def test_find_python_looks_in_pyenv_and_skips_broken_shims(tmp_path, monkeypatch):
+    shims = tmp_path / "shims"
+    shim = shims / "python3.13"
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    root = tmp_path / "pyenv"
+    old = _fake_python(root / "versions" / "3.13.0" / "bin" / "python3.13", "3.13")
+    new = _fake_python(root / "versions" / "3.13.10" / "bin" / "python3.13", "3.13")
+    _fake_python(root / "versions" / "3.12.1" / "bin" / "python3.12", "3.12")
+    monkeypatch.setenv("PATH", str(shims))
+    environ = {"PYENV_ROOT": str(root), "HOME": str(tmp_path / "home")}
+    candidates = inst.python_candidates((3, 13), environ, "Linux")
+    assert candidates[:3] == [str(shim), str(new), str(old)]  # newest pyenv version first (numeric order)
+    assert inst.python_version_of(str(shim)) is None
+    assert inst.find_python((3, 13), environ) == str(new)
+    assert inst.find_python((3, 11), {"HOME": str(tmp_path / "home")}) in (None, "/usr/bin/python3.11",
+                                                                        "/usr/local/bin/python3.11")
 
 
 # ------------------------------------------------------------------------------------ README and CI

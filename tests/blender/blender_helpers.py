@@ -23,6 +23,12 @@ from tcmr_mocap.core.skeleton import SMPL_JOINT_NAMES
 R_X180 = np.diag([1.0, -1.0, -1.0])  # SMPL's y-up body seen by a camera (OpenCV axes): 180° about x
 
 
+
+def runtime_python() -> str:
+    """The core's Python for tests that run the core as a subprocess: this one, or, in a light environment
+    without torch (another Blender's bpy, see tests/test_blender_versions.py), ``$TCMR_RUNTIME_PYTHON``."""
+    return os.environ.get("TCMR_RUNTIME_PYTHON") or sys.executable
+
 def rot(axis: str, angle) -> np.ndarray:
     """(..., 3, 3) rotation about a principal axis."""
     a = np.asarray(angle, dtype=np.float64)

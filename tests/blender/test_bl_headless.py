@@ -71,7 +71,7 @@ def test_headless_capture_end_to_end(scene, tmp_path, models_dir, synthetic_vide
     boxes.write_text(json.dumps({"frames": frames}))
     out = tmp_path / "walk.blend"
     proc = run_headless(synthetic_video, "-o", out, "--models", models_dir, "--detections", boxes, "--device", "cpu",
-                        "--python", sys.executable, "--gltf", tmp_path / "walk.glb", timeout=600)
+                        "--python", H.runtime_python(), "--gltf", tmp_path / "walk.glb", timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "[tcmr]" in proc.stdout  # progress lines from the core
     bpy.ops.wm.open_mainfile(filepath=str(out))
@@ -102,7 +102,7 @@ def test_export_smpl_button_makes_amass_importable(scene, tmp_path, models_dir, 
     folder.mkdir()
     (folder / "tcmr_demo_model.pth.tar").symlink_to(models_dir / "tcmr_demo_model.pth.tar")
     prefs = bpy.context.preferences.addons["tcmr_mocap"].preferences
-    prefs.models_dir, prefs.python_path = str(folder), sys.executable
+    prefs.models_dir, prefs.python_path = str(folder), H.runtime_python()
     R, transl = H.procedural_motion(10)
     amass = H.write_amass(tmp_path / "a_poses.npz", R, transl, np.zeros(10))
     with pytest.raises(RuntimeError, match="export-smpl"):

@@ -57,6 +57,8 @@ def test_resolve_python(tmp_path):
     python.write_text("")
     if not runtime.env_python(runtime.REPO_ENV_DIR).is_file():
         assert runtime.resolve_python("", [tmp_path / "none", env]) == python
+    (env / "tcmr_mocap_building").write_text("")  # install_deps.py's marker: a set-up that did not finish
+    assert runtime.resolve_python("", [tmp_path / "none", env]) != python  # a half-built env is never used
     assert runtime.check_readiness(tmp_path / "nope" / "python", str(tmp_path)).problems[0].startswith(
         "runtime Python not found")
     assert "install" in runtime.check_readiness(None, str(tmp_path)).problems[0].lower()
