@@ -161,9 +161,9 @@ def make_executor(opts: BatchOptions):
                            threads=opts.threads)
     gpus = None
     if device.startswith("cuda"):
-        import torch
+        from ..device import available_backends
 
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        count = available_backends()[0]
         if count > 1:
             gpus = list(range(count))
             if opts.workers <= 1:
