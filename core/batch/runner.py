@@ -88,6 +88,8 @@ class _Driver:
                       **task["fingerprint"], "options": task["options_hash"], "tracks": result.get("tracks", 0),
                       "person_frames": result.get("person_frames", 0), "frames": task["frames"],
                       "worker": result.get("worker"), "attempt": result.get("attempt", 1)}
+            if result.get("restarted"):
+                record["restarted"] = True  # its worker had been lost and started again (Ray)
             if result.get("traceback"):
                 record["traceback"] = result["traceback"]
             try:
@@ -179,6 +181,9 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     """Run the whole batch. Raises MocapError when it cannot start (the CLI turns that into exit 2)."""
     t0 = time.perf_counter()
     out_dir = os.path.abspath(opts.out_dir)
+    if opts.ray and executor is None:
+        executor = make_executor(opts)
+        executor.check()  # an unreachable cluster fails now, with one line, before anything is written
     check_out_dir(out_dir)
     collected = inputs_mod.collect_clips(opts.inputs, recursive=opts.recursive, skip_dirs=[out_dir])
     clips = collected.clips

@@ -49,6 +49,17 @@ def _import_ray():
     return ray
 
 
+def loopback_only() -> None:
+    """Make a Ray started here bind to 127.0.0.1 only (its single-machine mode): Ray's switch for that is the
+    environment variable below (read when ray is imported, and inherited by the processes Ray starts)."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import sys
+
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # ray imported already: the same switch, read at call time
+        constants.ENABLE_RAY_CLUSTER = False
+
+
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
     """HOST:PORT (or ray://HOST:PORT) accepts TCP connections, else RayUnavailableError with one line."""
     target = address.split("://", 1)[1] if "://" in address else address
@@ -119,7 +130,17 @@ class RayExecutor:
         self._started_here = False
 
     # ------------------------------------------------------------------------------------------ connect
+    def check(self) -> None:
+        """Fail at once (before any clip is looked at) when Ray is missing or the address cannot be reached."""
+        if self.address not in ("auto", "local"):
+            check_reachable(self.address)
+        _import_ray()
+        if self.address == "auto":
+            self.connect()
+
     def connect(self):
+        if self.address == "local":
+            loopback_only()
         ray = _import_ray()
         if ray.is_initialized():
             return ray
@@ -131,8 +152,7 @@ class RayExecutor:
                       runtime_env=runtime_env)
         try:
             if self.address == "local":
-                ray.init(address="local", num_cpus=self.num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
-                         **kwargs)
+                ray.init(address="local", num_cpus=self.num_cpus or os.cpu_count(), **kwargs)
                 self._started_here = True
             elif self.address == "auto":
                 ray.init(address="auto", **kwargs)
