@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import pickle
 import shlex
+import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -55,9 +58,35 @@ def payload(module: str, name: str, marker: Path, top_level: bool = False) -> by
     return b"\x80\x02}X\x04\x00\x00\x00pose" + call + b"s."
 
 
+def marker_for(folder: Path, module: str, name: str) -> Path:
+    """The marker file a payload for ``module.name`` creates (its name carries the target, see :func:`ran`)."""
+    return Path(folder) / f"MARKER_{module}.{name}"
+
+
+def ran(marker: Path) -> bool:
+    """Whether the payload ran: the marker exists (for ``Popen``, whose child runs on its own, after a moment)."""
+    if marker.name.endswith(".Popen"):
+        import time
+
+        deadline = time.monotonic() + 0.5
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    return marker.exists()
+
+
 def is_live(module: str) -> bool:
     """Whether the module exists here (``nt`` only on Windows, ``posix`` not there), so the payload would run."""
-    return importlib.util.find_spec(module) is not None
+    return module in sys.modules or importlib.util.find_spec(module) is not None
+
+
+def make_all_targets_live(monkeypatch) -> None:
+    """Where ``nt`` (Windows) or ``posix`` is missing, stand one in whose ``system`` really runs the command,
+    so a loader that resolved the global would run the payload on this platform too (and the test fail)."""
+    for module in ("nt", "posix"):
+        if not is_live(module):
+            stand_in = types.ModuleType(module)
+            stand_in.system = os.system
+            monkeypatch.setitem(sys.modules, module, stand_in)
 
 
 def write_torch_zip(path: Path, data_pkl: bytes) -> Path:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import blender_helpers as H
+import evil_pickles as E  # tests/evil_pickles.py (tests/ is on sys.path: tests/conftest.py)
 from tcmr_mocap.blender_addon import formats
 from tcmr_mocap.blender_addon.tcmr_pickle import load_tcmr_pickle
 from tcmr_mocap.core import rotations
@@ -72,6 +73,49 @@ def test_tcmr_pickle_refuses_code(tmp_path):
     path.write_bytes(pickle.dumps({1: {"pose": Evil()}}))
     with pytest.raises(InvalidMotionFileError, match="refusing to load"):
         load_tcmr_pickle(path)
+
+
+targets = pytest.mark.parametrize("module, name", E.TARGETS, ids=E.target_ids())
+
+
+@pytest.fixture
+def every_target_live(monkeypatch):
+    E.make_all_targets_live(monkeypatch)  # e.g. a stand-in `nt` on Linux: refusing it must not depend on luck
+
+
+@targets
+@pytest.mark.usefixtures("every_target_live")
+def test_tcmr_pickle_refuses_command_globals(module, name, tmp_path):
+    """os/posix/nt/subprocess/builtins globals are refused before anything runs (the marker stays absent),
+    in a plain pickle and in a joblib-style one, nested or at the top."""
+    marker = E.marker_for(tmp_path, module, name)
+    for top_level in (False, True):
+        path = tmp_path / "tcmr_output.pkl"
+        path.write_bytes(E.payload(module, name, marker, top_level=top_level))
+        for load in (load_tcmr_pickle, formats.load_motion):
+            with pytest.raises(InvalidMotionFileError, match=f"refusing to load {module}.{name}") as info:
+                load(path)
+            assert "\n" not in str(info.value) and str(path) in str(info.value)
+            assert not E.ran(marker), "the payload ran"
+
+
+@targets
+@pytest.mark.parametrize("kind", ["ours", "amass"])
+@pytest.mark.usefixtures("every_target_live")
+def test_npz_reader_refuses_pickled_members(kind, module, name, tmp_path):
+    """An .npz member that is a pickled object array is never unpickled (allow_pickle=False): clean error,
+    no marker. Both kinds of .npz the add-on reads (our result, AMASS) are tried."""
+    marker = E.marker_for(tmp_path, module, name)
+    evil = E.payload(module, name, marker, top_level=True)
+    if kind == "ours":
+        plain, member = {"format_version": np.array(1), "track_ids": np.array([1])}, "track_1/rotmat"
+    else:
+        plain, member = {"trans": np.zeros((3, 3)), "betas": np.zeros(10)}, "poses"
+    path = E.write_npz(tmp_path / f"{kind}.npz", plain, {member: evil})
+    with pytest.raises(InvalidMotionFileError) as info:
+        formats.load_motion(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert not E.ran(marker), "the payload ran"
 
 
 def test_tcmr_pickle_errors(tmp_path):

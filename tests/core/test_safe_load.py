@@ -20,13 +20,18 @@ from core.errors import InvalidModelFileError, InvalidMotionFileError, MocapErro
 targets = pytest.mark.parametrize("module, name", E.TARGETS, ids=E.target_ids())
 
 
+@pytest.fixture(autouse=True)
+def _every_target_live(monkeypatch):
+    E.make_all_targets_live(monkeypatch)  # e.g. a stand-in `nt` on Linux: refusing it must not depend on luck
+
+
 def assert_refused(call, error, marker: Path, *names: str):
     """``call()`` raises ``error`` (one line, naming the file), and the marker was not created."""
     with pytest.raises(error) as info:
         call()
     message = str(info.value)
     assert "\n" not in message and all(n in message for n in names), message
-    assert not marker.exists(), "the payload ran"
+    assert not E.ran(marker), "the payload ran"
 
 
 @targets
@@ -34,11 +39,11 @@ def test_payloads_are_live(module, name, tmp_path):
     """Guards the guards: unrestricted unpickling of each payload really runs it."""
     if not E.is_live(module):
         pytest.skip(f"no module {module} on this platform (its payload is still refused below)")
-    marker = tmp_path / "MARKER"
+    marker = E.marker_for(tmp_path, module, name)
     obj = pickle.loads(E.payload(module, name, marker))
     if name == "Popen":
         obj["pose"].wait()
-    assert marker.exists()
+    assert E.ran(marker)
 
 
 # ------------------------------------------------------------------------------------------- SMPL .pkl
@@ -47,7 +52,7 @@ def test_smpl_pickle_refuses_code(module, name, tmp_path):
     from core.safe_load import load_smpl_pickle
     from core.smpl import load_smpl_arrays
 
-    marker = tmp_path / "MARKER"
+    marker = E.marker_for(tmp_path, module, name)
     path = tmp_path / "SMPL_NEUTRAL.pkl"
     path.write_bytes(E.payload(module, name, marker))
     assert_refused(lambda: load_smpl_pickle(path), InvalidModelFileError, marker, path.name, "refused global")
@@ -78,19 +83,19 @@ def test_torch_loaders_refuse_code(module, name, torch_layout, tmp_path):
     from core.safe_load import torch_load_weights
     from core.tcmr.checkpoint import spin_backbone_state_dict_from_file, tcmr_state_dict_from_file
 
-    marker = tmp_path / "MARKER"
+    marker = E.marker_for(tmp_path, module, name)
     path = _write_torch(torch_layout, tmp_path / "tcmr_demo_model.pth.tar", E.payload(module, name, marker))
     assert_refused(lambda: torch_load_weights(path), InvalidModelFileError, marker, path.name)
     assert_refused(lambda: tcmr_state_dict_from_file(path), InvalidModelFileError, marker, path.name)
     assert_refused(lambda: spin_backbone_state_dict_from_file(path), InvalidModelFileError, marker, path.name)
-    assert assets.sniff_role(path) is None and not marker.exists()
+    assert assets.sniff_role(path) is None and not E.ran(marker)
 
 
 def test_torch_loader_message_for_refused_code(tmp_path):
     pytest.importorskip("torch")
     from core.safe_load import torch_load_weights
 
-    marker = tmp_path / "MARKER"
+    marker = E.marker_for(tmp_path, "os", "system")
     path = E.write_torch_zip(tmp_path / "spin_model_checkpoint.pth.tar", E.payload("os", "system", marker))
     assert_refused(lambda: torch_load_weights(path, "SPIN checkpoint"), InvalidModelFileError, marker,
                    "refused for safety", "models/README.md")
@@ -102,7 +107,7 @@ def test_npz_readers_refuse_pickled_members(module, name, tmp_path):
     from core.result import MotionResult
     from core.smpl import load_smpl_arrays
 
-    marker = tmp_path / "MARKER"
+    marker = E.marker_for(tmp_path, module, name)
     evil = E.payload(module, name, marker, top_level=True)
     smpl = E.write_npz(tmp_path / "SMPL_NEUTRAL.npz", {"f": np.zeros((13776, 3), np.int64)}, {"v_template": evil})
     assert_refused(lambda: load_smpl_arrays(smpl), InvalidModelFileError, marker, smpl.name)
@@ -116,7 +121,7 @@ def test_detections_npz_refuses_pickled_members(module, name, tmp_path):
     pytest.importorskip("cv2")
     from core.tracking import load_detections
 
-    marker = tmp_path / "MARKER"
+    marker = E.marker_for(tmp_path, module, name)
     path = E.write_npz(tmp_path / "boxes.npz", {"frame_ids": np.arange(3)},
                        {"bbox_xyxy": E.payload(module, name, marker, top_level=True)})
     assert_refused(lambda: load_detections(path), MocapError, marker, "boxes.npz")
