@@ -14,13 +14,15 @@ _classes: list = []
 def register():
     import bpy
 
-    from . import modal, ops_capture, ops_import, ops_runtime, panel, preferences, properties
+    from . import modal, ops_capture, ops_import, ops_runtime, panel, preferences, properties, retarget
+    from .retarget import props as retarget_props
 
     _classes[:] = [*properties.CLASSES, *preferences.CLASSES, *modal.CLASSES, *ops_capture.CLASSES,
-                   *ops_import.CLASSES, *ops_runtime.CLASSES, *panel.CLASSES]
+                   *ops_import.CLASSES, *ops_runtime.CLASSES, *panel.CLASSES, *retarget.classes()]
     for cls in _classes:
         bpy.utils.register_class(cls)
     properties.register_properties()
+    retarget_props.register_properties()
     bpy.types.TOPBAR_MT_file_import.append(ops_import.menu_import)
 
 
@@ -28,8 +30,10 @@ def unregister():
     import bpy
 
     from . import ops_import, properties
+    from .retarget import props as retarget_props
 
     bpy.types.TOPBAR_MT_file_import.remove(ops_import.menu_import)
+    retarget_props.unregister_properties()
     properties.unregister_properties()
     for cls in reversed(_classes):
         bpy.utils.unregister_class(cls)

@@ -149,6 +149,62 @@ def quat_wxyz_make_continuous(quat_wxyz: np.ndarray) -> np.ndarray:
     return q * sign[..., None]
 
 
+def quat_wxyz_slerp(q0: np.ndarray, q1: np.ndarray, t) -> np.ndarray:
+    """Spherical linear interpolation along the shorter arc. q0, q1: (..., 4); t: scalar or (...) in [0, 1]
+    -> unit quat_wxyz (..., 4). t = 0 gives q0 (normalised), t = 1 gives q1 or -q1 (the same rotation)."""
+    a = np.asarray(q0, dtype=np.float64)
+    b = np.asarray(q1, dtype=np.float64)
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    t = np.asarray(t, dtype=np.float64)[..., None]
+    dot = np.sum(a * b, axis=-1, keepdims=True)
+    b = np.where(dot < 0.0, -b, b)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin_theta = np.sin(theta)
+    near = sin_theta < 1e-9  # (almost) the same rotation: linear interpolation is exact to float64 precision
+    safe = np.where(near, 1.0, sin_theta)
+    wa = np.where(near, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
+    wb = np.where(near, t, np.sin(t * theta) / safe)
+    q = wa * a + wb * b
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def quat_wxyz_average(quat_wxyz: np.ndarray, weights=None, axis: int = 0) -> np.ndarray:
+    """Weighted mean rotation along ``axis``: the unit eigenvector of the largest eigenvalue of
+    M = Σ w q qᵀ (Markley et al. 2007, the chordal L2 mean; independent of each q's sign).
+
+    quat_wxyz: (..., K, ..., 4) with the K samples on ``axis``; weights: (K,) >= 0 or None (equal)
+    -> (..., ..., 4) unit, w >= 0.
+    """
+    q = np.moveaxis(np.asarray(quat_wxyz, dtype=np.float64), axis, -2)  # (..., K, 4)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w = np.ones(q.shape[-2]) if weights is None else np.asarray(weights, dtype=np.float64)
+    M = np.einsum("...ki,...kj,k->...ij", q, q, w)  # (..., 4, 4)
+    _, vecs = np.linalg.eigh(M)
+    mean = vecs[..., :, -1]
+    return np.where(mean[..., :1] < 0.0, -mean, mean)
+
+
+def rotmat_from_vectors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking direction ``a`` to direction ``b`` (R @ â = b̂). a, b: (..., 3), any
+    non-zero length -> rotmat (..., 3, 3). Opposite directions turn by π about an axis perpendicular to a."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    a, b = np.broadcast_arrays(a / np.linalg.norm(a, axis=-1, keepdims=True),
+                               b / np.linalg.norm(b, axis=-1, keepdims=True))
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=-1, keepdims=True)
+    c = np.sum(a * b, axis=-1, keepdims=True)
+    angle = np.arctan2(s, c)  # (..., 1) in [0, π]
+    # opposite (or equal) directions: any axis perpendicular to a
+    helper = np.where(np.abs(a[..., :1]) < 0.9, np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    perp = np.cross(a, helper)
+    perp = perp / np.linalg.norm(perp, axis=-1, keepdims=True)
+    unit = np.where(s > 1e-12, axis / np.where(s > 1e-12, s, 1.0), perp)
+    return axis_angle_to_rotmat(unit * angle)
+
+
 def rot6d_to_rotmat(rot6d: np.ndarray) -> np.ndarray:
     """Gram-Schmidt on the two 6D columns. rot6d: (..., 6) -> rotmat (..., 3, 3)."""
     x = np.asarray(rot6d, dtype=np.float64).reshape(np.shape(rot6d)[:-1] + (3, 2))
@@ -176,6 +232,31 @@ def project_to_rotmat(matrix: np.ndarray) -> np.ndarray:
     D[..., 1, 1] = 1.0
     D[..., 2, 2] = d
     return U @ D @ Vt
+
+
+def rotmat_to_euler(rotmat: np.ndarray, order: str = "XYZ") -> np.ndarray:
+    """Blender's Euler angles (radians) of each rotation. ``order`` as Blender's ``rotation_mode``
+    ("XYZ" applies X first: R = R_z · R_y · R_x). rotmat: (..., 3, 3) -> euler (..., 3) in x, y, z order."""
+    R = np.asarray(rotmat, dtype=np.float64)
+    i, j, k = ("XYZ".index(c) for c in order)
+    s = 1.0 if (i, j, k) in ((0, 1, 2), (1, 2, 0), (2, 0, 1)) else -1.0  # even permutation
+    angles = np.empty(R.shape[:-2] + (3,))
+    angles[..., j] = np.arcsin(np.clip(-s * R[..., k, i], -1.0, 1.0))
+    angles[..., i] = np.arctan2(s * R[..., k, j], R[..., k, k])
+    angles[..., k] = np.arctan2(s * R[..., j, i], R[..., i, i])
+    return angles
+
+
+def euler_to_rotmat(euler: np.ndarray, order: str = "XYZ") -> np.ndarray:
+    """Inverse of :func:`rotmat_to_euler`. euler: (..., 3) x, y, z angles -> rotmat (..., 3, 3)."""
+    e = np.asarray(euler, dtype=np.float64)
+    R = np.broadcast_to(np.eye(3), e.shape[:-1] + (3, 3))
+    for c in order:  # the first axis of ``order`` is applied first
+        aa = np.zeros(e.shape)
+        axis = "XYZ".index(c)
+        aa[..., axis] = e[..., axis]
+        R = axis_angle_to_rotmat(aa) @ R
+    return R
 
 
 # ----------------------------------------------------------------------------------------------- torch

@@ -1,0 +1,169 @@
+"""Operators: ``tcmr.retarget`` (bake a motion onto a rig), ``tcmr.retarget_detect`` (fill the panel's bone
+map), ``tcmr.retarget_save_preset`` (the panel's map as a preset file) and ``tcmr.export_action``."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.types import Operator
+
+from ...core.errors import MocapError
+from . import bake, bonemap
+
+
+def user_preset_dir() -> str:
+    """Where saved bone-map presets go (Blender's user config folder)."""
+    return bpy.utils.user_resource("CONFIG", path=os.path.join("tcmr_mocap", "bone_maps"), create=False)
+
+
+def preset_items(self, context):
+    items = [("AUTO", "Auto-Detect", "Find the rig's naming standard, or map by names and hierarchy"),
+             ("CUSTOM", "Bone Map Below", "Use the bone map shown in the panel (edit it, or Detect first)")]
+    for pid, path in bonemap.preset_files(user_preset_dir()).items():
+        try:
+            data = bonemap.load_preset(path)
+        except (OSError, ValueError):
+            continue
+        items.append((pid, data.get("name", pid), data.get("description", "")))
+    preset_items.cache = items  # Blender needs the strings kept alive
+    return items
+
+
+def _panel_map(context) -> dict:
+    settings = getattr(context.scene, "tcmr_retarget", None)
+    if settings is None:
+        return {}
+    return {item.slot: item.bone for item in settings.bone_map}
+
+
+def _fail(op, context, message: str):
+    context.window_manager.tcmr_job.last_error = message
+    op.report({"ERROR"}, message)
+    return {"CANCELLED"}
+
+
+class TCMR_OT_retarget(Operator):
+    """Bake the source armature's motion onto the target rig as one new action of plain keyframes"""
+
+    bl_idname = "tcmr.retarget"
+    bl_label = "Retarget Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    source: StringProperty(name="Source", description="Armature with the motion (empty: the panel's)")
+    target: StringProperty(name="Target", description="The character's armature (empty: the panel's)")
+    preset: StringProperty(name="Preset", default="AUTO",
+                           description="Bone map: AUTO, CUSTOM (the panel's map) or a preset id (e.g. mixamo)")
+    root_motion: BoolProperty(name="Root Motion", default=True,
+                              description="Move the character along the source's path (off: in place)")
+
+    def execute(self, context):
+        settings = getattr(context.scene, "tcmr_retarget", None)
+        src_name = self.source or (settings.source.name if settings and settings.source else "")
+        tgt_name = self.target or (settings.target.name if settings and settings.target else "")
+        source, target = bpy.data.objects.get(src_name), bpy.data.objects.get(tgt_name)
+        context.window_manager.tcmr_job.last_error = ""
+        if source is None:
+            return _fail(self, context, f"no source armature '{src_name}': pick the captured armature")
+        if target is None:
+            return _fail(self, context, f"no target object '{tgt_name}': pick the character's armature")
+        try:
+            action, info = bake.retarget(context, source, target, self.preset, self.root_motion,
+                                         custom_map=_panel_map(context), user_dir=user_preset_dir())
+        except MocapError as err:
+            return _fail(self, context, str(err))
+        self.report({"INFO"}, f"Retargeted {info['frames']} frames onto '{target.name}' as '{action.name}' "
+                              f"(map: {info['preset']}, leg ratio {info['ratio']:.2f})")
+        return {"FINISHED"}
+
+
+class TCMR_OT_retarget_detect(Operator):
+    """Fill the bone map from the target rig (preset or auto-detection), to check and edit"""
+
+    bl_idname = "tcmr.retarget_detect"
+    bl_label = "Detect Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        settings = context.scene.tcmr_retarget
+        preset = settings.preset if settings.preset != "CUSTOM" else "AUTO"
+        try:
+            bm = bake.resolve_map(settings.target, preset, None, user_preset_dir())
+        except MocapError as err:
+            return _fail(self, context, str(err))
+        settings.bone_map.clear()
+        for slot in bonemap.slot_order(bm.bones):
+            item = settings.bone_map.add()
+            item.slot = slot
+            item.bone = bm.bones[slot]
+        self.report({"INFO"}, f"Bone map from {bm.preset}: {len(bm.bones)} bones")
+        return {"FINISHED"}
+
+
+class TCMR_OT_retarget_save_preset(Operator):
+    """Save the panel's bone map as a preset (user config folder), for rigs of the same kind"""
+
+    bl_idname = "tcmr.retarget_save_preset"
+    bl_label = "Save Bone Map Preset"
+
+    name: StringProperty(name="Name", default="My Rig")
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        bones = _panel_map(context)
+        if not bones:
+            return _fail(self, context, "the bone map is empty: Detect it first")
+        folder = user_preset_dir()
+        pid = "".join(c if c.isalnum() else "_" for c in self.name.strip().lower()) or "preset"
+        path = os.path.join(folder, pid + ".json")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(bonemap.BoneMap(bones=bones).to_preset(self.name), fh, indent=1, ensure_ascii=False)
+        except OSError as err:
+            return _fail(self, context, f"cannot write {path}: {err.strerror}")
+        self.report({"INFO"}, f"Saved bone map preset '{self.name}' to {path}")
+        return {"FINISHED"}
+
+
+class TCMR_OT_export_action(Operator):
+    """Export an armature with one action: FBX (Unity, Unreal, Maya settings), glTF/GLB or BVH"""
+
+    bl_idname = "tcmr.export_action"
+    bl_label = "Export Animation"
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH")
+    armature: StringProperty(name="Armature", description="Empty: the panel's target, else the active object")
+    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""), ("GLTF", "glTF / GLB", ""), ("BVH", "BVH", "")),
+                         default="FBX")
+    fbx_preset: EnumProperty(name="For", items=(("UNITY", "Unity", ""), ("UNREAL", "Unreal", ""),
+                                                ("MAYA", "Maya", "")), default="UNITY")
+    frame_start: IntProperty(name="Start", default=-1, description="-1: the action's first frame")
+    frame_end: IntProperty(name="End", default=-1, description="-1: the action's last frame")
+    fps: FloatProperty(name="FPS", default=0.0, min=0.0, description="0: the scene's frame rate")
+
+    def execute(self, context):
+        from .. import export
+
+        name = self.armature
+        settings = getattr(context.scene, "tcmr_retarget", None)
+        if not name and settings is not None and settings.target is not None:
+            name = settings.target.name
+        obj = bpy.data.objects.get(name) if name else context.active_object
+        try:
+            path = export.export_action(context, obj, bpy.path.abspath(self.filepath), self.format,
+                                        preset=self.fbx_preset,
+                                        frame_start=None if self.frame_start < 0 else self.frame_start,
+                                        frame_end=None if self.frame_end < 0 else self.frame_end,
+                                        fps=self.fps or None)
+        except MocapError as err:
+            return _fail(self, context, str(err))
+        self.report({"INFO"}, f"Exported {path}")
+        return {"FINISHED"}
+
+
+CLASSES = (TCMR_OT_retarget, TCMR_OT_retarget_detect, TCMR_OT_retarget_save_preset, TCMR_OT_export_action)
