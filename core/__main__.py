@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--progress-json", action="store_true",
                      help='progress as JSON lines on stderr: {"type": "progress", "stage", "fraction", "message"}, '
                           'then {"type": "done", "output"} or {"type": "error", "message", "exit_code"}')
+    from .motion.cli import add_refine_command, add_refine_options
+
+    add_refine_options(cap, for_capture=True)
+    add_refine_command(sub, DESCRIPTION)
 
     info = sub.add_parser("info", help="print a video's frame rate, size and frame count",
                           description="Print what a video file holds (frame rate, size, frame count).")
@@ -197,6 +201,7 @@ def _capture(args, progress: _Progress) -> int:
     from dataclasses import replace
 
     from .config import CameraConfig, CaptureConfig, SmoothingConfig, TrackerConfig, WindowConfig
+    from .motion.cli import refine_config_from_args
 
     _check_output(args.output)
     frame_start, frame_end = args.frames if args.frames else (0, None)
@@ -209,6 +214,7 @@ def _capture(args, progress: _Progress) -> int:
         window=replace(WindowConfig(), windowing=args.windowing),
         camera=replace(CameraConfig(), focal_length_px=args.focal_length),
         smoothing=replace(SmoothingConfig(), enabled=not args.no_smoothing),
+        refine=refine_config_from_args(args, no_smoothing=args.no_smoothing),
     )
     from .pipeline import run
 
@@ -299,6 +305,10 @@ def main(argv=None) -> int:
             from .batch.cli import main as batch_main
 
             return batch_main(args)
+        if args.command == "refine":
+            from .motion.cli import run_refine
+
+            return run_refine(args, _check_output)
         if args.command == "info":
             return _info(args)
         return _export_smpl(args)

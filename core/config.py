@@ -91,8 +91,8 @@ class FloorConfig:
     """The floor plane, fitted robustly to the feet during slow low contacts of every track."""
 
     upright: bool = True  # store a world frame with Z up and the floor at Z = 0 (camera pitch/roll/height)
-    inlier_m: float = 0.04  # robust fit: points farther than this from the plane are outliers
-    prior_weight: float = 0.5  # pull of the body's mean "up" on poorly constrained tilt directions (m²)
+    inlier_m: float = 0.02  # robust fit: points farther than this from the plane are outliers
+    prior_weight: float = 0.05  # ridge towards the prior normal: tilt directions whose points spread less than this variance (m²) follow the prior
     min_contact_frames: int = 8  # fewer slow low foot frames than this: the floor cannot be estimated
     max_tilt_from_body_deg: float = 35.0  # plane normals farther than this from the body's up are rejected
 

@@ -13,7 +13,7 @@ reappears (up to ``max_gap_frames`` later), and a track's fate (kept or dropped 
 a second decode costs far less than running ResNet-50 on crops of tracks that are later dropped.
 
 Then per track: **regress** — TCMR over the whole track (``predict_sequence``), camera conversion
-(:mod:`core.camera`), optional One-Euro smoothing (:mod:`core.smoothing`).
+(:mod:`core.camera`); then **refine** over all tracks (:mod:`core.motion`: smoothing, floor, foot lock).
 
 ``progress(stage, fraction, message)``: stage in "open", "detect", "features", "regress"; fraction is the
 overall progress of the run in [0, 1] (monotone). ``cancel()`` returning True stops the run between chunks
@@ -139,7 +139,7 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     num_frames = reader.timestamps_s.shape[0] if reader.reached_end else max(info.frame_count,
                                                                               reader.timestamps_s.shape[0])
     arrays = model.smpl_arrays
-    return MotionResult(
+    result = MotionResult(
         video_path=str(video_path), fps=reader.nominal_fps(), width=info.width, height=info.height,
         num_frames=int(num_frames), focal_length_px=focal, timestamps_s=full_timestamps(reader, num_frames),
         tracks=motions,
@@ -147,6 +147,24 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
         smpl_lbs_weights=None if arrays is None else np.asarray(arrays["weights"], dtype=np.float32),
         meta=_meta(config, device, detector_file, frame_ids, reader, report.timings, focal),
     )
+    return refine_capture(result, config)
+
+
+def refine_capture(result: MotionResult, config: CaptureConfig) -> MotionResult:
+    """The refine stage on a fresh capture (core.motion.refine, not strict: a floor that cannot be found is a
+    warning in meta["refine"] and the motion keeps the camera frame). ``smoothing.enabled = False`` keeps the
+    network output bit-exact (no smoothing, no foot lock); One-Euro parameters changed in ``config.smoothing``
+    win over ``config.refine.one_euro``."""
+    from .config import SmoothingConfig
+    from .motion.refine import refine_result
+
+    refine = config.refine
+    if not config.smoothing.enabled:
+        refine = dataclasses.replace(refine, smoothing="none",
+                                     foot_lock=dataclasses.replace(refine.foot_lock, mode="never"))
+    elif dataclasses.replace(config.smoothing, enabled=True) != SmoothingConfig():
+        refine = dataclasses.replace(refine, one_euro=config.smoothing)
+    return refine_result(result, refine, strict=False)[0]
 
 
 @dataclasses.dataclass
@@ -277,8 +295,7 @@ def _expected_frames(reader: VideoReader, config: CaptureConfig) -> int:
 
 def _regress_track(model, track, features: np.ndarray, times: np.ndarray, width: int, height: int, focal: float,
                    config: CaptureConfig) -> TrackMotion:
-    """TCMR over one whole track, then camera conversion and optional smoothing."""
-    from .rotations import rotmat_to_axis_angle
+    """TCMR over one whole track, then camera conversion (the raw network output; refine_capture follows)."""
 
     want_body = bool(config.save_vertices)
     out = model.predict_sequence(features, windowing=config.window.windowing,
@@ -286,12 +303,7 @@ def _regress_track(model, track, features: np.ndarray, times: np.ndarray, width:
     crop_box = track.bbox_cxcys.astype(np.float64)  # (N, 3) side already × bbox scale
     rotmat, pose_aa = out["rotmat"], out["pose_aa"]
     transl = cam_to_transl(out["cam"], crop_box, width, height, focal)
-    if config.smoothing.enabled:
-        from .smoothing import smooth_rotmat, smooth_translation
-
-        rotmat = smooth_rotmat(rotmat, times, config.smoothing)
-        pose_aa = rotmat_to_axis_angle(rotmat)
-        transl = smooth_translation(transl, times, config.smoothing)
+    # smoothing, floor and foot lock happen after every track is regressed: refine_capture (core.motion)
     betas = out["betas"].astype(np.float32)
     rest_joints = v_shaped = None
     if model.smpl_arrays is not None:

@@ -34,6 +34,10 @@ from .errors import InvalidMotionFileError, OutputNotWritableError
 
 FORMAT_VERSION = 1
 
+# per-row fields of a track (one row per processed frame); the refine stage keeps the raw ones as raw_<field>
+ROW_FIELDS = ("frame_ids", "bbox_xyxy", "bbox_cxcys", "interpolated", "rotmat", "pose_aa", "betas", "cam",
+              "orig_cam", "transl_cam", "scores", "verts", "joints49")
+
 
 @dataclass
 class TrackMotion:
@@ -59,6 +63,20 @@ class TrackMotion:
     v_shaped: Optional[np.ndarray] = None  # (6890, 3) float32   rest mesh for the mean betas (optional)
     verts: Optional[np.ndarray] = None  # (N, 6890, 3) float32   posed vertices, no translation (optional)
     joints49: Optional[np.ndarray] = None  # (N, 49, 3) float32   official 49 joints (optional)
+    # written by the refine stage (core.motion); absent in older files:
+    times_s: Optional[np.ndarray] = None  # (N,) float64   time of each row (None: timestamps_s[frame_ids])
+    contact: Optional[np.ndarray] = None  # (N, 4) bool   foot contacts: left/right ankle, left/right toe
+    raw: Optional[dict] = None  # the network output the refine started from: {field: (N0, ...)}, saved as raw_<field>
+
+    def raw_view(self) -> "TrackMotion":
+        """The unrefined track (the raw network output): what refining starts from. A file without ``raw_*``
+        keys (format 1 from an earlier version, or never refined) is its own raw view."""
+        if not self.raw:
+            return self
+        values = {f.name: getattr(self, f.name) for f in fields(TrackMotion)}
+        values.update(times_s=None, contact=None, raw=None)
+        values.update({k: v for k, v in self.raw.items() if k in ROW_FIELDS})
+        return TrackMotion(**values)
 
     @property
     def mean_betas(self) -> np.ndarray:
@@ -82,6 +100,10 @@ class MotionResult:
     smpl_faces: Optional[np.ndarray] = None  # (13776, 3) int64
     smpl_lbs_weights: Optional[np.ndarray] = None  # (6890, 24) float32
     meta: dict = field(default_factory=dict)
+    # written by the refine stage with --upright (absent: the camera frame is the only frame):
+    R_world_from_cam: Optional[np.ndarray] = None  # (3, 3) float64   x_world = R x_cam + cam_position_world
+    cam_position_world: Optional[np.ndarray] = None  # (3,) float64   camera centre; world Z up, floor at Z = 0
+    motion_fps: Optional[float] = None  # rows resampled to this rate (--fps); None: rows are video frames
 
     def track(self, track_id: int) -> TrackMotion:
         for t in self.tracks:
@@ -107,12 +129,20 @@ class MotionResult:
             out["smpl_faces"] = np.asarray(self.smpl_faces)
         if self.smpl_lbs_weights is not None:
             out["smpl_lbs_weights"] = np.asarray(self.smpl_lbs_weights)
+        if self.R_world_from_cam is not None:
+            out["R_world_from_cam"] = np.asarray(self.R_world_from_cam, dtype=np.float64)
+            out["cam_position_world"] = np.asarray(self.cam_position_world, dtype=np.float64)
+        if self.motion_fps is not None:
+            out["motion_fps"] = np.array(self.motion_fps, dtype=np.float64)
         for t in self.tracks:
             for f in fields(TrackMotion):
                 if f.name == "track_id":
                     continue
                 value = getattr(t, f.name)
-                if value is not None:
+                if f.name == "raw":
+                    for name, raw_value in (value or {}).items():
+                        out[f"track_{t.track_id}/raw_{name}"] = np.asarray(raw_value)
+                elif value is not None:
                     out[f"track_{t.track_id}/{f.name}"] = np.asarray(value)
         return out
 
@@ -165,7 +195,11 @@ class MotionResult:
                 if f.name == "track_id":
                     continue
                 key = f"track_{tid}/{f.name}"
-                if key in data:
+                if f.name == "raw":
+                    prefix = f"track_{tid}/raw_"
+                    raw = {k[len(prefix):]: data[k] for k in data if k.startswith(prefix)}
+                    kwargs["raw"] = raw or None
+                elif key in data:
                     kwargs[f.name] = data[key]
                 elif f.name not in optional:
                     raise InvalidMotionFileError(f"{source}: track {tid} lacks '{f.name}'")
@@ -182,4 +216,7 @@ class MotionResult:
             smpl_faces=data.get("smpl_faces"),
             smpl_lbs_weights=data.get("smpl_lbs_weights"),
             meta=json.loads(str(data.get("meta_json", "{}"))),
+            R_world_from_cam=data.get("R_world_from_cam"),
+            cam_position_world=data.get("cam_position_world"),
+            motion_fps=float(data["motion_fps"]) if "motion_fps" in data else None,
         )

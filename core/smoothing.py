@@ -1,75 +1,15 @@
-"""Optional temporal smoothing of a track: a One-Euro filter (Casiez et al., CHI 2012) on rotations and translation.
-
-The One-Euro filter is a low-pass filter whose cutoff rises with speed: cutoff = min_cutoff + beta·|velocity|,
-so a still pose is smoothed strongly (little jitter) and a fast motion lightly (little lag). It is driven by the
-**real timestamps** of the frames, so variable frame rates and subsampled (``target_fps``) tracks behave.
-
-- Rotations are filtered as unit quaternions (WXYZ), made sign-continuous over time first (q and −q are the
-  same rotation), then renormalised; the result is projected back to exact rotation matrices.
-- ``zero_phase`` (default): the filter runs forwards and backwards over the track and the two are averaged,
-  which cancels the filter's lag to first order (we have the whole track; nothing needs to be causal).
-- Turned off (``SmoothingConfig.enabled = False``), nothing here runs and the network output is kept bit-exact.
-"""
+"""Moved to :mod:`core.motion.smoothing` (the refine stage); this module re-exports it so old imports work."""
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from .config import SmoothingConfig
-from .rotations import quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
-
-
-def _alpha(cutoff_hz, dt):
-    """Smoothing factor of a first-order low-pass filter for step dt (broadcasts)."""
-    tau = 1.0 / (2.0 * math.pi * cutoff_hz)
-    return 1.0 / (1.0 + tau / dt)
-
-
-def _one_euro_forward(x: np.ndarray, t: np.ndarray, min_cutoff: float, beta: float, d_cutoff: float) -> np.ndarray:
-    """Causal pass. x: (T, ..., D) float64, t: (T,) increasing seconds -> (T, ..., D).
-    The speed that raises the cutoff is the norm over the last axis (one cutoff per vector, e.g. per joint)."""
-    out = np.empty_like(x)
-    out[0] = x[0]
-    dx_hat = np.zeros(x.shape[1:-1] + (1,))
-    for i in range(1, x.shape[0]):
-        dt = max(float(t[i] - t[i - 1]), 1e-6)
-        dx = (x[i] - out[i - 1]) / dt
-        speed = np.linalg.norm(dx, axis=-1, keepdims=True)
-        dx_hat = dx_hat + _alpha(d_cutoff, dt) * (speed - dx_hat)
-        a = _alpha(min_cutoff + beta * dx_hat, dt)
-        out[i] = out[i - 1] + a * (x[i] - out[i - 1])
-    return out
-
-
-def one_euro(x, timestamps_s, min_cutoff_hz: float = 1.0, beta: float = 0.5, d_cutoff_hz: float = 1.0,
-             zero_phase: bool = True) -> np.ndarray:
-    """One-Euro filter along axis 0. x: (T, ..., D); timestamps_s: (T,) increasing -> (T, ..., D) float64.
-
-    zero_phase: average of a forward and a backward pass (no lag); False: the classic causal filter.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
-    if t.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
-    if x.shape[0] < 2:
-        return x.copy()
-    fwd = _one_euro_forward(x, t, min_cutoff_hz, beta, d_cutoff_hz)
-    if not zero_phase:
-        return fwd
-    bwd = _one_euro_forward(x[::-1], -t[::-1], min_cutoff_hz, beta, d_cutoff_hz)[::-1]
-    return 0.5 * (fwd + bwd)
-
-
-def smooth_rotmat(rotmat, timestamps_s, config: SmoothingConfig = SmoothingConfig()) -> np.ndarray:
-    """rotmat: (T, J, 3, 3) -> (T, J, 3, 3) float64 exact rotations, One-Euro filtered in quaternion space."""
-    q = quat_wxyz_make_continuous(rotmat_to_quat_wxyz(rotmat))  # (T, J, 4)
-    q = one_euro(q, timestamps_s, config.min_cutoff_hz, config.beta, config.derivative_cutoff_hz, config.zero_phase)
-    return quat_wxyz_to_rotmat(q)  # normalises
-
-
-def smooth_translation(transl, timestamps_s, config: SmoothingConfig = SmoothingConfig()) -> np.ndarray:
-    """transl: (T, 3) metres -> (T, 3) float64, One-Euro filtered (cutoff ``translation_min_cutoff_hz``)."""
-    return one_euro(transl, timestamps_s, config.translation_min_cutoff_hz, config.beta, config.derivative_cutoff_hz,
-                    config.zero_phase)
+from .motion.smoothing import (  # noqa: F401
+    METHODS,
+    _alpha,
+    _one_euro_forward,
+    moving_average,
+    one_euro,
+    slerp_average_rotmat,
+    smooth_motion,
+    smooth_rotmat,
+    smooth_translation,
+)

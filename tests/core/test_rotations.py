@@ -26,6 +26,9 @@ COVERED = {
     "rot6d_to_rotmat": "test_rot6d_numpy",
     "rotmat_to_rot6d": "test_rot6d_numpy",
     "project_to_rotmat": "test_project_to_rotmat",
+    "quat_wxyz_slerp": "test_quat_wxyz_slerp",
+    "quat_wxyz_average": "test_quat_wxyz_average",
+    "rotmat_from_vectors": "test_rotmat_from_vectors",
     "rot6d_to_rotmat_torch": "test_rot6d_to_rotmat_torch",
     "rotmat_to_axis_angle_torch": "test_rotmat_to_axis_angle_torch",
 }
@@ -183,3 +186,63 @@ def test_frame_constants_are_rotations():
         np.testing.assert_allclose(M @ M.T, np.eye(3))
         assert np.isclose(np.linalg.det(M), 1.0)
     assert np.isclose(np.linalg.det(rot.R_BLENDER_CAM_FROM_OPENCV_CAM), 1.0)
+
+
+# ------------------------------------------------------------------- interpolation and averaging (refine stage)
+def test_quat_wxyz_slerp():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(50, 4)), rng.normal(size=(50, 4))
+    t = rng.uniform(0, 1, 50)
+    q = rot.quat_wxyz_slerp(a, b, t)
+    # oracle: scipy's Slerp between the two rotations
+    from scipy.spatial.transform import Slerp
+
+    for i in range(50):
+        pair = Rotation.from_quat(np.stack([a[i], b[i]])[:, [1, 2, 3, 0]])
+        want = Slerp([0.0, 1.0], pair)([t[i]]).as_matrix()[0]
+        np.testing.assert_allclose(rot.quat_wxyz_to_rotmat(q[i]), want, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0, atol=1e-12)
+    # ends, the shorter arc for opposite signs, and identical inputs
+    np.testing.assert_allclose(rot.quat_wxyz_slerp(a, b, 0.0), a / np.linalg.norm(a, axis=-1, keepdims=True),
+                               atol=1e-12)
+    half = rot.quat_wxyz_slerp(np.array([1.0, 0, 0, 0]), -rot.axis_angle_to_quat_wxyz(np.array([0, 0, 0.2])), 0.5)
+    np.testing.assert_allclose(rot.quat_wxyz_to_axis_angle(half), [0, 0, 0.1], atol=1e-12)
+    same = rot.quat_wxyz_slerp(a[0], a[0], 0.3)
+    np.testing.assert_allclose(same, a[0] / np.linalg.norm(a[0]), atol=1e-12)
+
+
+def test_quat_wxyz_average():
+    rng = np.random.default_rng(8)
+    center = rot.axis_angle_to_quat_wxyz(np.array([0.3, -1.0, 2.0]))
+    noise = rot.axis_angle_to_quat_wxyz(rng.normal(0, 0.05, (40, 3)))
+    q = rot.quat_wxyz_multiply(center[None], noise)
+    q[::3] *= -1.0  # signs do not matter
+    mean = rot.quat_wxyz_average(q)
+    # oracle: scipy's Rotation.mean (the same chordal L2 mean)
+    want = Rotation.from_quat(q[:, [1, 2, 3, 0]]).mean().as_matrix()
+    np.testing.assert_allclose(rot.quat_wxyz_to_rotmat(mean), want, atol=1e-9)
+    w = rng.uniform(0, 1, 40)
+    want_w = Rotation.from_quat(q[:, [1, 2, 3, 0]]).mean(weights=w).as_matrix()
+    np.testing.assert_allclose(rot.quat_wxyz_to_rotmat(rot.quat_wxyz_average(q, w)), want_w, atol=1e-9)
+    # along another axis, batched: (J, K, 4) averaged over K
+    stack = np.stack([q, q[::-1]])
+    np.testing.assert_allclose(np.abs(rot.quat_wxyz_average(stack, axis=1) @ mean), 1.0, atol=1e-9)
+    assert mean[0] >= 0
+
+
+def test_rotmat_from_vectors():
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(size=(100, 3)), rng.normal(size=(100, 3)) * 3.0
+    R = rot.rotmat_from_vectors(a, b)
+    np.testing.assert_allclose(np.einsum("nij,nj->ni", R, a / np.linalg.norm(a, axis=-1, keepdims=True)),
+                               b / np.linalg.norm(b, axis=-1, keepdims=True), atol=1e-10)
+    np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-10)
+    # the smallest such rotation: its angle is the angle between the vectors, its axis perpendicular to both
+    angle = np.linalg.norm(rot.rotmat_to_axis_angle(R), axis=-1)
+    cos = np.sum(a * b, axis=-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    np.testing.assert_allclose(angle, np.arccos(np.clip(cos, -1, 1)), atol=1e-9)
+    # equal and opposite directions
+    np.testing.assert_allclose(rot.rotmat_from_vectors([0, 0, 2.0], [0, 0, 1.0]), np.eye(3), atol=1e-12)
+    flip = rot.rotmat_from_vectors([1.0, 0, 0], [-1.0, 0, 0])
+    np.testing.assert_allclose(flip @ [1.0, 0, 0], [-1.0, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(flip), 1.0, atol=1e-12)

@@ -1,0 +1,133 @@
+"""``python -m core refine IN.npz -o OUT.npz [options]`` and the refine options shared with ``capture``.
+
+``core/__main__.py`` only adds the sub-command and calls :func:`run_refine`; the parser pieces and the
+command's body live here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from ..config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
+
+REFINE_EPILOG = """\
+examples:
+  python -m core refine walk.npz -o walk_refined.npz
+      defaults: foot lock auto, upright world frame, One-Euro smoothing, rows as captured
+  python -m core refine walk.npz -o walk24.npz --fps 24 --smoothing slerp-average --window 5
+      a 24 fps version with the paper's average filter
+  python -m core refine jump.npz -o jump.npz --foot-lock never --no-upright
+      only smoothing (for motion that never touches the ground)
+
+Refining always starts from the raw network output kept in the file, so it can be repeated with other options.
+exit codes: 0 done, 2 bad input (one "error: ..." line, nothing written).
+"""
+
+
+def add_refine_options(parser: argparse.ArgumentParser, for_capture: bool = False) -> None:
+    """The refine options (defaults from core/config.py). On ``capture`` the defaults are left as None so
+    ``--no-smoothing`` can still mean "the raw network output"."""
+    d, dl, df, de = RefineConfig(), FootLockConfig(), FloorConfig(), SmoothingConfig()
+    group = parser.add_argument_group("refine (after the network; see `python -m core refine --help`)"
+                                      if for_capture else "refine options")
+    group.add_argument("--foot-lock", choices=("auto", "always", "never", "ground"),
+                       default=None if for_capture else dl.mode,
+                       help="auto: pin feet during detected contacts; always: whenever a foot is near the floor; "
+                            f"ground: keep feet on the floor without pinning; never (default {dl.mode})")
+    group.add_argument("--upright", action=argparse.BooleanOptionalAction, default=df.upright,
+                       help="store a world frame with Z up and the floor at Z = 0 (camera pitch, roll, height) "
+                            f"(default {'on' if df.upright else 'off'})")
+    group.add_argument("--smoothing", choices=("one-euro", "slerp-average", "none"),
+                       default=None if for_capture else d.smoothing,
+                       help=f"temporal filter of rotations and translations (default {d.smoothing})")
+    group.add_argument("--min-cutoff", type=_positive, default=de.min_cutoff_hz, metavar="HZ",
+                       help=f"one-euro: cutoff when still; lower = smoother (default {de.min_cutoff_hz})")
+    group.add_argument("--beta", type=_non_negative, default=de.beta,
+                       help=f"one-euro: speed coefficient; higher = less lag (default {de.beta})")
+    group.add_argument("--translation-min-cutoff", type=_positive, default=de.translation_min_cutoff_hz,
+                       metavar="HZ", help=f"one-euro: cutoff of the translation (default {de.translation_min_cutoff_hz})")
+    group.add_argument("--window", type=_odd, default=d.average_window, metavar="N",
+                       help=f"slerp-average: frames per window, odd (default {d.average_window})")
+    group.add_argument("--fps", type=_positive, metavar="F", dest="refine_fps",
+                       help="resample the motion to F frames per second (default: the rows as captured)")
+
+
+def refine_config_from_args(args, no_smoothing: bool = False) -> RefineConfig:
+    """RefineConfig from parsed options. ``no_smoothing`` (capture's --no-smoothing): smoothing none and, unless
+    --foot-lock is given, foot lock never, i.e. the network output bit-exact."""
+    d = RefineConfig()
+    smoothing = args.smoothing or ("none" if no_smoothing else d.smoothing)
+    mode = args.foot_lock or ("never" if no_smoothing else d.foot_lock.mode)
+    one_euro = replace(d.one_euro, min_cutoff_hz=args.min_cutoff, beta=args.beta,
+                       translation_min_cutoff_hz=args.translation_min_cutoff)
+    return replace(d, smoothing=smoothing, one_euro=one_euro, average_window=args.window, fps=args.refine_fps,
+                   foot_lock=replace(d.foot_lock, mode=mode), floor=replace(d.floor, upright=args.upright))
+
+
+def add_refine_command(sub, description: str) -> argparse.ArgumentParser:
+    ref = sub.add_parser("refine", help="clean up a capture without the network: foot lock, level floor, "
+                         "smoothing, frame rate", description=description + " Refine a capture: planted feet, a "
+                         "level floor, smoothing, any frame rate.", epilog=REFINE_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    ref.add_argument("input", metavar="IN.npz", help="a TCMR Mocap result (python -m core capture ... -o IN.npz)")
+    ref.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="where to write the refined result")
+    add_refine_options(ref)
+    return ref
+
+
+def run_refine(args, check_output) -> int:
+    """The ``refine`` command: load, refine (strict: bad input raises MocapError), save atomically, summarise."""
+    from ..result import MotionResult
+    from .refine import refine_result
+
+    check_output(args.output)
+    result = MotionResult.load(args.input)
+    refined, report = refine_result(result, refine_config_from_args(args), strict=True)
+    refined.save(args.output)
+    print(summary_line(args.output, refined, report))
+    return 0
+
+
+def summary_line(path: str, result, report) -> str:
+    parts = [f"wrote {path}: {len(result.tracks)} track(s), {report.rows} person-frames"]
+    if result.motion_fps:
+        parts.append(f"at {result.motion_fps:g} fps")
+    if report.floor is not None:
+        f = report.floor
+        parts.append(f"floor: camera pitch {f.pitch_deg:+.1f}°, roll {f.roll_deg:+.1f}°, height {f.camera_height_m:.2f} m")
+    contacts = sum(report.contact_frames.values())
+    if contacts:
+        parts.append(f"{contacts} frames with a foot planted")
+    parts.append(f"{1000 * report.seconds / max(report.rows, 1):.3f} ms per person-frame")
+    return "; ".join(parts)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _odd(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1 or value % 2 == 0:
+        raise argparse.ArgumentTypeError(f"expected an odd whole number >= 1, got {text!r}")
+    return value

@@ -1,0 +1,100 @@
+"""Foot contacts: when is a foot joint on the floor?
+
+The foot joints are SMPL's ankles and toes (:data:`FOOT_JOINT_IDS` = left ankle 7, right ankle 8, left foot 10,
+right foot 11: the column order of every ``contact`` array). A joint's *height* is its distance above the
+floor minus its height when standing in the rest pose (so 0 = resting on the floor); its *speed* is the 3D
+speed of the joint. A joint enters a contact when it is low **and** slow (``height_on_m``, ``speed_on_mps``)
+and stays in it until it is high **or** fast (``height_off_m``, ``speed_off_mps``) — hysteresis, so jitter at
+the threshold does not chatter. Breaks shorter than ``max_gap_s`` are bridged and contacts shorter than
+``min_contact_s`` dropped. ``use_speed=False`` (foot lock ``always``/``ground``) tests the height only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import ContactConfig
+from ..errors import MocapError
+from ..skeleton import FOOT_JOINTS
+
+FOOT_JOINT_IDS = (FOOT_JOINTS["left"][0], FOOT_JOINTS["right"][0], FOOT_JOINTS["left"][1], FOOT_JOINTS["right"][1])
+FOOT_OF_COLUMN = (0, 1, 0, 1)  # 0 = left, 1 = right
+TOE_ABOVE_SOLE_M = 0.035  # without a rest mesh: the sole lies this far below the lower toe joint (SMPL-like)
+
+
+class TrackTooShortError(MocapError):
+    """A track has too few rows for contact detection or a floor estimate."""
+
+
+def sole_height(rest_joints: np.ndarray, v_shaped=None) -> float:
+    """Height (SMPL y, rest pose) of the soles: the lowest rest-mesh vertex, else below the toe joints."""
+    if v_shaped is not None:
+        return float(np.min(np.asarray(v_shaped, dtype=np.float64)[:, 1]))
+    J = np.asarray(rest_joints, dtype=np.float64)
+    return float(min(J[FOOT_JOINT_IDS[2], 1], J[FOOT_JOINT_IDS[3], 1]) - TOE_ABOVE_SOLE_M)
+
+
+def foot_rest_heights(rest_joints: np.ndarray, v_shaped=None) -> np.ndarray:
+    """Height above the floor of each foot joint when standing in the rest pose. -> (4,) metres."""
+    J = np.asarray(rest_joints, dtype=np.float64)
+    return J[list(FOOT_JOINT_IDS), 1] - sole_height(J, v_shaped)
+
+
+def joint_speeds(positions: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """Speed of each point: central differences on the real times (one-sided at the ends).
+    positions: (T, F, 3), times_s: (T,) -> (T, F) metres per second (zeros for T < 2)."""
+    p = np.asarray(positions, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    if p.shape[0] < 2:
+        return np.zeros(p.shape[:2])
+    v = np.gradient(p, t, axis=0)
+    return np.linalg.norm(v, axis=-1)
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of every run of True in a 1-D bool array (stop exclusive)."""
+    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(m[1:] != m[:-1])
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def _hysteresis(enter: np.ndarray, stay: np.ndarray) -> np.ndarray:
+    """State per frame: on after an ``enter`` frame, for as long as ``stay`` holds. (T,) bool -> (T,) bool."""
+    out = np.zeros(enter.shape, dtype=bool)
+    on = False
+    for i in range(enter.shape[0]):
+        on = bool(enter[i]) or (on and bool(stay[i]))
+        out[i] = on
+    return out
+
+
+def clean_runs(mask: np.ndarray, times_s: np.ndarray, min_duration_s: float, max_gap_s: float) -> np.ndarray:
+    """Bridge gaps shorter than ``max_gap_s``, then drop runs shorter than ``min_duration_s`` (both measured on
+    the real times: a run of frames a..b lasts t_b − t_a plus one typical frame). (T,) bool -> (T,) bool."""
+    m = np.asarray(mask, dtype=bool).copy()
+    t = np.asarray(times_s, dtype=np.float64)
+    frame = float(np.median(np.diff(t))) if t.shape[0] > 1 else 1.0
+    r = runs(m)
+    for (a0, b0), (a1, _b1) in zip(r[:-1], r[1:]):
+        if t[a1] - t[b0 - 1] - frame < max_gap_s - 1e-9:
+            m[b0:a1] = True
+    for a, b in runs(m):
+        if t[b - 1] - t[a] + frame < min_duration_s - 1e-9:
+            m[a:b] = False
+    return m
+
+
+def detect_contacts(heights: np.ndarray, speeds: np.ndarray, times_s: np.ndarray,
+                    config: ContactConfig = ContactConfig(), use_speed: bool = True) -> np.ndarray:
+    """heights: (T, F) metres above resting on the floor; speeds: (T, F) m/s; times_s: (T,) -> (T, F) bool."""
+    h = np.asarray(heights, dtype=np.float64)
+    s = np.asarray(speeds, dtype=np.float64)
+    enter = h < config.height_on_m
+    stay = h < config.height_off_m
+    if use_speed:
+        enter &= s < config.speed_on_mps
+        stay &= s < config.speed_off_mps
+    out = np.zeros(h.shape, dtype=bool)
+    for f in range(h.shape[1]):
+        out[:, f] = clean_runs(_hysteresis(enter[:, f], stay[:, f]), times_s, config.min_contact_s, config.max_gap_s)
+    return out

@@ -1,0 +1,193 @@
+"""The refine stage's one entry: :func:`refine_result` (a MotionResult in, a refined MotionResult out).
+
+Always from the raw network output (``TrackMotion.raw_view``), so refining a refined file again with other
+options gives what refining the capture would have given. Per track, in order:
+
+1. smoothing (``one-euro`` | ``slerp-average`` | ``none``) on the raw rows, on their real timestamps;
+2. resampling to ``fps`` (optional): rows on the grid k / fps, slerp for rotations, cubic Hermite for the
+   translation, linear for boxes/cameras/shape, nearest for flags and frame ids;
+3. the floor, fitted once over every track on the raw rows (``floor.estimate_floor``), when ``--upright`` or a
+   foot lock needs it (a low-pass filter would move the feet of a squat or a jump off the floor);
+4. contacts and foot lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame.
+
+``rotmat``/``pose_aa``/``transl_cam`` stay in the **camera frame** (so every old reader still overlays the
+footage); the world frame is stored beside them as one rigid transform (``R_world_from_cam``,
+``cam_position_world``) shared by all tracks.
+
+``strict=True`` (the ``refine`` command): a track too short for contacts or a floor that cannot be found
+raises (one line, nothing written). ``strict=False`` (captures): the same problems become warnings in the
+report and the motion keeps the camera frame (a long capture is never thrown away over its floor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..config import RefineConfig
+from ..errors import InvalidMotionFileError
+from ..result import ROW_FIELDS, MotionResult, TrackMotion
+from ..rotations import rotmat_to_axis_angle
+from ..smpl import forward_kinematics
+from .contacts import FOOT_JOINT_IDS, TrackTooShortError, detect_contacts, foot_rest_heights, joint_speeds
+from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor, motion_to_camera, motion_to_world
+from .footlock import lock_feet
+from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat
+from .smoothing import smooth_motion
+
+
+@dataclass
+class RefineReport:
+    floor: Optional[FloorFrame] = None
+    warnings: list[str] = field(default_factory=list)
+    contact_frames: dict = field(default_factory=dict)  # track id -> frames with any foot in contact
+    rows: int = 0  # person-frames written
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"floor": None if self.floor is None else self.floor.as_dict(), "warnings": list(self.warnings),
+                "contact_frames": {str(k): int(v) for k, v in self.contact_frames.items()}, "rows": int(self.rows),
+                "seconds": round(self.seconds, 4)}
+
+
+def row_times(track: TrackMotion, timestamps_s: np.ndarray, fps: float) -> np.ndarray:
+    """(N,) time of each row: ``times_s`` when stored, else the video timestamps of its frames."""
+    if track.times_s is not None:
+        return np.asarray(track.times_s, dtype=np.float64)
+    ids = np.asarray(track.frame_ids, dtype=np.int64)
+    ts = np.asarray(timestamps_s, dtype=np.float64)
+    if ts.shape[0] > int(ids.max(initial=-1)):
+        return ts[ids]
+    return ids / float(fps)
+
+
+@dataclass
+class _Work:
+    """One track in progress."""
+
+    raw: TrackMotion
+    raw_times: np.ndarray  # (N0,) times of the raw rows
+    times: np.ndarray
+    rotmat: np.ndarray  # (N, 24, 3, 3) camera frame
+    transl: np.ndarray  # (N, 3)
+    rows: dict  # per-row fields at the refined rows
+    contact: Optional[np.ndarray] = None
+
+
+def _resample_rows(raw: TrackMotion, times: np.ndarray, new_times: np.ndarray) -> dict:
+    near = nearest_rows(times, new_times)
+    rows = {}
+    for name in ROW_FIELDS:
+        value = getattr(raw, name)
+        if value is None or name in ("rotmat", "pose_aa", "transl_cam"):
+            continue
+        value = np.asarray(value)
+        if value.dtype.kind in "biu":
+            rows[name] = value[near]
+        else:
+            rows[name] = resample_linear(value, times, new_times).astype(value.dtype)
+    return rows
+
+
+def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
+                  strict: bool = True) -> tuple[MotionResult, RefineReport]:
+    """Refine every track of ``result`` (see the module docstring). Returns (new result, report); the input
+    is not modified. Raises TrackTooShortError / FloorNotFoundError (strict) or InvalidMotionFileError."""
+    start = time.perf_counter()
+    report = RefineReport()
+    mode = config.foot_lock.mode
+    need_floor = config.floor.upright or mode != "never"
+    works: list[_Work] = []
+    for track in result.tracks:
+        raw = track.raw_view()
+        times = row_times(raw, result.timestamps_s, result.fps)
+        if need_floor and len(raw) < config.min_track_frames:
+            message = (f"track {track.track_id} has only {len(raw)} rows; contact detection and the floor need at "
+                       f"least {config.min_track_frames} (refine with --foot-lock never --no-upright)")
+            if strict:
+                raise TrackTooShortError(message)
+            report.warnings.append(message)
+        if need_floor and raw.rest_joints is None:
+            raise InvalidMotionFileError(f"track {track.track_id} has no rest_joints (needed for the floor and "
+                                         "foot lock); refine with --foot-lock never --no-upright")
+        rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
+                                       config.average_window)
+        rows = {}
+        raw_times = times
+        if config.fps:
+            new_times = grid_times(times, config.fps)
+            rotmat = resample_rotmat(rotmat, times, new_times)
+            transl = resample_cubic(transl, times, new_times)
+            rows = _resample_rows(raw, times, new_times)
+            times = new_times
+        works.append(_Work(raw=raw, raw_times=raw_times, times=times, rotmat=np.asarray(rotmat, dtype=np.float64),
+                           transl=np.asarray(transl, dtype=np.float64), rows=rows))
+
+    floor = None
+    usable = [w for w in works if len(w.times) >= config.min_track_frames and w.raw.rest_joints is not None]
+    if need_floor and usable:
+        inputs = []
+        for w in usable:  # the floor from the raw rows: smoothing must not bias where the feet are
+            P, G = forward_kinematics(w.raw.rest_joints, w.raw.rotmat)
+            inputs.append(FloorInput(joints=P + np.asarray(w.raw.transl_cam, dtype=np.float64)[:, None],
+                                     global_rotmat=G, times_s=w.raw_times,
+                                     rest_heights=foot_rest_heights(w.raw.rest_joints, w.raw.v_shaped)))
+        try:
+            floor = estimate_floor(inputs, config.floor, config.foot_lock.contact)
+        except FloorNotFoundError as err:
+            if strict:
+                raise
+            report.warnings.append(str(err))
+    report.floor = floor
+
+    if floor is not None and mode != "never":
+        R, c = floor.R_world_from_cam, floor.cam_position_world
+        for w in usable:
+            J = np.asarray(w.raw.rest_joints, dtype=np.float64)
+            rest_h = foot_rest_heights(J, w.raw.v_shaped)
+            rot_w, tr_w = motion_to_world(w.rotmat, w.transl, J[0], R, c)
+            P, _ = forward_kinematics(J, rot_w)
+            feet = P[:, list(FOOT_JOINT_IDS)] + tr_w[:, None]  # (T, 4, 3)
+            heights = feet[..., 2] - rest_h
+            w.contact = detect_contacts(heights, joint_speeds(feet, w.times), w.times, config.foot_lock.contact,
+                                        use_speed=(mode == "auto"))
+            rot_w, tr_w = lock_feet(rot_w, tr_w, J, w.times, w.contact, rest_h, config.foot_lock)
+            w.rotmat, w.transl = motion_to_camera(rot_w, tr_w, J[0], R, c)
+
+    tracks = []
+    for track, w in zip(result.tracks, works):
+        tracks.append(_refined_track(track, w, resampled=bool(config.fps)))
+        report.contact_frames[track.track_id] = 0 if w.contact is None else int(w.contact.any(axis=1).sum())
+        report.rows += len(w.times)
+    meta = dict(result.meta)
+    report.seconds = time.perf_counter() - start
+    meta["refine"] = {"options": dataclasses.asdict(config), **report.as_dict()}
+    upright = floor is not None and config.floor.upright
+    refined = dataclasses.replace(
+        result, tracks=tracks, meta=meta,
+        R_world_from_cam=floor.R_world_from_cam.copy() if upright else None,
+        cam_position_world=floor.cam_position_world.copy() if upright else None,
+        motion_fps=float(config.fps) if config.fps else None)
+    return refined, report
+
+
+def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion:
+    raw = w.raw
+    raw_fields = {name: np.asarray(getattr(raw, name)) for name in ROW_FIELDS
+                  if getattr(raw, name) is not None and (resampled or name not in ("verts", "joints49"))}
+    values = {f.name: getattr(raw, f.name) for f in dataclasses.fields(TrackMotion)}
+    if resampled:
+        for name in ROW_FIELDS:
+            values[name] = None
+        values.update(w.rows)
+    rotmat = w.rotmat.astype(np.float32)
+    unchanged = not resampled and np.array_equal(rotmat, raw.rotmat)  # keep the network's own axis-angle
+    values.update(
+        rotmat=rotmat, pose_aa=raw.pose_aa if unchanged else rotmat_to_axis_angle(w.rotmat).astype(np.float32),
+        transl_cam=w.transl.astype(np.float32), times_s=np.asarray(w.times, dtype=np.float64),
+        contact=None if w.contact is None else w.contact.astype(bool), raw=raw_fields)
+    return TrackMotion(**values)
