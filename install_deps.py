@@ -58,7 +58,7 @@ SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # every pin in requirements.txt
 STAMP_NAME = "tcmr_mocap_setup.json"
 STAMP_FORMAT = 1
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
-TORCH_CUDA_TAG = "cu132"  # the CUDA the pinned torch is built for on PyPI (torch.version.cuda == "13.2")
+TORCH_CUDA_TAG = "cu130"  # the CUDA the pinned torch is built for on PyPI (torch.version.cuda == "13.0")
 CONNECT_TIMEOUT_S = 10.0  # reachability pre-check before any download
 DOWNLOAD_TIMEOUT_S = 15.0  # per socket operation: a stalled transfer stops, the .part file is kept
 VERIFY_TIMEOUT_S = 600

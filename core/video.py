@@ -12,6 +12,7 @@ Frame indices are always indices into the full video (0 = its first frame), what
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
 from dataclasses import dataclass
@@ -57,12 +58,14 @@ def _quiet_opencv():
     """
     import cv2
 
-    previous = cv2.getLogLevel()
-    cv2.setLogLevel(0)
+    # OpenCV <= 4.11 has cv2.getLogLevel/setLogLevel; 4.12+ only cv2.utils.logging's (0 = silent in both)
+    log = cv2 if hasattr(cv2, "getLogLevel") else importlib.import_module("cv2.utils.logging")
+    previous = log.getLogLevel()
+    log.setLogLevel(0)
     try:
         yield
     finally:
-        cv2.setLogLevel(previous)
+        log.setLogLevel(previous)
 
 
 def _open_capture(path: str):
