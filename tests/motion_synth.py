@@ -132,7 +132,7 @@ def camera_pose(pitch_deg: float, roll_deg: float, distance_m: float = 6.0, aim_
     p = np.radians(pitch_deg)
     r = np.radians(roll_deg)
     level = np.diag([1.0, -1.0, -1.0])  # OpenCV axes of a level camera looking along world -z
-    R = rot("z", r) @ rot("x", -p) @ level
+    R = rot("z", r) @ rot("x", p) @ level  # looking down at the person
     centre = np.array([0.0, aim_height_m + distance_m * np.tan(p), distance_m])
     return R, centre
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..config import ContactConfig, FloorConfig
 from ..errors import MocapError
-from .contacts import joint_speeds
+from .contacts import clean_runs, joint_speeds
 from .smoothing import moving_average
 
 SMPL_UP = np.array([0.0, 1.0, 0.0])  # SMPL's canonical up axis
@@ -74,8 +74,10 @@ class FloorFrame:
 
     @property
     def roll_deg(self) -> float:
-        """Camera roll: the angle of its x (right) axis above the horizon (positive: right side up)."""
-        return math.degrees(math.asin(float(np.clip(self.R_world_from_cam[2, 0], -1.0, 1.0))))
+        """Camera roll about its viewing axis: the angle of the world's up in the image from the image's up
+        (positive: the camera's right side is up)."""
+        n = self.R_world_from_cam[2]  # world up in camera coordinates
+        return math.degrees(math.atan2(float(n[0]), float(-n[1])))
 
     def as_dict(self) -> dict:
         return {"normal_cam": [round(float(v), 6) for v in self.normal_cam], "offset_m": round(self.offset, 5),
@@ -125,6 +127,8 @@ def _candidates(inputs: list[FloorInput], u: np.ndarray, contact: ContactConfig,
         foot_low = np.minimum(height[:, [0, 1]], height[:, [2, 3]])  # (T, 2) left, right
         lowest = height - np.concatenate([foot_low, foot_low], axis=1) < (0.04 if plane is None else 0.015)
         slow = (joint_speeds(moving_average(feet, 5), inp.times_s) < contact.speed_on_mps) & lowest
+        for k in range(4):  # a foot at rest stays slow a while (a kick's turning point does not)
+            slow[:, k] = clean_runs(slow[:, k], inp.times_s, contact.min_contact_s, 0.0)
         if not slow.any():
             continue
         if plane is None:

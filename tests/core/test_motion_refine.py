@@ -1,0 +1,121 @@
+"""core.motion.refine: the stage end to end, raw output kept and re-refined, old files, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from motion_cases import camera_clip, joints, ms, result_of, tilt_deg, track_of
+
+from core.config import FootLockConfig, RefineConfig
+from core.metrics import foot_skate, mpjpe
+from core.motion.contacts import FOOT_JOINT_IDS, TrackTooShortError
+from core.motion.floor import FloorNotFoundError
+from core.motion.refine import refine_result
+from core.result import MotionResult
+
+
+def _cfg(**kw):
+    return dataclasses.replace(RefineConfig(), **kw)
+
+
+def test_refine_levels_the_floor_pins_feet_and_keeps_the_raw(tmp_path):
+    c, R, C, res, (rc, tc) = camera_clip("walk", 20.0, -4.0)
+    out, report = refine_result(res, RefineConfig())
+    tr = out.tracks[0]
+    assert tilt_deg(report.floor.normal_cam, R) < 1.0
+    assert out.R_world_from_cam is not None and out.cam_position_world[2] == pytest.approx(C[1], abs=0.05)
+    # motion stays in the camera frame; the raw rows are kept bit-exact
+    np.testing.assert_array_equal(tr.raw["rotmat"], res.tracks[0].rotmat)
+    np.testing.assert_array_equal(tr.raw["transl_cam"], res.tracks[0].transl_cam)
+    assert tr.contact.shape == (len(tr), 4) and tr.contact.any()
+    # feet planted: skate in the true world frame far below the input's
+    def skate(rot, tra):
+        world = joints(rot, tra) @ R + C  # camera -> y-up world
+        return foot_skate(world[:, list(FOOT_JOINT_IDS)], c["contact"], up=(0, 1, 0)).mean()
+    before, after = skate(rc, tc), skate(tr.rotmat, tr.transl_cam)
+    assert after < 0.25 * before and after < 0.008
+    # smoothing + foot lock bring it closer to the clean motion
+    clean = joints(*ms.to_camera(c["rotmat"], c["transl"], R, C))
+    assert mpjpe(joints(tr.rotmat, tr.transl_cam), clean).mean() < mpjpe(joints(rc, tc), clean).mean()
+    # saved, loaded, refined again with other options: starts from the raw, not from the refined rows
+    path = tmp_path / "refined.npz"
+    out.save(path)
+    back = MotionResult.load(path)
+    with np.load(path, allow_pickle=False) as z:
+        assert "track_1/raw_rotmat" in z.files and "R_world_from_cam" in z.files
+    again, _ = refine_result(back, _cfg(smoothing="none", foot_lock=FootLockConfig(mode="never")))
+    np.testing.assert_array_equal(again.tracks[0].rotmat, res.tracks[0].rotmat)
+    np.testing.assert_array_equal(again.tracks[0].transl_cam, res.tracks[0].transl_cam)
+    np.testing.assert_array_equal(again.tracks[0].pose_aa, res.tracks[0].pose_aa)
+    assert out.meta["refine"]["floor"]["num_points"] > 0
+
+
+def test_overlay_is_unchanged_by_the_world_frame():
+    """World joints seen through the placed camera project exactly where the camera-frame joints did."""
+    _c, _R, _C, res, _ = camera_clip("turn", 28.0, 5.0)
+    out, _ = refine_result(res, _cfg(foot_lock=FootLockConfig(mode="never"), smoothing="none"))
+    tr = out.tracks[0]
+    cam = joints(tr.rotmat, tr.transl_cam)
+    world = cam @ out.R_world_from_cam.T + out.cam_position_world
+    back = (world - out.cam_position_world) @ out.R_world_from_cam  # world -> camera through the placed camera
+    f = out.focal_length_px
+    proj = lambda X: f * X[..., :2] / X[..., 2:3]  # noqa: E731
+    np.testing.assert_allclose(proj(back), proj(cam), atol=1e-6)
+
+
+def test_fps_resampling_rows_times_and_raw():
+    _c, _R, _C, res, _ = camera_clip("walk", seconds=2.0)
+    out, _ = refine_result(res, _cfg(fps=24.0))
+    tr = out.tracks[0]
+    assert out.motion_fps == 24.0 and len(tr) == 48 and tr.times_s.shape == (48,)
+    np.testing.assert_allclose(tr.times_s * 24, np.arange(48), atol=1e-9)
+    assert tr.bbox_xyxy.shape == (48, 4) and tr.interpolated.dtype == bool
+    assert np.abs(tr.frame_ids - tr.times_s * 30).max() <= 0.5 + 1e-9  # the nearest video frame
+    assert tr.raw["rotmat"].shape[0] == 60 and tr.raw["frame_ids"].shape == (60,)
+    # refined again without --fps: back at the raw rows
+    again, _ = refine_result(out, RefineConfig())
+    assert len(again.tracks[0]) == 60 and again.motion_fps is None
+    np.testing.assert_array_equal(again.tracks[0].frame_ids, np.arange(60))
+
+
+def test_old_files_are_their_own_raw(tmp_path):
+    """A format-1 file of the previous version (no raw_*, no world keys) loads and refines."""
+    _c, _R, _C, res, _ = camera_clip("walk", seconds=2.0)
+    path = tmp_path / "old.npz"
+    res.save(path)
+    with np.load(path, allow_pickle=False) as z:
+        assert not any(k.startswith("track_1/raw_") for k in z.files) and "R_world_from_cam" not in z.files
+    old = MotionResult.load(path)
+    assert old.R_world_from_cam is None and old.tracks[0].raw is None and old.tracks[0].raw_view() is old.tracks[0]
+    out, _ = refine_result(old, RefineConfig())
+    np.testing.assert_array_equal(out.tracks[0].raw["rotmat"], old.tracks[0].rotmat)
+
+
+def test_bad_input():
+    _c, _R, _C, res, (rc, tc) = camera_clip("float")
+    with pytest.raises(FloorNotFoundError, match="floor could not be estimated"):
+        refine_result(res, RefineConfig())
+    # not strict (captures): a warning, the camera frame kept, smoothing still done
+    out, report = refine_result(res, RefineConfig(), strict=False)
+    assert out.R_world_from_cam is None and "floor could not be estimated" in report.warnings[0]
+    assert not np.array_equal(out.tracks[0].rotmat, res.tracks[0].rotmat)
+    # without floor-dependent options it is fine
+    out, _ = refine_result(res, _cfg(foot_lock=FootLockConfig(mode="never"),
+                                     floor=dataclasses.replace(RefineConfig().floor, upright=False)))
+    assert out.R_world_from_cam is None
+    short = result_of([track_of(rc[:5], tc[:5])], 5)
+    with pytest.raises(TrackTooShortError, match="only 5 rows"):
+        refine_result(short, RefineConfig())
+
+
+def test_multi_person_share_one_floor():
+    c, R, C, _res, (rc, tc) = camera_clip("walk", 18.0, 3.0)
+    c2 = ms.make_clip("jump", seconds=6.0)
+    rc2, tc2 = ms.to_camera(c2["rotmat"], c2["transl"] + [1.2, 0, -1.0], R, C)
+    res = result_of([track_of(rc, tc, 1), track_of(rc2, tc2, 2)], rc.shape[0])
+    out, report = refine_result(res, RefineConfig())
+    assert tilt_deg(report.floor.normal_cam, R) < 1.0
+    assert set(report.contact_frames) == {1, 2} and all(v > 0 for v in report.contact_frames.values())
