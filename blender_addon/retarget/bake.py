@@ -184,7 +184,11 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion: bool = 
         rig = target_rig(target)
         follow = {tbm.bones[s]: W for s, W in world.items()}
         root = tbm.root or tbm.key_bone(tbm.bones["hips"])
-        basis_rot, root_loc = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root)
+        feet = [tbm.bones[f"foot.{s}"] for s in "LR"]
+        _, _, ankles = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root, probe=feet)
+        hips[:, 2] += transfer.floor_offset(list(ankles.values()), float(np.mean([tgt_sk.heads[f"foot.{s}"][2]
+                                                                                  for s in "LR"])))
+        basis_rot, root_loc, _ = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root)
         for bone, _prop, value in tbm.properties:
             target.pose.bones[bone][_prop] = value
         name = f"{action.name} · {target.name}"
@@ -241,27 +245,31 @@ def _write_action(obj, name, frames, basis_rot, root, root_loc, properties):
         if pb.rotation_mode == "AXIS_ANGLE":
             pb.rotation_mode = "QUATERNION"
     action, bag = keyframes.new_action(obj, name + " (baking)")
-    curves = {}
-    f = np.asarray(frames, dtype=np.float64)
-    groups = {}
+    try:
+        curves = {}
+        f = np.asarray(frames, dtype=np.float64)
+        groups = {}
 
-    def group(bone):
-        if bone not in groups:
-            groups[bone] = bag.groups.new(bone)
-        return groups[bone]
+        def group(bone):
+            if bone not in groups:
+                groups[bone] = bag.groups.new(bone)
+            return groups[bone]
 
-    for bone, R in basis_rot.items():
-        pb = obj.pose.bones[bone]
-        path, values = _rotation_channels(pb, R)
-        base = f'pose.bones["{bone}"].'
-        curves[bone] = [keyframes.fill_fcurve(bag, base + path, i, group(bone), f, values[:, i])
-                        for i in range(values.shape[1])]
-    base = f'pose.bones["{root}"].location'
-    curves[(root, "location")] = [keyframes.fill_fcurve(bag, base, i, group(root), f, root_loc[:, i])
-                                  for i in range(3)]
-    for bone, prop, value in properties:
-        keyframes.fill_fcurve(bag, f'pose.bones["{bone}"]["{prop}"]', 0, group(bone), f[[0, -1]],
-                              np.array([value, value], dtype=np.float64))
+        for bone, R in basis_rot.items():
+            pb = obj.pose.bones[bone]
+            path, values = _rotation_channels(pb, R)
+            base = f'pose.bones["{bone}"].'
+            curves[bone] = [keyframes.fill_fcurve(bag, base + path, i, group(bone), f, values[:, i])
+                            for i in range(values.shape[1])]
+        base = f'pose.bones["{root}"].location'
+        curves[(root, "location")] = [keyframes.fill_fcurve(bag, base, i, group(root), f, root_loc[:, i])
+                                      for i in range(3)]
+        for bone, prop, value in properties:
+            keyframes.fill_fcurve(bag, f'pose.bones["{bone}"]["{prop}"]', 0, group(bone), f[[0, -1]],
+                                  np.array([value, value], dtype=np.float64))
+    except BaseException:
+        bpy.data.actions.remove(action)
+        raise
     return action, bag, curves
 
 

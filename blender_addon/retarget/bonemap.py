@@ -158,15 +158,16 @@ def preset_entries(preset: dict) -> list:
     return [*preset.get("bones", {}).values(), *(e for c in preset.get("chains", {}).values() for e in c)]
 
 
-def best_preset(bone_names: list[str], user_dir=None) -> BoneMap | None:
-    """The preset that maps a rig completely (all required slots) with the most bones, or None."""
+def best_preset(bone_names: list[str], user_dir=None, partial: bool = False) -> BoneMap | None:
+    """The preset that maps a rig completely (all required slots) with the most bones, or None. With
+    ``partial``, the best incomplete one instead (to say which required bones a rig of that kind lacks)."""
     best = None
     for pid, path in preset_files(user_dir).items():
         try:
             bm = match_preset(load_preset(path), bone_names, pid)
         except (OSError, ValueError):
             continue
-        if bm.missing_required():
+        if bool(bm.missing_required()) != partial:
             continue
         entries = len(preset_entries(load_preset(path)))
         score = len(bm.bones) + 0.5 * len(bm.keys) - 0.01 * (entries - len(bm.bones))  # the closest fit

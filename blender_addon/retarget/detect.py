@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bonemap import BoneMap, best_preset
+from .bonemap import REQUIRED, BoneMap, best_preset
 
 HELPER_TOKENS = {"ik", "pole", "target", "twist", "roll", "end", "nub", "tip", "mch", "vis", "tweak", "helper",
                  "corrective", "jiggle", "weapon", "prop", "ctrl", "offset", "null", "share", "top", "socket",
@@ -96,6 +96,9 @@ def detect(rig: RigInfo, user_dir=None) -> BoneMap:
     bm = best_preset(rig.names, user_dir)
     if bm is not None:
         return bm
+    near = best_preset(rig.names, user_dir, partial=True)
+    if near is not None and len(near.missing_required()) <= 0.3 * len(REQUIRED):
+        return near  # a rig of a known kind with bones missing: the caller names them
     return detect_by_structure(rig)
 
 

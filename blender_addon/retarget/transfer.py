@@ -232,13 +232,14 @@ def _rot_scale(M):
 
 
 def solve_pose(rig: TargetRig, follow_world: dict, keys: dict, hips_follow: str, hips_world: np.ndarray,
-               root: str) -> tuple[dict, np.ndarray]:
+               root: str, probe: tuple = ()) -> tuple[dict, np.ndarray, dict]:
     """Pose-bone values (plain parenting, no constraints) giving the followed bones their world rotations.
 
     follow_world: {bone: (T, 3, 3)} world rotation wanted for a mapped bone; keys: {mapped bone: key bone}
     (the key bone moves rigidly with the mapped one, e.g. a Rigify FK control and its DEF bone);
     hips_world: (T, 3) wanted world position of ``hips_follow``'s head, reached by translating ``root``.
-    Returns ({key bone: basis rotation (T, 3, 3)}, root basis location (T, 3)).
+    Returns ({key bone: basis rotation (T, 3, 3)}, root basis location (T, 3), {probe bone: world head
+    (T, 3)} for the bones in ``probe`` below the root).
     """
     index = {n: i for i, n in enumerate(rig.names)}
     O_rot, O_s = _rot_scale(rig.object_world[:3, :3])
@@ -276,4 +277,16 @@ def solve_pose(rig: TargetRig, follow_world: dict, keys: dict, hips_follow: str,
     X3 = Xr[:, :3, :3]  # basis location is applied before the bone's rotation: head = X_loc + X3 · loc
     old = np.zeros(3) if r in key_rot else rig.basis[r][:3, 3]
     loc = np.linalg.solve(X3, (want - h0)[..., None])[..., 0] + old
-    return basis_rot, loc
+    heads = {}
+    for bone in probe:
+        b, kb = index[bone], index[keys.get(bone, bone)]
+        head = (P[:, kb] @ np.linalg.inv(L[kb]) @ L[b])[:, :3, 3] + (want - h0)
+        heads[bone] = head @ rig.object_world[:3, :3].T + rig.object_world[:3, 3]
+    return basis_rot, loc, heads
+
+
+def floor_offset(ankles_world: list, ankle_rest_z: float) -> float:
+    """Vertical shift that puts the lower foot's ankle, in its lowest 5 % of frames, at the rig's rest
+    ankle height (the feet on the target's floor whatever its leg proportions). ankles_world: [(T, 3)]."""
+    low = np.min(np.stack([a[:, 2] for a in ankles_world], -1), axis=-1)
+    return float(ankle_rest_z - np.percentile(low, 5))
