@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"drop people seen in fewer than N frames (default {dt.min_track_frames})")
     cap.add_argument("--max-gap-frames", type=_count, default=dt.max_gap_frames, metavar="N",
                      help=f"bridge detection gaps up to N frames; longer gaps split a track (default {dt.max_gap_frames})")
+    from .speed import add_speed_options
+
+    add_speed_options(cap)
     cap.add_argument("--progress-json", action="store_true",
                      help='progress as JSON lines on stderr: {"type": "progress", "stage", "fraction", "message"}, '
                           'then {"type": "done", "output"} or {"type": "error", "message", "exit_code"}')
@@ -216,6 +219,9 @@ def _capture(args, progress: _Progress) -> int:
         smoothing=replace(SmoothingConfig(), enabled=not args.no_smoothing),
         refine=refine_config_from_args(args, no_smoothing=args.no_smoothing),
     )
+    from .speed import apply_speed_args
+
+    config = apply_speed_args(config, args)
     from .pipeline import run
 
     result = run(args.video, config, progress=progress)

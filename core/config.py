@@ -110,6 +110,29 @@ class RefineConfig:
     min_track_frames: int = 8  # contact detection and the floor need at least this many rows per track
 
 
+Precision = Literal["fp32", "bf16", "fp16"]
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    """How fast versus how exact (``--fast``, ``--precision``, ``--detect-every``; README "Speed").
+
+    The defaults are exact: the released networks' float32 numbers, the detector on every processed frame.
+    """
+
+    precision: Precision = "fp32"  # ResNet-50 features: fp32 (exact), bf16 (CPUs with avx512_bf16/AMX, GPUs),
+    # fp16 (GPUs only); TCMR itself always runs in float32
+    detect_every: int = 1  # run the detector on every k-th processed frame; boxes in between are interpolated
+    overlap: bool = True  # decode (and detect) the next chunk in a second thread while the current one computes
+    gpu_crops: bool = True  # on CUDA: cut and normalise the crops on the GPU (bilinear, like the CPU crop)
+
+
+# what --fast sets (explicit --precision / --detect-every / --detector-size override it)
+FAST_PRECISION: Precision = "bf16"
+FAST_DETECT_EVERY = 3
+FAST_DETECTOR_SIZE = 416
+
+
 @dataclass(frozen=True)
 class CaptureConfig:
     """Everything one capture needs besides the video path."""
@@ -130,5 +153,6 @@ class CaptureConfig:
     window: WindowConfig = field(default_factory=WindowConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)  # after the network; smoothing.enabled = False
     # (--no-smoothing) keeps the network output bit-exact: no smoothing and no foot lock

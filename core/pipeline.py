@@ -121,7 +121,8 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     report("features", 0.0, "cropping and computing features")
     features = extract_track_features(
         reader, tracks, backbone, config.crop.bbox_scale, config.decode_chunk, config.feature_batch,
-        progress=lambda f, m: report("features", f, m), cancel=report.cancel)
+        progress=lambda f, m: report("features", f, m), cancel=report.cancel, overlap=config.speed.overlap,
+        gpu_crops=config.speed.gpu_crops)
     del backbone
     if own_models:
         models.backbone = None  # free ResNet-50 before the regression (a caller's models stay loaded)
@@ -188,10 +189,35 @@ def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) 
     device = resolve_device(config.device)
     smpl_file = config.smpl_path or assets.find_smpl_file(models_dir)
     models = Models(device=device, tcmr=_load("tcmr", load_tcmr, tcmr_file, device=device, smpl=smpl_file),
-                    backbone=_load("spin", load_backbone, spin_file, device=device))
+                    backbone=_load("spin", load_backbone, spin_file, device=device,
+                                   **backbone_precision_kwargs(config.speed.precision, device)))
     if detector_file is not None:
         models.detector = _load_detector(detector_file, device, config)
     return models
+
+
+def backbone_precision_kwargs(precision: str, device) -> dict:
+    """``load_backbone`` keyword arguments for ``--precision`` ({} for the exact fp32 default).
+
+    bf16 needs a CPU with bfloat16 instructions (avx512_bf16 / AMX) or a GPU, fp16 a GPU; asking for either
+    where it is missing is a user error (it would be emulated and slower than fp32)."""
+    if precision in (None, "fp32"):
+        return {}
+    import torch
+
+    from .speed import cpu_has_fast_bf16
+
+    if precision == "bf16":
+        if device.type == "cpu" and not cpu_has_fast_bf16():
+            raise InvalidArgumentError("--precision bf16 needs a CPU with bfloat16 instructions (avx512_bf16 or "
+                                       "AMX) or a GPU; this CPU has none: use --precision fp32")
+        return {"dtype": torch.bfloat16}
+    if precision == "fp16":
+        if device.type == "cpu":
+            raise InvalidArgumentError("--precision fp16 needs a GPU; on the CPU use bf16 (if it has avx512_bf16/"
+                                       "AMX) or fp32")
+        return {"dtype": torch.float16}
+    raise InvalidArgumentError(f"unknown precision {precision!r}; use fp32, bf16 or fp16")
 
 
 def _load_detector(detector_file, device, config: CaptureConfig):
@@ -226,11 +252,13 @@ def _parse_track(track) -> Optional[int]:
 
 def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, detections, report: _Reporter):
     """Pass 1. -> (frame_ids (P,) of the processed frames, their times (P,), cleaned tracks)."""
+    from .features import maybe_prefetch
     from .tracking import PersonTracker, build_tracks
 
     tc = config.tracker
     per_frame = detector is not None or detections.track_ids is None
-    tracker = PersonTracker(tc.tracker, tc.max_gap_frames) if per_frame else None
+    every = max(1, int(config.speed.detect_every)) if per_frame else 1  # detect on positions 0, k, 2k, ...
+    tracker = PersonTracker(tc.tracker, -(-tc.max_gap_frames // every)) if per_frame else None
     by_frame: dict[int, list] = {}
     if detections is not None and per_frame:
         for f, box, score in zip(detections.frame_ids.tolist(), detections.bbox_xyxy, detections.scores):
@@ -239,26 +267,33 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
     expected = _expected_frames(reader, config)
     frame_ids: list[int] = []
     times: list[float] = []
-    for chunk in reader.scan(config.decode_chunk, config.frame_start, config.frame_end, config.target_fps,
-                             decode=need_pixels):
-        report.check_cancel()
-        found = detector(chunk.frames_rgb_u8) if detector is not None else None
-        for k, (fid, t) in enumerate(zip(chunk.frame_ids.tolist(), chunk.timestamps_s.tolist())):
-            pos = len(frame_ids)
-            frame_ids.append(fid)
-            times.append(t)
-            if tracker is None:
-                continue
-            if found is not None:
-                boxes, scores = found[k]
-            else:
-                rows = by_frame.get(fid, [])
-                boxes = np.array([b for b, _ in rows]).reshape(-1, 4)
-                scores = np.array([s for _, s in rows], dtype=np.float32)
-            frame_bgr = None if chunk.frames_rgb_u8 is None else chunk.frames_rgb_u8[k][:, :, ::-1]
-            tracker.update(pos, boxes, scores, frame_bgr)
-        report("detect", len(frame_ids) / max(expected, len(frame_ids) + 1),
-               f"frame {frame_ids[-1]}: {len(frame_ids)} frames searched for people")
+    scan = reader.scan(config.decode_chunk, config.frame_start, config.frame_end, config.target_fps,
+                       decode=need_pixels)
+    with maybe_prefetch(scan, config.speed.overlap and need_pixels) as chunks:
+        for chunk in chunks:
+            report.check_cancel()
+            first = len(frame_ids)
+            chosen = [k for k in range(len(chunk.frame_ids)) if (first + k) % every == 0]
+            found = None
+            if detector is not None:
+                pixels = chunk.frames_rgb_u8 if every == 1 else chunk.frames_rgb_u8[chosen]
+                found = dict(zip(chosen, detector(pixels) if chosen else []))
+            for k, (fid, t) in enumerate(zip(chunk.frame_ids.tolist(), chunk.timestamps_s.tolist())):
+                pos = len(frame_ids)
+                frame_ids.append(fid)
+                times.append(t)
+                if tracker is None or pos % every:
+                    continue  # --detect-every: the rows in between are interpolated by build_tracks
+                if found is not None:
+                    boxes, scores = found[k]
+                else:
+                    rows = by_frame.get(fid, [])
+                    boxes = np.array([b for b, _ in rows]).reshape(-1, 4)
+                    scores = np.array([s for _, s in rows], dtype=np.float32)
+                frame_bgr = None if chunk.frames_rgb_u8 is None else chunk.frames_rgb_u8[k][:, :, ::-1]
+                tracker.update(pos, boxes, scores, frame_bgr)
+            report("detect", len(frame_ids) / max(expected, len(frame_ids) + 1),
+                   f"frame {frame_ids[-1]}: {len(frame_ids)} frames searched for people")
     frame_ids_arr = np.asarray(frame_ids, dtype=np.int64)
     required = max(tc.min_track_frames, config.window.seqlen)
     if len(frame_ids) < required:
@@ -269,7 +304,8 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
         raw = tracker.raw_tracks()
     else:
         raw = detections.raw_tracks({f: p for p, f in enumerate(frame_ids)})
-    tracks = build_tracks(raw, frame_ids_arr, tc.min_track_frames, tc.max_gap_frames, config.crop.bbox_scale)
+    tracks = build_tracks(raw, frame_ids_arr, -(-tc.min_track_frames // every), tc.max_gap_frames,
+                          config.crop.bbox_scale)
     source = "the detections file" if detections is not None else "the person detector"
     if not raw:
         raise NoPersonFoundError(f"no person found in {reader.path}: {source} found nobody in the processed frames "
@@ -293,13 +329,20 @@ def _expected_frames(reader: VideoReader, config: CaptureConfig) -> int:
     return max(n, 1)
 
 
+def _batch_windows(model, config: CaptureConfig) -> int:
+    """Windows per TCMR call: the configured number on the CPU; on a GPU at least 1024 (a track in few calls)."""
+    weight = getattr(getattr(getattr(model, "regressor", None), "fc1", None), "weight", None)
+    on_gpu = weight is not None and weight.device.type != "cpu"
+    return max(config.window.batch_windows, 1024) if on_gpu else config.window.batch_windows
+
+
 def _regress_track(model, track, features: np.ndarray, times: np.ndarray, width: int, height: int, focal: float,
                    config: CaptureConfig) -> TrackMotion:
     """TCMR over one whole track, then camera conversion (the raw network output; refine_capture follows)."""
 
     want_body = bool(config.save_vertices)
     out = model.predict_sequence(features, windowing=config.window.windowing,
-                                 batch_windows=config.window.batch_windows, with_smpl=want_body, with_verts=want_body)
+                                 batch_windows=_batch_windows(model, config), with_smpl=want_body, with_verts=want_body)
     crop_box = track.bbox_cxcys.astype(np.float64)  # (N, 3) side already × bbox scale
     rotmat, pose_aa = out["rotmat"], out["pose_aa"]
     transl = cam_to_transl(out["cam"], crop_box, width, height, focal)

@@ -1,0 +1,432 @@
+"""Speed benchmark (issue 8): model stage against the official scheme, whole captures per stage, Blender import.
+
+    .venv/bin/python bench/bench_speed.py [--part model capture blender] [--frames 96] [--rounds 3]
+                                          [--clip-frames 90] [--threads 2] [--models DIR]
+
+Runs from a fresh checkout: without ``--models`` it writes official-layout checkpoints with random weights
+(tests/synthetic.py; same compute as the real files) and a YOLO11s-sized detector to a temporary folder.
+Prints markdown tables for bench/RESULTS.md, with the machine and its load (``os.getloadavg``) next to them.
+
+- ``model``: the model stage through the public API — ``core.load_backbone`` on a track's crops (batches of 32),
+  then ``predict_sequence`` of ``core.load_tcmr`` — against a plain implementation of the official scheme
+  (``bench/official_scheme.py``: torchvision ResNet-50 NCHW fp32, one 16-frame window per frame through
+  ``torch.nn.GRU``, SMPL for every window). Alternating rounds in one process; the ratio is per round, the
+  median is reported. Outputs are compared (max error relative to each output's largest value).
+- ``capture``: ``core.pipeline.run`` on synthetic 720p / 1080p clips with one and three walking figures,
+  exact and ``--fast``. The detector is a real YOLO11s-sized network (random weights), so it costs what a
+  real one costs, but it finds nobody; its boxes are replaced by the figures' ground-truth boxes (looked up
+  by the frame's pixels) after the network ran. Per stage s/frame, end-to-end frames/s, and the accuracy
+  cost of fast mode against exact mode: MPJPE / PA-MPJPE (mm) of the 24 SMPL joints between the two outputs
+  and the box IoU of the bridged (``--detect-every``) boxes.
+- ``blender``: importing one person's motion of N frames (armature, keys, camera) with the bpy module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def machine() -> str:
+    import torch
+
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        cpu = platform.processor() or platform.machine()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"{gpu}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def load() -> str:
+    return "load %.1f / %.1f / %.1f" % os.getloadavg()
+
+
+def rel_err(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+# ------------------------------------------------------------------------------------------ model stage
+def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str]:
+    import torch
+
+    import core
+    from core.tcmr import spin_backbone_state_dict_from_file, tcmr_state_dict_from_file
+    from official_scheme import load_official, run_official
+
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    rng = np.random.default_rng(0)
+    crops = torch.from_numpy(rng.normal(size=(frames, 3, 224, 224)).astype(np.float32))
+    tcmr = core.load_tcmr(models / "tcmr_demo_model.pth.tar", device=device)
+    backbone = core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device)
+    fast_backbone = None
+    from core.speed import cpu_has_fast_bf16
+
+    if device.startswith("cuda") or cpu_has_fast_bf16():
+        fast_backbone = core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device,
+                                           dtype=torch.bfloat16)
+    off_backbone, off_tcmr = load_official(tcmr_state_dict_from_file(models / "tcmr_demo_model.pth.tar"),
+                                           spin_backbone_state_dict_from_file(models / "spin_model_checkpoint.pth.tar"),
+                                           tcmr.regressor.smpl)
+    off_backbone.to(device)
+    off_tcmr.to(device)
+
+    def ours(net, with_smpl=False, windowing="ours"):
+        def go():
+            with torch.inference_mode():
+                feats = torch.cat([net(crops[i:i + 32].to(device)).float() for i in range(0, frames, 32)])
+            return tcmr.predict_sequence(feats.cpu().numpy(), windowing=windowing, with_smpl=with_smpl,
+                                         with_verts=with_smpl)
+        return go
+
+    cases = {
+        "official scheme (torchvision ResNet-50 NCHW fp32 + nn.GRU per window + SMPL verts)":
+            lambda: run_official(off_backbone, off_tcmr, crops.to(device)),
+        "ours, exact (fp32; default capture: no verts)": ours(backbone),
+        "ours, exact, with SMPL verts + joints": ours(backbone, with_smpl=True),
+    }
+    if fast_backbone is not None:
+        cases["ours, fast (bf16 ResNet-50, fp32 TCMR)"] = ours(fast_backbone)
+    # accuracy first (official windowing so both predict the same windows)
+    ref = run_official(off_backbone, off_tcmr, crops.to(device))
+    exact = ours(backbone, with_smpl=True, windowing="official")()
+    errors = {k: rel_err(exact[k], ref[k]) for k in ("rotmat", "betas", "cam", "scores", "verts", "joints49")}
+    fast_err = None
+    if fast_backbone is not None:
+        fast = ours(fast_backbone, with_smpl=True, windowing="official")()
+        fast_err = {k: rel_err(fast[k], ref[k]) for k in ("rotmat", "cam", "joints49")}
+    times = {k: [] for k in cases}
+    for fn in cases.values():
+        fn()  # warm-up (also builds the fused plan)
+    load_before = load()
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            sync()
+            t = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(1000.0 * (time.perf_counter() - t) / frames)
+    load_after = load()
+    official = times[next(iter(cases))]
+    lines = [f"model stage, {frames} frames, {rounds} alternating rounds, device {device}; {machine()}; "
+             f"{load_before} before, {load_after} after", "",
+             "| what | ms / frame (median; all rounds) | speed-up vs official (median of per-round ratios) |",
+             "|---|---|---|"]
+    for name, ts in times.items():
+        ratios = [o / t for o, t in zip(official, ts)]
+        lines.append(f"| {name} | {statistics.median(ts):.1f} ({', '.join(f'{t:.0f}' for t in ts)}) | "
+                     f"{statistics.median(ratios):.2f}× |")
+    lines += ["", "max error relative to each output's largest value, ours exact vs official scheme: " +
+              ", ".join(f"{k} {v:.1e}" for k, v in errors.items())]
+    if fast_err:
+        lines.append("ours fast (bf16 ResNet-50) vs official: " + ", ".join(f"{k} {v:.1e}" for k, v in fast_err.items()))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------- capture
+def figure_boxes(t: int, n: int, width: int, height: int, people: int) -> list[list[float]]:
+    """Ground-truth boxes of ``people`` walking figures (the synthetic figure, shifted and scaled)."""
+    import synthetic
+
+    out = []
+    for p in range(people):
+        scale = 1.0 - 0.2 * p
+        b = synthetic.figure_box_xyxy(t, width, height, n)
+        cx, cy = (b[0] + b[2]) / 2 + (p - (people - 1) / 2) * 0.28 * width, (b[1] + b[3]) / 2
+        w, h = (b[2] - b[0]) * scale, (b[3] - b[1]) * scale
+        out.append([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+    return out
+
+
+def write_clip(path: Path, n: int, width: int, height: int, people: int) -> Path:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (width, height))
+    rng = np.random.default_rng(3)
+    background = cv2.GaussianBlur(rng.integers(90, 150, size=(height, width, 3)).astype(np.uint8), (0, 0), 3)
+    for t in range(n):
+        img = background.copy()
+        for k, (x0, y0, x1, y1) in enumerate(figure_boxes(t, n, width, height, people)):
+            cx, h = (x0 + x1) / 2, y1 - y0
+            swing = 0.12 * h * np.sin(t * 0.5 + k)
+            head, neck, hip = (int(cx), int(y0 + 0.08 * h)), (int(cx), int(y0 + 0.18 * h)), (int(cx), int(y0 + 0.55 * h))
+            cv2.circle(img, head, int(0.07 * h), (150, 180, 220), -1)
+            cv2.line(img, neck, hip, (40 + 60 * k, 60, 160), max(2, int(0.1 * h)))
+            for sign in (-1, 1):
+                cv2.line(img, hip, (int(cx + sign * swing), int(y1)), (30, 30, 30), max(2, int(0.05 * h)))
+                cv2.line(img, neck, (int(cx - sign * swing), int(y0 + 0.5 * h)), (150, 180, 220), max(2, int(0.035 * h)))
+        writer.write(img)
+    writer.release()
+    return path
+
+
+def _frame_key(frame_rgb) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(frame_rgb[::8, ::8]).tobytes(), digest_size=12).hexdigest()
+
+
+class GroundTruthDetector:
+    """Runs the real (random-weight) YOLO on every frame it is given — the cost of detection — then returns the
+    figures' true boxes for those frames (found by the frame's pixels)."""
+
+    def __init__(self, yolo, boxes_by_key: dict):
+        self.yolo, self.boxes_by_key = yolo, boxes_by_key
+        self.seconds, self.frames = 0.0, 0
+
+    def __call__(self, frames_rgb_u8):
+        t = time.perf_counter()
+        self.yolo(frames_rgb_u8)
+        self.seconds += time.perf_counter() - t
+        self.frames += len(frames_rgb_u8)
+        out = []
+        for f in frames_rgb_u8:
+            b = np.asarray(self.boxes_by_key[_frame_key(f)], np.float32).reshape(-1, 4)
+            out.append((b, np.full(len(b), 0.9, np.float32)))
+        return out
+
+
+def joints24(model, track) -> np.ndarray:
+    """(N, 24, 3) posed SMPL joints (metres, root-relative frame of the body) from the track's rotmat + betas."""
+    from core.smpl import forward_kinematics, rest_joints
+
+    rest = rest_joints(model.smpl_arrays, track.betas.mean(0))
+    posed, _ = forward_kinematics(rest, track.rotmat.astype(np.float64))
+    return posed
+
+
+def joint_errors_mm(pred, ref) -> tuple[float, float]:
+    """(MPJPE, PA-MPJPE) in mm between two (N, 24, 3) joint sets (core.metrics, spec §4)."""
+    from core.metrics import mpjpe, pa_mpjpe
+
+    return float(mpjpe(pred, ref).mean() * 1000), float(pa_mpjpe(pred, ref).mean() * 1000)
+
+
+def box_iou(a, b):
+    lo, hi = np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: Path) -> list[str]:
+    import torch
+
+    from core.config import FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, CaptureConfig, SpeedConfig
+    from core.crop import crop_person
+    from core.pipeline import load_models, run
+    from core.speed import fast_precision
+    from core.tracking import PersonDetector, bbox_xyxy_to_cxcys
+    from core.video import VideoReader
+
+    lines = [f"whole capture, {n}-frame synthetic clips, device {device}; {machine()}", "",
+             "| clip | mode | decode | detect + track | crop | features | temporal | refine | write | "
+             "total s/frame | **frames/s** | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    accuracy = ["", "| clip | fast vs exact: MPJPE (mm) | PA-MPJPE (mm) | box IoU of bridged boxes (min / mean) |",
+                "|---|---|---|---|"]
+    modes = {"exact": SpeedConfig(),
+             "fast": SpeedConfig(precision=fast_precision(device), detect_every=FAST_DETECT_EVERY)}
+    for width, height in sizes:
+        for people in people_list:
+            clip = write_clip(work / f"clip_{width}_{people}.mp4", n, width, height, people)
+            keys = {}
+            t = time.perf_counter()
+            for chunk in VideoReader(str(clip)).scan():
+                for fid, f in zip(chunk.frame_ids.tolist(), chunk.frames_rgb_u8):
+                    keys[_frame_key(f)] = figure_boxes(fid, n, width, height, people)
+            decode_s = (time.perf_counter() - t) / n
+            # crop cost alone (OpenCV warp of every person box)
+            reader_frames = next(iter(VideoReader(str(clip)).scan(16))).frames_rgb_u8
+            t = time.perf_counter()
+            for k, f in enumerate(reader_frames):
+                for b in figure_boxes(k, n, width, height, people):
+                    crop_person(f, bbox_xyxy_to_cxcys(np.array(b))[0])
+            crop_s = (time.perf_counter() - t) / len(reader_frames)
+            results = {}
+            for mode, speed in modes.items():
+                size = FAST_DETECTOR_SIZE if mode == "fast" else CaptureConfig().tracker.image_size
+                config = CaptureConfig(models_dir=str(models), device=device, speed=speed)
+                config = replace(config, tracker=replace(config.tracker, image_size=size))
+                loaded = load_models(config, detector=False)
+                yolo = PersonDetector(models / "yolo11s.pt", loaded.device.type, size, 0.25, 16)
+                torch.set_num_threads(torch.get_num_threads())  # (the detector's guard restores it)
+                loaded.detector = GroundTruthDetector(yolo, keys)
+                before = load()
+                t = time.perf_counter()
+                result = run(str(clip), config, models=loaded)
+                wall = time.perf_counter() - t
+                t = time.perf_counter()
+                result.save(str(work / f"out_{mode}.npz"))
+                write_s = time.perf_counter() - t
+                tm = result.meta["timings_s"]
+                total = wall + write_s
+                row = [f"{width}×{height}, {people} person{'s' if people > 1 else ''}", mode,
+                       f"{decode_s:.3f}", f"{tm.get('detect', 0) / n:.3f}", f"{crop_s:.3f}",
+                       f"{tm.get('features', 0) / n:.3f}", f"{tm.get('regress', 0) / n:.3f}",
+                       f"{tm.get('refine', 0) / n:.3f}", f"{write_s / n:.3f}", f"{total / n:.3f}",
+                       f"**{n / total:.1f}**", before]
+                lines.append("| " + " | ".join(row) + " |")
+                results[mode] = result
+                print(lines[-1], flush=True)
+            exact, fast = results["exact"], results["fast"]
+            model = load_models(CaptureConfig(models_dir=str(models), device="cpu"), detector=False).tcmr
+            mp, pa, ious = [], [], []
+            for te in exact.tracks:
+                tf = min(fast.tracks, key=lambda t: abs(int(np.median(t.bbox_xyxy[:, 0])) - int(np.median(te.bbox_xyxy[:, 0]))))
+                common, ie, i_f = np.intersect1d(te.frame_ids, tf.frame_ids, return_indices=True)
+                je, jf = joints24(model, te)[ie], joints24(model, tf)[i_f]
+                a, b = joint_errors_mm(jf, je)
+                mp.append(a)
+                pa.append(b)
+                ious.append(box_iou(tf.bbox_xyxy[i_f], te.bbox_xyxy[ie]))
+            iou = np.concatenate(ious)
+            accuracy.append(f"| {width}×{height}, {people} person{'s' if people > 1 else ''} | {np.mean(mp):.1f} | "
+                            f"{np.mean(pa):.1f} | {iou.min():.3f} / {iou.mean():.3f} |")
+            os.remove(clip)
+    return lines + accuracy
+
+
+# ---------------------------------------------------------------------------------------------- blender
+BLENDER_SCRIPT = r"""
+import sys, time, json
+sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])
+import numpy as np
+import bpy, addon_utils
+from pathlib import Path
+frames_list = [int(x) for x in sys.argv[4].split(",")]
+import synthetic
+from tcmr_mocap.blender_addon import scene_builder
+from tcmr_mocap.core.result import MotionResult, TrackMotion
+from tcmr_mocap.core import smpl as smpl_mod
+arrays = synthetic.make_smpl_arrays(seed=0)
+out = []
+for n in frames_list:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable("tcmr_mocap", default_set=True, handle_error=None)
+    rng = np.random.default_rng(0)
+    aa = rng.normal(scale=0.3, size=(n, 24, 3))
+    from tcmr_mocap.core.rotations import axis_angle_to_rotmat
+    rotmat = axis_angle_to_rotmat(aa).astype(np.float32)
+    betas = np.zeros((n, 10), np.float32)
+    rest = smpl_mod.rest_joints(arrays, betas[0]).astype(np.float32)
+    t = TrackMotion(track_id=1, frame_ids=np.arange(n), bbox_xyxy=np.tile([100, 50, 300, 500], (n, 1)).astype(np.float32),
+        bbox_cxcys=np.tile([200, 275, 540], (n, 1)).astype(np.float32), interpolated=np.zeros(n, bool), rotmat=rotmat,
+        pose_aa=aa.astype(np.float32), betas=betas, cam=np.tile([1, 0, 0], (n, 1)).astype(np.float32),
+        orig_cam=np.tile([0.5, 0.5, 0, 0], (n, 1)).astype(np.float32),
+        transl_cam=np.tile([0, 0, 5], (n, 1)).astype(np.float32), scores=np.full((n, 3), 1 / 3, np.float32),
+        rest_joints=rest, v_shaped=smpl_mod.shaped_vertices(arrays, betas[0]).astype(np.float32))
+    res = MotionResult(video_path="walk.mp4", fps=30.0, width=1280, height=720, num_frames=n, focal_length_px=1468.6,
+        timestamps_s=np.arange(n) / 30.0, tracks=[t], smpl_faces=np.asarray(arrays["f"], np.int64),
+        smpl_lbs_weights=np.asarray(arrays["weights"], np.float32), meta={})
+    path = Path(sys.argv[3]) / f"motion_{n}.npz"
+    res.save(str(path))
+    for mesh in (False, True):
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        addon_utils.enable("tcmr_mocap", default_set=True, handle_error=None)
+        t0 = time.perf_counter()
+        scene_builder.import_file(bpy.context, str(path), scene_builder.BuildOptions(create_mesh=mesh))
+        out.append([n, mesh, time.perf_counter() - t0])
+print("RESULT " + json.dumps(out))
+"""
+
+
+def bench_blender(frames_list, work: Path) -> list[str]:
+    import shutil
+
+    pkg = work / "pkg"
+    pkg.mkdir(exist_ok=True)
+    if not (pkg / "tcmr_mocap").exists():
+        os.symlink(REPO, pkg / "tcmr_mocap", target_is_directory=True)
+    script = work / "bl_bench.py"
+    script.write_text(BLENDER_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(pkg), str(REPO / "tests"), str(work),
+                           ",".join(str(n) for n in frames_list)], capture_output=True, text=True, timeout=1800)
+    shutil.rmtree(pkg, ignore_errors=True)
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if done.returncode != 0 or not line:
+        return [f"blender import failed: {done.stderr.strip()[-1500:]}"]
+    rows = json.loads(line[0][len("RESULT "):])
+    lines = [f"Blender import (bpy module {_bpy_version()}), one person; {machine()}; {load()}", "",
+             "| frames | armature + keys + camera (s) | + skinned SMPL mesh (s) |", "|---|---|---|"]
+    by_n = {}
+    for n, mesh, s in rows:
+        by_n.setdefault(n, {})[mesh] = s
+    for n, d in by_n.items():
+        lines.append(f"| {n} | {d[False]:.2f} | {d[True]:.2f} |")
+    return lines
+
+
+def _bpy_version() -> str:
+    try:
+        import importlib.metadata as md
+
+        return md.version("bpy")
+    except Exception:
+        return "?"
+
+
+# ------------------------------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", nargs="+", default=["model", "capture", "blender"],
+                    choices=["model", "capture", "blender"])
+    ap.add_argument("--frames", type=int, default=96, help="track length for the model stage")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--clip-frames", type=int, default=90, help="frames per synthetic clip (capture part)")
+    ap.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
+    ap.add_argument("--people", type=int, nargs="+", default=[1, 3])
+    ap.add_argument("--blender-frames", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--models", type=Path, default=None)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="tcmr_speed_") as tmp:
+        work = Path(tmp)
+        models = args.models
+        if models is None and ("model" in args.part or "capture" in args.part):
+            import synthetic
+
+            models = work / "models"
+            synthetic.write_models_dir(models, seed=0, detector=False)
+            synthetic.write_detector_weights(models / "yolo11s.pt", variant="yolo11s.yaml")
+            torch.set_num_threads(args.threads)  # ultralytics resets it
+        print(f"command: {' '.join(sys.argv)}", flush=True)
+        if "model" in args.part:
+            print("\n".join(bench_model(models, args.frames, args.rounds, args.device)) + "\n", flush=True)
+        if "capture" in args.part:
+            sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
+            print("\n".join(bench_capture(models, args.clip_frames, sizes, args.people, args.device, work)) + "\n",
+                  flush=True)
+        if "blender" in args.part:
+            print("\n".join(bench_blender(args.blender_frames, work)) + "\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

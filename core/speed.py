@@ -1,0 +1,100 @@
+"""The speed options of a capture on the command line: ``--fast``, ``--precision``, ``--detect-every``,
+``--detector-size`` (-> :class:`core.config.SpeedConfig` and ``TrackerConfig.image_size``).
+
+``--fast`` is a preset (bf16 ResNet-50 where the machine has bfloat16, the detector on every 3rd frame at
+416 px); an explicit ``--precision`` / ``--detect-every`` / ``--detector-size`` wins over it. Without any of
+them a capture is exact (the released networks' float32 numbers, the detector on every frame at 640 px).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from .config import (FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, FAST_PRECISION, CaptureConfig, SpeedConfig,
+                     TrackerConfig)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _detector_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 32 or value % 32:
+        raise argparse.ArgumentTypeError(f"expected a multiple of 32 (e.g. 320, 416, 640), got {text!r}")
+    return value
+
+
+def add_speed_options(parser: argparse.ArgumentParser) -> None:
+    """The four flags, defaults None (= exact, or what --fast sets)."""
+    d, dt = SpeedConfig(), TrackerConfig()
+    parser.add_argument("--fast", action="store_true",
+                        help=f"faster, slightly less exact: --precision {FAST_PRECISION} (if the machine has it) "
+                             f"--detect-every {FAST_DETECT_EVERY} --detector-size {FAST_DETECTOR_SIZE}")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
+                        help=f"ResNet-50 arithmetic: fp32 = exact; bf16 = CPUs with avx512_bf16/AMX and GPUs; "
+                             f"fp16 = GPUs (default {d.precision})")
+    parser.add_argument("--detect-every", type=_at_least_one, default=None, metavar="K",
+                        help=f"run the person detector on every K-th processed frame, boxes in between "
+                             f"interpolated (default {d.detect_every})")
+    parser.add_argument("--detector-size", type=_detector_size, default=None, metavar="PX",
+                        help=f"detector input size, longest side in pixels (default {dt.image_size})")
+
+
+def apply_speed_args(config: CaptureConfig, args: argparse.Namespace) -> CaptureConfig:
+    """``config`` with the speed flags in ``args`` applied (--fast first, explicit flags over it)."""
+    fast = bool(getattr(args, "fast", False))
+    precision = getattr(args, "precision", None)
+    if precision is None:
+        precision = fast_precision(config.device) if fast else config.speed.precision
+    every = getattr(args, "detect_every", None) or (FAST_DETECT_EVERY if fast else config.speed.detect_every)
+    size = getattr(args, "detector_size", None) or (FAST_DETECTOR_SIZE if fast else config.tracker.image_size)
+    return replace(config, speed=replace(config.speed, precision=precision, detect_every=int(every)),
+                   tracker=replace(config.tracker, image_size=int(size)))
+
+
+def fast_precision(device: str) -> str:
+    """What --fast uses for ``device`` ("auto", "cpu", "cuda" …): bf16 where it is fast, else fp32 (or fp16 on a
+    GPU without bfloat16)."""
+    import torch
+
+    from .device import resolve_device
+
+    try:
+        dev = resolve_device(device)
+    except Exception:  # the pipeline reports a bad device itself
+        return "fp32"
+    if dev.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if dev.type == "cpu":
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return "fp32"
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (avx512_bf16 or AMX-BF16), where bf16 ResNet-50 is about 2×
+    faster than fp32. Linux: the CPU flags; elsewhere oneDNN's own bf16 check."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
