@@ -1,7 +1,8 @@
 """Which torch device a capture runs on.
 
-:func:`choose_device` is the whole choice as a pure function of what the machine offers (no torch import),
-so it is tested with fakes on any machine; :func:`resolve_device` asks torch what is there and calls it.
+:func:`choose_device` is the whole choice as a pure function of what the machine offers (this module never
+imports torch), so it is tested with fakes on any machine; ``core.tcmr.checkpoint.resolve_device`` asks torch
+what is there and calls it.
 
 ``auto`` picks CUDA when a GPU is usable, else Apple's MPS backend (Apple-silicon Macs), else the CPU.
 An explicit ``cuda`` / ``cuda:N`` / ``mps`` that the machine lacks is a user error (one line, what to use instead).
@@ -43,22 +44,3 @@ def choose_device(requested, cuda_count: int, mps_available: bool) -> str:
                                          "use --device cuda (or auto)")
         return name
     raise DeviceUnavailableError(f"unknown device {requested!r}; use {', '.join(DEVICE_CHOICES)}")
-
-
-def available_backends() -> tuple[int, bool]:
-    """(usable CUDA GPUs, whether MPS is usable) as torch reports them."""
-    import torch
-
-    cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    mps = getattr(getattr(torch, "backends", None), "mps", None)
-    mps_available = bool(mps is not None and mps.is_available())
-    return cuda_count, mps_available
-
-
-def resolve_device(device="cpu"):
-    """``device`` ("auto", "cpu", "cuda[:N]", "mps" or a ``torch.device``) -> the ``torch.device`` to use."""
-    import torch
-
-    if isinstance(device, torch.device):
-        device = str(device)
-    return torch.device(choose_device(device, *available_backends()))

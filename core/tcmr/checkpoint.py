@@ -134,9 +134,13 @@ def spin_backbone_state_dict_from_file(path) -> "OrderedDict":
 def resolve_device(device="cpu") -> torch.device:
     """"auto" -> CUDA, else Apple MPS, else CPU; a requested device the machine lacks -> DeviceUnavailableError
     (the choice itself: :func:`core.device.choose_device`)."""
-    from ..device import resolve_device as _resolve
+    from ..device import choose_device
 
-    return _resolve(device)
+    if isinstance(device, torch.device):
+        device = str(device)
+    cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = getattr(torch.backends, "mps", None)
+    return torch.device(choose_device(device, cuda_count, bool(mps is not None and mps.is_available())))
 
 
 def _smpl_body_arrays(smpl, sd: dict, path: Path):

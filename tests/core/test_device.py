@@ -57,24 +57,33 @@ def test_every_offered_choice_is_understood():
 
 def test_resolve_device_asks_torch(monkeypatch):
     torch = pytest.importorskip("torch")
-    monkeypatch.setattr(device_mod, "available_backends", lambda: (0, True))
-    assert device_mod.resolve_device("auto") == torch.device("mps")
-    monkeypatch.setattr(device_mod, "available_backends", lambda: (0, False))
-    assert device_mod.resolve_device("auto") == torch.device("cpu")
-    assert device_mod.resolve_device(torch.device("cpu")) == torch.device("cpu")
-    with pytest.raises(DeviceUnavailableError):
-        device_mod.resolve_device("mps")
-    from core.tcmr.checkpoint import resolve_device  # the loaders' entry point uses the same choice
+    from core.tcmr.checkpoint import resolve_device  # what the loaders and the pipeline call
 
-    monkeypatch.setattr(device_mod, "available_backends", lambda: (0, True))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("mps")
+    assert resolve_device("mps") == torch.device("mps")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(DeviceUnavailableError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(DeviceUnavailableError, match="MPS"):
+        resolve_device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
 
 
-def test_available_backends_on_this_machine():
-    torch = pytest.importorskip("torch")
-    cuda_count, mps = device_mod.available_backends()
-    assert cuda_count == (torch.cuda.device_count() if torch.cuda.is_available() else 0)
-    assert isinstance(mps, bool)
+def test_choice_module_needs_no_torch():
+    import ast
+
+    tree = ast.parse(open(device_mod.__file__, encoding="utf-8").read())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "torch" not in imported
 
 
 def test_the_interfaces_offer_the_same_choices():
