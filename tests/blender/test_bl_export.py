@@ -1,0 +1,147 @@
+"""Export of a captured or retargeted action (FBX for Unity/Unreal/Maya, glTF/GLB, BVH) and round trips:
+re-import each file and compare bone world positions over the frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import rigs  # noqa: E402
+from tcmr_mocap.blender_addon import export  # noqa: E402
+from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+
+N_FRAMES = 60
+TOL_M = 1e-3
+
+
+@pytest.fixture
+def retargeted(scene, tmp_path, smpl_arrays):
+    source = rigs.build_source(bpy.context, tmp_path, smpl_arrays, N_FRAMES)
+    target = rigs.build_rig(bpy.context, "mixamo", name="hero")  # FBX-like: rotated, 0.01 scale, cm
+    assert bpy.ops.tcmr.retarget(source=source.name, target=target.name) == {"FINISHED"}
+    return source, target
+
+
+def reimport(path, fmt):
+    before = set(bpy.data.objects)
+    actions_before = set(bpy.data.actions)
+    if fmt == "FBX":
+        bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0.0)
+    elif fmt == "GLTF":
+        bpy.ops.import_scene.gltf(filepath=str(path))
+    else:
+        bpy.ops.import_anim.bvh(filepath=str(path), axis_forward="Y", axis_up="Z", rotate_mode="NATIVE")
+    new = [o for o in bpy.data.objects if o not in before and o.type == "ARMATURE"]
+    assert len(new) == 1
+    return new[0], [a for a in bpy.data.actions if a not in actions_before]
+
+
+def heads(obj, names, frames, space="world"):
+    P = rigs.posed_heads(obj, names, frames)
+    if space == "armature":
+        inv = np.linalg.inv(np.array(obj.matrix_world))
+        P = P @ inv[:3, :3].T + inv[:3, 3]
+    return P
+
+
+@pytest.mark.parametrize("preset", ["UNITY", "UNREAL", "MAYA"])
+def test_fbx_round_trip(retargeted, tmp_path, preset):
+    source, target = retargeted
+    other = target.animation_data.action.copy()  # a second action on the file's rig must not be exported
+    other.name = "unrelated take"
+    path = tmp_path / f"hero_{preset}.fbx"
+    assert export.export_action(bpy.context, target, str(path), "FBX", preset=preset) == str(path)
+    assert target.animation_data.action.name.endswith("· hero")  # restored
+    new, actions = reimport(path, "FBX")
+    assert len(actions) == 1  # that action only
+    names = [b.name for b in target.data.bones]
+    assert sorted(b.name for b in new.data.bones) == sorted(names)  # no leaf bones added
+    frames = np.arange(1, N_FRAMES + 1, 7)
+    err = np.abs(heads(target, names, frames) - heads(new, names, frames)).max()
+    assert err < TOL_M, err
+    assert tuple(round(v) for v in actions[0].frame_range) == (1, N_FRAMES)
+
+
+def test_gltf_round_trip(retargeted, tmp_path):
+    _, target = retargeted
+    path = tmp_path / "hero.glb"
+    assert bpy.ops.tcmr.export_action(filepath=str(path), armature=target.name, format="GLTF") == {"FINISHED"}
+    new, actions = reimport(path, "GLTF")
+    names = [b.name for b in target.data.bones]
+    frames = np.arange(1, N_FRAMES + 1, 7)
+    err = np.abs(heads(target, names, frames) - heads(new, names, frames)).max()
+    assert err < TOL_M, err
+
+
+def test_bvh_round_trip(retargeted, tmp_path):
+    """BVH holds the skeleton in the armature's own space (no object transform), one root."""
+    source, target = retargeted
+    path = tmp_path / "walk.bvh"
+    assert export.export_action(bpy.context, source, str(path), "BVH") == str(path)
+    new, _ = reimport(path, "BVH")
+    names = [b.name for b in source.data.bones]
+    frames = np.arange(1, N_FRAMES + 1, 7)
+    err = np.abs(heads(source, names, frames, "armature") - heads(new, names, frames, "armature")).max()
+    assert err < TOL_M, err
+    path2 = tmp_path / "hero.bvh"
+    export.export_action(bpy.context, target, str(path2), "BVH")
+    new2, _ = reimport(path2, "BVH")
+    names = [b.name for b in target.data.bones]
+    err = np.abs(heads(target, names, frames, "armature") - heads(new2, names, frames, "armature")).max()
+    assert err < 100 * TOL_M, err  # the rig's data is in centimetres
+
+
+def test_frame_range_and_fps(retargeted, tmp_path):
+    _, target = retargeted
+    scene = bpy.context.scene
+    assert (scene.render.fps, scene.render.fps_base) == (30, 1.0)
+    path = tmp_path / "part.fbx"
+    export.export_action(bpy.context, target, str(path), "FBX", frame_start=11, frame_end=40)
+    new, actions = reimport(path, "FBX")
+    assert tuple(round(v) for v in actions[0].frame_range) == (11, 40)
+    names = [b.name for b in target.data.bones]
+    frames = np.arange(11, 41, 3)
+    assert np.abs(heads(target, names, frames) - heads(new, names, frames)).max() < TOL_M
+    # 15 fps: half the keys, the same timing (imported back into the 30 fps scene)
+    path = tmp_path / "half.fbx"
+    export.export_action(bpy.context, target, str(path), "FBX", fps=15.0)
+    assert (scene.render.fps, scene.render.fps_base) == (30, 1.0)  # restored
+    assert len(bpy.data.actions) == len({a.name for a in bpy.data.actions})
+    assert not any(a.name.endswith("(export)") for a in bpy.data.actions)
+    new, actions = reimport(path, "FBX")
+    bag = channelbag_of(new)
+    counts = {len(fc.keyframe_points) for fc in bag.fcurves}
+    assert max(counts) == N_FRAMES // 2
+    # the file's frame k (at 15 fps, time (k - 1) / 15) is the scene's frame 1 + 2 (k - 1) (at 30 fps)
+    frames = np.arange(1, N_FRAMES, 6)
+    file_frames = 1 + (frames - 1) // 2
+    assert np.abs(heads(target, names, frames) - heads(new, names, file_frames)).max() < TOL_M
+
+
+def _state(target):
+    s = bpy.context.scene
+    return (sorted(o.name for o in bpy.data.objects), sorted(a.name for a in bpy.data.actions),
+            target.animation_data.action.name, s.frame_start, s.frame_end, s.frame_current, s.render.fps)
+
+
+@pytest.mark.parametrize("where", ["missing_folder", "a_folder"])
+def test_unwritable_path(retargeted, tmp_path, where):
+    _, target = retargeted
+    path = tmp_path / "nowhere" / "hero.fbx" if where == "missing_folder" else tmp_path
+    before = _state(target)
+    with pytest.raises(RuntimeError, match="cannot write"):
+        bpy.ops.tcmr.export_action(filepath=str(path), armature=target.name, format="FBX")
+    assert bpy.context.window_manager.tcmr_job.last_error.startswith("cannot write")
+    assert _state(target) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_export_needs_an_animated_armature(scene):
+    bpy.ops.mesh.primitive_cube_add()
+    with pytest.raises(RuntimeError, match="needs an armature"):
+        bpy.ops.tcmr.export_action(filepath="/tmp/x.fbx", armature=bpy.context.active_object.name)
+    rig = rigs.build_rig(bpy.context, "vrm")
+    with pytest.raises(RuntimeError, match="no action"):
+        bpy.ops.tcmr.export_action(filepath="/tmp/x.fbx", armature=rig.name)
