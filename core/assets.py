@@ -127,6 +127,13 @@ MODEL_FILES: dict[str, ModelFile] = {
 SMPL_FILE_NAMES = (MODEL_FILES["smpl"].file_name,) + MODEL_FILES["smpl"].aliases
 
 _DETECTOR_CLASSES = ("DetectionModel", "SegmentationModel", "PoseModel")
+# Globals no model file needs and that run commands or code when a pickle calls them. The detector is the one
+# file ultralytics unpickles in full, so its pickle is scanned for these first (:func:`unsafe_pickle_globals`).
+_UNSAFE_MODULES = ("os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy", "pty",
+                   "ctypes", "pickle", "marshal", "code", "codeop", "webbrowser", "multiprocessing", "tempfile")
+_UNSAFE_BUILTINS = ("eval", "exec", "compile", "__import__", "open", "breakpoint", "input", "globals", "locals",
+                    "vars", "setattr", "delattr")
+UNRESOLVED_GLOBAL = ("?", "?")  # a STACK_GLOBAL whose names the scan could not follow
 _MIN_CHECKPOINT_BYTES = 1_000_000  # anything smaller is an error page or a stub, never a checkpoint
 
 
@@ -318,6 +325,10 @@ def _check_detector(path: Path) -> Optional[str]:
     globals_ = pickle_globals_in_zip(path)
     if globals_ is None:
         return "it is not a PyTorch zip checkpoint (no data.pkl inside)"
+    unsafe = unsafe_pickle_globals(globals_)
+    if unsafe:
+        return (f"it would run code when loaded ({', '.join(unsafe)}) and was refused for safety; delete it and "
+                "get the file from its official source")
     if any(mod == "ultralytics.nn.tasks" and name in _DETECTOR_CLASSES for mod, name in globals_):
         return None
     actual = sniff_role(path)
@@ -339,32 +350,51 @@ def _check_smpl(path: Path) -> Optional[str]:
 # ------------------------------------------------------------------------------------------- sniffing
 def pickle_globals_in_zip(path) -> Optional[set[tuple[str, str]]]:
     """(module, name) pairs referenced by the ``data.pkl`` of a torch zip checkpoint, or None if not one.
+    Every pickle in the zip is scanned (whichever one a loader reads, its globals are in the set).
 
     Uses ``pickletools`` only: nothing in the file is imported or executed.
     """
     try:
         with zipfile.ZipFile(path) as zf:
-            pkl_names = [n for n in zf.namelist() if n.endswith("data.pkl")]
-            if not pkl_names:
+            names = zf.namelist()
+            if not any(n.endswith("data.pkl") for n in names):
                 return None
-            data = zf.read(min(pkl_names, key=len))
+            found: set[tuple[str, str]] = set()
+            for name in names:
+                if name.endswith(".pkl"):
+                    found |= _pickle_globals(zf.read(name))
     except (zipfile.BadZipFile, OSError, KeyError):
         return None
-    return _pickle_globals(data)
+    return found
+
+
+def unsafe_pickle_globals(globals_) -> list[str]:
+    """The ``module.name`` of each global in ``globals_`` (from :func:`pickle_globals_in_zip`) that can run a
+    command or code (os/posix/nt/subprocess/..., builtins.eval/exec/...), or one the scan could not resolve."""
+    bad = set()
+    for module, name in globals_:
+        top = module.split(".")[0]
+        if (module, name) == UNRESOLVED_GLOBAL:
+            bad.add("an unresolvable global")
+        elif top in _UNSAFE_MODULES or (top in ("builtins", "__builtin__") and name in _UNSAFE_BUILTINS):
+            bad.add(f"{module}.{name}")
+    return sorted(bad)
 
 
 def _pickle_globals(data: bytes) -> set[tuple[str, str]]:
-    """Globals of a pickle: GLOBAL args and STACK_GLOBAL (module, name) from the strings pushed before."""
+    """Globals of a pickle: GLOBAL args and STACK_GLOBAL (module, name) from the strings pushed before
+    (:data:`UNRESOLVED_GLOBAL` when those are not plain strings the scan can follow)."""
     found: set[tuple[str, str]] = set()
     memo: dict[int, str] = {}
     recent: list[Optional[str]] = []
     try:
         for op, arg, _ in pickletools.genops(data):
-            if op.name == "GLOBAL":
+            if op.name in ("GLOBAL", "INST"):
                 module, _, name = str(arg).partition(" ")
                 found.add((module, name))
-            elif op.name == "STACK_GLOBAL" and len(recent) >= 2 and None not in recent[-2:]:
-                found.add((recent[-2], recent[-1]))
+            elif op.name == "STACK_GLOBAL":
+                resolved = len(recent) >= 2 and None not in recent[-2:]
+                found.add((recent[-2], recent[-1]) if resolved else UNRESOLVED_GLOBAL)
             elif op.name == "MEMOIZE":
                 memo[len(memo)] = recent[-1] if recent else None
             elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and recent:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,41 @@ def test_detections_npz_refuses_pickled_members(module, name, tmp_path):
     path = E.write_npz(tmp_path / "boxes.npz", {"frame_ids": np.arange(3)},
                        {"bbox_xyxy": E.payload(module, name, marker, top_level=True)})
     assert_refused(lambda: load_detections(path), MocapError, marker, "boxes.npz")
+
+
+# ------------------------------------------------------------------------------------------- the detector
+@targets
+def test_detector_file_with_command_globals_is_refused(module, name, tmp_path):
+    """ultralytics unpickles yolo11s.pt in full, so its pickle is scanned (never run) for such globals first:
+    a file that also names a real detection model class is still refused, and nothing runs."""
+    pytest.importorskip("torch")
+    from core import assets
+
+    marker = E.marker_for(tmp_path, module, name)
+    looks_right = b"cultralytics.nn.tasks\nDetectionModel\n0"  # push the class, then POP it
+    data = b"\x80\x02" + looks_right + b"}X\x04\x00\x00\x00pose" + E.reduce_call(module, name, marker) + b"s."
+    path = E.write_torch_zip(tmp_path / "yolo11s.pt", data)
+    with zipfile.ZipFile(path, "a") as zf:  # as big as a checkpoint, past the size check
+        zf.writestr("archive/data/99", b"\0" * 1_100_000)
+    assert (module, name) in assets.pickle_globals_in_zip(path)
+    assert assets.unsafe_pickle_globals(assets.pickle_globals_in_zip(path)) == [f"{module}.{name}"]
+    assert_refused(lambda: assets.validate_model_file("detector", path), InvalidModelFileError, marker,
+                   "yolo11s.pt", f"{module}.{name}", "refused for safety")
+
+
+def test_pickle_scan_sees_every_way_of_naming_a_global(tmp_path):
+    from core import assets
+
+    marker = tmp_path / "MARKER"
+    inst = b"(S'touch x'\nios\nsystem\n."  # protocol 0 INST: imports os.system like GLOBAL does
+    assert ("os", "system") in assets._pickle_globals(inst)
+    hidden = b"\x80\x04(X\x02\x00\x00\x00os\x94X\x06\x00\x00\x00system\x94h\x00h\x01\x93."  # names via the memo
+    assert ("os", "system") in assets._pickle_globals(hidden)
+    built = b"\x80\x04X\x02\x00\x00\x00osX\x06\x00\x00\x00systemh\x07\x93."  # a name the scan cannot follow
+    assert assets.unsafe_pickle_globals(assets._pickle_globals(built)) == ["an unresolvable global"]
+    # a decoy data.pkl beside the one torch reads does not hide the real one
+    evil = E.write_torch_zip(tmp_path / "a.pt", E.payload("subprocess", "call", marker))
+    with zipfile.ZipFile(evil, "a") as zf:
+        zf.writestr("data.pkl", pickle.dumps({"weights": 1}, protocol=2))
+    assert ("subprocess", "call") in assets.pickle_globals_in_zip(evil)
+    assert not marker.exists()
