@@ -15,24 +15,28 @@ def register():
     import bpy
 
     from . import modal, ops_capture, ops_import, ops_runtime, panel, preferences, properties, retarget
+    from . import refine_ops, refine_panel, refine_props
     from .retarget import props as retarget_props
 
     _classes[:] = [*properties.CLASSES, *preferences.CLASSES, *modal.CLASSES, *ops_capture.CLASSES,
-                   *ops_import.CLASSES, *ops_runtime.CLASSES, *panel.CLASSES, *retarget.classes()]
+                   *ops_import.CLASSES, *ops_runtime.CLASSES, *panel.CLASSES, *retarget.classes(),
+                   *refine_props.CLASSES, *refine_ops.CLASSES, *refine_panel.CLASSES]
     for cls in _classes:
         bpy.utils.register_class(cls)
     properties.register_properties()
     retarget_props.register_properties()
+    refine_props.register_properties()
     bpy.types.TOPBAR_MT_file_import.append(ops_import.menu_import)
 
 
 def unregister():
     import bpy
 
-    from . import ops_import, properties
+    from . import ops_import, properties, refine_props
     from .retarget import props as retarget_props
 
     bpy.types.TOPBAR_MT_file_import.remove(ops_import.menu_import)
+    refine_props.unregister_properties()
     retarget_props.unregister_properties()
     properties.unregister_properties()
     for cls in reversed(_classes):

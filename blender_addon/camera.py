@@ -20,8 +20,11 @@ def lens_mm(focal_length_px: float, width_px: int, sensor_width_mm: float) -> fl
     return float(focal_length_px) * float(sensor_width_mm) / float(width_px)
 
 
-def build_camera(name: str, width: int, focal_length_px: float, sensor_width_mm: float, collection):
-    """A camera object (linked to ``collection``) matching the capture's pinhole camera."""
+def build_camera(name: str, width: int, focal_length_px: float, sensor_width_mm: float, collection,
+                 R_world_from_cam=None, location=None):
+    """A camera object (linked to ``collection``) matching the capture's pinhole camera: at the origin looking
+    along +Y, or (refined results) at ``location`` turned by ``R_world_from_cam`` (OpenCV camera -> world),
+    i.e. with the capture camera's pitch, roll and height above the level floor."""
     data = bpy.data.cameras.new(name)
     data.sensor_fit = "HORIZONTAL"
     data.sensor_width = sensor_width_mm
@@ -31,6 +34,10 @@ def build_camera(name: str, width: int, focal_length_px: float, sensor_width_mm:
     obj = bpy.data.objects.new(name, data)
     matrix = np.eye(4)
     matrix[:3, :3] = R_WORLD_FROM_CAMERA_OBJECT
+    if R_world_from_cam is not None:
+        matrix[:3, :3] = np.asarray(R_world_from_cam, dtype=np.float64) @ rotations.R_BLENDER_CAM_FROM_OPENCV_CAM.T
+    if location is not None:
+        matrix[:3, 3] = np.asarray(location, dtype=np.float64)
     obj.matrix_world = Matrix(matrix.tolist())
     collection.objects.link(obj)
     return obj

@@ -46,6 +46,7 @@ class BodyTrack:
     betas: np.ndarray  # (10,) float64   the person's shape
     rest_joints: Optional[np.ndarray] = None  # (24, 3) SMPL frame, for ``betas``; None: from the SMPL file
     v_shaped: Optional[np.ndarray] = None  # (6890, 3) SMPL frame rest mesh (optional)
+    contact: Optional[np.ndarray] = None  # (N, 4) bool foot contacts (refined results: core.motion.contacts order)
 
 
 @dataclass
@@ -64,13 +65,27 @@ class SceneMotion:
     focal_length_px: Optional[float] = None
     smpl_faces: Optional[np.ndarray] = None  # (13776, 3)
     smpl_lbs_weights: Optional[np.ndarray] = None  # (6890, 24)
+    # refined results with an upright world frame (core.motion.floor): x_world = R x_cam + cam_position_world
+    R_world_from_cam: Optional[np.ndarray] = None  # (3, 3)
+    cam_position_world: Optional[np.ndarray] = None  # (3,) camera centre, floor at Z = 0
+    motion_fps: Optional[float] = None  # rows resampled to this rate (the scene runs at it)
 
     @property
     def R_world_from_data(self) -> np.ndarray:
-        """(3, 3): data frame -> Blender world (camera at the origin looking along +Y for camera data)."""
+        """(3, 3): data frame -> Blender world (camera at the origin looking along +Y for camera data, or
+        pitched/rolled above a level floor when the result carries an upright world frame)."""
         if self.data_frame == DATA_FRAME_OPENCV_CAMERA:
+            if self.R_world_from_cam is not None:
+                return np.asarray(self.R_world_from_cam, dtype=np.float64).copy()
             return rotations.R_BLENDER_FROM_OPENCV.copy()
         return np.eye(3)
+
+    @property
+    def world_offset(self) -> np.ndarray:
+        """(3,): where the data frame's origin (the camera) sits in the world."""
+        if self.data_frame == DATA_FRAME_OPENCV_CAMERA and self.cam_position_world is not None:
+            return np.asarray(self.cam_position_world, dtype=np.float64).copy()
+        return np.zeros(3)
 
 
 # ------------------------------------------------------------------------------------------- dispatch
@@ -107,7 +122,9 @@ def from_motion_result(result: MotionResult) -> SceneMotion:
     tracks = []
     for t in result.tracks:
         frame_ids = np.asarray(t.frame_ids, dtype=np.int64)
-        if timestamps.shape[0] > int(frame_ids.max(initial=-1)):
+        if t.times_s is not None:  # refined rows (possibly resampled) carry their own times
+            times = np.asarray(t.times_s, dtype=np.float64)
+        elif timestamps.shape[0] > int(frame_ids.max(initial=-1)):
             times = timestamps[frame_ids]
         else:  # no per-frame timestamps: nominal rate
             times = frame_ids / result.fps
@@ -120,6 +137,7 @@ def from_motion_result(result: MotionResult) -> SceneMotion:
             betas=np.asarray(t.mean_betas, dtype=np.float64),
             rest_joints=None if t.rest_joints is None else np.asarray(t.rest_joints, dtype=np.float64),
             v_shaped=None if t.v_shaped is None else np.asarray(t.v_shaped, dtype=np.float64),
+            contact=None if t.contact is None else np.asarray(t.contact, dtype=bool),
         ))
     video = str(result.video_path)
     return SceneMotion(
@@ -135,6 +153,9 @@ def from_motion_result(result: MotionResult) -> SceneMotion:
         focal_length_px=float(result.focal_length_px),
         smpl_faces=result.smpl_faces,
         smpl_lbs_weights=result.smpl_lbs_weights,
+        R_world_from_cam=result.R_world_from_cam,
+        cam_position_world=result.cam_position_world,
+        motion_fps=result.motion_fps,
     )
 
 

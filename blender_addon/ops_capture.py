@@ -13,7 +13,7 @@ from bpy.props import StringProperty
 from bpy.types import Operator
 
 from ..core.errors import MocapError
-from . import preferences, runtime, scene_builder
+from . import preferences, refine_props, runtime, scene_builder
 from .capture import CaptureSession
 from .modal import ModalJobMixin
 
@@ -67,7 +67,7 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
         if self.device:
             options.device = self.device
         build = scene_builder.BuildOptions(create_mesh=s.create_mesh, set_scene=True,
-                                           models_dir=options.models_dir)
+                                           models_dir=options.models_dir, **refine_props.build_options(context))
         return CaptureSession(python, video, options, build)
 
     def invoke(self, context, event):

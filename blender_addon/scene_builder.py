@@ -28,6 +28,9 @@ class BuildOptions:
     models_dir: str = ""  # where to find the SMPL file when the motion file lacks the body
     sensor_width_mm: float = CameraConfig.sensor_width_mm
     video_path: str = ""  # footage for the camera background, overriding the file's
+    refine: Optional[object] = None  # a core.config.RefineConfig: re-refine our results from their raw output first
+    show_ground: bool = True  # a ground plane at Z = 0 when the result has an upright world frame
+    show_contacts: bool = False  # an empty on the floor per foot contact, shown while it lasts
 
 
 @dataclass
@@ -41,8 +44,19 @@ class BuildResult:
 
 
 def import_file(context, filepath: str, options: BuildOptions) -> BuildResult:
-    """Read any supported motion file and build it into the scene (what ``tcmr.import_motion`` runs)."""
-    return build_scene(context, formats.load_motion(filepath), options)
+    """Read any supported motion file and build it into the scene (what ``tcmr.import_motion`` runs).
+    Our results are first re-refined when ``options.refine`` is set, and their raw network output is stored
+    in the new collection (refine_store), so the panel can refine them again without the file."""
+    from . import refine_store
+
+    motion, raw = refine_store.load_motion(filepath, options.refine)
+    result = build_scene(context, motion, options)
+    if raw is not None:
+        refine_info = getattr(motion, "refine_info", None)
+        refine_store.remember(result.collection, raw, refine_info)
+        if options.refine is not None and refine_info:
+            result.warnings.extend(refine_info.get("warnings", []))
+    return result
 
 
 def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> BuildResult:
@@ -92,10 +106,15 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
     scene.collection.children.link(collection)
     result = BuildResult(collection=collection)
     if options.set_scene:
-        camera.set_scene_timing(scene, motion.fps, motion.num_frames)
+        if motion.motion_fps:  # resampled rows: the scene runs at their rate over the same duration
+            camera.set_scene_timing(scene, motion.motion_fps,
+                                    max(1, int(round(motion.num_frames / motion.fps * motion.motion_fps))))
+        else:
+            camera.set_scene_timing(scene, motion.fps, motion.num_frames)
         if motion.width and motion.height and motion.focal_length_px:
             name = f"{motion.name} · camera"
-            cam = camera.build_camera(name, motion.width, motion.focal_length_px, options.sensor_width_mm, collection)
+            cam = camera.build_camera(name, motion.width, motion.focal_length_px, options.sensor_width_mm, collection,
+                                      motion.R_world_from_cam, motion.world_offset)
             made(cam, name)
             made(cam.data, name)
             camera.set_scene_image(scene, motion.width, motion.height, cam)
@@ -111,7 +130,9 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
         made(obj, name)
         made(obj.data, name)
         obj[TRACK_KEY] = track.track_id
-        quat, root_location = pose_keys.bone_keys(track.rotmat, track.transl, track.rest_joints, bone_rest,
+        # the world offset (camera height) moves the SMPL origin: M (J0 + t') = M (J0 + t) + c
+        transl = track.transl + motion.world_offset @ motion.R_world_from_data
+        quat, root_location = pose_keys.bone_keys(track.rotmat, transl, track.rest_joints, bone_rest,
                                                  motion.R_world_from_data)
         frames, keep = pose_keys.scene_frames(track.times_s, track.frame_ids, motion.fps, scene_fps)
         action = keyframes.write_pose_action(obj, name, frames, quat[keep], root_location[keep])
@@ -125,6 +146,10 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
             made(body_obj, mesh_name)
             made(body_obj.data, mesh_name)
             result.meshes.append(body_obj)
+    if motion.R_world_from_cam is not None and (options.show_ground or options.show_contacts):
+        from . import ground
+
+        ground.build(motion, collection, made, scene_fps, options.show_ground, options.show_contacts)
     return result
 
 

@@ -8,7 +8,8 @@ Works in the upright world frame (Z up, floor at Z = 0) on SMPL motion (local ro
    from 0 to 1 and falls back with a quintic smootherstep over ``blend_s`` centred on each contact boundary, so
    position, velocity and acceleration stay continuous; the corrected joint is p + Σ w_k (L_k − p)
    (Σ w_k <= 1 by construction, also for contacts closer than ``blend_s``).
-2. **Per foot** the ankle and the toe ask for a translation of the (rigid) foot: their weighted mean.
+2. **Per foot** the ankle and the toe ask for a translation of the (rigid) foot: horizontally their weighted
+   mean; vertically whatever puts the foot's lowest joint on the floor (a rolling foot keeps its raised heel).
 3. **Root.** ``root_share`` of the feet's mean correction (weighted by how planted each foot is), averaged over
    ``root_smoothing_s``, moves the whole body (this is what lowers a floating body onto the floor).
 4. **Legs.** The rest of each foot's correction goes to an analytic two-bone IK on hip, knee and ankle: the knee
@@ -136,6 +137,10 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
         wa, wt = weight[:, ca:ca + 1], weight[:, ct:ct + 1]
         foot_delta[:, f] = (wa * delta[:, ca] + wt * delta[:, ct]) / np.maximum(wa + wt, 1e-9)
         foot_weight[:, f] = np.maximum(wa, wt)[:, 0]
+        # vertically the foot's lowest joint goes onto the floor (a tilted foot keeps its raised heel or toe)
+        low = np.minimum(joints[:, FOOT_JOINT_IDS[ca], 2] - rest_heights[ca],
+                         joints[:, FOOT_JOINT_IDS[ct], 2] - rest_heights[ct])
+        foot_delta[:, f, 2] = -foot_weight[:, f] * low
     # root: the planted feet's mean correction, smoothed; the legs take the rest
     fw = foot_weight[:, :, None]
     root = (fw * foot_delta).sum(axis=1) / np.maximum(fw.sum(axis=1), 1e-9) * config.root_share

@@ -92,7 +92,7 @@ def test_auto_pins_feet_and_blends_without_pops(kind):
     R2, t2 = footlock.lock_feet(R, t, ms.REST_JOINTS, c["times_s"], c["contact"], rest_h, FootLockConfig())
     after = joints(R2, t2)[:, list(contacts.FOOT_JOINT_IDS)]
     skate1 = foot_skate(after, c["contact"]).mean()
-    assert skate1 < 0.3 * skate0 and skate1 < 0.003
+    assert skate1 < 0.4 * skate0 and skate1 < 0.003
     # feet on the floor while planted
     heights = after[..., 2] - rest_h
     assert np.abs(heights[c["contact"]]).mean() < 0.005

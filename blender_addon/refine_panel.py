@@ -1,0 +1,50 @@
+"""The "Refine" sub-panel of the Mocap tab: foot lock, level floor, smoothing, frame rate, floor display."""
+
+from __future__ import annotations
+
+from bpy.types import Panel
+
+from . import refine_ops, refine_store
+from .panel import wrapped_label
+
+
+class TCMR_PT_refine(Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mocap"
+    bl_label = "Refine"
+    bl_parent_id = "TCMR_PT_mocap"
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.tcmr_refine
+        col = layout.column()
+        col.prop(s, "foot_lock")
+        col.prop(s, "upright")
+        col.prop(s, "smoothing")
+        if s.smoothing == "one-euro":
+            sub = col.column(align=True)
+            sub.prop(s, "min_cutoff")
+            sub.prop(s, "beta")
+            sub.prop(s, "translation_min_cutoff")
+        elif s.smoothing == "slerp-average":
+            col.prop(s, "window")
+        row = col.row(align=True)
+        row.prop(s, "use_fps")
+        sub = row.row(align=True)
+        sub.enabled = s.use_fps
+        sub.prop(s, "fps")
+        row = col.row(align=True)
+        row.prop(s, "show_ground", toggle=True)
+        row.prop(s, "show_contacts", toggle=True)
+        col.prop(s, "live_update")
+        target = refine_ops.target_collection(context)
+        if target is None:
+            wrapped_label(layout, context, "Capture or import a result to refine it; captures use these options.",
+                          icon="INFO")
+            return
+        wrapped_label(layout, context, f"{target.name}: {refine_store.floor_summary(target)}", icon="VIEW_PERSPECTIVE")
+        layout.operator("tcmr.refine", icon="FILE_REFRESH")
+
+
+CLASSES = (TCMR_PT_refine,)

@@ -1,0 +1,108 @@
+"""Where the add-on keeps the raw network output, so the panel can refine a result again without the file.
+
+A capture's ``.npz`` lives in a temporary folder that is deleted after import, and an imported file may move;
+so the raw result (``MotionResult`` with every track's ``raw_view()``, no per-frame vertices) is stored
+**inside the .blend**, as a compressed ``.npz`` in a bytes custom property (``tcmr_raw_npz``) of the result's
+collection. Moving or sharing the .blend keeps it. numpy only (no bpy): collections are passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..core.errors import InvalidMotionFileError
+from ..core.result import MotionResult
+from . import formats
+
+RAW_KEY = "tcmr_raw_npz"  # bytes: the raw MotionResult (np.savez_compressed)
+INFO_KEY = "tcmr_refine_info"  # str: JSON of the last refine (options, floor, warnings)
+
+
+def raw_result(result: MotionResult) -> MotionResult:
+    """The unrefined result: every track's raw view, without the (large, re-computable) vertices."""
+    tracks = [dataclasses.replace(t.raw_view(), verts=None, joints49=None) for t in result.tracks]
+    meta = {k: v for k, v in result.meta.items() if k != "refine"}
+    return dataclasses.replace(result, tracks=tracks, meta=meta, R_world_from_cam=None, cam_position_world=None,
+                               motion_fps=None)
+
+
+def to_bytes(result: MotionResult) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **result.to_arrays())
+    return buffer.getvalue()
+
+
+def from_bytes(data: bytes) -> MotionResult:
+    try:
+        with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as exc:  # any decoding problem: the stored copy is damaged
+        raise InvalidMotionFileError(f"the raw capture stored in this .blend cannot be read ({exc}); import the "
+                                     "result file again") from exc
+    return MotionResult.from_arrays(arrays, source="the raw capture stored in this .blend")
+
+
+def refine(result: MotionResult, config, strict: bool = True) -> MotionResult:
+    """Refine from the raw output. strict (the panel's Refine): a missing floor or a too short track raises
+    MocapError; not strict (a capture's import): they become warnings and the camera frame stays."""
+    from ..core.motion.refine import refine_result
+
+    return refine_result(result, config, strict=strict)[0]
+
+
+def load_motion(filepath, refine_config=None) -> tuple[formats.SceneMotion, Optional[MotionResult]]:
+    """Read a motion file for the scene. Our results come back with their raw output (to remember) and,
+    when ``refine_config`` is given, refined from it; other formats as ``formats.load_motion`` reads them."""
+    path = Path(filepath)
+    if path.suffix.lower() == ".npz" and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                ours = "format_version" in z.files
+        except Exception:
+            ours = False  # formats.load_motion gives the one-line error
+        if ours:
+            result = MotionResult.load(path)
+            raw = raw_result(result)
+            if refine_config is not None:  # a capture's import: never lose the capture over its floor
+                result = refine(raw, refine_config, strict=False)
+            motion = formats.from_motion_result(result)
+            motion.refine_info = result.meta.get("refine")
+            return motion, raw
+    return formats.load_motion(path), None
+
+
+def remember(collection, raw: MotionResult, info: Optional[dict] = None) -> None:
+    """Store the raw result (and what the last refine did) on the collection."""
+    collection[RAW_KEY] = to_bytes(raw)
+    if info is not None:
+        collection[INFO_KEY] = json.dumps(info, default=str)
+
+
+def stored(collection) -> Optional[MotionResult]:
+    data = collection.get(RAW_KEY) if collection is not None else None
+    return None if data is None else from_bytes(data)
+
+
+def info(collection) -> dict:
+    try:
+        return json.loads(collection.get(INFO_KEY, "{}"))
+    except (TypeError, ValueError):
+        return {}
+
+
+def floor_summary(collection) -> str:
+    """One line about the floor of the last refine, for the panel."""
+    refine_info = info(collection)
+    floor = refine_info.get("floor")
+    if floor:
+        return (f"Floor: camera pitch {floor['pitch_deg']:+.1f}°, roll {floor['roll_deg']:+.1f}°, "
+                f"height {floor['camera_height_m']:.2f} m")
+    if refine_info.get("warnings"):
+        return refine_info["warnings"][0]
+    return "Camera frame (no floor estimated)"

@@ -1,0 +1,188 @@
+"""The refine stage in Blender: the upright world frame (camera pitch/roll/height, body on the floor, overlay
+unchanged), ground plane and contact markers, re-refining from the raw output stored in the .blend (also
+after saving and reopening), and failures that leave the scene untouched."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import blender_helpers as H  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import motion_synth as ms  # noqa: E402
+
+from tcmr_mocap.blender_addon import refine_ops, refine_store  # noqa: E402
+from tcmr_mocap.core import smpl  # noqa: E402
+from tcmr_mocap.core.config import FootLockConfig, RefineConfig  # noqa: E402
+from tcmr_mocap.core.motion.refine import refine_result  # noqa: E402
+from tcmr_mocap.core.result import MotionResult  # noqa: E402
+
+BETAS = np.zeros(10)
+W, H_PX, F = 640, 480, 700.0
+
+
+def capture_like(smpl_arrays, tmp_path, kind="walk", pitch=22.0, roll=4.0, seconds=4.0, name="walk.mp4"):
+    """A raw camera-frame result of a procedural clip seen by a pitched, rolled camera (light jitter)."""
+    c = ms.make_clip(kind, seconds=seconds)
+    R, C = ms.camera_pose(pitch, roll)
+    rc, tc = ms.to_camera(c["rotmat"], c["transl"], R, C, smpl.rest_joints(smpl_arrays, BETAS))
+    rc, tc = ms.degrade(rc, tc, seed=2, jitter_deg=0.5, slide_m=0.01, R_cam_from_world=R)
+    n = rc.shape[0]
+    return H.make_result(smpl_arrays, {1: (rc, tc, np.arange(n), BETAS)}, video_path=str(tmp_path / name),
+                         width=W, height=H_PX, focal_length_px=F), R, C
+
+
+def project_opencv(points_cam):
+    return np.stack([F * points_cam[..., 0] / points_cam[..., 2] + W / 2,
+                     F * points_cam[..., 1] / points_cam[..., 2] + H_PX / 2], axis=-1)
+
+
+def project_through(camera_obj, points_world):
+    """Pixels of world points seen through a Blender camera object (its local -Z forward, +Y up)."""
+    M = np.array(camera_obj.matrix_world)
+    local = (points_world - M[:3, 3]) @ M[:3, :3]  # world -> camera object axes (orthonormal)
+    return project_opencv(local * np.array([1.0, -1.0, -1.0]))  # -> OpenCV axes
+
+
+def test_upright_result_places_camera_and_floor_and_keeps_the_overlay(scene, tmp_path, smpl_arrays):
+    raw, R_true, C_true = capture_like(smpl_arrays, tmp_path)
+    refined, report = refine_result(raw, RefineConfig())
+    refined.save(tmp_path / "walk.npz")
+    assert bpy.ops.tcmr.import_motion(filepath=str(tmp_path / "walk.npz"), create_mesh=False) == {"FINISHED"}
+    cam = bpy.data.objects["walk.mp4 · camera"]
+    obj = bpy.data.objects["walk.mp4 · track 1"]
+    # the camera's height and pitch are the capture's
+    M = np.array(cam.matrix_world)
+    assert M[2, 3] == pytest.approx(C_true[1], abs=0.05)
+    forward = -M[:3, 2]
+    assert np.degrees(np.arcsin(forward[2])) == pytest.approx(-22.0, abs=1.0)
+    tr = refined.tracks[0]
+    n = len(tr)
+    frames = np.arange(1, n + 1)
+    heads = H.bone_heads_world(obj, frames)
+    # overlay: the joints seen through the placed camera land where the camera-frame joints project
+    posed, _ = smpl.forward_kinematics(tr.rest_joints, tr.rotmat)
+    cam_joints = posed + tr.transl_cam.astype(np.float64)[:, None]
+    np.testing.assert_allclose(project_through(cam, heads), project_opencv(cam_joints), atol=0.05)  # pixels
+    # the body stands on the level floor: a planted foot's lowest joint at Z ≈ its standing height
+    rest_h = ms.foot_rest_heights(tr.rest_joints, tr.v_shaped)
+    feet_z = heads[:, [7, 8, 10, 11], 2] - rest_h
+    lowest = np.minimum(feet_z[:, :2], feet_z[:, 2:])  # (T, 2) left, right
+    planted = tr.contact[:, :2] | tr.contact[:, 2:]
+    assert np.abs(lowest[planted]).mean() < 0.01
+    # ground plane at Z = 0 under the feet; the raw output is stored in the collection
+    ground = bpy.data.objects["walk.mp4 · ground"]
+    zs = np.array([v.co.z for v in ground.data.vertices])
+    np.testing.assert_allclose(zs, 0.0, atol=1e-6)
+    coll = bpy.data.collections["TCMR · walk.mp4"]
+    stored = refine_store.stored(coll)
+    np.testing.assert_array_equal(stored.tracks[0].rotmat, raw.tracks[0].rotmat)
+    assert "pitch" in refine_store.floor_summary(coll)
+
+
+def test_refine_again_from_the_blend_with_other_options(scene, tmp_path, smpl_arrays):
+    raw, _R, _C = capture_like(smpl_arrays, tmp_path)
+    raw.save(tmp_path / "walk.npz")  # an unrefined (old-style) result: its own raw output
+    assert bpy.ops.tcmr.import_motion(filepath=str(tmp_path / "walk.npz"), create_mesh=True) == {"FINISHED"}
+    assert "walk.mp4 · ground" not in bpy.data.objects  # camera frame: no floor yet
+    settings = bpy.context.scene.tcmr_refine
+    settings.live_update = False
+    settings.show_contacts = True
+    settings.use_fps = True
+    settings.fps = 24.0
+    # the file is gone and the .blend moves: the raw capture travels inside it
+    (tmp_path / "walk.npz").unlink()
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "moved.blend"))
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "moved.blend"))
+    settings = bpy.context.scene.tcmr_refine
+    assert bpy.ops.tcmr.refine() == {"FINISHED"}
+    scene = bpy.context.scene
+    assert scene.render.fps == 24 and scene.frame_end == 96
+    obj = bpy.data.objects["walk.mp4 · track 1"]
+    frames, _ = H.fcurve_values(obj, 'pose.bones["pelvis"].location', 0)
+    np.testing.assert_array_equal(frames, np.arange(1, 97))  # rows on 24 fps frames (t = 0 .. 3.96 s)
+    assert "walk.mp4 · body 1" in bpy.data.objects and "walk.mp4 · ground" in bpy.data.objects
+    markers = [o for o in bpy.data.objects if "· contact 1" in o.name]
+    assert markers and all(abs(o.location.z) < 1e-6 for o in markers)
+    # a marker is visible (scale 1) only during its contact
+    m = markers[0]
+    first, last = m["tcmr_contact_frames"]
+    scene.frame_set(first)
+    assert m.matrix_world.to_scale()[0] == pytest.approx(1.0)
+    scene.frame_set(max(first - 2, 0))
+    assert m.matrix_world.to_scale()[0] == pytest.approx(0.0, abs=1e-6)
+    # again without the floor: back to the camera at the origin, one result only
+    settings.upright = False
+    settings.foot_lock = "never"
+    settings.use_fps = False
+    assert bpy.ops.tcmr.refine() == {"FINISHED"}
+    cam = bpy.data.objects["walk.mp4 · camera"]
+    np.testing.assert_allclose(np.array(cam.matrix_world)[:3, 3], 0.0, atol=1e-9)
+    assert "walk.mp4 · ground" not in bpy.data.objects
+    assert [c.name for c in bpy.data.collections if c.name.startswith("TCMR")] == ["TCMR · walk.mp4"]
+    assert scene.render.fps == 30
+
+
+def test_failed_refine_leaves_the_scene_unchanged(scene, tmp_path, smpl_arrays):
+    raw, _R, _C = capture_like(smpl_arrays, tmp_path, kind="float", name="swim.mp4")
+    raw.save(tmp_path / "swim.npz")
+    assert bpy.ops.tcmr.import_motion(filepath=str(tmp_path / "swim.npz"), create_mesh=False) == {"FINISHED"}
+    settings = bpy.context.scene.tcmr_refine
+    settings.live_update = False
+    before = H.scene_snapshot()
+    keys_before = H.fcurve_values(bpy.data.objects["swim.mp4 · track 1"], 'pose.bones["pelvis"].location', 2)[1]
+    with pytest.raises(RuntimeError, match="floor could not be estimated"):
+        bpy.ops.tcmr.refine()
+    assert H.scene_snapshot() == before
+    np.testing.assert_array_equal(
+        H.fcurve_values(bpy.data.objects["swim.mp4 · track 1"], 'pose.bones["pelvis"].location', 2)[1], keys_before)
+    assert "floor could not be estimated" in bpy.context.window_manager.tcmr_job.last_error
+    settings.upright = False
+    settings.foot_lock = "never"
+    assert bpy.ops.tcmr.refine() == {"FINISHED"}
+
+
+def test_capture_import_applies_the_panel_options(scene, tmp_path, smpl_arrays):
+    """What a capture's import does: BuildOptions from the refine panel re-refine the raw result."""
+    from tcmr_mocap.blender_addon import refine_props, scene_builder
+
+    raw, _R, _C = capture_like(smpl_arrays, tmp_path)
+    raw.save(tmp_path / "walk.npz")
+    s = bpy.context.scene.tcmr_refine
+    s.live_update = False
+    s.foot_lock = "ground"
+    extras = refine_props.build_options(bpy.context)
+    assert extras["refine"].foot_lock.mode == "ground" and extras["refine"].floor.upright
+    result = scene_builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
+                                       scene_builder.BuildOptions(create_mesh=False, **extras))
+    assert result.camera is not None and np.array(result.camera.matrix_world)[2, 3] > 1.0
+    assert refine_ops.target_collection(bpy.context) == result.collection
+    info = refine_store.info(result.collection)
+    assert info["options"]["foot_lock"]["mode"] == "ground"
+
+
+def test_refine_panel_is_registered(scene):
+    panel = bpy.types.TCMR_PT_refine
+    assert panel.bl_parent_id == "TCMR_PT_mocap"
+    s = bpy.context.scene.tcmr_refine
+    assert (s.foot_lock, s.smoothing, s.upright) == ("auto", "one-euro", True)  # core/config.py defaults
+    assert not bpy.ops.tcmr.refine.poll()  # nothing to refine in an empty scene
+
+
+def test_refine_config_from_the_panel(scene):
+    from tcmr_mocap.blender_addon.refine_props import refine_config
+
+    s = bpy.context.scene.tcmr_refine
+    s.live_update = False
+    s.smoothing, s.window, s.use_fps, s.fps = "slerp-average", 6, True, 25.0
+    cfg = refine_config(s)
+    assert cfg == dataclasses.replace(RefineConfig(), smoothing="slerp-average", average_window=7, fps=25.0,
+                                      foot_lock=FootLockConfig())
+    assert MotionResult  # the add-on's own result class is the one tests build with
