@@ -368,6 +368,17 @@ def pickle_globals_in_zip(path) -> Optional[set[tuple[str, str]]]:
     return found
 
 
+def refuse_code_in_pickle(path, role: str = "detector") -> None:
+    """Raise :class:`InvalidModelFileError` (one line) if the torch zip ``path`` holds a pickle naming a global
+    that runs code (:func:`unsafe_pickle_globals`). For files a library unpickles in full (ultralytics and the
+    detector): call it before handing the file over. Only scans; nothing in the file runs."""
+    unsafe = unsafe_pickle_globals(pickle_globals_in_zip(path) or ())
+    if unsafe:
+        raise InvalidModelFileError(
+            f"{path} would run code when loaded ({', '.join(unsafe)}) and was refused for safety; delete it and "
+            f"get {_spec(role).file_name} from its official source: {how_to_get(role, Path(path).parent)}")
+
+
 def unsafe_pickle_globals(globals_) -> list[str]:
     """The ``module.name`` of each global in ``globals_`` (from :func:`pickle_globals_in_zip`) that can run a
     command or code (os/posix/nt/subprocess/..., builtins.eval/exec/...), or one the scan could not resolve."""

@@ -164,3 +164,16 @@ def test_pickle_scan_sees_every_way_of_naming_a_global(tmp_path):
         zf.writestr("data.pkl", pickle.dumps({"weights": 1}, protocol=2))
     assert ("subprocess", "call") in assets.pickle_globals_in_zip(evil)
     assert not marker.exists()
+
+
+def test_refuse_code_in_pickle_before_a_full_load(tmp_path):
+    """The guard a caller runs before a library unpickles the file in full (ultralytics and the detector)."""
+    pytest.importorskip("torch")
+    from core import assets
+
+    marker = E.marker_for(tmp_path, "os", "system")
+    evil = E.write_torch_zip(tmp_path / "yolo11s.pt", E.payload("os", "system", marker))
+    assert_refused(lambda: assets.refuse_code_in_pickle(evil), InvalidModelFileError, marker,
+                   str(evil), "os.system", "refused for safety", "yolo11s.pt")
+    clean = E.write_torch_zip(tmp_path / "clean.pt", pickle.dumps({"weights": [1.0]}, protocol=2))
+    assert assets.refuse_code_in_pickle(clean) is None
