@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--retry-failed", action="store_true", help="try clips that failed in an earlier run again")
     b.add_argument("--force", action="store_true", help="redo every clip (captures stay cached unless they changed)")
     b.add_argument("--recursive", action="store_true", help="also search sub-folders of folder inputs")
+    load_package()
+    from tcmr_mocap.blender_addon.retarget import cli as retarget_cli
+
+    retarget_cli.add_arguments(p)  # --retarget-to, --bvh, --fbx-preset, --export-frames, --export-fps
     return p
 
 
@@ -100,8 +104,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not args.inputs:
         p.error("give either a VIDEO to capture or --import FILE")
     args.batch = is_batch(args)
-    if args.batch and (args.fbx or args.gltf):
-        p.error("--fbx/--gltf name one file: in a batch use --export fbx,glb,bvh")
+    if args.batch and (args.fbx or args.gltf or args.bvh):
+        p.error("--fbx/--gltf/--bvh name one file: in a batch use --export fbx,glb,bvh")
     if args.batch and args.detections:
         p.error("--detections is for one clip: in a batch give boxes per clip in a .txt/.csv list")
     if args.batch and args.render and "{name}" not in args.render:
@@ -261,9 +265,12 @@ def render_frames(text, scene) -> tuple | None:
 def finish_scene(bpy, args, blend: str, exports: dict, render_to: str | None) -> list:
     """Set up the render (kept in the .blend, for farms), save, export, render. Returns the files written."""
     from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.retarget import cli as retarget_cli
 
     scene = bpy.context.scene
     written = []
+    if getattr(args, "retarget_to", None):  # the character rig, with the motion baked on, is what gets exported
+        retarget_cli.retarget_to_file(bpy.context, first_armature(bpy), args)
     if render_to:
         render.setup_overlay(scene, render_to, engine=args.engine, frames=render_frames(args.render_frames, scene),
                              scale=args.render_scale)
@@ -274,7 +281,7 @@ def finish_scene(bpy, args, blend: str, exports: dict, render_to: str | None) ->
         from tcmr_mocap.blender_addon import export
 
         for fmt, path in exports.items():
-            export.export_action(bpy.context, armature, path, fmt=fmt)
+            export.export_action(bpy.context, armature, path, fmt=fmt, **retarget_cli.export_options(args))
             written.append(path)
     if render_to:
         if render.output_kind(render_to)[0] == "video":
@@ -306,9 +313,11 @@ def run_one(bpy, args) -> int:
     try:
         build_one(bpy, args, source, is_video, ProgressPrinter())
         written = finish_scene(bpy, args, args.output, exports, args.render)
-        if args.fbx or args.gltf:
-            export_active(bpy, first_armature(bpy), args.fbx, args.gltf)
-            written += [p for p in (args.fbx, args.gltf) if p]
+        if args.fbx or args.gltf or args.bvh:
+            from tcmr_mocap.blender_addon.retarget import cli as retarget_cli
+
+            written += retarget_cli.export_files(bpy.context, first_armature(bpy),
+                                                 {"FBX": args.fbx, "GLTF": args.gltf, "BVH": args.bvh}, args)
     except MocapError as err:
         wm.tcmr_job.last_error = str(err)
         sys.stderr.write(f"error: {' '.join(str(err).split())}\n")
