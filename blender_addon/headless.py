@@ -262,13 +262,18 @@ def render_frames(text, scene) -> tuple | None:
     return first, last
 
 
-def finish_scene(bpy, args, blend: str, exports: dict, render_to: str | None) -> list:
-    """Set up the render (kept in the .blend, for farms), save, export, render. Returns the files written."""
+def finish_scene(bpy, args, blend: str, exports: dict, render_to: str | None, warnings: list | None = None) -> list:
+    """Set up the render (kept in the .blend, for farms), save, export, render. Returns the files written.
+    With ``warnings`` (a batch), a clip without a camera (an AMASS file) is saved without its render and a
+    warning; otherwise that is an error."""
     from tcmr_mocap.blender_addon import render
     from tcmr_mocap.blender_addon.retarget import cli as retarget_cli
 
     scene = bpy.context.scene
     written = []
+    if render_to and scene.camera is None and warnings is not None:
+        warnings.append("not rendered: the motion file has no camera or footage")
+        render_to = None
     if getattr(args, "retarget_to", None):  # the character rig, with the motion baked on, is what gets exported
         retarget_cli.retarget_to_file(bpy.context, first_armature(bpy), args)
     if render_to:
@@ -416,14 +421,13 @@ def core_batch(args, for_core: list, captures: str, printer) -> tuple[dict, list
         argv.append("--recursive")
     job = SubprocessJob(argv, cwd=runtime.EXTENSION_ROOT, env=runtime.clean_env(runtime.EXTENSION_ROOT),
                         progress_stream="stderr").start()
-    try:
-        job.wait(on_update=printer)
+    try:  # its end state is reported below, per clip: print progress only while it runs
+        job.wait(on_update=lambda j: printer(j) if j.state == "running" else None)
     except KeyboardInterrupt:
         job.cancel()
         from tcmr_mocap.core.errors import CancelledError
 
         raise CancelledError("interrupted: finished clips are kept; run the same command again to go on") from None
-    printer(job)
     if job.returncode not in (0, EXIT_SOME_FAILED):
         raise MocapError(job.error or f"the core batch stopped (exit code {job.returncode})")
     from tcmr_mocap.core.batch.manifest import MANIFEST_NAME as CORE_MANIFEST, Manifest
@@ -481,7 +485,8 @@ def run_batch(bpy, args) -> int:
         prev = manifest.latest.get(key)
         outputs = [blend, *exports.values()] + ([render_to] if render_to and "#" not in render_to else [])
         same = prev is not None and prev.get("stage") == stage and prev.get("source", {}) == fp and not args.force
-        if same and prev.get("status") == "done" and all(os.path.exists(p) for p in outputs):
+        if same and prev.get("status") == "done" and all(os.path.exists(p) for p in outputs
+                                                          if p == blend or p in prev.get("outputs", [])):
             skipped += 1
             continue
         if same and prev.get("status") == "failed" and not args.retry_failed:
@@ -496,8 +501,11 @@ def run_batch(bpy, args) -> int:
             enable_addon(bpy)
             try:
                 build_one(bpy, args, result_file, False, printer)
-                written = finish_scene(bpy, args, blend, exports, render_to)
+                warnings = []
+                written = finish_scene(bpy, args, blend, exports, render_to, warnings)
                 record.update(status="done", error=None, outputs=written)
+                if warnings:
+                    record["warnings"] = warnings
             except MocapError as err:
                 record.update(status="failed", error=" ".join(str(err).split()), outputs=[])
             except KeyboardInterrupt:

@@ -74,6 +74,8 @@ def test_headless_capture_end_to_end(scene, tmp_path, models_dir, synthetic_vide
                         "--python", H.runtime_python(), "--gltf", tmp_path / "walk.glb", timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "[tcmr]" in proc.stdout  # progress lines from the core
+    progress = [line for line in proc.stdout.splitlines() if line.startswith("[tcmr]")]
+    assert progress[-1].startswith("[tcmr] 100.0%") and len(progress) == len(set(progress))  # each line once
     bpy.ops.wm.open_mainfile(filepath=str(out))
     scene = bpy.context.scene
     arm = bpy.data.objects["walk.mp4 · track 1"]
@@ -117,3 +119,77 @@ def test_export_smpl_button_makes_amass_importable(scene, tmp_path, models_dir, 
     # the SMPL body of the checkpoint, standing up in Blender
     expected = smpl.rest_joints(smpl_arrays, np.zeros(10))[[0, 15]] @ rotations.R_BLENDER_FROM_SMPL.T
     np.testing.assert_allclose(rest, expected, atol=1e-5)
+
+
+def test_progress_printer_prints_each_line_once():
+    """Issue 11: the final progress line came out twice (the job reports the same state at its last progress
+    event, at "done" and when it ends). Each distinct line is printed once."""
+    import io
+    import types
+
+    sys.path.insert(0, str(HEADLESS.parent))
+    import headless
+
+    out = io.StringIO()
+    printer = headless.ProgressPrinter(out)
+    for fraction, message in ((0.5, "detect: 10 frames"), (1.0, "save: saved"), (1.0, "save: saved"),
+                              (1.0, "save: saved"), (0.5, "detect: 10 frames")):
+        printer(types.SimpleNamespace(fraction=fraction, message=message))
+    assert out.getvalue().splitlines() == ["[tcmr]  50.0% detect: 10 frames", "[tcmr] 100.0% save: saved",
+                                           "[tcmr]  50.0% detect: 10 frames"]
+
+
+@pytest.mark.slow
+def test_headless_batch_resumable_with_exports_and_renders(tmp_path, models_dir, smpl_arrays, models_with_smpl):
+    """Many inputs -> one .blend (+ BVH, + rendered frame) per clip, a manifest; a bad clip does not stop the
+    batch; a re-run skips what is done; the capture step goes through `python -m core batch` (its manifest)."""
+    import synthetic
+
+    rows = []
+    for name, n in (("walk", 30), ("jog", 26)):
+        video = synthetic.write_synthetic_video(tmp_path / f"{name}.mp4", n_frames=n)
+        boxes = tmp_path / f"{name}.json"
+        boxes.write_text(json.dumps({"frames": [{"frame": t, "bbox_xyxy": [synthetic.figure_box_xyxy(t, n_frames=n)
+                                                                          .tolist()]} for t in range(n)]}))
+        rows.append(f"{video} --detections {boxes}")
+    (tmp_path / "broken.mp4").write_text("not a video")
+    rows.append(str(tmp_path / "broken.mp4"))
+    listing = tmp_path / "clips.txt"
+    listing.write_text("\n".join(rows) + "\n")
+    R, transl = H.procedural_motion(20)
+    amass = H.write_amass(tmp_path / "dance_poses.npz", R, transl, np.zeros(10), fps=30.0)
+    models = tmp_path / "models"  # the synthetic networks + an SMPL file (AMASS needs one)
+    models.mkdir()
+    for f in [*models_dir.iterdir(), *models_with_smpl.iterdir()]:
+        (models / f.name).symlink_to(f)
+    out = tmp_path / "out"
+    args = (listing, amass, "-o", out, "--models", models, "--device", "cpu", "--python", sys.executable,
+            "--export", "bvh", "--render", f"{out}/{{name}}_####.png", "--render-frames", "0:0")
+    proc = run_headless(*args, timeout=900)
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]  # some failed
+    assert "Traceback" not in proc.stderr
+    records = [json.loads(line) for line in (out / "blender_manifest.jsonl").read_text().splitlines()]
+    by_input = {Path(r["input"]).name: r for r in records}
+    assert set(by_input) == {"walk.mp4", "jog.mp4", "broken.mp4", "dance_poses.npz"}
+    assert by_input["broken.mp4"]["status"] == "failed" and "as a video" in by_input["broken.mp4"]["error"]
+    for name in ("walk.mp4", "jog.mp4"):
+        rec = by_input[name]
+        assert rec["status"] == "done" and rec["motion"].startswith(str(out / "captures"))
+    done = [r for r in records if r["status"] == "done"]
+    assert len(done) == 3 and by_input["dance_poses.npz"]["motion"] == str(amass)  # imported as it is
+    assert by_input["dance_poses.npz"]["warnings"] == ["not rendered: the motion file has no camera or footage"]
+    for rec in (by_input["walk.mp4"], by_input["jog.mp4"]):
+        blend, bvh, frame = (out / f"{rec['name']}.blend", out / f"{rec['name']}.bvh", out / f"{rec['name']}_0001.png")
+        assert blend.is_file() and bvh.read_text().startswith("HIERARCHY") and frame.stat().st_size > 1000
+        assert {str(blend), str(bvh), str(frame)} <= set(rec["outputs"])
+    walk = by_input["walk.mp4"]
+    bpy.ops.wm.open_mainfile(filepath=str(out / f"{walk['name']}.blend"))
+    scene = bpy.context.scene
+    assert "walk.mp4 · track 1" in bpy.data.objects
+    assert scene.render.engine == "BLENDER_WORKBENCH" and scene.render.film_transparent  # a farm renders the same
+    # again: nothing redone (no capture, no import), same exit code for the failed clip
+    before = (out / f"{walk['name']}.blend").stat().st_mtime_ns
+    proc = run_headless(*args, timeout=300)
+    assert proc.returncode == 3 and f"{len(done)} already done" in proc.stdout, proc.stdout[-2000:]
+    assert (out / f"{walk['name']}.blend").stat().st_mtime_ns == before
+    assert len((out / "blender_manifest.jsonl").read_text().splitlines()) == len(records)

@@ -1,0 +1,153 @@
+"""blender_addon.render: the captured body rendered over its footage through the matched camera. The check is
+geometric: the body's pixels lie where the capture's joints project with the core's pinhole camera
+(u = f·X/Z + W/2, v = f·Y/Z + H/2), and the rest of the frame is the video frame the keys belong to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import blender_helpers as H  # noqa: E402
+
+W, HGT, F = 320, 240, 400.0
+TORSO = [0, 1, 2, 3, 6, 9, 12, 13, 14, 16, 17]  # pelvis, hips, spine, neck, collars, shoulders
+
+
+def png_rgb(path) -> np.ndarray:
+    """(H, W, 3) float in [0, 1], row 0 at the top (Blender stores images bottom-up)."""
+    img = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        w, h = img.size
+        px = np.empty(w * h * 4, dtype=np.float32)
+        img.pixels.foreach_get(px)
+        return px.reshape(h, w, 4)[::-1, :, :3].copy()
+    finally:
+        bpy.data.images.remove(img)
+
+
+def body_mask(rgb: np.ndarray) -> np.ndarray:
+    """Workbench's light-blue body: blue well above red (footage here is grey, red-brown and skin-coloured)."""
+    return (rgb[..., 2] - rgb[..., 0]) > 0.12
+
+
+def projected_joints(track, row: int, scale: float = 1.0) -> np.ndarray:
+    """(24, 2) pixel positions of the capture's joints in frame ``row`` with the core's camera model."""
+    from tcmr_mocap.core import smpl
+
+    posed, _ = smpl.forward_kinematics(track.rest_joints, track.rotmat[row:row + 1])
+    cam = posed[0] + track.transl_cam[row]  # OpenCV camera frame: x right, y down, z forward
+    return scale * np.stack([F * cam[:, 0] / cam[:, 2] + W / 2, F * cam[:, 1] / cam[:, 2] + HGT / 2], axis=1)
+
+
+def segment_distance(points: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """Distance of each (x, y) point to the nearest bone segment (joint to parent) of the skeleton."""
+    from tcmr_mocap.core.skeleton import SMPL_PARENTS
+
+    best = np.full(len(points), np.inf)
+    for j in range(1, 24):
+        a, b = joints[SMPL_PARENTS[j]], joints[j]
+        ab = b - a
+        t = np.clip(((points - a) @ ab) / max(ab @ ab, 1e-9), 0.0, 1.0)
+        best = np.minimum(best, np.linalg.norm(points - (a + t[:, None] * ab), axis=1))
+    return best
+
+
+@pytest.fixture
+def captured_scene(scene, tmp_path, smpl_arrays):
+    """A capture-like result (walking, arms raising, 5 m in front of a 320x240 camera, f = 400 px) of the
+    synthetic video, built into the scene as a capture would be."""
+    import synthetic
+
+    from tcmr_mocap.blender_addon import scene_builder
+
+    video = synthetic.write_synthetic_video(tmp_path / "walk.mp4", n_frames=12)
+    R, transl = H.procedural_motion(12)
+    R_cam, t_cam = H.to_camera_frame(R, transl, depth=5.0)
+    result = H.make_result(smpl_arrays, {1: (R_cam, t_cam, np.arange(12), np.zeros(10))}, video_path=str(video),
+                           width=W, height=HGT, focal_length_px=F)
+    result.save(str(tmp_path / "walk.npz"))
+    scene_builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
+                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    return scene, result.tracks[0], video
+
+
+def footage_frame(video, index: int):
+    cv2 = pytest.importorskip("cv2")
+    cap = cv2.VideoCapture(str(video))
+    for _ in range(index + 1):
+        ok, frame = cap.read()
+        assert ok
+    cap.release()
+    return frame[:, :, ::-1].astype(np.float32) / 255.0
+
+
+def test_body_pixels_land_on_the_projected_joints(captured_scene, tmp_path):
+    from tcmr_mocap.blender_addon import render
+
+    scene, track, video = captured_scene
+    info = render.setup_overlay(scene, str(tmp_path / "frames" / "overlay_####.png"), frames=(3, 5))
+    assert info["engine"] == "BLENDER_WORKBENCH" and info["footage"] and info["frames"] == (3, 5)
+    files = render.render(scene)
+    assert [p.rsplit("_", 1)[1] for p in files] == ["0003.png", "0004.png", "0005.png"]
+    for scene_frame, path in zip((3, 4, 5), files):
+        row = scene_frame - 1  # keys sit on video frame + 1
+        rgb = png_rgb(path)
+        assert rgb.shape == (HGT, W, 3)
+        mask = body_mask(rgb)
+        joints = projected_joints(track, row)
+        assert 800 < mask.sum() < 0.4 * W * HGT, mask.sum()
+        # every torso joint has body pixels right where it projects (within 2 px) ...
+        for j in TORSO:
+            x, y = np.round(joints[j]).astype(int)
+            assert mask[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3].any(), (scene_frame, j, joints[j])
+        # ... and the body's extent is the skeleton's: the pixels' box is the projected joints' box, grown by the
+        # flesh around the end joints (head, hands, feet: <= 12 px at 5 m) and never smaller
+        ys, xs = np.nonzero(mask)
+        box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=float)
+
+        def fits(points):
+            lo, hi = points.min(axis=0), points.max(axis=0)
+            grow = np.concatenate([lo - box[:2], box[2:] - hi])  # how far the pixels reach beyond the joints
+            return bool(np.all(grow >= -2.0) and np.all(grow <= 12.0))
+
+        assert fits(joints), (box, joints.min(axis=0), joints.max(axis=0))
+        # a skeleton 15 px off (or 10 % too big) would not explain the pixels
+        assert not fits(joints + [15.0, 0.0]) and not fits(joints + [0.0, -15.0])
+        assert not fits((joints - joints.mean(0)) * 1.1 + joints.mean(0))
+        # behind the body: the footage frame the keys belong to (video frame = scene frame - 1)
+        video_rgb = footage_frame(video, row)
+        far = segment_distance(np.stack(np.meshgrid(np.arange(W), np.arange(HGT)), -1).reshape(-1, 2).astype(float),
+                               joints).reshape(HGT, W) > 25
+        diff = np.abs(rgb - video_rgb)[far].mean()
+        other = np.abs(rgb - footage_frame(video, row + 4))[far].mean()
+        assert diff < 0.03 and diff < other, (diff, other)
+
+
+def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
+    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.core.errors import InvalidArgumentError
+
+    scene, track, video = captured_scene
+    render.setup_overlay(scene, str(tmp_path / "half.png"), frames=(2, 2), scale=50)
+    (path,) = render.render(scene)
+    assert path.endswith("half_0002.png")
+    rgb = png_rgb(path)
+    assert rgb.shape == (HGT // 2, W // 2, 3)
+    mask = body_mask(rgb)
+    for j in TORSO:
+        x, y = np.round(projected_joints(track, 1, scale=0.5)[j]).astype(int)
+        assert mask[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3].any(), j
+    render.setup_overlay(scene, str(tmp_path / "clip.mp4"), frames=(1, 3))
+    (movie,) = render.render(scene)
+    cv2 = pytest.importorskip("cv2")
+    cap = cv2.VideoCapture(movie)
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    assert count == 3 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == W
+    with pytest.raises(InvalidArgumentError, match="image sequence"):
+        render.setup_overlay(scene, str(tmp_path / "x.gif"))
+    with pytest.raises(InvalidArgumentError, match="engine"):
+        render.setup_overlay(scene, str(tmp_path / "x.png"), engine="povray")
