@@ -253,3 +253,26 @@ def test_preset_menu_lists_every_standard(source):
     s = bpy.context.scene.tcmr_retarget
     s.preset = "mixamo"
     assert s.preset == "mixamo"
+
+
+def test_presets_ship_in_the_extension(tmp_path):
+    """The bone-map data files are part of the built extension (not dropped by paths_exclude_pattern)."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    from tcmr_mocap.blender_addon.retarget import bonemap
+
+    cli = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    if not cli.is_file():
+        pytest.skip(f"Blender's extension builder is not at {cli}")
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "tcmr_mocap.zip"
+    proc = subprocess.run([sys.executable, str(cli), "build", "--source-dir", str(repo), "--output-filepath",
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = set(zipfile.ZipFile(out).namelist())
+    for path in bonemap.preset_files().values():
+        assert f"blender_addon/retarget/presets/{path.name}" in names
+    assert "blender_addon/retarget/bake.py" in names and "blender_addon/export.py" in names
