@@ -29,17 +29,34 @@ def new_action(obj, name: str):
 
 
 def fill_fcurve(channelbag, data_path: str, index: int, group, frames: np.ndarray, values: np.ndarray):
-    """One F-curve with linear keys at ``frames`` (K,) holding ``values`` (K,)."""
+    """One F-curve with linear keys at ``frames`` (K,) holding ``values`` (K,).
+
+    For strictly increasing frames (every import) the keys are already in order, so instead of
+    ``fcurve.update()`` (sort + handle recalculation, the slowest step: ~3 ms per 10,000 keys) the handles are
+    written directly, a third of the way towards each neighbour; linear keys never evaluate them, and Blender
+    recalculates them on any later edit. Other frames fall back to ``update()``.
+    """
     fcurve = channelbag.fcurves.new(data_path, index=index)
     fcurve.group = group
     points = fcurve.keyframe_points
-    points.add(len(frames))
-    co = np.empty((len(frames), 2), dtype=np.float32)
+    k = len(frames)
+    points.add(k)
+    co = np.empty((k, 2), dtype=np.float32)
     co[:, 0] = frames
     co[:, 1] = values
     points.foreach_set("co", co.ravel())
-    points.foreach_set("interpolation", np.full(len(frames), _interpolation_value("LINEAR"), dtype=np.int32))
-    fcurve.update()
+    points.foreach_set("interpolation", np.full(k, _interpolation_value("LINEAR"), dtype=np.int32))
+    if k >= 2 and np.all(np.diff(co[:, 0]) > 0):
+        step = np.diff(co, axis=0) / np.float32(3.0)  # (K-1, 2)
+        left, right = co.copy(), co.copy()
+        left[1:] -= step
+        left[0] -= step[0]
+        right[:-1] += step
+        right[-1] += step[-1]
+        points.foreach_set("handle_left", left.ravel())
+        points.foreach_set("handle_right", right.ravel())
+    else:
+        fcurve.update()
     return fcurve
 
 

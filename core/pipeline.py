@@ -267,6 +267,7 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
     expected = _expected_frames(reader, config)
     frame_ids: list[int] = []
     times: list[float] = []
+    report("detect", 0.0, "searching for people")  # (starts the stage's clock before the first chunk)
     scan = reader.scan(config.decode_chunk, config.frame_start, config.frame_end, config.target_fps,
                        decode=need_pixels)
     with maybe_prefetch(scan, config.speed.overlap and need_pixels) as chunks:

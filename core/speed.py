@@ -68,11 +68,11 @@ def fast_precision(device: str) -> str:
     GPU without bfloat16)."""
     import torch
 
-    from .device import resolve_device
+    from .tcmr.checkpoint import resolve_device
 
     try:
         dev = resolve_device(device)
-    except Exception:  # the pipeline reports a bad device itself
+    except Exception:  # noqa: BLE001 (a bad device is reported by the pipeline itself)
         return "fp32"
     if dev.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
