@@ -105,6 +105,10 @@ def check_readiness(python: Optional[Path], models_dir: str = "") -> Readiness:
         if missing:
             status.problems.append(f"dependencies missing in {python}: {', '.join(missing)} "
                                    "(click Install Dependencies in the add-on preferences)")
+    folder_problem = assets.models_dir_problem(folder)
+    if folder_problem is not None:  # one line for the folder, not one per file in it
+        status.problems.append(folder_problem)
+        return status
     for role, spec in assets.MODEL_FILES.items():
         if spec.required and assets.find_model_file(role, folder) is None:
             status.problems.append(assets.missing_message(role, folder))

@@ -36,7 +36,9 @@ def extension_zip(tmp_path_factory):
 def test_zip_contents(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
     for required in ("blender_manifest.toml", "__init__.py", "install_deps.py", "blender_addon/__init__.py",
-                     "blender_addon/headless.py", "core/__init__.py", "core/rotations.py", "core/result.py"):
+                     "blender_addon/headless.py", "core/__init__.py", "core/rotations.py", "core/result.py",
+                     # Install Dependencies reads the pins from these files inside the installed extension
+                     "requirements.txt", "requirements-test.txt", "requirements-ray.txt", "requirements-dev.txt"):
         assert required in names, required
     for name in names:
         assert not name.startswith(("tests/", ".venv", "bench/", ".ci/", ".git", "docs/")), name

@@ -62,6 +62,8 @@ def test_resolve_python(tmp_path):
     assert runtime.check_readiness(tmp_path / "nope" / "python", str(tmp_path)).problems[0].startswith(
         "runtime Python not found")
     assert "install" in runtime.check_readiness(None, str(tmp_path)).problems[0].lower()
+    problems = runtime.check_readiness(None, str(tmp_path / "no-such-folder")).problems
+    assert len([p for p in problems if "no-such-folder" in p]) == 1 and "does not exist" in problems[-1]
     assert set(runtime.runtime_modules()) >= {"torch", "cv2", "numpy"}
 
 
