@@ -87,6 +87,8 @@ STYLES = {
     "mixamo": (MIXAMO, dict(arm_down_deg=45.0, elbow_bend_deg=20.0, n_spine=3, n_neck=1, scale=100.0), True, True),
     "ue5": (UE5, dict(arm_down_deg=35.0, elbow_bend_deg=10.0, n_spine=5, n_neck=2, scale=1.1, leg_scale=1.1),
             True, False),
+    "arms_down": (MIXAMO, dict(arm_down_deg=80.0, elbow_bend_deg=30.0, n_spine=2, n_neck=1, scale=0.9), True,
+                  False),
     "vrm": (VRM, dict(arm_down_deg=30.0, elbow_bend_deg=0.0, n_spine=2, n_neck=1, scale=0.85, collars=False),
             True, False),
     "nameless": (None, dict(arm_down_deg=0.0, elbow_bend_deg=5.0, n_spine=2, n_neck=1, scale=0.95), False, False),

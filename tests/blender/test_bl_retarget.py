@@ -17,7 +17,7 @@ from tcmr_mocap.blender_addon.retarget import bake  # noqa: E402
 
 N_FRAMES = 120
 MEAN_DEG, MAX_DEG, PATH_M = 5.0, 12.0, 0.02
-EXPECTED_PRESET = {"mixamo": "mixamo", "ue5": "unreal_ue5", "vrm": "vrm", "nameless": "AUTO",
+EXPECTED_PRESET = {"mixamo": "mixamo", "arms_down": "mixamo", "ue5": "unreal_ue5", "vrm": "vrm", "nameless": "AUTO",
                    "metarig": "rigify_metarig", "rigify": "rigify_generated"}
 
 
@@ -26,7 +26,7 @@ def make_target(context, style):
         return rigs.build_metarig(context)
     if style == "rigify":
         return rigs.build_rigify_rig(context)[1]
-    return rigs.build_rig(context, style)
+    return rigs.build_rig(context, style, prefix="mixamorig:" if style == "mixamo" else "")
 
 
 def snapshot(target):
@@ -56,7 +56,7 @@ def source(scene, tmp_path, smpl_arrays):
                                                                                            0, 0, 0, 0]))
 
 
-@pytest.mark.parametrize("style", ["mixamo", "ue5", "vrm", "nameless", "metarig", "rigify"])
+@pytest.mark.parametrize("style", ["mixamo", "arms_down", "ue5", "vrm", "nameless", "metarig", "rigify"])
 def test_limbs_follow_the_source(source, style, capsys):
     context = bpy.context
     target = make_target(context, style)
@@ -276,3 +276,74 @@ def test_presets_ship_in_the_extension(tmp_path):
     for path in bonemap.preset_files().values():
         assert f"blender_addon/retarget/presets/{path.name}" in names
     assert "blender_addon/retarget/bake.py" in names and "blender_addon/export.py" in names
+
+
+def test_any_rig_to_any_rig(source):
+    """A retargeted Mixamo-style rig (odd rolls, FBX-like transform) is itself a source for a VRM rig."""
+    context = bpy.context
+    mixamo = rigs.build_rig(context, "mixamo", name="mixamo_hero")
+    assert bpy.ops.tcmr.retarget(source=source.name, target=mixamo.name) == {"FINISHED"}
+    vrm = rigs.build_rig(context, "vrm", name="vrm_hero")
+    assert bpy.ops.tcmr.retarget(source=mixamo.name, target=vrm.name) == {"FINISHED"}
+    assert vrm.animation_data.action.name == f"{mixamo.animation_data.action.name} · vrm_hero"
+    errors, path, _ = rigs.limb_errors(mixamo, vrm, bake.frame_range(mixamo.animation_data.action))
+    every = np.concatenate(list(errors.values()))
+    assert every.mean() < MEAN_DEG and every.max() < MAX_DEG and path.max() < PATH_M
+
+
+class _Layout:
+    """Records what a draw() puts on screen (background mode has no UI)."""
+
+    def __init__(self, log=None):
+        self.log = [] if log is None else log
+        self.enabled, self.scale_y = True, 1.0
+
+    def _child(self, *args, **kwargs):
+        return _Layout(self.log)
+
+    box = column = row = _child
+
+    def label(self, text="", icon="NONE"):
+        self.log.append(("label", text))
+
+    def prop(self, data, name, **kwargs):
+        self.log.append(("prop", name))
+
+    def prop_search(self, data, name, search_data, search_name, **kwargs):
+        self.log.append(("prop_search", name, search_name))
+
+    def template_list(self, *args, **kwargs):
+        self.log.append(("template_list", args[0]))
+
+    def operator(self, idname, **kwargs):
+        from types import SimpleNamespace
+
+        op = SimpleNamespace()
+        self.log.append(("operator", idname, op))
+        return op
+
+
+def test_panel_section_draws_the_flow(source, tmp_path):
+    from types import SimpleNamespace
+
+    target = rigs.build_rig(bpy.context, "ue5")
+    s = bpy.context.scene.tcmr_retarget
+    s.source, s.target = source, target
+    s.root_motion = False
+    s.use_export_range, s.export_start, s.export_end = True, 5, 50
+    layout = _Layout()
+    bpy.types.TCMR_PT_retarget.draw(SimpleNamespace(layout=layout), bpy.context)
+    ops = {entry[1]: entry[2] for entry in layout.log if entry[0] == "operator"}
+    assert {"tcmr.retarget", "tcmr.retarget_detect", "tcmr.export_action"} <= set(ops)
+    assert ops["tcmr.retarget"].root_motion is False and ops["tcmr.retarget"].preset == "AUTO"
+    assert (ops["tcmr.export_action"].frame_start, ops["tcmr.export_action"].frame_end) == (5, 50)
+    assert not any(e[0] == "template_list" for e in layout.log)  # no map until Detect
+    assert bpy.ops.tcmr.retarget_detect() == {"FINISHED"}
+    layout = _Layout()
+    bpy.types.TCMR_PT_retarget.draw(SimpleNamespace(layout=layout), bpy.context)
+    assert ("template_list", "TCMR_UL_bone_map") in layout.log
+    assert any(e[0] == "operator" and e[1] == "tcmr.retarget_save_preset" for e in layout.log)
+    row = _Layout()
+    item = s.bone_map[0]
+    bpy.types.TCMR_UL_bone_map.draw_item(None, bpy.context, row, s, item, 0, s, "bone_map_index", 0)
+    assert ("label", "Hips") in row.log and ("prop_search", "bone", "bones") in row.log
