@@ -68,8 +68,8 @@ class ContactConfig:
 
     height_on_m: float = 0.05  # enter contact below this height above its standing height (and slow enough)
     height_off_m: float = 0.09  # leave contact above this height
-    speed_on_mps: float = 0.45  # enter contact below this speed (m/s, 3D)
-    speed_off_mps: float = 0.8  # leave contact above this speed
+    speed_on_mps: float = 0.6  # enter contact below this speed (m/s, 3D)
+    speed_off_mps: float = 1.0  # leave contact above this speed
     min_contact_s: float = 0.1  # shorter contacts are dropped
     max_gap_s: float = 0.07  # shorter breaks inside a contact are bridged
 
@@ -80,7 +80,8 @@ class FootLockConfig:
     ground: keep feet on the floor (no pinning); never: leave the feet alone."""
 
     mode: FootLockMode = "auto"
-    blend_s: float = 0.2  # pins fade in/out over this time outside each contact (no pops)
+    blend_s: float = 0.12  # pins fade in/out over this time around each contact boundary (no pops)
+    blend_outside: float = 0.8  # share of each fade before the contact starts / after it ends (the rest inside)
     root_share: float = 1.0  # part of the correction taken by moving the root (the rest by leg IK), 0..1
     root_smoothing_s: float = 0.1  # the root's correction is averaged over this window (leg IK takes the rest)
     contact: ContactConfig = field(default_factory=ContactConfig)
@@ -92,7 +93,7 @@ class FloorConfig:
 
     upright: bool = True  # store a world frame with Z up and the floor at Z = 0 (camera pitch/roll/height)
     inlier_m: float = 0.02  # robust fit: points farther than this from the plane are outliers
-    prior_weight: float = 0.05  # ridge towards the prior normal: tilt directions whose points spread less than this variance (m²) follow the prior
+    prior_weight: float = 0.01  # ridge towards the prior normal: tilt directions whose points spread less than this variance (m²) follow the prior
     min_contact_frames: int = 8  # fewer slow low foot frames than this: the floor cannot be estimated
     max_tilt_from_body_deg: float = 35.0  # plane normals farther than this from the body's up are rejected
 
@@ -101,7 +102,7 @@ class FloorConfig:
 class RefineConfig:
     """The refine stage after the network (``python -m core refine``, also run by captures)."""
 
-    smoothing: SmoothingMethod = "one-euro"
+    smoothing: SmoothingMethod = "slerp-average"  # bench/RESULTS.md: One-Euro at its defaults costs MPJPE
     one_euro: SmoothingConfig = field(default_factory=SmoothingConfig)  # its ``enabled`` is ignored here
     average_window: int = 5  # slerp-average: frames per window (odd; the paper's Table 5 average filter)
     fps: Optional[float] = None  # resample the motion to this rate (None: keep the rows as captured)

@@ -16,9 +16,22 @@ timestamps_s            (num_frames,) f64   presentation time of every video fra
 track_ids               (K,) int64          the tracks, in order
 smpl_faces              (13776, 3) int64    SMPL triangles (when an SMPL body was available)
 smpl_lbs_weights        (6890, 24) float32  SMPL skinning weights (idem)
-meta_json               () str              free-form JSON: versions, windowing, options
+meta_json               () str              free-form JSON: versions, windowing, options; ``refine``: the
+                                            refine stage's options, floor, warnings and timing
+R_world_from_cam        (3, 3) float64      (refined with --upright) upright world frame:
+                                            x_world = R x_cam + cam_position_world; Z up, floor at Z = 0
+cam_position_world      (3,) float64        (idem) the camera centre = (0, 0, camera height)
+motion_fps              () float64          (refined with --fps) the rows' rate; absent: video frames
 track_<id>/<field>      see TrackMotion     one group per track
 ======================  ==================  ==========================================================
+
+Refined tracks (``core.motion.refine``) also hold ``times_s`` (N,) f64 (the time of each row: with ``--fps``
+rows sit on k / motion_fps and ``frame_ids`` is the nearest video frame), ``contact`` (N, 4) bool (left ankle,
+right ankle, left toe, right toe on the floor) and the raw network output the refine started from as
+``raw_<field>`` (N0 rows: frame_ids, bbox_xyxy, bbox_cxcys, interpolated, rotmat, pose_aa, betas, cam,
+orig_cam, transl_cam, scores; verts/joints49 only when the rows were resampled). ``rotmat``/``pose_aa``/
+``transl_cam`` stay in the camera frame after refining. Files without these keys (format 1 of earlier
+versions) load unchanged and are their own raw output.
 """
 
 from __future__ import annotations

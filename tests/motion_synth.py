@@ -61,8 +61,6 @@ def _pose(kind: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         R[:, 19] = rot("y", 0.3 + 0.3 * (kind == "run"))
         R[:, 3] = rot("y", 0.12 * np.sin(phase))
         lean[:] = lean0
-        if kind == "run":
-            flight = 0.05 * np.maximum(0.0, -np.cos(2 * phase)) ** 2
         if kind == "turn":
             heading = np.pi * t / t[-1]
     elif kind == "jump":
@@ -94,9 +92,11 @@ def _pose(kind: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return R, heading, flight
 
 
-def make_clip(kind: str, fps: float = 30.0, seconds: float = 4.0) -> dict:
+def make_clip(kind: str, fps: float = 30.0, seconds: float = 4.0, heading_deg: float = 90.0) -> dict:
     """A clean clip. Returns rotmat (T, 24, 3, 3), transl (T, 3) (SMPL y-up world, floor y = 0), times_s (T,),
-    contact (T, 4) bool (ground truth, ``FOOT_JOINT_IDS`` order), joints (T, 24, 3), rest_joints (24, 3)."""
+    contact (T, 4) bool (ground truth, ``FOOT_JOINT_IDS`` order), joints (T, 24, 3), rest_joints (24, 3).
+    The whole clip is turned by ``heading_deg`` about the vertical (90: walking across a camera on +z) and its
+    path centred on the origin."""
     times = np.arange(int(round(seconds * fps))) / fps
     R, _heading, flight = _pose(kind, times)
     P, _ = forward_kinematics(REST_JOINTS, R)
@@ -105,6 +105,9 @@ def make_clip(kind: str, fps: float = 30.0, seconds: float = 4.0) -> dict:
     sole = feet[..., 1] - rest_h  # (T, 4)
     low = np.argmin(sole, axis=1)
     transl = np.zeros((times.shape[0], 3))
+    if kind == "run":  # airborne while the feet swap: both soles about equally low
+        d = np.minimum(sole[:, 0], sole[:, 2]) - np.minimum(sole[:, 1], sole[:, 3])
+        flight = 0.06 * np.maximum(0.0, 1.0 - (d / 0.12) ** 2) ** 2
     transl[:, 1] = -sole.min(axis=1) + flight
     if kind == "sit":  # sitting: the feet stay down, the seat carries the body (the pelvis drops)
         transl[:, 1] = -sole.min(axis=1)
@@ -116,6 +119,13 @@ def make_clip(kind: str, fps: float = 30.0, seconds: float = 4.0) -> dict:
             continue
         j = low[i - 1]
         transl[i, [0, 2]] = transl[i - 1, [0, 2]] + feet[i - 1, j, [0, 2]] - feet[i, j, [0, 2]]
+    turn = rot("y", np.radians(heading_deg))
+    R[:, 0] = turn @ R[:, 0]
+    J0 = REST_JOINTS[0]
+    transl = (J0 + transl) @ turn.T - J0
+    centre = 0.5 * (transl.min(axis=0) + transl.max(axis=0))
+    transl[:, [0, 2]] -= centre[[0, 2]]
+    P, _ = forward_kinematics(REST_JOINTS, R)
     joints = P + transl[:, None]
     world_feet = joints[:, list(FOOT_JOINT_IDS)]
     speed = np.zeros(world_feet.shape[:2])
@@ -156,14 +166,17 @@ def _smooth_noise(rng, shape, frames: int) -> np.ndarray:
     return out / np.std(out)
 
 
-def degrade(rotmat_cam: np.ndarray, transl_cam: np.ndarray, seed: int = 0, jitter_deg: float = 1.5,
-            transl_jitter_m=(0.004, 0.004, 0.015), slide_m: float = 0.03, hip_slide_deg: float = 3.0,
-            R_cam_from_world=None) -> tuple[np.ndarray, np.ndarray]:
-    """Network-like errors: iid per-frame jitter (rotations, translation) and slow drifts (root horizontal
-    translation of ``slide_m`` std, hip rotations of ``hip_slide_deg`` std) that make planted feet slide."""
+def degrade(rotmat_cam: np.ndarray, transl_cam: np.ndarray, seed: int = 0, jitter_deg: float = 0.8,
+            transl_jitter_m=(0.003, 0.003, 0.01), slide_m: float = 0.03, hip_slide_deg: float = 3.0,
+            pose_error_deg: float = 0.0, R_cam_from_world=None) -> tuple[np.ndarray, np.ndarray]:
+    """Network-like errors: iid per-frame jitter (rotations ``jitter_deg``, translation ``transl_jitter_m``
+    x/y/depth), a slowly varying pose error on every joint (``pose_error_deg``), and slow drifts (root
+    horizontal translation of ``slide_m`` std, hip rotations of ``hip_slide_deg`` std) that make planted feet
+    slide."""
     rng = np.random.default_rng(seed)
     T = rotmat_cam.shape[0]
     noise = np.radians(jitter_deg) * rng.normal(size=(T, 24, 3))
+    noise += np.radians(pose_error_deg) * _smooth_noise(rng, (T, 24, 3), 6)
     R = rotmat_cam @ rotations.axis_angle_to_rotmat(noise)
     hips = np.radians(hip_slide_deg) * _smooth_noise(rng, (T, 2, 3), 8)
     R[:, 1:3] = R[:, 1:3] @ rotations.axis_angle_to_rotmat(hips)

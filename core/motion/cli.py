@@ -14,9 +14,9 @@ from ..config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
 REFINE_EPILOG = """\
 examples:
   python -m core refine walk.npz -o walk_refined.npz
-      defaults: foot lock auto, upright world frame, One-Euro smoothing, rows as captured
-  python -m core refine walk.npz -o walk24.npz --fps 24 --smoothing slerp-average --window 5
-      a 24 fps version with the paper's average filter
+      defaults: foot lock auto, upright world frame, slerp-average smoothing (window 5), rows as captured
+  python -m core refine walk.npz -o walk24.npz --fps 24 --smoothing one-euro --min-cutoff 2
+      a 24 fps version, One-Euro filtered instead of the window average
   python -m core refine jump.npz -o jump.npz --foot-lock never --no-upright
       only smoothing (for motion that never touches the ground)
 

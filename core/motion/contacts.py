@@ -40,15 +40,33 @@ def foot_rest_heights(rest_joints: np.ndarray, v_shaped=None) -> np.ndarray:
     return J[list(FOOT_JOINT_IDS), 1] - sole_height(J, v_shaped)
 
 
-def joint_speeds(positions: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-    """Speed of each point: central differences on the real times (one-sided at the ends).
-    positions: (T, F, 3), times_s: (T,) -> (T, F) metres per second (zeros for T < 2)."""
+def joint_speeds(positions: np.ndarray, times_s: np.ndarray, span: int = 1) -> np.ndarray:
+    """Speed of each point: central differences over ``span`` frames each side on the real times (the window
+    shrinks at the ends; a wider span averages out jitter). positions: (T, F, 3), times_s: (T,)
+    -> (T, F) metres per second (zeros for T < 2)."""
+    p = np.asarray(positions, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    T = p.shape[0]
+    if T < 2:
+        return np.zeros(p.shape[:2])
+    idx = np.arange(T)
+    lo, hi = np.maximum(idx - span, 0), np.minimum(idx + span, T - 1)
+    v = (p[hi] - p[lo]) / (t[hi] - t[lo])[:, None, None]
+    return np.linalg.norm(v, axis=-1)
+
+
+def settle_speeds(positions: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """The smaller of each point's backward and forward one-frame speeds: a foot that lands is slow from its
+    landing frame on (forwards) and one that lifts off is slow up to its last frame (backwards), so contacts
+    start and end on the right frame. positions: (T, F, 3), times_s: (T,) -> (T, F) m/s."""
     p = np.asarray(positions, dtype=np.float64)
     t = np.asarray(times_s, dtype=np.float64)
     if p.shape[0] < 2:
         return np.zeros(p.shape[:2])
-    v = np.gradient(p, t, axis=0)
-    return np.linalg.norm(v, axis=-1)
+    step = np.linalg.norm(np.diff(p, axis=0), axis=-1) / np.diff(t)[:, None]  # (T-1, F)
+    back = np.concatenate([step[:1], step], axis=0)
+    fwd = np.concatenate([step, step[-1:]], axis=0)
+    return np.minimum(back, fwd)
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -126,14 +126,20 @@ def _candidates(inputs: list[FloorInput], u: np.ndarray, contact: ContactConfig,
         height = soles @ u  # (T, 4)
         foot_low = np.minimum(height[:, [0, 1]], height[:, [2, 3]])  # (T, 2) left, right
         lowest = height - np.concatenate([foot_low, foot_low], axis=1) < (0.04 if plane is None else 0.015)
-        slow = (joint_speeds(moving_average(feet, 5), inp.times_s) < contact.speed_on_mps) & lowest
+        speed = joint_speeds(moving_average(feet, 5), inp.times_s)  # averaged: jitter must not look like motion
+        slow = (speed < contact.speed_on_mps) & lowest
         for k in range(4):  # a foot at rest stays slow a while (a kick's turning point does not)
             slow[:, k] = clean_runs(slow[:, k], inp.times_s, contact.min_contact_s, 0.0)
         if not slow.any():
             continue
-        if plane is None:
-            level = np.percentile(np.where(slow, height, np.inf).min(axis=1)[slow.any(axis=1)], 10)
-            ok = slow & (height < level + contact.height_off_m)
+        if plane is None:  # the low level around each frame (a first normal may be off by degrees over metres)
+            low = np.where(slow, height, np.inf).min(axis=1)  # (T,)
+            level = np.full(low.shape, np.inf)
+            t = inp.times_s
+            for i in np.flatnonzero(np.isfinite(low)):
+                near = low[(np.abs(t - t[i]) <= 0.75) & np.isfinite(low)]
+                level[i] = np.percentile(near, 10)
+            ok = slow & (height < level[:, None] + contact.height_off_m)
         else:
             ok = slow & (np.abs(soles @ plane[0] - plane[1]) < inlier_m)
         frames += int(ok.any(axis=1).sum())
@@ -146,9 +152,12 @@ def _candidates(inputs: list[FloorInput], u: np.ndarray, contact: ContactConfig,
     return pts, frames, sole_normals
 
 
-def _fit_plane(points: np.ndarray, u: np.ndarray, config: FloorConfig) -> tuple[np.ndarray, float]:
-    """Huber-IRLS ridge fit of z = αa + βb + δ in the basis of ``u``. -> (unit normal, offset)."""
+def _fit_plane(points: np.ndarray, u: np.ndarray, config: FloorConfig, prior=None) -> tuple[np.ndarray, float]:
+    """Huber-IRLS ridge fit of z = αa + βb + δ in the basis of ``u``, the ridge pulling (α, β) towards the
+    ``prior`` normal (default ``u``) so that repeated fits do not drift. -> (unit normal, offset)."""
     e1, e2 = _basis(u)
+    p = u if prior is None else np.asarray(prior, dtype=np.float64)
+    alpha_p, beta_p = -(p @ e1) / (p @ u), -(p @ e2) / (p @ u)  # the prior as a slope in this basis
     a, b, z = points @ e1, points @ e2, points @ u
     alpha = beta = 0.0
     delta = float(np.median(z))
@@ -166,7 +175,7 @@ def _fit_plane(points: np.ndarray, u: np.ndarray, config: FloorConfig) -> tuple[
         ridge = config.prior_weight * sw  # prior_weight is a spread (m²): compare it with the points' variance
         A = np.array([[(w * da * da).sum() + ridge, (w * da * db).sum()],
                       [(w * da * db).sum(), (w * db * db).sum() + ridge]])
-        rhs = np.array([(w * da * dz).sum(), (w * db * dz).sum()])
+        rhs = np.array([(w * da * dz).sum() + ridge * alpha_p, (w * db * dz).sum() + ridge * beta_p])
         alpha, beta = np.linalg.solve(A, rhs)
         delta = zm - alpha * am - beta * bm
     n = u - alpha * e1 - beta * e2
@@ -190,6 +199,7 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
             # feet flat on the floor carry its normal: a better prior than the torso (which leans)
             mean = sole_normals.mean(axis=0)
             u = mean / np.linalg.norm(mean)
+            prior = u
             cand, frames, _ = _candidates(inputs, u, contact, plane, 2.0 * config.inlier_m)
         if it > 0 and (frames < config.min_contact_frames or cand.shape[0] < 3):
             break  # the refined selection is too thin: keep the previous fit
@@ -199,10 +209,10 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
                 f"the floor could not be estimated: the feet rest on the ground in only {frames} frame(s) "
                 f"(at least {config.min_contact_frames} needed; the person may never touch the ground); "
                 "the motion stays in the camera frame (use --no-upright and --foot-lock never to skip the floor)")
-        n, offset = _fit_plane(points, u, config)
+        n, offset = _fit_plane(points, u, config, prior)
         u = n
         plane = (n, offset)
-    angle = math.degrees(math.acos(float(np.clip(u @ prior, -1.0, 1.0))))
+    angle = math.degrees(math.acos(float(np.clip(u @ body_up(inputs), -1.0, 1.0))))
     if angle > config.max_tilt_from_body_deg:
         raise FloorNotFoundError(f"the floor could not be estimated: the plane under the feet is tilted {angle:.0f}° "
                                  "from the body's up (no consistent ground contact); the motion stays in the "

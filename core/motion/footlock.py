@@ -5,13 +5,15 @@ Works in the upright world frame (Z up, floor at Z = 0) on SMPL motion (local ro
 1. **Targets.** For every contact (a run of ``contact[:, k]``, one of the four foot joints) the joint is held at
    a lock point: the median of its horizontal positions over the contact, on the floor (its standing height).
    Mode ``ground`` holds only the height (the joint keeps its horizontal path). The pin's weight w(t) rises
-   from 0 to 1 and falls back with a quintic smootherstep over ``blend_s`` centred on each contact boundary, so
+   from 0 to 1 and falls back with a quintic smootherstep over ``blend_s`` around each contact boundary (mostly
+   outside the contact, ``blend_outside``, so even the 5 frames of a running step are pinned), so
    position, velocity and acceleration stay continuous; the corrected joint is p + Σ w_k (L_k − p)
    (Σ w_k <= 1 by construction, also for contacts closer than ``blend_s``).
 2. **Per foot** the ankle and the toe ask for a translation of the (rigid) foot: horizontally their weighted
    mean; vertically whatever puts the foot's lowest joint on the floor (a rolling foot keeps its raised heel).
-3. **Root.** ``root_share`` of the feet's mean correction (weighted by how planted each foot is), averaged over
-   ``root_smoothing_s``, moves the whole body (this is what lowers a floating body onto the floor).
+3. **Root.** ``root_share`` of the feet's mean correction (weighted by how planted each foot is), carried on
+   between contacts by interpolation in time and averaged over ``root_smoothing_s``, moves the whole body (this
+   is what lowers a floating body onto the floor and removes a slow drift of the whole body).
 4. **Legs.** The rest of each foot's correction goes to an analytic two-bone IK on hip, knee and ankle: the knee
    bends (law of cosines, in the leg's own plane), the hip swings the ankle onto its target, and the ankle's
    world orientation is kept (the foot does not rotate). Only rotations change; bone lengths are SMPL's.
@@ -38,8 +40,10 @@ def smootherstep(x: np.ndarray) -> np.ndarray:
     return x * x * x * (x * (6.0 * x - 15.0) + 10.0)
 
 
-def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float) -> list[tuple[np.ndarray, slice]]:
-    """One smooth weight curve (T,) per contact run of a (T,) bool column, with the run's slice."""
+def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float,
+                outside: float = 0.8) -> list[tuple[np.ndarray, slice]]:
+    """One smooth weight curve (T,) per contact run of a (T,) bool column, with the run's slice. ``outside``:
+    the share of each fade that lies before the contact's start / after its end."""
     t = np.asarray(times_s, dtype=np.float64)
     frame = float(np.median(np.diff(t))) if t.shape[0] > 1 else 1.0 / 30.0
     b = max(float(blend_s), 1e-6)
@@ -47,14 +51,14 @@ def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float) -> lis
     for a, e in runs(contact):
         start = t[a] - 0.5 * frame  # the contact covers whole frames
         stop = t[e - 1] + 0.5 * frame
-        rise = smootherstep((t - (start - 0.5 * b)) / b)
-        fall = 1.0 - smootherstep((t - (stop - 0.5 * b)) / b)
+        rise = smootherstep((t - (start - outside * b)) / b)
+        fall = 1.0 - smootherstep((t - (stop - (1.0 - outside) * b)) / b)
         out.append((np.minimum(rise, fall), slice(a, e)))
     return out
 
 
 def foot_targets(joints: np.ndarray, contact: np.ndarray, times_s: np.ndarray, rest_heights: np.ndarray,
-                 mode: str, blend_s: float) -> tuple[np.ndarray, np.ndarray]:
+                 mode: str, blend_s: float, outside: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """Corrections of the four foot joints and how pinned each is.
 
     joints: (T, 24, 3) world; contact: (T, 4) bool; rest_heights: (4,). Returns (delta (T, 4, 3), weight (T, 4)).
@@ -64,7 +68,7 @@ def foot_targets(joints: np.ndarray, contact: np.ndarray, times_s: np.ndarray, r
     weight = np.zeros((T, 4))
     for k, j in enumerate(FOOT_JOINT_IDS):
         p = joints[:, j]  # (T, 3)
-        for w, seg in pin_weights(contact[:, k], times_s, blend_s):
+        for w, seg in pin_weights(contact[:, k], times_s, blend_s, outside):
             if mode == "ground":
                 lock = np.concatenate([p[:, :2], np.full((T, 1), rest_heights[k])], axis=1)
             else:
@@ -129,7 +133,8 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
         return R, t
     P, G = forward_kinematics(rest_joints, R)
     joints = P + t[:, None]
-    delta, weight = foot_targets(joints, contact, times_s, rest_heights, config.mode, config.blend_s)
+    delta, weight = foot_targets(joints, contact, times_s, rest_heights, config.mode, config.blend_s,
+                                 config.blend_outside)
     # per foot: one translation for the rigid foot (the ankle's and the toe's requests, weighted)
     foot_delta = np.zeros((R.shape[0], 2, 3))
     foot_weight = np.zeros((R.shape[0], 2))
@@ -144,6 +149,12 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
     # root: the planted feet's mean correction, smoothed; the legs take the rest
     fw = foot_weight[:, :, None]
     root = (fw * foot_delta).sum(axis=1) / np.maximum(fw.sum(axis=1), 1e-9) * config.root_share
+    # between contacts (flight, a missed contact) the root's correction carries on smoothly from the planted
+    # frames around it instead of falling back to zero, so a released foot has nothing to catch up
+    planted = fw.sum(axis=1)[:, 0] >= 0.5
+    if planted.any():
+        t_all = np.asarray(times_s, dtype=np.float64)
+        root = np.stack([np.interp(t_all, t_all[planted], root[planted, k]) for k in range(3)], axis=1)
     frame = float(np.median(np.diff(times_s))) if len(times_s) > 1 else 1.0 / 30.0
     root = _moving_average(root, int(round(config.root_smoothing_s / max(frame, 1e-6))) | 1)
     t += root

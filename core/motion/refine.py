@@ -8,7 +8,8 @@ options gives what refining the capture would have given. Per track, in order:
    translation, linear for boxes/cameras/shape, nearest for flags and frame ids;
 3. the floor, fitted once over every track on the raw rows (``floor.estimate_floor``), when ``--upright`` or a
    foot lock needs it (a low-pass filter would move the feet of a squat or a jump off the floor);
-4. contacts and foot lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame.
+4. contacts (detected on the raw rows with a light 3-frame average, so fast steps keep sharp landings) and foot
+   lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame.
 
 ``rotmat``/``pose_aa``/``transl_cam`` stay in the **camera frame** (so every old reader still overlays the
 footage); the world frame is stored beside them as one rigid transform (``R_world_from_cam``,
@@ -33,11 +34,11 @@ from ..errors import InvalidMotionFileError
 from ..result import ROW_FIELDS, MotionResult, TrackMotion
 from ..rotations import rotmat_to_axis_angle
 from ..smpl import forward_kinematics
-from .contacts import FOOT_JOINT_IDS, TrackTooShortError, detect_contacts, foot_rest_heights, joint_speeds
+from .contacts import FOOT_JOINT_IDS, TrackTooShortError, detect_contacts, foot_rest_heights, settle_speeds
 from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor, motion_to_camera, motion_to_world
 from .footlock import lock_feet
 from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat
-from .smoothing import smooth_motion
+from .smoothing import moving_average, smooth_motion
 
 
 @dataclass
@@ -150,10 +151,9 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
             J = np.asarray(w.raw.rest_joints, dtype=np.float64)
             rest_h = foot_rest_heights(J, w.raw.v_shaped)
             rot_w, tr_w = motion_to_world(w.rotmat, w.transl, J[0], R, c)
-            P, _ = forward_kinematics(J, rot_w)
-            feet = P[:, list(FOOT_JOINT_IDS)] + tr_w[:, None]  # (T, 4, 3)
+            feet = _detection_feet(w, J, R, c)  # (T, 4, 3) world
             heights = feet[..., 2] - rest_h
-            w.contact = detect_contacts(heights, joint_speeds(feet, w.times), w.times, config.foot_lock.contact,
+            w.contact = detect_contacts(heights, settle_speeds(feet, w.times), w.times, config.foot_lock.contact,
                                         use_speed=(mode == "auto"))
             rot_w, tr_w = lock_feet(rot_w, tr_w, J, w.times, w.contact, rest_h, config.foot_lock)
             w.rotmat, w.transl = motion_to_camera(rot_w, tr_w, J[0], R, c)
@@ -173,6 +173,17 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
         cam_position_world=floor.cam_position_world.copy() if upright else None,
         motion_fps=float(config.fps) if config.fps else None)
     return refined, report
+
+
+def _detection_feet(w: _Work, J: np.ndarray, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """World foot joints at the refined rows for contact detection: the raw motion with a light 3-frame
+    average (a stronger output filter would blur the landing and lift-off frames of fast steps)."""
+    P, _ = forward_kinematics(J, np.asarray(w.raw.rotmat, dtype=np.float64))
+    feet = P[:, list(FOOT_JOINT_IDS)] + np.asarray(w.raw.transl_cam, dtype=np.float64)[:, None]
+    feet = moving_average(feet @ R.T + c, 3)
+    if feet.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
+        feet = resample_linear(feet, w.raw_times, w.times)
+    return feet
 
 
 def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion:

@@ -172,7 +172,7 @@ def test_refine_panel_is_registered(scene):
     panel = bpy.types.TCMR_PT_refine
     assert panel.bl_parent_id == "TCMR_PT_mocap"
     s = bpy.context.scene.tcmr_refine
-    assert (s.foot_lock, s.smoothing, s.upright) == ("auto", "one-euro", True)  # core/config.py defaults
+    assert (s.foot_lock, s.smoothing, s.upright) == ("auto", "slerp-average", True)  # core/config.py defaults
     assert not bpy.ops.tcmr.refine.poll()  # nothing to refine in an empty scene
 
 

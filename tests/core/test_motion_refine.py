@@ -26,7 +26,8 @@ def test_refine_levels_the_floor_pins_feet_and_keeps_the_raw(tmp_path):
     out, report = refine_result(res, RefineConfig())
     tr = out.tracks[0]
     assert tilt_deg(report.floor.normal_cam, R) < 1.0
-    assert out.R_world_from_cam is not None and out.cam_position_world[2] == pytest.approx(C[1], abs=0.05)
+    assert out.R_world_from_cam is not None  # height: within ~6 m × tilt error of the truth
+    assert out.cam_position_world[2] == pytest.approx(C[1], abs=0.02 + 6.5 * np.radians(tilt_deg(report.floor.normal_cam, R)))
     # motion stays in the camera frame; the raw rows are kept bit-exact
     np.testing.assert_array_equal(tr.raw["rotmat"], res.tracks[0].rotmat)
     np.testing.assert_array_equal(tr.raw["transl_cam"], res.tracks[0].transl_cam)
