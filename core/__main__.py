@@ -225,6 +225,12 @@ def _capture(args, progress: _Progress) -> int:
     from .pipeline import run
 
     result = run(args.video, config, progress=progress)
+    for warning in (result.meta.get("refine") or {}).get("warnings", []):  # e.g. no floor: camera frame kept
+        progress.clear()
+        if progress.as_json:
+            progress.emit({"type": "warning", "message": warning})
+        else:
+            sys.stderr.write(f"warning: {warning}\n")
     progress("save", 0.97, f"writing {args.output}")
     result.save(args.output)
     progress("save", 1.0, "saved")
