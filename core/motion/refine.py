@@ -113,8 +113,11 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
                 raise TrackTooShortError(message)
             report.warnings.append(message)
         if need_floor and raw.rest_joints is None:
-            raise InvalidMotionFileError(f"track {track.track_id} has no rest_joints (needed for the floor and "
-                                         "foot lock); refine with --foot-lock never --no-upright")
+            message = (f"track {track.track_id} has no rest_joints (needed for the floor and foot lock); refine "
+                       "with --foot-lock never --no-upright")
+            if strict:
+                raise InvalidMotionFileError(message)
+            report.warnings.append(message)
         rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
                                        config.average_window)
         rows = {}

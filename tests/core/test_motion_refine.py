@@ -120,3 +120,19 @@ def test_multi_person_share_one_floor():
     out, report = refine_result(res, RefineConfig())
     assert tilt_deg(report.floor.normal_cam, R) < 1.0
     assert set(report.contact_frames) == {1, 2} and all(v > 0 for v in report.contact_frames.values())
+
+
+def test_capture_mode_warns_instead_of_failing():
+    """strict=False (captures): a short track or one without a skeleton is left unrefined, with a warning."""
+    _c, _R, _C, res, (rc, tc) = camera_clip("walk", seconds=3.0)
+    short = track_of(rc[:5], tc[:5], track_id=2)
+    bare = dataclasses.replace(track_of(rc, tc, track_id=3), rest_joints=None)
+    both = result_of([res.tracks[0], short, bare], rc.shape[0])
+    out, report = refine_result(both, RefineConfig(), strict=False)
+    assert out.R_world_from_cam is not None  # the floor from the usable track
+    assert any("track 2 has only 5 rows" in w for w in report.warnings)
+    assert any("track 3 has no rest_joints" in w for w in report.warnings)
+    assert out.tracks[1].contact is None and out.tracks[0].contact.any()
+    with pytest.raises(Exception, match="no rest_joints"):
+        refine_result(result_of([bare], rc.shape[0]), RefineConfig())
+
