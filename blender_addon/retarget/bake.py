@@ -138,6 +138,7 @@ def resolve_map(obj, preset: str, custom: dict | None = None, user_dir=None) -> 
         auto = detect.detect(rig_info(obj), user_dir)  # keep the rig's key bones / switches if it is known
         if set(auto.bones.values()) >= set(bones.values()):
             bm.keys, bm.properties, bm.root = auto.keys, auto.properties, auto.root
+            bm.snap, bm.poles = auto.snap, auto.poles
     else:
         files = bonemap.preset_files(user_dir)
         if preset not in files:
@@ -197,6 +198,8 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion: bool = 
         if _needs_evaluation(target, tbm):
             passes, residual = _correct(scene, target, frames, follow, tbm, hips, root, basis_rot, root_loc,
                                         curves)
+        if tbm.snap or tbm.poles:
+            place_ik_controls(scene, target, frames, tbm, bag)
         new[RESULT_SOURCE] = source.name
         new[RESULT_TARGET] = target.name
     except BaseException:
@@ -347,6 +350,45 @@ def _correct(scene, obj, frames, follow, bm, hips, root, basis_rot, root_loc, cu
         for i, fc in enumerate(curves[(root, "location")]):
             _set_values(fc, root_loc[:, i])
     return MAX_PASSES, residual
+
+
+def place_ik_controls(scene, obj, frames, bm, bag) -> None:
+    """Key the IK controls on the baked (FK) pose, so that switching a limb to IK keeps it: each IK hand/foot
+    control rides on its limb end as at rest, each pole sits in the limb's bend plane (or, for a straight
+    limb, where it sits relative to the upper bone at rest). The IK/FK switches stay on FK.
+    (``Object.convert_space`` turns the wanted pose matrices into pose-bone values against the evaluated
+    parents, whatever the bones' local-location and inheritance settings.)"""
+    from mathutils import Matrix
+
+    L = {b.name: np.array(b.matrix_local) for b in obj.data.bones}
+    controls = [*bm.snap, *bm.poles]
+    basis = {c: np.empty((len(frames), 4, 4)) for c in controls}
+    for t, f in enumerate(frames):
+        scene.frame_set(int(f))
+        P = {pb.name: np.array(pb.matrix) for pb in obj.pose.bones}
+        want = {c: P[b] @ np.linalg.inv(L[b]) @ L[c] for c, b in bm.snap.items()}
+        for c, (upper, lower, end) in bm.poles.items():
+            a, b, e = (P[n][:3, 3] for n in (upper, lower, end))
+            out = b - 0.5 * (a + e)
+            dist = np.linalg.norm(L[c][:3, 3] - L[lower][:3, 3])
+            m = P[upper] @ np.linalg.inv(L[upper]) @ L[c]  # rigid with the upper bone (a straight limb)
+            if np.linalg.norm(out) > 0.02 * dist:
+                m[:3, 3] = b + out / np.linalg.norm(out) * dist
+            want[c] = m
+        for c in controls:
+            pb = obj.pose.bones[c]
+            basis[c][t] = np.array(obj.convert_space(pose_bone=pb, matrix=Matrix(want[c].tolist()),
+                                                     from_space="POSE", to_space="LOCAL"))
+    fr = np.asarray(frames, dtype=np.float64)
+    for c in controls:
+        group = bag.groups.new(c)
+        pb = obj.pose.bones[c]
+        if c in bm.snap:
+            path, values = _rotation_channels(pb, rotations.project_to_rotmat(basis[c][:, :3, :3]))
+            for i in range(values.shape[1]):
+                keyframes.fill_fcurve(bag, f'pose.bones["{c}"].{path}', i, group, fr, values[:, i])
+        for i in range(3):
+            keyframes.fill_fcurve(bag, f'pose.bones["{c}"].location', i, group, fr, basis[c][:, i, 3])
 
 
 class _TargetState:

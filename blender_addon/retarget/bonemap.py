@@ -10,7 +10,9 @@ Slots: ``hips``, the chains ``spine.0 …`` (hips to neck) and ``neck.0 …`` (n
      "chains": {"spine": ["Spine", "Spine1", "Spine2"], "neck": ["Neck"]},   # the entries present, in order
      "keys":   {"DEF-forearm.L": "forearm_fk.L"},   # optional: the bone to key so that the mapped one follows
      "properties": [["upper_arm_parent.L", "IK_FK", 1.0]],                # optional: custom properties to key
-     "root": "torso"}                                # optional: the bone that carries the root motion
+     "root": "torso",                                # optional: the bone that carries the root motion
+     "snap": {"hand_ik.L": "DEF-hand.L"},            # optional: IK controls placed on the baked pose
+     "poles": {"upper_arm_ik_target.L": ["DEF-upper_arm.L", "DEF-forearm.L", "DEF-hand.L"]}}
 
 Names match case-insensitively and ignoring separators (`` _.:-``), under any common prefix the rig adds
 (``mixamorig:``, ``mixamorig``, ``Armature|`` …), found from the hips bone.
@@ -59,6 +61,8 @@ class BoneMap:
     keys: dict[str, str] = field(default_factory=dict)  # mapped bone -> bone to key (default: itself)
     properties: list = field(default_factory=list)  # [(bone, property, value)]
     root: str = ""  # bone that carries the root motion (default: the hips' key bone)
+    snap: dict = field(default_factory=dict)  # IK control -> mapped bone it is placed on (e.g. hand_ik.L)
+    poles: dict = field(default_factory=dict)  # pole control -> [upper, lower, end] mapped bones of its limb
 
     def key_bone(self, bone: str) -> str:
         return self.keys.get(bone, bone)
@@ -151,7 +155,11 @@ def _apply(preset: dict, by_norm: dict, prefix: str, preset_id: str) -> BoneMap:
             keys[b] = k
     props = [(find(b), p, v) for b, p, v in preset.get("properties", []) if find(b)]
     root = find(preset["root"]) if preset.get("root") else None
-    return BoneMap(bones=bones, preset=preset_id, keys=keys, properties=props, root=root or "")
+    snap = {find(c): find(b) for c, b in preset.get("snap", {}).items() if find(c) and find(b)}
+    poles = {find(c): [find(b) for b in chain] for c, chain in preset.get("poles", {}).items()
+             if find(c) and all(find(b) for b in chain)}
+    return BoneMap(bones=bones, preset=preset_id, keys=keys, properties=props, root=root or "", snap=snap,
+                   poles=poles)
 
 
 def preset_entries(preset: dict) -> list:
