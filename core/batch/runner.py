@@ -163,9 +163,9 @@ def make_executor(opts: BatchOptions):
                            threads=opts.threads)
     gpus = None
     if device.startswith("cuda"):
-        from ..device import available_backends
+        from .worker import cuda_device_count
 
-        count = available_backends()[0]
+        count = cuda_device_count()
         if count > 1:
             gpus = list(range(count))
             if opts.workers <= 1:

@@ -44,6 +44,13 @@ def set_torch_threads(threads: Optional[int]) -> None:
         pass
 
 
+def cuda_device_count() -> int:
+    """CUDA GPUs torch can use here (0 without CUDA): one batch worker per GPU with --device cuda."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 class CaptureWorker:
     """Models loaded on the first clip (per models folder, device and SMPL file) and kept for every later one."""
 

@@ -171,3 +171,37 @@ def test_ctrl_c_stops_cleanly_and_resumes(clips, models_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     records = manifest(out)
     assert sorted(r["output"] for r in records) == sorted(str(out / f"clip{k}.npz") for k in range(4))  # each once
+
+
+@pytest.mark.slow
+def test_killed_worker_process_is_replaced_and_its_clip_redone(clips, models_dir, tmp_path):
+    """--workers 2: a worker process killed mid-clip is replaced, the clip is captured by the new one, each clip
+    is written and recorded once."""
+    import re
+
+    from core.batch import runner
+    from core.batch.runner import BatchOptions, run_batch
+
+    listing = tmp_path / "l.txt"
+    listing.write_text("".join(f"{clips}/{n}.mp4 --detections {clips}/{n}.json\n" for n in ("long", "walk")))
+    killed = {}
+    original = runner._Driver.on_start
+
+    def on_start(self, key, worker):
+        original(self, key, worker)
+        if not killed:
+            killed["key"], killed["pid"] = key, int(re.search(r"pid (\d+)", worker).group(1))
+            os.kill(killed["pid"], signal.SIGKILL)
+
+    runner._Driver.on_start = on_start
+    try:
+        summary = run_batch(BatchOptions(inputs=[str(listing)], out_dir=str(tmp_path / "out"), workers=2,
+                                         capture={"models": str(models_dir), "device": "cpu"}))
+    finally:
+        runner._Driver.on_start = original
+    assert summary.exit_code == 0, summary.message
+    records = manifest(tmp_path / "out")
+    assert sorted(r["status"] for r in records) == ["done", "done"] and len({r["key"] for r in records}) == 2
+    redone = next(r for r in records if r["key"] == killed["key"])
+    assert redone["attempt"] == 2 and f"pid {killed['pid']}" not in redone["worker"]
+    assert len(list((tmp_path / "out").iterdir())) == 3  # 2 results + the manifest, no partial file

@@ -216,3 +216,41 @@ def test_output_folder_problems_fail_at_once(tmp_path):
         run_batch(BatchOptions(inputs=[str(tmp_path)], out_dir=str(tmp_path / "file" / "sub")))
     with pytest.raises(InvalidArgumentError, match="no video found"):
         run_batch(BatchOptions(inputs=[str(tmp_path)], out_dir=str(tmp_path / "out")))
+
+
+def test_progress_line_and_eta():
+    import io
+
+    from core.batch.progress import BatchProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    bar = BatchProgress(3, {"a": 300, "b": 100, "c": 100}, stream=stream)
+    bar.t0 -= 60.0  # a minute in
+    bar.start("a", "a.mp4")
+    bar.finish("a", {"status": "done", "output": "/o/a.npz", "seconds": 50}, "a.mp4")
+    bar.start("b", "b.mp4")
+    bar.update("b", 0.5)
+    assert abs(bar.fraction() - 350 / 500) < 1e-9
+    assert abs(bar.eta_s() - 60.0 * (150 / 350)) < 1.0  # frames left / frames per second so far
+    bar.finish("b", {"status": "failed", "error": "no person found"}, "b.mp4")
+    status = bar.status()
+    assert status.startswith("[2/3] 1 done, 1 failed, 0 running") and "clips/min" in status and "ETA" in status
+    text = stream.getvalue()
+    assert "failed b.mp4: no person found" in text and "\r\033[K" in text
+
+
+def test_executor_choice(monkeypatch):
+    from core.batch import local, runner, worker
+
+    monkeypatch.setattr(worker, "cuda_device_count", lambda: 4)
+    opts = runner.BatchOptions(inputs=[], out_dir="x", capture={"device": "cuda"})
+    ex = runner.make_executor(opts)
+    assert isinstance(ex, local.ProcessExecutor) and ex.workers == 4 and ex.gpus == [0, 1, 2, 3]  # one per GPU
+    ex = runner.make_executor(runner.BatchOptions(inputs=[], out_dir="x", capture={"device": "cpu"}, workers=2))
+    assert isinstance(ex, local.ProcessExecutor) and ex.gpus is None
+    assert ex.threads == max(1, (os.cpu_count() or 1) // 2)
+    assert isinstance(runner.make_executor(runner.BatchOptions(inputs=[], out_dir="x")), local.InlineExecutor)
