@@ -36,11 +36,21 @@ def _changed(self, context):
 
 
 def _deferred_refine():
+    """Timer callback: run ``tcmr.refine`` in a 3D viewport's context (one undo step, like the button); without a
+    window (background) refine directly. Errors end up in the panel, never in the timer."""
     _pending["scheduled"] = False
     from . import refine_ops
 
     context = bpy.context
     try:
+        if refine_ops.target_collection(context) is None:
+            return None
+        for window in context.window_manager.windows:
+            for area in window.screen.areas:
+                if area.type == "VIEW_3D":
+                    with context.temp_override(window=window, area=area):
+                        bpy.ops.tcmr.refine()
+                    return None
         refine_ops.refine_target(context, quiet=True)
     except Exception as err:  # a timer must not raise; the panel shows the message
         context.window_manager.tcmr_job.last_error = " ".join(str(err).split())

@@ -186,3 +186,22 @@ def test_refine_config_from_the_panel(scene):
     assert cfg == dataclasses.replace(RefineConfig(), smoothing="slerp-average", average_window=7, fps=25.0,
                                       foot_lock=FootLockConfig())
     assert MotionResult  # the add-on's own result class is the one tests build with
+
+
+def test_live_update_rebuilds_after_a_change(scene, tmp_path, smpl_arrays):
+    from tcmr_mocap.blender_addon import refine_props
+
+    raw, _R, _C = capture_like(smpl_arrays, tmp_path)
+    raw.save(tmp_path / "walk.npz")
+    assert bpy.ops.tcmr.import_motion(filepath=str(tmp_path / "walk.npz"), create_mesh=False) == {"FINISHED"}
+    s = bpy.context.scene.tcmr_refine
+    s.live_update = True
+    refine_props._pending["scheduled"] = False
+    s.use_fps = True  # schedules one deferred refine (timers do not run in background mode: call it)
+    s.fps = 25.0  # ... combined with this change
+    assert refine_props._pending["scheduled"]
+    refine_props._deferred_refine()
+    assert not refine_props._pending["scheduled"]
+    assert bpy.context.scene.render.fps == 25 and bpy.context.window_manager.tcmr_job.last_error == ""
+    s.live_update = False
+
