@@ -68,6 +68,16 @@ def test_ray_batch_survives_a_killed_worker(ray_local, models_dir, tmp_path):
 
     ray = ray_local
     assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")  # loopback only
+    psutil = pytest.importorskip("psutil")
+    ours = {p.pid for p in psutil.Process().children(recursive=True)}
+    listening = [c for c in psutil.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN and c.pid in ours]
+    import ipaddress
+
+    def loopback(text):
+        ip = ipaddress.ip_address(text)
+        return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+
+    assert listening and all(loopback(c.laddr.ip) for c in listening), listening
     rows = []
     for name, n in (("a", 40), ("b", 32), ("c", 28)):
         video, boxes = make_clip(tmp_path, name, n)
