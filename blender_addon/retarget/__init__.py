@@ -2,8 +2,9 @@
 
 - ``presets/*.json``: bone maps as data, one file per naming standard (see bonemap.py for the format);
 - ``bonemap.py``: slots, presets, matching names under any prefix; ``detect.py``: names + hierarchy;
-- ``transfer.py``: the maths (numpy, no bpy); ``bake.py``: reading rigs, baking, correcting through
-  constraints; ``ops.py``, ``props.py``, ``panel.py``: operators, settings and the panel section.
+- ``transfer.py``: the maths (numpy, no bpy); ``rigdata.py``: reading rigs; ``bake.py``: baking, correcting
+  through constraints, placing IK controls; ``ops.py``, ``props.py``, ``panel.py``: operators, settings and
+  the panel section; ``cli.py``: the headless command's retarget/export steps.
 
 Only bonemap, detect and transfer load without Blender.
 """

@@ -23,6 +23,8 @@ from ...core import rotations
 from ...core.errors import MocapError
 from .. import keyframes
 from . import bonemap, detect, transfer
+from .rigdata import (frame_range, object_rotation, pose_matrices, rig_info, sample_source,  # noqa: F401
+                      skeleton, source_action, target_rig)
 
 RESULT_SOURCE = "tcmr_retarget_source"  # custom properties of a retargeted action
 RESULT_TARGET = "tcmr_retarget_target"
@@ -32,91 +34,6 @@ TOLERANCE_DEG = 0.2
 
 class RetargetError(MocapError):
     """Bad input to the retargeting (one line that says what to do)."""
-
-
-# ----------------------------------------------------------------------------------------------- reading
-def rig_info(obj) -> detect.RigInfo:
-    bones = list(obj.data.bones)
-    index = {b.name: i for i, b in enumerate(bones)}
-    mw = np.array(obj.matrix_world)
-    heads = np.array([b.head_local for b in bones]).reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
-    tails = np.array([b.tail_local for b in bones]).reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
-    parents = [index[b.parent.name] if b.parent else -1 for b in bones]
-    return detect.RigInfo(names=[b.name for b in bones], parents=parents, heads=heads, tails=tails)
-
-
-def _object_rot(obj) -> np.ndarray:
-    M = np.array(obj.matrix_world)[:3, :3]
-    return rotations.project_to_rotmat(M / np.cbrt(abs(np.linalg.det(M))))
-
-
-def skeleton(obj, bm: bonemap.BoneMap) -> transfer.Skeleton:
-    mw = np.array(obj.matrix_world)
-    O = _object_rot(obj)
-    heads, tails, rot = {}, {}, {}
-    for slot, name in bm.bones.items():
-        b = obj.data.bones[name]
-        heads[slot] = mw[:3, :3] @ np.array(b.head_local) + mw[:3, 3]
-        tails[slot] = mw[:3, :3] @ np.array(b.tail_local) + mw[:3, 3]
-        rot[slot] = O @ rotations.project_to_rotmat(np.array(b.matrix_local)[:3, :3])
-    return transfer.Skeleton(heads=heads, tails=tails, rot=rot)
-
-
-def pose_matrices(obj) -> np.ndarray:
-    """(N, 4, 4) armature-space pose matrices of every pose bone as evaluated now."""
-    flat = np.empty(16 * len(obj.pose.bones), dtype=np.float32)
-    obj.pose.bones.foreach_get("matrix", flat)
-    return np.swapaxes(flat.reshape(-1, 4, 4), -1, -2).astype(np.float64)
-
-
-def sample_source(scene, obj, bm: bonemap.BoneMap, frames: np.ndarray) -> transfer.Motion:
-    index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
-    slots = list(bm.bones)
-    idx = np.array([index[bm.bones[s]] for s in slots])
-    T = len(frames)
-    heads = np.empty((T, len(slots), 3))
-    rot = np.empty((T, len(slots), 3, 3))
-    for t, f in enumerate(frames):
-        scene.frame_set(int(f))
-        P = pose_matrices(obj)[idx]
-        mw = np.array(obj.matrix_world)
-        heads[t] = P[:, :3, 3] @ mw[:3, :3].T + mw[:3, 3]
-        rot[t] = _object_rot(obj) @ rotations.project_to_rotmat(P[:, :3, :3])
-    return transfer.Motion(heads={s: heads[:, i] for i, s in enumerate(slots)},
-                           rot={s: rot[:, i] for i, s in enumerate(slots)})
-
-
-def target_rig(obj) -> transfer.TargetRig:
-    bones = list(obj.data.bones)
-    order, seen = [], set()
-
-    def visit(b):
-        if b.name in seen:
-            return
-        if b.parent:
-            visit(b.parent)
-        seen.add(b.name)
-        order.append(b)
-
-    for b in bones:
-        visit(b)
-    index = {b.name: i for i, b in enumerate(order)}
-    basis = np.array([np.array(obj.pose.bones[b.name].matrix_basis) for b in order])
-    return transfer.TargetRig(
-        names=[b.name for b in order],
-        parents=np.array([index[b.parent.name] if b.parent else -1 for b in order]),
-        rest_local=np.array([np.array(b.matrix_local) for b in order]),
-        basis=basis, object_world=np.array(obj.matrix_world))
-
-
-def source_action(obj):
-    anim = obj.animation_data
-    return anim.action if anim is not None else None
-
-
-def frame_range(action) -> np.ndarray:
-    start, end = action.frame_range
-    return np.arange(int(np.floor(start)), int(np.ceil(end)) + 1)
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -179,7 +96,6 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion: bool = 
     try:
         motion = sample_source(scene, source, sbm, frames)
         src_sk = skeleton(source, sbm)
-        src_sk, motion = _common_slots(src_sk, motion, tbm)
         tgt_sk = skeleton(target, tbm)
         world, hips, ratio = transfer.target_world(src_sk, motion, tgt_sk, root_motion=root_motion)
         rig = target_rig(target)
@@ -212,14 +128,19 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion: bool = 
     for old in [a for a in bpy.data.actions if a != new and a.get(RESULT_SOURCE) == source.name
                 and a.get(RESULT_TARGET) == target.name]:
         bpy.data.actions.remove(old)
+    previous = saved.action
+    if previous is not None and _alive(previous) and previous.get(RESULT_SOURCE) is None and previous.users == 0:
+        previous.use_fake_user = True  # the animator's own take stays in the file (Blender drops unused actions)
     new.name = name
     return new, {"ratio": ratio, "preset": tbm.preset, "frames": len(frames), "passes": passes,
                  "residual_deg": residual, "bone_map": dict(tbm.bones)}
 
 
-def _common_slots(src_sk, motion, tbm):
-    """Source slots the target can use (all of them; the target's extra slots stay at rest)."""
-    return src_sk, motion
+def _alive(idb) -> bool:
+    try:
+        return idb.name is not None
+    except ReferenceError:
+        return False
 
 
 def _needs_evaluation(obj, bm) -> bool:
@@ -294,7 +215,7 @@ def _set_values(fc, values):
 def _correct(scene, obj, frames, follow, bm, hips, root, basis_rot, root_loc, curves):
     """Evaluate, compare each mapped bone's world rotation with the wanted one, adjust the key bones."""
     index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
-    O = _object_rot(obj)
+    O = object_rotation(obj)
     mw_inv = np.linalg.inv(np.array(obj.matrix_world))
     hips_arm = hips @ mw_inv[:3, :3].T + mw_inv[:3, 3]
     key_of = {b: bm.key_bone(b) for b in follow}

@@ -109,12 +109,16 @@ def test_rerun_replaces_its_own_result_only(source):
     context = bpy.context
     a = rigs.build_rig(context, "mixamo", name="hero")
     b = rigs.build_rig(context, "vrm", name="sidekick")
+    own = bpy.data.actions.new("my take")  # the animator's own action on the rig is kept (fake user)
+    own.slots.new(id_type="OBJECT", name="hero")
+    a.animation_data_create().action = own
     for _ in range(2):
         assert bpy.ops.tcmr.retarget(source=source.name, target=a.name) == {"FINISHED"}
     assert bpy.ops.tcmr.retarget(source=source.name, target=b.name) == {"FINISHED"}
     names = sorted(x.name for x in bpy.data.actions)
     src_action = source.animation_data.action.name
-    assert names == sorted([src_action, f"{src_action} · hero", f"{src_action} · sidekick"])
+    assert names == sorted([src_action, f"{src_action} · hero", f"{src_action} · sidekick", "my take"])
+    assert bpy.data.actions["my take"].use_fake_user
     assert a.animation_data.action.name == f"{src_action} · hero"
 
 
