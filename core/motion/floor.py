@@ -136,9 +136,11 @@ def _candidates(inputs: list[FloorInput], u: np.ndarray, contact: ContactConfig,
             low = np.where(slow, height, np.inf).min(axis=1)  # (T,)
             level = np.full(low.shape, np.inf)
             t = inp.times_s
-            for i in np.flatnonzero(np.isfinite(low)):
-                near = low[(np.abs(t - t[i]) <= 0.75) & np.isfinite(low)]
-                level[i] = np.percentile(near, 10)
+            lo = np.searchsorted(t, t - 0.75, side="left")
+            hi = np.searchsorted(t, t + 0.75, side="right")
+            for i in np.flatnonzero(np.isfinite(low)):  # ±0.75 s around each frame (times are sorted)
+                near = low[lo[i]:hi[i]]
+                level[i] = np.percentile(near[np.isfinite(near)], 10)
             ok = slow & (height < level[:, None] + contact.height_off_m)
         else:
             ok = slow & (np.abs(soles @ plane[0] - plane[1]) < inlier_m)
