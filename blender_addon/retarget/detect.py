@@ -150,8 +150,12 @@ def detect_by_structure(rig: RigInfo) -> BoneMap:
         if len(leg) >= 2:
             bones[f"thigh.{side}"], bones[f"shin.{side}"] = rig.names[leg[-2]], rig.names[leg[-1]]
         bones[f"foot.{side}"] = rig.names[foot]
-        toes = [c for c in rig.children(foot) if not is_helper(rig.names[c])]
-        if toes:
+        toes = [c for c in rig.children(foot)
+                if not is_helper(rig.names[c]) and "heel" not in _role_text(rig.names[c])]
+        if toes:  # a child named toe/ball first, else the one furthest along the foot (not a heel)
+            along = np.asarray(rig.tails[foot]) - rig.heads[foot]
+            toes.sort(key=lambda c: (not any(w in _role_text(rig.names[c]) for w in ("toe", "ball")),
+                                     -float(np.dot(np.asarray(rig.heads[c]) - rig.heads[foot], along))))
             bones[f"toe.{side}"] = rig.names[toes[0]]
         hand = anchors[f"hand.{side}"]
         arm = _between(rig, chest, hand, include_end=False)

@@ -377,3 +377,24 @@ def test_rigify_ik_controls_follow_the_pose(source):
     assert err[:, :4].max() < 0.005, err  # hands and feet where FK had them
     # elbows and knees: Rigify's IK (pole off by default) picks its own bend plane: close, not exact
     assert err[:, 4:].max() < 0.1, err
+
+
+@pytest.mark.parametrize("names", ["kept", "erased"])
+def test_structure_detection_on_the_real_metarig(scene, names):
+    """Without presets: the metarig (fingers, face, heels, breasts, pelvis bones) mapped by its names and
+    hierarchy, and with every name erased by the rest shape and hierarchy alone."""
+    from tcmr_mocap.blender_addon.retarget import detect
+
+    meta = rigs.build_metarig(bpy.context)
+    info = bake.rig_info(meta)
+    original = list(info.names)
+    if names == "erased":
+        info.names = [f"b{i:03d}" for i in range(len(original))]
+    bm = detect.detect_by_structure(info)
+    got = {slot: original[info.names.index(bone)] for slot, bone in bm.bones.items()}
+    want = {"hips": "spine", "spine.0": "spine.001", "spine.1": "spine.002", "spine.2": "spine.003",
+            "neck.0": "spine.004", "neck.1": "spine.005", "head": "spine.006"}
+    for s in "LR":
+        want.update({f"{p}.{s}": f"{p}.{s}" for p in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin",
+                                                      "foot", "toe")})
+    assert got == want
