@@ -74,6 +74,9 @@ class TCMR_OT_retarget(Operator):
                                          custom_map=_panel_map(context), user_dir=user_preset_dir())
         except MocapError as err:
             return _fail(self, context, str(err))
+        if info["residual_deg"] > 1.0:
+            self.report({"WARNING"}, f"some bones of '{target.name}' stay up to {info['residual_deg']:.0f}° off the "
+                                     "source: constraints (e.g. IK) override their keys; mute them or use FK")
         self.report({"INFO"}, f"Retargeted {info['frames']} frames onto '{target.name}' as '{action.name}' "
                               f"(map: {info['preset']}, leg ratio {info['ratio']:.2f})")
         return {"FINISHED"}

@@ -398,3 +398,16 @@ def test_structure_detection_on_the_real_metarig(scene, names):
         want.update({f"{p}.{s}": f"{p}.{s}" for p in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin",
                                                       "foot", "toe")})
     assert got == want
+
+
+def test_constraint_that_overrides_keys_is_reported(source):
+    """A rig whose shin is pinned by a constraint: the retarget still bakes, and says which way it is off."""
+    target = rigs.build_rig(bpy.context, "ue5")
+    con = target.pose.bones["calf_l"].constraints.new("LIMIT_ROTATION")
+    con.use_limit_x = con.use_limit_y = con.use_limit_z = True
+    con.owner_space = "LOCAL"
+    from tcmr_mocap.blender_addon.retarget import bake as bake_module
+
+    _, info = bake_module.retarget(bpy.context, source, target)
+    assert info["residual_deg"] > 10.0 and info["passes"] == bake_module.MAX_PASSES
+    assert len(target.pose.bones["calf_l"].constraints) == 1  # the rig's own constraint stays, none added
