@@ -16,7 +16,9 @@ Works in the upright world frame (Z up, floor at Z = 0) on SMPL motion (local ro
    is what lowers a floating body onto the floor and removes a slow drift of the whole body).
 4. **Legs.** The rest of each foot's correction goes to an analytic two-bone IK on hip, knee and ankle: the knee
    bends (law of cosines, in the leg's own plane), the hip swings the ankle onto its target, and the ankle's
-   world orientation is kept (the foot does not rotate). Only rotations change; bone lengths are SMPL's.
+   world orientation is kept; then, where the toe is pinned, the ankle turns (by the toe's pin weight) so the toe
+   points at its lock point (``ground`` leaves the foot's orientation alone). Only rotations change; bone
+   lengths are SMPL's.
 
 Forward kinematics comes from :func:`core.smpl.forward_kinematics`; rotations from :mod:`core.rotations`.
 """
@@ -159,9 +161,32 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
     root = _moving_average(root, int(round(config.root_smoothing_s / max(frame, 1e-6))) | 1)
     t += root
     joints += root[:, None]
+    # where the pinned toes must be (the joints already moved with the root: take that back out)
+    toe_targets = joints[:, [FOOT_JOINT_IDS[2], FOOT_JOINT_IDS[3]]] - root[:, None] + delta[:, 2:]  # (T, 2, 3)
     for f, leg in enumerate(LEGS):
         ankle = leg[2]
         residual = foot_delta[:, f] - root
         rows = np.flatnonzero(np.linalg.norm(residual, axis=-1) > 1e-7)
         two_bone_ik(R, G, joints, leg, joints[:, ankle] + residual, rows)
+    if config.mode != "ground":
+        _aim_toes(R, t, rest_joints, toe_targets, weight[:, 2:])
     return R, t
+
+
+def _aim_toes(R: np.ndarray, t: np.ndarray, rest_joints: np.ndarray, toe_targets: np.ndarray,
+              toe_weight: np.ndarray) -> None:
+    """Turn each ankle (by ``toe_weight`` of the full turn) so its toe points at its pinned spot: with heel and toe
+    both down the foot then rests on both lock points. In place on R. toe_targets: (T, 2, 3) world; toe_weight:
+    (T, 2)."""
+    from ..rotations import rotmat_to_axis_angle
+
+    P, G = forward_kinematics(rest_joints, R)
+    P = P + t[:, None]
+    for f, (_hip, knee, ankle) in enumerate(LEGS):
+        toe = FOOT_JOINT_IDS[2 + f]
+        rows = np.flatnonzero(toe_weight[:, f] > 1e-6)
+        if rows.size == 0:
+            continue
+        full = rotmat_from_vectors(P[rows, toe] - P[rows, ankle], toe_targets[rows, f] - P[rows, ankle])
+        aim = axis_angle_to_rotmat(rotmat_to_axis_angle(full) * toe_weight[rows, f][:, None])
+        R[rows, ankle] = np.swapaxes(G[rows, knee], -1, -2) @ aim @ G[rows, ankle]
