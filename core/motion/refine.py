@@ -132,7 +132,7 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
                            transl=np.asarray(transl, dtype=np.float64), rows=rows))
 
     floor = None
-    usable = [w for w in works if len(w.times) >= config.min_track_frames and w.raw.rest_joints is not None]
+    usable = [w for w in works if len(w.raw) >= config.min_track_frames and w.raw.rest_joints is not None]
     if need_floor and usable:
         inputs = []
         for w in usable:  # the floor from the raw rows: smoothing must not bias where the feet are
