@@ -44,9 +44,9 @@ def fbx_settings(preset: str) -> dict:
 
 
 def check_writable(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path)) or "."
     if not path:
-        raise ExportError("no export file given")
+        raise ExportError("no export file given: pick a file to write")
+    folder = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(folder):
         raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
@@ -68,7 +68,10 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
     if action is None:
         raise ExportError(f"'{obj.name}' has no action to export: capture, import or retarget first")
     settings = fbx_settings(preset) if fmt == "FBX" else None
-    filepath = os.path.abspath(filepath)
+    filepath = os.path.abspath(filepath) if filepath else ""
+    allowed = {"FBX": (".fbx",), "GLTF": (".glb", ".gltf"), "BVH": (".bvh",)}[fmt]
+    if filepath and not os.path.isdir(filepath) and not filepath.lower().endswith(allowed):  # format's extension
+        filepath += allowed[0]
     check_writable(filepath)
     a_start, a_end = (int(round(v)) for v in action.frame_range)
     start = a_start if frame_start is None else int(frame_start)

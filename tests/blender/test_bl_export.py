@@ -138,6 +138,15 @@ def test_unwritable_path(retargeted, tmp_path, where):
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_extension_follows_the_format(retargeted, tmp_path):
+    _, target = retargeted
+    written = export.export_action(bpy.context, target, str(tmp_path / "take"), "GLTF")
+    assert written == str(tmp_path / "take.glb") and (tmp_path / "take.glb").is_file()
+    assert export.export_action(bpy.context, target, str(tmp_path / "take.bvh"), "BVH").endswith("take.bvh")
+    with pytest.raises(export.ExportError, match="no export file"):
+        export.export_action(bpy.context, target, "", "FBX")
+
+
 def test_export_needs_an_animated_armature(scene):
     bpy.ops.mesh.primitive_cube_add()
     with pytest.raises(RuntimeError, match="needs an armature"):
