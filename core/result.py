@@ -170,6 +170,8 @@ class MotionResult:
         try:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **self.to_arrays())
+                fh.flush()
+                os.fsync(fh.fileno())  # on disk before the rename: a power cut cannot leave an empty OUT.npz
             os.replace(tmp, path)
         except PermissionError as exc:
             raise OutputNotWritableError(f"cannot write {path}: permission denied (choose a writable -o path)") from exc

@@ -29,6 +29,8 @@ COVERED = {
     "quat_wxyz_slerp": "test_quat_wxyz_slerp",
     "quat_wxyz_average": "test_quat_wxyz_average",
     "rotmat_from_vectors": "test_rotmat_from_vectors",
+    "rotmat_to_euler": "test_euler_all_orders",
+    "euler_to_rotmat": "test_euler_all_orders",
     "rot6d_to_rotmat_torch": "test_rot6d_to_rotmat_torch",
     "rotmat_to_axis_angle_torch": "test_rotmat_to_axis_angle_torch",
 }
@@ -246,3 +248,20 @@ def test_rotmat_from_vectors():
     flip = rot.rotmat_from_vectors([1.0, 0, 0], [-1.0, 0, 0])
     np.testing.assert_allclose(flip @ [1.0, 0, 0], [-1.0, 0, 0], atol=1e-12)
     np.testing.assert_allclose(np.linalg.det(flip), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
+def test_euler_all_orders(order):
+    """Blender's Euler convention (order "XYZ" applies X first: R = Rz·Ry·Rx; angles stored x, y, z) against
+    scipy's extrinsic rotations, and the round trip rotation -> Euler -> rotation, gimbal-near cases included."""
+    rng = np.random.default_rng(3)
+    euler = rng.uniform(-np.pi, np.pi, size=(200, 3))
+    middle = "XYZ".index(order[1])
+    euler[:100, middle] = rng.uniform(-np.pi / 2 + 1e-3, np.pi / 2 - 1e-3, size=100)
+    euler[100:110, middle] = np.pi / 2 - 1e-6  # near gimbal lock
+    want = Rotation.from_euler(order.lower(), euler[:, ["XYZ".index(c) for c in order]]).as_matrix()
+    np.testing.assert_allclose(rot.euler_to_rotmat(euler, order), want, atol=1e-12)
+    back = rot.euler_to_rotmat(rot.rotmat_to_euler(want, order), order)
+    np.testing.assert_allclose(back, want, atol=1e-5)
+    principal = rot.rotmat_to_euler(want[:100], order)  # the middle angle within ±90°: the angles come back
+    np.testing.assert_allclose(principal, euler[:100], atol=1e-9)
