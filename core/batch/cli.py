@@ -67,6 +67,11 @@ def add_parser(sub, formatter=argparse.RawDescriptionHelpFormatter):
     c.add_argument("--tracker", choices=("bytetrack", "botsort"), default=None, help=f"(default {dt.tracker})")
     c.add_argument("--min-track-frames", type=int, metavar="N", help=f"(default {dt.min_track_frames})")
     c.add_argument("--max-gap-frames", type=int, metavar="N", help=f"(default {dt.max_gap_frames})")
+    from ..motion.cli import add_refine_options
+    from ..speed import add_speed_options
+
+    add_speed_options(c)  # --fast, --precision, --detect-every, --detector-size: as for capture
+    add_refine_options(p, for_capture=True)  # --foot-lock, --upright, --smoothing ...: as for capture
     return p
 
 
@@ -88,6 +93,10 @@ def options_from_args(args):
         capture["save_vertices"] = True
     capture.update(models=os.path.abspath(args.models) if args.models else None, device=args.device,
                    smpl=os.path.abspath(args.smpl) if args.smpl else None)
+    from ..motion.cli import refine_config_from_args
+
+    capture["refine"] = refine_config_from_args(args, no_smoothing=args.no_smoothing)  # a RefineConfig
+    capture["speed"] = {k: getattr(args, k, None) for k in ("fast", "precision", "detect_every", "detector_size")}
     if args.workers < 1:
         raise InvalidArgumentError(f"--workers must be 1 or more, got {args.workers}")
     if args.threads is not None and args.threads < 1:

@@ -290,11 +290,12 @@ def capture_config(batch: dict, clip: Optional[dict] = None):
 
     o = {**{k: v for k, v in batch.items() if v is not None}, **(clip or {})}
     dt = TrackerConfig()
+    extra = {"refine": o["refine"]} if o.get("refine") is not None else {}  # a RefineConfig (batch level only)
     start, end = 0, None
     if o.get("frames"):
         a, _, b = _frames(o["frames"]).partition(":")
         start, end = int(a), (int(b) if b else None)
-    return CaptureConfig(
+    config = CaptureConfig(
         models_dir=o.get("models"), device=o.get("device", "auto"), track=str(o.get("track", "all")),
         frame_start=start, frame_end=end, target_fps=o.get("target_fps"), smpl_path=o.get("smpl"),
         save_vertices=bool(o.get("save_vertices", False)), detections_path=o.get("detections"),
@@ -303,5 +304,12 @@ def capture_config(batch: dict, clip: Optional[dict] = None):
                         max_gap_frames=int(o.get("max_gap_frames", dt.max_gap_frames))),
         window=replace(WindowConfig(), windowing=o.get("windowing", WindowConfig().windowing)),
         camera=replace(CameraConfig(), focal_length_px=o.get("focal_length")),
-        smoothing=replace(SmoothingConfig(), enabled=not o.get("no_smoothing", False)),
+        smoothing=replace(SmoothingConfig(), enabled=not o.get("no_smoothing", False)), **extra,
     )
+    if o.get("speed"):  # --fast and friends, applied as the capture command applies them
+        from types import SimpleNamespace
+
+        from ..speed import apply_speed_args
+
+        config = apply_speed_args(config, SimpleNamespace(**o["speed"]))
+    return config

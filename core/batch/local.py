@@ -53,6 +53,10 @@ class InlineExecutor:
 
 
 class ProcessExecutor:
+    """N worker processes. Each has its own task and event queues (multiprocessing queues hold a lock while
+    they are used, and a process killed while holding one would block the others): the driver keeps the one
+    shared list, longest clips first, and hands the next clip to whichever worker is idle."""
+
     def __init__(self, workers: int, threads: Optional[int] = None, gpus: Optional[list] = None):
         self.workers = max(1, int(workers))
         self.threads = threads or default_threads(self.workers)
@@ -61,108 +65,92 @@ class ProcessExecutor:
 
     def run(self, tasks: list, driver, stop) -> None:
         ctx = mp.get_context("spawn")
-        task_q, event_q, stop_ev = ctx.Queue(), ctx.Queue(), ctx.Event()
+        stop_flag = ctx.RawValue("b", 0)  # lock-free: see process_main
         by_key = {t["key"]: t for t in tasks}
         attempts = {k: 0 for k in by_key}
-        for t in tasks:
-            task_q.put(t)
-        procs: dict[int, object] = {}
-        current: dict[int, Optional[str]] = {}
+        pending = list(tasks)  # longest first (the driver sorted them)
+        workers: dict[int, dict] = {}  # index -> {"proc", "tasks", "events", "key", "gpu", "exited"}
         next_index = [0]
 
         def spawn(gpu=None):
             i = next_index[0]
             next_index[0] += 1
-            p = ctx.Process(target=process_main, args=(i, task_q, event_q, stop_ev, self.threads, gpu),
-                            name=f"tcmr-batch-{i}", daemon=True)
-            p.start()
-            procs[i], current[i] = p, None
-            p.gpu = gpu
-            return p
+            w = {"tasks": ctx.Queue(), "events": ctx.Queue(), "key": None, "gpu": gpu, "exited": False}
+            w["proc"] = ctx.Process(target=process_main, args=(i, w["tasks"], w["events"], stop_flag, self.threads,
+                                                               gpu), name=f"tcmr-batch-{i}", daemon=True)
+            w["proc"].start()
+            workers[i] = w
 
         for w in range(min(self.workers, max(1, len(tasks)))):
             spawn(None if not self.gpus else self.gpus[w % len(self.gpus)])
-        outstanding = set(by_key)
-        sentinels_sent = False
-        exited: set[int] = set()
         try:
             while True:
-                if stop.is_set() and not stop_ev.is_set():
-                    stop_ev.set()
-                    _drain(task_q)  # clips not started yet stay undone (no record): the next run does them
-                if not outstanding and not sentinels_sent:
-                    for _ in procs:
-                        task_q.put(None)
-                    sentinels_sent = True
-                try:
-                    kind, index, key, payload = event_q.get(timeout=0.2)
-                except queue.Empty:
-                    kind = None
-                if kind == "start":
-                    current[index] = key
-                    attempts[key] += 1
-                    driver.on_start(key, f"local-{index} pid {payload}")
-                elif kind == "progress":
-                    driver.on_progress(key, payload)
-                elif kind == "result":
-                    current[index] = None
-                    outstanding.discard(key)
-                    payload["attempt"] = attempts[key]
-                    driver.on_result(key, payload)
-                elif kind == "cancelled":
-                    current[index] = None
-                    outstanding.discard(key)
-                elif kind == "exit":
-                    exited.add(index)
-                if kind is None:
-                    for i, p in list(procs.items()):
-                        if i in exited or p.is_alive():
-                            continue
-                        exited.add(i)
-                        lost = current.pop(i, None)
-                        if lost is not None and not stop.is_set():
-                            if attempts[lost] < MAX_ATTEMPTS:
-                                task_q.put(by_key[lost])
-                            else:
-                                outstanding.discard(lost)
-                                driver.on_result(lost, {
-                                    "status": "failed", "worker": f"local-{i}", "attempt": attempts[lost],
-                                    "error": f"the worker process died twice on this clip (exit code {p.exitcode}; "
-                                             "out of memory? try fewer --workers)", "seconds": None})
-                        elif lost is not None:
-                            outstanding.discard(lost)
-                        if outstanding and not stop.is_set():
-                            spawn(getattr(p, "gpu", None))
-                    alive = [i for i in procs if i not in exited]
-                    if not alive and (not outstanding or stop.is_set()):
-                        break
-                    if stop.is_set() and not any(current.get(i) for i in alive):
-                        # nothing running any more: let idle workers see the stop and leave
-                        for _ in alive:
-                            task_q.put(None)
-                        if _join_all(procs, 10.0):
+                if stop.is_set() and not stop_flag.value:
+                    stop_flag.value = 1
+                    pending.clear()  # clips not started stay undone (no record): the next run does them
+                for i, w in workers.items():  # hand out work
+                    if not w["exited"] and w["key"] is None and w.get("sent") is None and pending:
+                        task = pending.pop(0)
+                        w["sent"] = task["key"]
+                        w["tasks"].put(task)
+                got = False
+                for i, w in list(workers.items()):
+                    while True:
+                        try:
+                            kind, index, key, payload = w["events"].get_nowait()
+                        except (queue.Empty, OSError, ValueError):
                             break
+                        got = True
+                        if kind == "start":
+                            w["key"] = key
+                            attempts[key] += 1
+                            driver.on_start(key, f"local-{index} pid {payload}")
+                        elif kind == "progress":
+                            driver.on_progress(key, payload)
+                        elif kind == "result":
+                            w["key"] = w["sent"] = None
+                            payload["attempt"] = attempts[key]
+                            driver.on_result(key, payload)
+                        elif kind == "cancelled":
+                            w["key"] = w["sent"] = None
+                        elif kind == "exit":
+                            w["exited"] = True
+                for i, w in list(workers.items()):  # workers that died (killed, out of memory)
+                    if w["exited"] or w["proc"].is_alive():
+                        continue
+                    if not w["events"].empty():
+                        continue  # read what it said before it went
+                    w["exited"] = True
+                    lost = w["key"] or w.get("sent")
+                    if lost is not None and not stop.is_set():
+                        if attempts[lost] < MAX_ATTEMPTS:
+                            pending.insert(0, by_key[lost])
+                        else:
+                            driver.on_result(lost, {
+                                "status": "failed", "worker": f"local-{i}", "attempt": attempts[lost],
+                                "error": f"the worker process died twice on this clip (exit code "
+                                         f"{w['proc'].exitcode}; out of memory? try fewer --workers)", "seconds": None})
+                    w["key"] = w["sent"] = None
+                    if pending and not stop.is_set():
+                        spawn(w["gpu"])
+                alive = [w for w in workers.values() if not w["exited"]]
+                busy = [w for w in alive if w["key"] is not None or w.get("sent") is not None]
+                if not busy and (not pending or stop.is_set() or not alive):
+                    break
+                if not got:
+                    time.sleep(0.05)
         finally:
-            stop_ev.set()
-            for p in procs.values():
-                p.join(timeout=10.0)
-                if p.is_alive():
-                    p.terminate()
-                    p.join(timeout=5.0)
-            task_q.close()
-            event_q.close()
-
-
-def _drain(q) -> None:
-    try:
-        while True:
-            q.get_nowait()
-    except (queue.Empty, OSError, ValueError):
-        pass
-
-
-def _join_all(procs: dict, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    for p in procs.values():
-        p.join(timeout=max(0.0, end - time.monotonic()))
-    return not any(p.is_alive() for p in procs.values())
+            stop_flag.value = 1 if stop.is_set() else stop_flag.value
+            for w in workers.values():
+                if not w["exited"]:
+                    try:
+                        w["tasks"].put(None)
+                    except (OSError, ValueError):
+                        pass
+            for w in workers.values():
+                w["proc"].join(timeout=10.0)
+                if w["proc"].is_alive():
+                    w["proc"].terminate()
+                    w["proc"].join(timeout=5.0)
+                for q in (w["tasks"], w["events"]):
+                    q.close()

@@ -246,7 +246,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
         return summary
 
     interrupted = [False]
-    previous = None
+    previous = previous_term = None
     if threading.current_thread() is threading.main_thread():
         def on_sigint(signum, frame):
             if interrupted[0]:
@@ -256,6 +256,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
             progress.note("stopping: running clips are cancelled (no partial output); Ctrl-C again to quit at once")
 
         previous = signal.signal(signal.SIGINT, on_sigint)  # explicit: a background job starts with SIGINT ignored
+        previous_term = signal.signal(signal.SIGTERM, on_sigint)  # schedulers and the add-on stop us with SIGTERM
     try:
         if queue_ and not stop.is_set():
             executor = executor or make_executor(opts)
@@ -265,6 +266,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
         progress.clear()
     records = driver.records
     summary.records = records

@@ -103,7 +103,7 @@ class CaptureWorker:
             out["error"] = "out of memory (use fewer --workers, or --target-fps to process fewer frames)"
         except Exception as err:  # a bug: the clip fails, the batch goes on; the traceback goes in the record
             out["error"] = f"internal error: {type(err).__name__}: {_one_line(err)}"
-            out["traceback"] = traceback.format_exc(limit=20)
+            out["traceback"] = traceback.format_exc(limit=20)[-2000:]  # small: one atomic pipe write (local.py)
         out["seconds"] = round(time.perf_counter() - t0, 3)
         return out
 
@@ -114,9 +114,11 @@ def _one_line(err: BaseException) -> str:
 
 # ------------------------------------------------------------------------------------------- local processes
 def process_main(index: int, tasks, events, stop, threads: Optional[int], gpu: Optional[int]) -> None:
-    """Entry point of one local worker process (multiprocessing 'spawn'). Reads tasks until a None, sends
-    ``(kind, worker index, key, payload)`` events: "start" (pid), "progress" (fraction), "result" (record),
-    "cancelled". SIGINT is ignored here: the driver decides (it sets ``stop``)."""
+    """Entry point of one local worker process (multiprocessing 'spawn'). Reads tasks from its own queue until a
+    None, sends ``(kind, worker index, key, payload)`` events on its own queue: "start" (pid), "progress"
+    (fraction), "result" (record), "cancelled", "exit". ``stop``: a lock-free shared flag (``stop.value``), so a
+    worker killed at any moment never leaves a lock held that the others wait for. SIGINT is ignored here: the
+    driver decides (it sets ``stop``)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -128,7 +130,8 @@ def process_main(index: int, tasks, events, stop, threads: Optional[int], gpu: O
     warnings.filterwarnings("ignore")
     worker = CaptureWorker(name=f"local-{index} pid {os.getpid()}" + ("" if gpu is None else f" gpu {gpu}"),
                            threads=threads)
-    while not stop.is_set():
+    stopped = lambda: bool(stop.value)  # noqa: E731
+    while not stopped():
         task = tasks.get()
         if task is None:
             break
@@ -143,7 +146,7 @@ def process_main(index: int, tasks, events, stop, threads: Optional[int], gpu: O
                 events.put(("progress", index, key, float(fraction)))
 
         try:
-            record = worker.capture(task, progress=progress, cancel=stop.is_set)
+            record = worker.capture(task, progress=progress, cancel=stopped)
         except CancelledError:
             events.put(("cancelled", index, key, None))
             break
