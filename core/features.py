@@ -27,6 +27,14 @@ from .video import VideoReader
 FEATURE_DIM = 2048
 
 
+def chunk_frames_for(reader: VideoReader, chunk_frames: int, overlap: bool) -> int:
+    """Frames per decoded chunk. With the decode thread up to three chunks are alive at once (one queued, one
+    being decoded, one being used), so chunks are a third of the usual size: the pixels held stay within
+    what one chunk plus its stacking copy took without the thread (memory flat, see bench/RESULTS.md)."""
+    limit = reader.chunk_limit(chunk_frames)
+    return max(1, limit // 3) if overlap else limit
+
+
 class prefetch:
     """Iterate ``iterable`` in a background thread, up to ``depth`` items ahead. Use as a context manager::
 
@@ -91,9 +99,9 @@ class prefetch:
 
 
 def maybe_prefetch(iterable: Iterable, enabled: bool):
-    """:class:`prefetch` when ``enabled``, else a context manager that yields ``iterable`` unchanged."""
+    """:class:`prefetch` (one item ahead) when ``enabled``, else a context manager yielding ``iterable`` as is."""
     if enabled:
-        return prefetch(iterable)
+        return prefetch(iterable, depth=1)
     import contextlib
 
     return contextlib.nullcontext(iterable)
@@ -171,7 +179,8 @@ def extract_track_features(reader: VideoReader, tracks: list[Track], backbone, b
     batcher = _Batcher(backbone, features, batch)
     device = _backbone_device(backbone)
     on_gpu = bool(gpu_crops) and device is not None and device.type == "cuda"
-    with maybe_prefetch(reader.read(np.array(sorted(wanted), dtype=np.int64), chunk_frames), overlap) as chunks:
+    frames = np.array(sorted(wanted), dtype=np.int64)
+    with maybe_prefetch(reader.read(frames, chunk_frames_for(reader, chunk_frames, overlap)), overlap) as chunks:
         for chunk in chunks:
             if cancel is not None and cancel():
                 raise CancelledError("cancelled")

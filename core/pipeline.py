@@ -252,7 +252,7 @@ def _parse_track(track) -> Optional[int]:
 
 def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, detections, report: _Reporter):
     """Pass 1. -> (frame_ids (P,) of the processed frames, their times (P,), cleaned tracks)."""
-    from .features import maybe_prefetch
+    from .features import chunk_frames_for, maybe_prefetch
     from .tracking import PersonTracker, build_tracks
 
     tc = config.tracker
@@ -268,9 +268,10 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
     frame_ids: list[int] = []
     times: list[float] = []
     report("detect", 0.0, "searching for people")  # (starts the stage's clock before the first chunk)
-    scan = reader.scan(config.decode_chunk, config.frame_start, config.frame_end, config.target_fps,
-                       decode=need_pixels)
-    with maybe_prefetch(scan, config.speed.overlap and need_pixels) as chunks:
+    overlap = config.speed.overlap and need_pixels
+    scan = reader.scan(chunk_frames_for(reader, config.decode_chunk, overlap), config.frame_start, config.frame_end,
+                       config.target_fps, decode=need_pixels)
+    with maybe_prefetch(scan, overlap) as chunks:
         for chunk in chunks:
             report.check_cancel()
             first = len(frame_ids)
