@@ -274,11 +274,14 @@ def finish_scene(bpy, args, blend: str, exports: dict, render_to: str | None, wa
     if render_to and scene.camera is None and warnings is not None:
         warnings.append("not rendered: the motion file has no camera or footage")
         render_to = None
+    smpl_bodies = []
     if getattr(args, "retarget_to", None):  # the character rig, with the motion baked on, is what gets exported
-        retarget_cli.retarget_to_file(bpy.context, first_armature(bpy), args)
-    if render_to:
+        source = first_armature(bpy)
+        smpl_bodies = [c for c in (source.children if source else ()) if c.type == "MESH"]
+        retarget_cli.retarget_to_file(bpy.context, source, args)
+    if render_to:  # with a retargeted character, the character is rendered (the SMPL body is hidden)
         render.setup_overlay(scene, render_to, engine=args.engine, frames=render_frames(args.render_frames, scene),
-                             scale=args.render_scale)
+                             scale=args.render_scale, hide=tuple(smpl_bodies))
     bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(blend), check_existing=False)
     written.append(blend)
     armature = first_armature(bpy)

@@ -151,3 +151,18 @@ def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
         render.setup_overlay(scene, str(tmp_path / "x.gif"))
     with pytest.raises(InvalidArgumentError, match="engine"):
         render.setup_overlay(scene, str(tmp_path / "x.png"), engine="povray")
+
+
+def test_hidden_body_is_not_rendered_and_the_footage_stays(captured_scene, tmp_path):
+    """What the headless command does with a retargeted character: the SMPL body is hidden, the frame is the footage
+    (and whatever else is visible, here nothing)."""
+    from tcmr_mocap.blender_addon import render
+
+    scene, track, video = captured_scene
+    bodies = [o for o in scene.objects if o.type == "MESH"]
+    assert bodies
+    render.setup_overlay(scene, str(tmp_path / "hidden.png"), frames=(4, 4), hide=tuple(bodies))
+    (path,) = render.render(scene)
+    rgb = png_rgb(path)
+    assert not body_mask(rgb).any()
+    assert np.abs(rgb - footage_frame(video, 3)).mean() < 0.03
