@@ -40,7 +40,8 @@ class SubprocessJob:
         self.warnings: list[str] = []
         self.returncode: Optional[int] = None
         self._queue: "queue.Queue" = queue.Queue()
-        self._tail: collections.deque = collections.deque(maxlen=40)  # non-JSON lines, for error messages
+        # non-JSON lines as (stream name, line), for error messages
+        self._tail: collections.deque = collections.deque(maxlen=40)
         self._open_streams = 0
         self._error_event: Optional[str] = None
         self._proc: Optional[subprocess.Popen] = None
@@ -116,7 +117,7 @@ class SubprocessJob:
             event = parse_event(line) if name == self.progress_stream else None
             if event is None:
                 if line.strip():
-                    self._tail.append(line.strip())
+                    self._tail.append((name, line.strip()))
                 continue
             self._apply(event)
         if self._open_streams == 0 and self._proc is not None:
@@ -151,10 +152,15 @@ class SubprocessJob:
         self._finish(ERROR, message)
 
     def _last_error_line(self) -> Optional[str]:
-        for line in reversed(self._tail):
+        """An ``error: ...`` line, else the last line on the progress stream (where a traceback ends: the two
+        streams are read by two threads, so stdout chatter may arrive after it), else the last line."""
+        for _, line in reversed(self._tail):
             if line.lower().startswith("error:"):
                 return line.split(":", 1)[1].strip()
-        return self._tail[-1] if self._tail else None
+        for name, line in reversed(self._tail):
+            if name == self.progress_stream:
+                return line
+        return self._tail[-1][1] if self._tail else None
 
     def _finish(self, state: str, error: Optional[str]) -> None:
         self.state = state
