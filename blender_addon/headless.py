@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video frames to render, inclusive, from 0 (default: the whole capture)")
     r.add_argument("--render-scale", type=int, default=100, metavar="PCT",
                    help="resolution in percent of the video's (default 100)")
+    r.add_argument("--samples", type=int, metavar="N", help="EEVEE/Cycles samples per pixel (default 16 / 32)")
     b = p.add_argument_group("batch")
     b.add_argument("--workers", type=int, default=1, metavar="N", help="capture worker processes (core batch)")
     b.add_argument("--retry-failed", action="store_true", help="try clips that failed in an earlier run again")
@@ -281,7 +282,7 @@ def finish_scene(bpy, args, blend: str, exports: dict, render_to: str | None, wa
         retarget_cli.retarget_to_file(bpy.context, source, args)
     if render_to:  # with a retargeted character, the character is rendered (the SMPL body is hidden)
         render.setup_overlay(scene, render_to, engine=args.engine, frames=render_frames(args.render_frames, scene),
-                             scale=args.render_scale, hide=tuple(smpl_bodies))
+                             scale=args.render_scale, hide=tuple(smpl_bodies), samples=args.samples)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(blend), check_existing=False)
     written.append(blend)
     armature = first_armature(bpy)
@@ -385,7 +386,7 @@ class BatchManifest:
 
 def _stage_options(args) -> str:
     """What decides the Blender stage's outputs (changing it redoes the clip)."""
-    keys = ("export", "render", "engine", "render_frames", "render_scale", "no_mesh")
+    keys = ("export", "render", "engine", "render_frames", "render_scale", "samples", "no_mesh", "retarget_to")
     text = json.dumps({k: getattr(args, k, None) for k in sorted(keys)}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 

@@ -33,6 +33,7 @@ VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi"}
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".exr": "OPEN_EXR", ".tif": "TIFF", ".tiff": "TIFF"}
 BODY_COLOUR = (0.30, 0.62, 1.00)  # Workbench single colour: a light blue that stands out from most footage
 TREE_NAME = "TCMR overlay"
+DEFAULT_SAMPLES = {"BLENDER_EEVEE": 16, "CYCLES": 32}
 
 
 def output_kind(path: str) -> tuple[str, str]:
@@ -101,8 +102,11 @@ def footage_clip(scene):
 
 
 def setup_overlay(scene, output: str, engine: str = "WORKBENCH", frames: Optional[tuple] = None,
-                  scale: int = 100, footage: bool = True, hide: tuple = ()) -> dict:
-    """Make ``scene`` render the overlay to ``output`` (settings stay in the scene). Returns what was chosen."""
+                  scale: int = 100, footage: bool = True, hide: tuple = (), samples: Optional[int] = None) -> dict:
+    """Make ``scene`` render the overlay to ``output`` (settings stay in the scene). Returns what was chosen.
+    ``samples``: EEVEE/Cycles samples per pixel (default :data:`DEFAULT_SAMPLES`: a preview, not Blender's
+    final-quality 4096 for Cycles); ``hide``: objects left out of the render (the SMPL body under a retargeted
+    character)."""
     if scene.camera is None:
         raise MocapError("the scene has no camera to render through (capture or import with the scene set up)")
     kind, file_format = output_kind(output)
@@ -132,6 +136,11 @@ def setup_overlay(scene, output: str, engine: str = "WORKBENCH", frames: Optiona
         shading.show_cavity = False
     else:
         _ensure_light(scene)
+        count = int(samples or DEFAULT_SAMPLES[engine_id.replace("_NEXT", "")])
+        if engine_id == "CYCLES":
+            scene.cycles.samples = count
+        else:
+            scene.eevee.taa_render_samples = count
     for obj in hide:
         obj.hide_render = True
     for obj in scene.objects:

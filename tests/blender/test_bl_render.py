@@ -166,3 +166,23 @@ def test_hidden_body_is_not_rendered_and_the_footage_stays(captured_scene, tmp_p
     rgb = png_rgb(path)
     assert not body_mask(rgb).any()
     assert np.abs(rgb - footage_frame(video, 3)).mean() < 0.03
+
+
+def test_cycles_renders_the_body_in_the_same_place(captured_scene, tmp_path):
+    from tcmr_mocap.blender_addon import render
+
+    scene, track, video = captured_scene
+    info = render.setup_overlay(scene, str(tmp_path / "cy.png"), engine="cycles", frames=(3, 3), scale=50, samples=2)
+    assert info["engine"] == "CYCLES" and scene.cycles.samples == 2
+    assert any(o.type == "LIGHT" for o in scene.objects)  # a light was added for a lit engine
+    (path,) = render.render(scene)
+    rgb = png_rgb(path)
+    cv2 = pytest.importorskip("cv2")
+    half = cv2.resize(footage_frame(video, 2), (W // 2, HGT // 2), interpolation=cv2.INTER_AREA)
+    changed = np.abs(rgb - half).sum(axis=2) > 0.15
+    joints = projected_joints(track, 2, scale=0.5)
+    hits = [changed[int(round(y)) - 1:int(round(y)) + 2, int(round(x)) - 1:int(round(x)) + 2].any()
+            for x, y in joints[TORSO]]
+    assert np.mean(hits) >= 0.8, hits
+    ys, xs = np.nonzero(changed)
+    assert abs(xs.mean() - joints[TORSO, 0].mean()) < 10 and abs(ys.mean() - joints[TORSO, 1].mean()) < 15
