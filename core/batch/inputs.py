@@ -153,8 +153,9 @@ def _output_name(name: str, where: str) -> str:
     name = name.strip()
     if not name.endswith(".npz"):
         name += ".npz"
-    if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/"):
-        raise InvalidArgumentError(f"{where}: output must be a file name inside the output folder, got {name!r}")
+    if os.path.isabs(name) or "/" in name or "\\" in name or name.startswith("."):
+        raise InvalidArgumentError(f"{where}: output must be a plain file name inside the output folder (no folders), "
+                                   f"got {name!r}")
     return name
 
 

@@ -278,8 +278,9 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     kept = summary.done + summary.skipped_done
     if driver.fatal:
         summary.exit_code = EXIT_SETUP
-        summary.message = (f"{driver.fatal}; stopped the batch: free space or choose another -o folder, then run the "
-                           f"same command again ({kept} clip(s) done are kept, {summary.not_run} to go)")
+        shared = " (with --ray, OUT_DIR must be on a file system every node sees, at the same path)" if opts.ray else ""
+        summary.message = (f"{driver.fatal}; stopped the batch: free space or choose another -o folder{shared}, then "
+                           f"run the same command again ({kept} clip(s) done are kept, {summary.not_run} to go)")
     elif interrupted[0] or (stop.is_set() and summary.not_run):
         summary.exit_code = EXIT_INTERRUPTED
         summary.message = (f"interrupted: {kept} clip(s) done are kept, {summary.not_run} not finished left no "
