@@ -111,6 +111,18 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     }
     if fast_backbone is not None:
         cases["ours, fast (bf16 ResNet-50, fp32 TCMR)"] = ours(fast_backbone)
+
+    def features_only(net, batch):
+        def go():
+            with torch.inference_mode():
+                for i in range(0, frames, batch):
+                    net(crops[i:i + batch].to(device))
+        return go
+
+    cases["— ResNet-50 alone: official (torchvision, NCHW, one batch)"] = features_only(off_backbone, 256)
+    cases["— ResNet-50 alone: ours, fused plan (batches of 32)"] = features_only(backbone, 32)
+    cases["— ResNet-50 alone: ours, layer by layer (fuse(False), batches of 32)"] = features_only(
+        core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device).fuse(False), 32)
     # accuracy first (official windowing so both predict the same windows)
     ref = run_official(off_backbone, off_tcmr, crops.to(device))
     exact = ours(backbone, with_smpl=True, windowing="official")()
