@@ -203,8 +203,14 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     from .. import assets
 
     base["models"] = str(assets.resolve_models_dir(base.get("models")).resolve())  # workers elsewhere see the same
-    hash_base = {k: v for k, v in base.items() if k not in ("device",)}
-    opts_hash_of = lambda c: options_hash({**hash_base, **c.options})  # noqa: E731
+    def opts_hash_of(clip) -> str:
+        """Hash of the clip's effective capture settings (however they were given: command line, list, API);
+        the device is left out: the same clip on another device is the same result."""
+        import dataclasses
+
+        settings = dataclasses.asdict(inputs_mod.capture_config(base, clip.options))
+        settings.pop("device", None)
+        return options_hash(settings)
     manifest = Manifest(os.path.join(out_dir, MANIFEST_NAME))
     the_plan = plan(clips, manifest, opts_hash_of, out_dir, retry_failed=opts.retry_failed,
                     content_hash=opts.content_hash, force=opts.force)
