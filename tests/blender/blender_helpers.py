@@ -29,6 +29,60 @@ def runtime_python() -> str:
     without torch (another Blender's bpy, see tests/test_blender_versions.py), ``$TCMR_RUNTIME_PYTHON``."""
     return os.environ.get("TCMR_RUNTIME_PYTHON") or sys.executable
 
+
+def _has_cv2() -> bool:
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _in_runtime(code: str, *args) -> str:
+    """Run ``code`` (sys.argv[1:] = args, ``synthetic`` importable) in the core's Python; its stdout."""
+    import subprocess
+
+    tests = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([runtime_python(), "-c", f"import sys; sys.path.insert(0, {tests!r}); {code}",
+                           *map(str, args)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def write_video(path, **kwargs) -> Path:
+    """synthetic.write_synthetic_video, also where OpenCV is missing (Blender's own Python, a light bpy
+    environment): then the core's Python writes the same file."""
+    import synthetic
+
+    if _has_cv2():
+        return synthetic.write_synthetic_video(path, **kwargs)
+    _in_runtime("import json, synthetic; synthetic.write_synthetic_video(sys.argv[1], **json.loads(sys.argv[2]))",
+                path, json.dumps(kwargs))
+    return Path(path)
+
+
+def video_frames_rgb(video) -> np.ndarray:
+    """Every frame of a video as (T, H, W, 3) float32 RGB in [0, 1] (OpenCV here, or in the core's Python)."""
+    if not _has_cv2():
+        out = Path(str(video) + ".frames.npy")
+        _in_runtime("import numpy as np, cv2; c = cv2.VideoCapture(sys.argv[1]); f = []\n"
+                    "while True:\n ok, x = c.read()\n if not ok: break\n f.append(x)\n"
+                    "np.save(sys.argv[2], np.stack(f))", video, out)
+        frames = np.load(out)
+        out.unlink()
+    else:
+        import cv2
+
+        cap, frames = cv2.VideoCapture(str(video)), []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+        cap.release()
+        frames = np.stack(frames)
+    return frames[..., ::-1].astype(np.float32) / 255.0
+
 def rot(axis: str, angle) -> np.ndarray:
     """(..., 3, 3) rotation about a principal axis."""
     a = np.asarray(angle, dtype=np.float64)

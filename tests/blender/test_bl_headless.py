@@ -147,7 +147,7 @@ def test_headless_batch_resumable_with_exports_and_renders(tmp_path, models_dir,
 
     rows = []
     for name, n in (("walk", 30), ("jog", 26)):
-        video = synthetic.write_synthetic_video(tmp_path / f"{name}.mp4", n_frames=n)
+        video = H.write_video(tmp_path / f"{name}.mp4", n_frames=n)
         boxes = tmp_path / f"{name}.json"
         boxes.write_text(json.dumps({"frames": [{"frame": t, "bbox_xyxy": [synthetic.figure_box_xyxy(t, n_frames=n)
                                                                           .tolist()]} for t in range(n)]}))
@@ -163,7 +163,7 @@ def test_headless_batch_resumable_with_exports_and_renders(tmp_path, models_dir,
     for f in [*models_dir.iterdir(), *models_with_smpl.iterdir()]:
         (models / f.name).symlink_to(f)
     out = tmp_path / "out"
-    args = (listing, amass, "-o", out, "--models", models, "--device", "cpu", "--python", sys.executable,
+    args = (listing, amass, "-o", out, "--models", models, "--device", "cpu", "--python", H.runtime_python(),
             "--export", "bvh", "--render", f"{out}/{{name}}_####.png", "--render-frames", "0:0")
     proc = run_headless(*args, timeout=900)
     assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]  # some failed
