@@ -252,3 +252,37 @@ def test_precision_checks():
         backbone_precision_kwargs("fp16", cpu)
     if cpu_has_fast_bf16():
         assert backbone_precision_kwargs("bf16", cpu) == {"dtype": torch.bfloat16}
+
+
+# ------------------------------------------------------------------------------------ fast mode, whole run
+@pytest.mark.skipif(not cpu_has_fast_bf16(), reason="CPU without bfloat16")
+def test_fast_capture_stays_close_to_exact(models_dir, synthetic_video, tmp_path):
+    """A whole capture in fast mode (bf16 features, detections on every 3rd frame) against the exact one: same
+    track, same frames but the tail after the last detection, joints within a few mm, and not identical."""
+    import json
+
+    from core.config import SmoothingConfig
+    from core.metrics import mpjpe
+    from core.pipeline import run
+    from core.smpl import forward_kinematics, rest_joints
+
+    n = 40
+    frames = [{"frame": t, "bbox_xyxy": [synthetic.figure_box_xyxy(t, 320, 240, n).tolist()]} for t in range(n)]
+    dets = tmp_path / "boxes.json"
+    dets.write_text(json.dumps({"frames": frames}))
+    base = CaptureConfig(models_dir=str(models_dir), device="cpu", detections_path=str(dets),
+                         smoothing=SmoothingConfig(enabled=False))
+    from dataclasses import replace
+
+    exact = run(str(synthetic_video), base)
+    fast = run(str(synthetic_video), replace(base, speed=SpeedConfig(precision="bf16", detect_every=3)))
+    (te,), (tf,) = exact.tracks, fast.tracks
+    common, ie, i_f = np.intersect1d(te.frame_ids, tf.frame_ids, return_indices=True)
+    assert len(common) >= n - 3
+    arrays = synthetic.make_smpl_arrays(seed=0)
+    rest = rest_joints(arrays, te.betas.mean(0))
+    je = forward_kinematics(rest, te.rotmat[ie])[0]
+    jf = forward_kinematics(rest, tf.rotmat[i_f])[0]
+    err_mm = mpjpe(jf, je).mean() * 1000
+    assert 0 < err_mm < 20, err_mm
+    assert fast.meta["options"]["speed"]["precision"] == "bf16"
