@@ -194,6 +194,9 @@ class PersonDetector:
     def __init__(self, weights_path: str, device: str = "cpu", image_size: int = 640, confidence: float = 0.25,
                  batch_frames: int = 16):
         weights_path = os.fspath(weights_path)
+        from .assets import refuse_code_in_pickle
+
+        refuse_code_in_pickle(weights_path)  # ultralytics unpickles the whole file: nothing in it may run code
         with _ultralytics_guard():
             from ultralytics import YOLO
 

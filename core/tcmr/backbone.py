@@ -121,10 +121,12 @@ def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d):
     """A convolution followed by eval-mode BN -> (weight, bias) of one convolution, in float64.
 
     BN(y) = γ (y − μ) / √(σ² + ε) + β, so W' = W · γ/√(σ² + ε) per output channel and b' = β − μ · γ/√(σ² + ε).
+    Computed on the CPU: some devices (Apple's MPS) have no float64.
     """
-    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-    weight = conv.weight.double() * scale[:, None, None, None]
-    bias = bn.bias.double() - bn.running_mean.double() * scale
+    f64 = lambda t: t.detach().to(device="cpu", dtype=torch.float64)  # noqa: E731
+    scale = f64(bn.weight) / torch.sqrt(f64(bn.running_var) + bn.eps)
+    weight = f64(conv.weight) * scale[:, None, None, None]
+    bias = f64(bn.bias) - f64(bn.running_mean) * scale
     return weight, bias
 
 

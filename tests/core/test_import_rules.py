@@ -28,7 +28,9 @@ HEAVY_OWNERS = {
     "torch": ["core/tcmr/*", "core/smpl.py", "core/safe_load.py", "core/assets.py", "core/pipeline.py",
               "core/__main__.py", "core/rotations.py", "core/features.py",
               "core/tracking.py",  # only to keep torch's thread count across the ultralytics import
-              "core/batch/worker.py"],  # only to split torch's threads between batch workers
+              "core/batch/worker.py",  # only to split torch's threads between batch workers
+              "core/crop.py",  # only inside crop_people_torch: the official crop cut on the GPU
+              "core/speed.py"],  # only inside fast_precision: does this device do bf16 fast?
     "ray": ["core/distributed/ray_runner.py"],  # the one module that talks to Ray
     "torchvision": [],  # tests only: the backbone is our own ResNet-50
     "chumpy": [],  # SMPL .pkl files are read with a restricted unpickler instead

@@ -146,6 +146,12 @@ def test_detector_file_with_command_globals_is_refused(module, name, tmp_path):
     assert assets.unsafe_pickle_globals(assets.pickle_globals_in_zip(path)) == [f"{module}.{name}"]
     assert_refused(lambda: assets.validate_model_file("detector", path), InvalidModelFileError, marker,
                    "yolo11s.pt", f"{module}.{name}", "refused for safety")
+    if module == "os":  # a capture loads the detector itself: it scans first too (before ultralytics unpickles)
+        pytest.importorskip("ultralytics")
+        from core.tracking import PersonDetector
+
+        assert_refused(lambda: PersonDetector(str(path)), InvalidModelFileError, marker, "yolo11s.pt",
+                       f"{module}.{name}", "refused for safety")
 
 
 def test_pickle_scan_sees_every_way_of_naming_a_global(tmp_path):
