@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from . import cli_values
+
 DESCRIPTION = "TCMR Mocap: turn a video into per-person SMPL motion (TCMR, CVPR 2021)."
 CAPTURE_EPILOG = """\
 examples:
@@ -45,41 +47,6 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _frames(text: str):
-    """'START:END' (inclusive; either side may be empty) -> (start, end or None)."""
-    start, sep, end = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        first = int(start) if start.strip() else 0
-        last = int(end) if end.strip() else None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:END frame numbers, e.g. 0:299, got {text!r}") from None
-    if first < 0 or (last is not None and last < first):
-        raise argparse.ArgumentTypeError(f"frame range {text!r} must satisfy 0 <= START <= END")
-    return first, last
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .config import CaptureConfig, TrackerConfig, WindowConfig
     from .device import DEVICE_CHOICES
@@ -100,11 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
                           f"CPU (default {d.device})")
     cap.add_argument("--track", default=d.track, metavar="all|ID",
                      help="capture every person track, or only the one with this id (default all)")
-    cap.add_argument("--frames", type=_frames, metavar="START:END",
+    cap.add_argument("--frames", type=cli_values.frame_range, metavar="START:END",
                      help="only these video frames, inclusive, counted from 0 (e.g. 100:399, 100: or :399)")
-    cap.add_argument("--target-fps", type=_positive, metavar="F",
+    cap.add_argument("--target-fps", type=cli_values.positive, metavar="F",
                      help="process about F frames per second of video (default: every frame)")
-    cap.add_argument("--focal-length", type=_positive, metavar="PX",
+    cap.add_argument("--focal-length", type=cli_values.positive, metavar="PX",
                      help="camera focal length in pixels (default: the image diagonal, about 53° wide)")
     cap.add_argument("--windowing", choices=("ours", "official"), default=WindowConfig().windowing,
                      help="ours: track ends see the real context there is; official: the TCMR demo exactly")
@@ -117,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "folder, else the copy inside the TCMR checkpoint)")
     cap.add_argument("--tracker", choices=("bytetrack", "botsort"), default=dt.tracker,
                      help=f"multi-person tracker (default {dt.tracker})")
-    cap.add_argument("--min-track-frames", type=_count, default=dt.min_track_frames, metavar="N",
+    cap.add_argument("--min-track-frames", type=cli_values.count, default=dt.min_track_frames, metavar="N",
                      help=f"drop people seen in fewer than N frames (default {dt.min_track_frames})")
-    cap.add_argument("--max-gap-frames", type=_count, default=dt.max_gap_frames, metavar="N",
+    cap.add_argument("--max-gap-frames", type=cli_values.count, default=dt.max_gap_frames, metavar="N",
                      help=f"bridge detection gaps up to N frames; longer gaps split a track (default {dt.max_gap_frames})")
     from .speed import add_speed_options
 

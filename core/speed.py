@@ -11,27 +11,15 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from . import cli_values
 from .config import (FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, FAST_PRECISION, CaptureConfig, SpeedConfig,
                      TrackerConfig)
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
 def _detector_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = cli_values.count(text) if str(text).strip().isdigit() else 0
     if value < 32 or value % 32:
-        raise argparse.ArgumentTypeError(f"expected a multiple of 32 (e.g. 320, 416, 640), got {text!r}")
+        raise cli_values.BadValue(f"expected a multiple of 32 (e.g. 320, 416, 640), got {text!r}")
     return value
 
 
@@ -44,7 +32,7 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
                         help=f"ResNet-50 arithmetic: fp32 = exact; bf16 = CPUs with avx512_bf16/AMX and GPUs; "
                              f"fp16 = GPUs (default {d.precision})")
-    parser.add_argument("--detect-every", type=_at_least_one, default=None, metavar="K",
+    parser.add_argument("--detect-every", type=cli_values.at_least_one, default=None, metavar="K",
                         help=f"run the person detector on every K-th processed frame, boxes in between "
                              f"interpolated (default {d.detect_every})")
     parser.add_argument("--detector-size", type=_detector_size, default=None, metavar="PX",

@@ -30,6 +30,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
+from .. import cli_values
 from ..errors import InvalidArgumentError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
@@ -38,31 +39,11 @@ LIST_EXTENSIONS = frozenset({".txt", ".lst", ".csv"})
 
 
 def _frames(text: str) -> str:
-    start, sep, end = str(text).partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        first = int(start) if start.strip() else 0
-        last = int(end) if end.strip() else None
-    except ValueError:
-        raise ValueError(f"expected START:END frame numbers, e.g. 0:299, got {text!r}") from None
-    if first < 0 or (last is not None and last < first):
-        raise ValueError(f"frame range {text!r} must satisfy 0 <= START <= END")
+    first, last = cli_values.frame_range(text)
     return f"{first}:{'' if last is None else last}"
 
 
-def _positive(text) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _count(text) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"expected a whole number >= 0, got {text!r}")
-    return value
+_positive, _count = cli_values.positive, cli_values.count
 
 
 def _flag(text) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from .. import cli_values
 from ..config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
 
 REFINE_EPILOG = """\
@@ -41,15 +42,15 @@ def add_refine_options(parser: argparse.ArgumentParser, for_capture: bool = Fals
     group.add_argument("--smoothing", choices=("one-euro", "slerp-average", "none"),
                        default=None if for_capture else d.smoothing,
                        help=f"temporal filter of rotations and translations (default {d.smoothing})")
-    group.add_argument("--min-cutoff", type=_positive, default=de.min_cutoff_hz, metavar="HZ",
+    group.add_argument("--min-cutoff", type=cli_values.positive, default=de.min_cutoff_hz, metavar="HZ",
                        help=f"one-euro: cutoff when still; lower = smoother (default {de.min_cutoff_hz})")
-    group.add_argument("--beta", type=_non_negative, default=de.beta,
+    group.add_argument("--beta", type=cli_values.non_negative, default=de.beta,
                        help=f"one-euro: speed coefficient; higher = less lag (default {de.beta})")
-    group.add_argument("--translation-min-cutoff", type=_positive, default=de.translation_min_cutoff_hz,
+    group.add_argument("--translation-min-cutoff", type=cli_values.positive, default=de.translation_min_cutoff_hz,
                        metavar="HZ", help=f"one-euro: cutoff of the translation (default {de.translation_min_cutoff_hz})")
-    group.add_argument("--window", type=_odd, default=d.average_window, metavar="N",
+    group.add_argument("--window", type=cli_values.odd, default=d.average_window, metavar="N",
                        help=f"slerp-average: frames per window, odd (default {d.average_window})")
-    group.add_argument("--fps", type=_positive, metavar="F", dest="refine_fps",
+    group.add_argument("--fps", type=cli_values.positive, metavar="F", dest="refine_fps",
                        help="resample the motion to F frames per second (default: the rows as captured)")
 
 
@@ -103,31 +104,3 @@ def summary_line(path: str, result, report) -> str:
     return "; ".join(parts)
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _odd(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1 or value % 2 == 0:
-        raise argparse.ArgumentTypeError(f"expected an odd whole number >= 1, got {text!r}")
-    return value
