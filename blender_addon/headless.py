@@ -180,24 +180,6 @@ def apply_capture_options(scene, args) -> None:
     s.create_mesh = not args.no_mesh
 
 
-def export_active(bpy, armature, fbx: str | None, gltf: str | None) -> None:
-    """Export the armature (and its mesh) with its active action only."""
-    for obj in bpy.context.view_layer.objects:
-        obj.select_set(False)
-    armature.select_set(True)
-    for child in armature.children:
-        child.select_set(True)
-    bpy.context.view_layer.objects.active = armature
-    if fbx:
-        bpy.ops.export_scene.fbx(filepath=os.path.abspath(fbx), use_selection=True,
-                                 object_types={"ARMATURE", "MESH"}, add_leaf_bones=False, bake_anim=True,
-                                 bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False)
-    if gltf:
-        bpy.ops.export_scene.gltf(filepath=os.path.abspath(gltf), use_selection=True,
-                                  export_format="GLTF_SEPARATE" if gltf.endswith(".gltf") else "GLB",
-                                  export_animations=True, export_animation_mode="ACTIVE_ACTIONS")
-
-
 class ProgressPrinter:
     """``[tcmr] 42.0% stage: message`` lines on stdout, each distinct line once (a job reports the same state
     more than once: at its last progress event, at "done" and when it ends)."""
