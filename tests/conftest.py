@@ -15,6 +15,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import synthetic`
 
+# One test process holds both the bpy module and torch. After Blender has rendered (tests/blender), importing
+# triton (torchvision -> torch._dynamo asks whether it is installed) crashes the process in triton's native
+# library (a segfault in triton/knobs.py). No test needs triton (everything runs on the CPU), and the product
+# never loads both into one process (the add-on runs the core as a subprocess), so the tests go without it:
+# `import triton` raises ImportError here, which torch treats as "not installed".
+sys.modules.setdefault("triton", None)
+
 import synthetic  # noqa: E402
 
 
