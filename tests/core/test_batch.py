@@ -19,14 +19,13 @@ pytest.importorskip("cv2")
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 import synthetic  # noqa: E402
+from cli_runner import run_core  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run_batch_cli(*args, timeout=400):
-    env = {k: v for k, v in os.environ.items() if k != "TCMR_MOCAP_MODELS"}
-    return subprocess.run([sys.executable, "-m", "core", "batch", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_core("batch", *args, timeout=timeout)
 
 
 def make_clip(folder: Path, name: str, n_frames: int) -> tuple[Path, Path]:

@@ -18,14 +18,13 @@ pytest.importorskip("cv2")
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 import synthetic  # noqa: E402
+from cli_runner import run_core  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args, timeout=300):
-    env = {k: v for k, v in os.environ.items() if k != "TCMR_MOCAP_MODELS"}
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_core(*args, timeout=timeout)
 
 
 def assert_user_error(proc, output: Path | None = None, match: str = "", code: int = 2):
