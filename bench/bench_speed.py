@@ -17,7 +17,9 @@ Prints markdown tables for bench/RESULTS.md, with the machine and its load (``os
   real one costs, but it finds nobody; its boxes are replaced by the figures' ground-truth boxes (looked up
   by the frame's pixels) after the network ran. Per stage s/frame, end-to-end frames/s, and the accuracy
   cost of fast mode against exact mode: MPJPE / PA-MPJPE (mm) of the 24 SMPL joints between the two outputs
-  and the box IoU of the bridged (``--detect-every``) boxes.
+  and the box IoU of the bridged (``--detect-every``) boxes. Model loading (once per process; it includes the
+  detector's set-up) is a column of its own, the stages exclude it. ``--ablation`` adds exact mode with one
+  CPU lane and with two passes (features not streamed in pass 1).
 - ``blender``: importing one person's motion of N frames (armature, keys, camera) with the bpy module.
 """
 
@@ -119,8 +121,11 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
                     net(crops[i:i + batch].to(device))
         return go
 
+    one_lane = core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device, lanes=1)
+    cases["ours, exact, one lane (no CPU lanes)"] = ours(one_lane)
     cases["— ResNet-50 alone: official (torchvision, NCHW, one batch)"] = features_only(off_backbone, 256)
-    cases["— ResNet-50 alone: ours, fused plan (batches of 32)"] = features_only(backbone, 32)
+    cases["— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)"] = features_only(backbone, 32)
+    cases["— ResNet-50 alone: ours, fused plan, one lane"] = features_only(one_lane, 32)
     cases["— ResNet-50 alone: ours, layer by layer (fuse(False), batches of 32)"] = features_only(
         core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device).fuse(False), 32)
     # accuracy first (official windowing so both predict the same windows)
@@ -245,7 +250,7 @@ def box_iou(a, b):
 
 
 def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: Path,
-                  overlap: bool = True) -> list[str]:
+                  overlap: bool = True, ablation: bool = False) -> list[str]:
     import torch
 
     from core.config import FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, CaptureConfig, SpeedConfig
@@ -258,8 +263,8 @@ def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: P
     lines = [f"whole capture, {n}-frame synthetic clips, device {device}, decode thread {'on' if overlap else 'off'}; "
              f"{machine()}", "",
              "| clip | mode | decode | detect + track | crop | features | temporal | refine | write | "
-             "total s/frame | **frames/s** | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "total s/frame | **frames/s** | models loaded (s, once per process) | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     accuracy = ["", "| clip | fast vs exact: MPJPE (mm) | PA-MPJPE (mm) | box IoU of bridged boxes (min / mean) |",
                 "|---|---|---|---|"]
     import core.pipeline as pipeline
@@ -277,6 +282,9 @@ def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: P
     pipeline.refine_capture = timed_refine
     modes = {"exact": SpeedConfig(overlap=overlap),
              "fast": SpeedConfig(precision=fast_precision(device), detect_every=FAST_DETECT_EVERY, overlap=overlap)}
+    if ablation:  # what the CPU lanes and the streamed features each bring (same numbers as "exact")
+        modes["exact, one lane"] = SpeedConfig(overlap=overlap, lanes=1)
+        modes["exact, two passes"] = SpeedConfig(overlap=overlap, stream_features=False)
     for width, height in sizes:
         for people in people_list:
             clip = write_clip(work / f"clip_{width}_{people}.mp4", n, width, height, people)
@@ -298,8 +306,10 @@ def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: P
                 size = FAST_DETECTOR_SIZE if mode == "fast" else CaptureConfig().tracker.image_size
                 config = CaptureConfig(models_dir=str(models), device=device, speed=speed)
                 config = replace(config, tracker=replace(config.tracker, image_size=size))
+                t = time.perf_counter()
                 loaded = load_models(config, detector=False)
-                yolo = PersonDetector(models / "yolo11s.pt", loaded.device.type, size, 0.25, 16)
+                yolo = PersonDetector(models / "yolo11s.pt", loaded.device.type, size, 0.25, 16, lanes=speed.lanes)
+                load_s = time.perf_counter() - t
                 torch.set_num_threads(torch.get_num_threads())  # (the detector's guard restores it)
                 loaded.detector = GroundTruthDetector(yolo, keys)
                 before = load()
@@ -316,7 +326,7 @@ def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: P
                        f"{decode_s:.3f}", f"{tm.get('detect', 0) / n:.3f}", f"{crop_s:.3f}",
                        f"{tm.get('features', 0) / n:.3f}", f"{tm.get('regress', 0) / n:.3f}",
                        f"{refine_s[0] / n:.3f}", f"{write_s / n:.3f}", f"{total / n:.3f}",
-                       f"**{n / total:.1f}**", before]
+                       f"**{n / total:.1f}**", f"{load_s:.1f}", before]
                 lines.append("| " + " | ".join(row) + " |")
                 results[mode] = result
                 print(lines[-1], flush=True)
@@ -450,6 +460,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-overlap", action="store_true", help="capture part: no decode thread (for comparison)")
+    ap.add_argument("--ablation", action="store_true",
+                    help="capture part: also exact mode with one CPU lane, and with two passes (no streamed features)")
     ap.add_argument("--models", type=Path, default=None)
     args = ap.parse_args(argv)
     import torch
@@ -471,7 +483,7 @@ def main(argv=None) -> int:
         if "capture" in args.part:
             sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
             print("\n".join(bench_capture(models, args.clip_frames, sizes, args.people, args.device, work,
-                                             overlap=not args.no_overlap)) + "\n",
+                                             overlap=not args.no_overlap, ablation=args.ablation)) + "\n",
                   flush=True)
         if "blender" in args.part:
             print("\n".join(bench_blender(args.blender_frames, work)) + "\n", flush=True)

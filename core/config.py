@@ -127,6 +127,10 @@ class SpeedConfig:
     detect_every: int = 1  # run the detector on every k-th processed frame; boxes in between are interpolated
     overlap: bool = True  # decode (and detect) the next chunk in a second thread while the current one computes
     gpu_crops: bool = True  # on CUDA: cut and normalise the crops on the GPU (bilinear, like the CPU crop)
+    stream_features: bool = True  # compute each row's features in pass 1, while its frame is decoded for
+    # detection (pass 2 then decodes only frames of filled-in rows); same crops, same numbers
+    lanes: Optional[int] = None  # CPU: split each detector / ResNet-50 batch over this many threads at once
+    # (core.lanes; None = TCMR_LANES or 2, 1 = off); the numbers do not change
 
 
 # what --fast sets (explicit --precision / --detect-every / --detector-size override it)

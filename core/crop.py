@@ -32,7 +32,9 @@ def crop_person(frame_rgb_u8: np.ndarray, bbox_cxcys, scale: float = CropConfig.
     Returns (crop_size, crop_size, 3) uint8: the square of side ``scale · side`` centred on (cx, cy), bilinear,
     black where it leaves the frame. (Channel order is kept: RGB in, RGB out.)
     """
-    import cv2
+    from .video import opencv
+
+    cv2 = opencv()
 
     side = float(np.asarray(bbox_cxcys, dtype=np.float64)[2])
     if not np.isfinite(side) or side <= 0:

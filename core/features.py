@@ -1,4 +1,8 @@
-"""Pass 2 of a capture: decode the frames the tracks need -> crop every person -> ResNet-50 features, streaming.
+"""The features of a capture: crop every person -> ResNet-50 features, streaming.
+
+Most rows are computed during pass 1 (:class:`StreamedFeatures`): as soon as the tracker has placed its box on
+a frame that is already decoded for detection. Pass 2 (:func:`extract_track_features`) takes those rows and
+decodes again only the frames of the rows filled in over detection gaps (``--detect-every``, missed frames).
 
 Only a few chunks of decoded frames and one batch of crops are alive at a time; what grows with video length is
 the result: one (2048,) float32 row per track row (8 KiB per person per frame).
@@ -108,21 +112,22 @@ def maybe_prefetch(iterable: Iterable, enabled: bool):
 
 
 class _Batcher:
-    """Collects crops and runs the backbone every ``batch`` crops, writing rows into per-track arrays.
+    """Collects crops and runs the backbone every ``batch`` crops, writing each feature row to
+    ``container[key]`` (a track's (N, 2048) array and its row, or a dict and its key).
 
     Crops come either as (224, 224, 3) uint8 RGB numpy arrays (CPU crop) or as (3, 224, 224) normalised
     tensors already on the backbone's device (GPU crop).
     """
 
-    def __init__(self, backbone, features: dict, batch: int):
-        self.backbone, self.features, self.batch = backbone, features, max(1, int(batch))
+    def __init__(self, backbone, batch: int):
+        self.backbone, self.batch = backbone, max(1, int(batch))
         self.crops: list = []
-        self.targets: list[tuple[int, int]] = []  # (track id, row)
+        self.targets: list[tuple[object, object]] = []  # (container, key)
         self.done = 0
 
-    def add(self, crop, track_id: int, row: int) -> None:
+    def add(self, crop, container, key) -> None:
         self.crops.append(crop)
-        self.targets.append((track_id, row))
+        self.targets.append((container, key))
         if len(self.crops) >= self.batch:
             self.flush()
 
@@ -143,8 +148,8 @@ class _Batcher:
             if param.dim() == 4 and param.is_contiguous(memory_format=torch.channels_last):
                 x = x.contiguous(memory_format=torch.channels_last)  # match the weights' layout (NHWC)
             feats = self.backbone(x).float().cpu().numpy()  # (n, 2048)
-        for (tid, row), f in zip(self.targets, feats):
-            self.features[tid][row] = f
+        for (container, key), f in zip(self.targets, feats):
+            container[key] = f
         self.done += len(self.crops)
         self.crops, self.targets = [], []
 
@@ -160,42 +165,109 @@ def extract_track_features(reader: VideoReader, tracks: list[Track], backbone, b
                            chunk_frames: int = 64, batch: int = 32,
                            progress: Optional[Callable[[float, str], None]] = None,
                            cancel: Optional[Callable[[], bool]] = None, overlap: bool = False,
-                           gpu_crops: bool = True) -> dict[int, np.ndarray]:
+                           gpu_crops: bool = True, known: Optional["StreamedFeatures"] = None) -> dict[int, np.ndarray]:
     """Features of every row of every track: {track_id: (N, 2048) float32}, rows in track order.
 
     Each row's crop is the official one (:func:`core.crop.crop_person`) of the tracker box with ``bbox_scale``.
     ``progress(fraction, message)`` is called after every chunk; ``cancel()`` returning True between chunks
     raises CancelledError. ``overlap``: decode the next chunk in a second thread meanwhile. ``gpu_crops``: when
-    the backbone is on a CUDA device, cut the crops there (:func:`core.crop.crop_people_torch`).
+    the backbone is on a CUDA device, cut the crops there (:func:`core.crop.crop_people_torch`). ``known``: rows
+    already computed during pass 1 (:class:`StreamedFeatures`): they are taken from there, and only the frames
+    of the other rows (boxes filled in over gaps) are decoded again — none at all when every row is known.
     """
     features = {t.track_id: np.zeros((len(t), FEATURE_DIM), dtype=np.float32) for t in tracks}
     # video frame -> [(track id, row, tracker box (cx, cy, side))]
     wanted: dict[int, list] = {}
+    total = sum(len(t) for t in tracks)
+    reused = 0
     for t in tracks:
         boxes = bbox_xyxy_to_cxcys(t.bbox_xyxy, 1.0)  # (N, 3) tracker square, before the scale
-        for row, (frame, box) in enumerate(zip(t.frame_ids.tolist(), boxes)):
-            wanted.setdefault(frame, []).append((t.track_id, row, box))
-    total = sum(len(t) for t in tracks)
-    batcher = _Batcher(backbone, features, batch)
+        for row, (frame, pos, box) in enumerate(zip(t.frame_ids.tolist(), t.positions.tolist(), boxes)):
+            f = None if known is None or t.interpolated[row] else known.take(t.source_track_id, pos)
+            if f is not None:
+                features[t.track_id][row] = f
+                reused += 1
+            else:
+                wanted.setdefault(frame, []).append((t.track_id, row, box))
+    batcher = _Batcher(backbone, batch)
+    batcher.done = reused
     device = _backbone_device(backbone)
     on_gpu = bool(gpu_crops) and device is not None and device.type == "cuda"
     frames = np.array(sorted(wanted), dtype=np.int64)
-    with maybe_prefetch(reader.read(frames, chunk_frames_for(reader, chunk_frames, overlap)), overlap) as chunks:
-        for chunk in chunks:
-            if cancel is not None and cancel():
-                raise CancelledError("cancelled")
-            if on_gpu:
-                _crop_chunk_on_gpu(chunk, wanted, batcher, bbox_scale, device)
-            else:
-                for frame_id, frame in zip(chunk.frame_ids.tolist(), chunk.frames_rgb_u8):
-                    for tid, row, box in wanted[frame_id]:
-                        batcher.add(crop_person(frame, box, bbox_scale, CROP_SIZE), tid, row)
-            if progress is not None:
-                progress(batcher.done / max(total, 1), f"{batcher.done}/{total} person crops")
+    if frames.size:
+        with maybe_prefetch(reader.read(frames, chunk_frames_for(reader, chunk_frames, overlap)), overlap) as chunks:
+            for chunk in chunks:
+                if cancel is not None and cancel():
+                    raise CancelledError("cancelled")
+                _crop_chunk(chunk, {f: [(features[tid], row, box) for tid, row, box in wanted[f]]
+                                    for f in chunk.frame_ids.tolist()}, batcher, bbox_scale, on_gpu, device)
+                if progress is not None:
+                    progress(batcher.done / max(total, 1), f"{batcher.done}/{total} person crops")
     batcher.flush()
     if progress is not None:
         progress(1.0, f"{total}/{total} person crops")
     return features
+
+
+class StreamedFeatures:
+    """Pass 1's share of the features: the crops of each frame's tracked people, cut while the frame is decoded
+    for detection and run through the backbone in batches, so the second pass only decodes the frames of
+    rows that were filled in over gaps (none at all for a video where every frame was detected).
+
+    Rows are kept per (raw tracker id, position); :func:`extract_track_features` takes them by a cleaned
+    track's ``source_track_id`` and position. Rows of tracks that are dropped later (too short) cost a
+    backbone call each and are simply never taken. The crop is the same as pass 2's: the same float32 box,
+    the same :func:`core.crop.crop_person`.
+    """
+
+    def __init__(self, backbone, bbox_scale: float, batch: int = 32, gpu_crops: bool = True):
+        self.bbox_scale = float(bbox_scale)
+        self._rows: dict[tuple[int, int], np.ndarray] = {}
+        self._batcher = _Batcher(backbone, batch)
+        device = _backbone_device(backbone)
+        self._on_gpu = bool(gpu_crops) and device is not None and device.type == "cuda"
+        self._device = device
+        self.seconds = 0.0  # spent cropping and in the backbone (the features stage's share of pass 1)
+
+    def add_chunk(self, chunk, rows: dict) -> None:
+        """rows: {video frame id: [(raw track id, position, bbox_xyxy (4,))]} for frames of ``chunk``."""
+        import time
+
+        t0 = time.perf_counter()
+        wanted = {}
+        for frame, people in rows.items():
+            if people:
+                boxes = bbox_xyxy_to_cxcys(np.stack([np.asarray(b, np.float32) for _, _, b in people]), 1.0)
+                wanted[frame] = [(self._rows, (int(tid), int(pos)), box) for (tid, pos, _), box in zip(people, boxes)]
+        if wanted:
+            _crop_chunk(chunk, wanted, self._batcher, self.bbox_scale, self._on_gpu, self._device)
+        self.seconds += time.perf_counter() - t0
+
+    def finish(self) -> None:
+        """Run the backbone on the crops still waiting (call once pass 1 is over)."""
+        import time
+
+        t0 = time.perf_counter()
+        self._batcher.flush()
+        self.seconds += time.perf_counter() - t0
+
+    def take(self, track_id: int, position: int) -> Optional[np.ndarray]:
+        """The (2048,) feature row of raw track ``track_id`` at ``position`` (removed from here), or None."""
+        return self._rows.pop((int(track_id), int(position)), None)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def _crop_chunk(chunk, wanted: dict, batcher: _Batcher, bbox_scale: float, on_gpu: bool, device) -> None:
+    """Cut the crops of ``wanted`` = {video frame id: [(container, key, tracker box (cx, cy, side))]} from the
+    chunk's frames and hand them to ``batcher`` (feature -> container[key])."""
+    if on_gpu:
+        _crop_chunk_on_gpu(chunk, wanted, batcher, bbox_scale, device)
+        return
+    for frame_id, frame in zip(chunk.frame_ids.tolist(), chunk.frames_rgb_u8):
+        for container, key, box in wanted.get(frame_id, ()):
+            batcher.add(crop_person(frame, box, bbox_scale, CROP_SIZE), container, key)
 
 
 def _crop_chunk_on_gpu(chunk, wanted: dict, batcher: _Batcher, bbox_scale: float, device) -> None:
@@ -203,10 +275,13 @@ def _crop_chunk_on_gpu(chunk, wanted: dict, batcher: _Batcher, bbox_scale: float
     import torch
 
     with torch.inference_mode():
-        frames = torch.from_numpy(np.ascontiguousarray(chunk.frames_rgb_u8)).pin_memory()
+        ks = [k for k, f in enumerate(chunk.frame_ids.tolist()) if wanted.get(f)]
+        if not ks:
+            return
+        frames = torch.from_numpy(np.ascontiguousarray(chunk.frames_rgb_u8[ks])).pin_memory()
         frames = frames.to(device, non_blocking=True)  # (F, H, W, 3) uint8 on the GPU
-        for k, frame_id in enumerate(chunk.frame_ids.tolist()):
-            people = wanted[frame_id]
-            crops = crop_people_torch(frames[k], np.stack([box for _, _, box in people]), bbox_scale, CROP_SIZE)
-            for (tid, row, _), crop in zip(people, crops):
-                batcher.add(crop, tid, row)
+        for j, k in enumerate(ks):
+            people = wanted[int(chunk.frame_ids[k])]
+            crops = crop_people_torch(frames[j], np.stack([box for _, _, box in people]), bbox_scale, CROP_SIZE)
+            for (container, key, _), crop in zip(people, crops):
+                batcher.add(crop, container, key)

@@ -108,7 +108,12 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     detector = models.detector if detector_file is not None else None
     report("open", 1.0, "models loaded")
 
-    frame_ids, times, tracks = _detect_and_track(reader, config, detector, detections, report)
+    from .features import StreamedFeatures, extract_track_features
+
+    streamed = None
+    if config.speed.stream_features and wanted_track is None:  # (one chosen track: the others' rows would be waste)
+        streamed = StreamedFeatures(backbone, config.crop.bbox_scale, config.feature_batch, config.speed.gpu_crops)
+    frame_ids, times, tracks = _detect_and_track(reader, config, detector, detections, report, streamed)
     if wanted_track is not None:
         chosen = [t for t in tracks if t.track_id == wanted_track]
         if not chosen:
@@ -116,13 +121,13 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
                                        f"{', '.join(str(t.track_id) for t in tracks)} (or use --track all)")
         tracks = chosen
 
-    from .features import extract_track_features
-
     report("features", 0.0, "cropping and computing features")
     features = extract_track_features(
         reader, tracks, backbone, config.crop.bbox_scale, config.decode_chunk, config.feature_batch,
         progress=lambda f, m: report("features", f, m), cancel=report.cancel, overlap=config.speed.overlap,
-        gpu_crops=config.speed.gpu_crops)
+        gpu_crops=config.speed.gpu_crops, known=streamed)
+    streamed_seconds = 0.0 if streamed is None else streamed.seconds
+    streamed = None  # (rows of dropped tracks go with it)
     del backbone
     if own_models:
         models.backbone = None  # free ResNet-50 before the regression (a caller's models stay loaded)
@@ -136,6 +141,9 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
                                       info.width, info.height, focal, config))
     report("regress", 1.0, f"{len(motions)} track(s) done")
     report.finish()
+    if streamed_seconds:  # pass 1's cropping and backbone time belongs to the features stage
+        report.timings["detect"] = round(report.timings.get("detect", 0.0) - streamed_seconds, 3)
+        report.timings["features"] = round(report.timings.get("features", 0.0) + streamed_seconds, 3)
 
     num_frames = reader.timestamps_s.shape[0] if reader.reached_end else max(info.frame_count,
                                                                               reader.timestamps_s.shape[0])
@@ -189,7 +197,7 @@ def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) 
     device = resolve_device(config.device)
     smpl_file = config.smpl_path or assets.find_smpl_file(models_dir)
     models = Models(device=device, tcmr=_load("tcmr", load_tcmr, tcmr_file, device=device, smpl=smpl_file),
-                    backbone=_load("spin", load_backbone, spin_file, device=device,
+                    backbone=_load("spin", load_backbone, spin_file, device=device, **_lanes_kwargs(config),
                                    **backbone_precision_kwargs(config.speed.precision, device)))
     if detector_file is not None:
         models.detector = _load_detector(detector_file, device, config)
@@ -225,7 +233,12 @@ def _load_detector(detector_file, device, config: CaptureConfig):
 
     tc = config.tracker
     return _load("detector", PersonDetector, detector_file, device.type, tc.image_size, tc.detection_confidence,
-                 tc.batch_frames)
+                 tc.batch_frames, **_lanes_kwargs(config))
+
+
+def _lanes_kwargs(config: CaptureConfig) -> dict:
+    """``lanes=`` for the loaders when the capture sets it (else their default, core.lanes.default_lanes())."""
+    return {} if config.speed.lanes is None else {"lanes": int(config.speed.lanes)}
 
 
 def _load(role: str, loader, *args, **kwargs):
@@ -250,8 +263,12 @@ def _parse_track(track) -> Optional[int]:
         raise InvalidArgumentError(f"track must be 'all' or a track number, got {track!r}") from None
 
 
-def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, detections, report: _Reporter):
-    """Pass 1. -> (frame_ids (P,) of the processed frames, their times (P,), cleaned tracks)."""
+def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, detections, report: _Reporter,
+                      streamed=None):
+    """Pass 1. -> (frame_ids (P,) of the processed frames, their times (P,), cleaned tracks).
+
+    ``streamed`` (a :class:`core.features.StreamedFeatures`): also crop every box the tracker records, while
+    its frame is decoded, and compute its features (only when pass 1 decodes pixels and tracks per frame)."""
     from .features import chunk_frames_for, maybe_prefetch
     from .tracking import PersonTracker, build_tracks
 
@@ -271,10 +288,13 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
     overlap = config.speed.overlap and need_pixels
     scan = reader.scan(chunk_frames_for(reader, config.decode_chunk, overlap), config.frame_start, config.frame_end,
                        config.target_fps, decode=need_pixels)
+    if not (need_pixels and tracker is not None):
+        streamed = None
     with maybe_prefetch(scan, overlap) as chunks:
         for chunk in chunks:
             report.check_cancel()
             first = len(frame_ids)
+            recorded: dict[int, list] = {}
             chosen = [k for k in range(len(chunk.frame_ids)) if (first + k) % every == 0]
             found = None
             if detector is not None:
@@ -293,9 +313,14 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
                     boxes = np.array([b for b, _ in rows]).reshape(-1, 4)
                     scores = np.array([s for _, s in rows], dtype=np.float32)
                 frame_bgr = None if chunk.frames_rgb_u8 is None else chunk.frames_rgb_u8[k][:, :, ::-1]
-                tracker.update(pos, boxes, scores, frame_bgr)
+                rows = tracker.update(pos, boxes, scores, frame_bgr)
+                recorded[fid] = [(tid, pos, box) for tid, box in rows]
+            if streamed is not None:
+                streamed.add_chunk(chunk, recorded)
             report("detect", len(frame_ids) / max(expected, len(frame_ids) + 1),
                    f"frame {frame_ids[-1]}: {len(frame_ids)} frames searched for people")
+    if streamed is not None:
+        streamed.finish()
     frame_ids_arr = np.asarray(frame_ids, dtype=np.int64)
     required = max(tc.min_track_frames, config.window.seqlen)
     if len(frame_ids) < required:

@@ -1,5 +1,5 @@
 """The speed options of a capture on the command line: ``--fast``, ``--precision``, ``--detect-every``,
-``--detector-size`` (-> :class:`core.config.SpeedConfig` and ``TrackerConfig.image_size``).
+``--detector-size``, ``--lanes`` (-> :class:`core.config.SpeedConfig` and ``TrackerConfig.image_size``).
 
 ``--fast`` is a preset (bf16 ResNet-50 where the machine has bfloat16, the detector on every 3rd frame at
 416 px); an explicit ``--precision`` / ``--detect-every`` / ``--detector-size`` wins over it. Without any of
@@ -24,7 +24,7 @@ def _detector_size(text: str) -> int:
 
 
 def add_speed_options(parser: argparse.ArgumentParser) -> None:
-    """The four flags, defaults None (= exact, or what --fast sets)."""
+    """The five flags, defaults None (= exact, or what --fast sets; lanes: core.lanes.default_lanes())."""
     d, dt = SpeedConfig(), TrackerConfig()
     parser.add_argument("--fast", action="store_true",
                         help=f"faster, slightly less exact: --precision {FAST_PRECISION} (if the machine has it) "
@@ -37,6 +37,9 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
                              f"interpolated (default {d.detect_every})")
     parser.add_argument("--detector-size", type=_detector_size, default=None, metavar="PX",
                         help=f"detector input size, longest side in pixels (default {dt.image_size})")
+    parser.add_argument("--lanes", type=cli_values.at_least_one, default=None, metavar="N",
+                        help="CPU: run each detector / ResNet-50 batch as N pieces at once, one share of the threads "
+                             "each (same numbers; default $TCMR_LANES or 2, 1 = off)")
 
 
 def apply_speed_args(config: CaptureConfig, args: argparse.Namespace) -> CaptureConfig:
@@ -47,7 +50,8 @@ def apply_speed_args(config: CaptureConfig, args: argparse.Namespace) -> Capture
         precision = fast_precision(config.device) if fast else config.speed.precision
     every = getattr(args, "detect_every", None) or (FAST_DETECT_EVERY if fast else config.speed.detect_every)
     size = getattr(args, "detector_size", None) or (FAST_DETECTOR_SIZE if fast else config.tracker.image_size)
-    return replace(config, speed=replace(config.speed, precision=precision, detect_every=int(every)),
+    lanes = getattr(args, "lanes", None) or config.speed.lanes
+    return replace(config, speed=replace(config.speed, precision=precision, detect_every=int(every), lanes=lanes),
                    tracker=replace(config.tracker, image_size=int(size)))
 
 

@@ -39,6 +39,8 @@ class Track:
     bbox_xyxy: np.ndarray  # (N, 4) float32   tracker box, source pixels
     bbox_cxcys: np.ndarray  # (N, 3) float32   crop box (cx, cy, max(w, h) · bbox_scale)
     interpolated: np.ndarray  # (N,) bool   True where the box was filled in over a detection gap
+    source_track_id: int = -1  # the raw tracker id this piece came from (a split track's later pieces get new
+    # ids); -1 = unknown
 
     def __len__(self) -> int:
         return int(self.positions.shape[0])
@@ -104,6 +106,7 @@ def build_tracks(raw_tracks: dict, frame_ids, min_track_frames: int, max_gap_fra
                 bbox_xyxy=box.astype(np.float32),
                 bbox_cxcys=bbox_xyxy_to_cxcys(box, bbox_scale).astype(np.float32),
                 interpolated=interp,
+                source_track_id=int(tid),
             ))
     return sorted(tracks, key=lambda t: t.track_id)
 
@@ -170,15 +173,21 @@ class PersonTracker:
         self.kind = kind
         self._rows: dict[int, list] = {}
 
-    def update(self, position: int, bbox_xyxy, scores=None, frame_bgr_u8: Optional[np.ndarray] = None) -> None:
-        """One frame. bbox_xyxy: (M, 4) person boxes; scores: (M,) in [0, 1] (default 1); frame only for BoT-SORT."""
+    def update(self, position: int, bbox_xyxy, scores=None,
+               frame_bgr_u8: Optional[np.ndarray] = None) -> list[tuple[int, np.ndarray]]:
+        """One frame. bbox_xyxy: (M, 4) person boxes; scores: (M,) in [0, 1] (default 1); frame only for BoT-SORT.
+        -> the rows recorded for this frame: [(track id, bbox_xyxy (4,) float64)] (final: later frames do not
+        change them)."""
         boxes = np.asarray(bbox_xyxy, dtype=np.float32).reshape(-1, 4)
         scores = np.ones(boxes.shape[0], np.float32) if scores is None else np.asarray(scores, np.float32)
         frame = np.ascontiguousarray(frame_bgr_u8) if (self.kind == "botsort" and frame_bgr_u8 is not None) else None
         with _ultralytics_guard():
             out = self._tracker.update(_Detections(boxes, scores), frame)
+        recorded = []
         for row in np.asarray(out, dtype=np.float64).reshape(-1, 8):
             self._rows.setdefault(int(row[4]), []).append((int(position), row[:4]))
+            recorded.append((int(row[4]), row[:4]))
+        return recorded
 
     def raw_tracks(self) -> dict:
         """{track_id: (positions (M,) int64, bbox_xyxy (M, 4) float64)} of everything tracked so far."""
@@ -189,39 +198,75 @@ class PersonTracker:
 
 
 class PersonDetector:
-    """ultralytics YOLO restricted to the person class. Weights from a local file only (nothing downloaded)."""
+    """ultralytics YOLO restricted to the person class. Weights from a local file only (nothing downloaded).
+
+    On the CPU, frames are shared out between ``lanes`` copies of the network run at the same time
+    (:mod:`core.lanes`; None = ``core.lanes.default_lanes()``, 1 = one copy): each frame's boxes are what one
+    network gives for it alone. Every copy is set up (ultralytics' imports, layer fusion) here, so the first
+    video's detection stage does not pay for it.
+    """
 
     def __init__(self, weights_path: str, device: str = "cpu", image_size: int = 640, confidence: float = 0.25,
-                 batch_frames: int = 16):
+                 batch_frames: int = 16, lanes: Optional[int] = None):
+        from . import lanes as cpu_lanes
+
         weights_path = os.fspath(weights_path)
         from .assets import refuse_code_in_pickle
 
         refuse_code_in_pickle(weights_path)  # ultralytics unpickles the whole file: nothing in it may run code
+        self.device = "cpu" if device == "cpu" else ("0" if device in ("cuda", "cuda:0") else device)
+        self.image_size = int(image_size)
+        self.confidence = float(confidence)
+        self.batch_frames = max(1, int(batch_frames))
+        self.lanes = lanes
+        copies = cpu_lanes.lane_count(lanes, "cpu" if self.device == "cpu" else "gpu")
+        self._models = [self._load(weights_path) for _ in range(copies)]
+        for model in self._models:
+            try:
+                self._predict(model, [np.zeros((32, 32, 3), np.uint8)], image_size=32)  # set up now, not mid-video
+            except Exception as exc:  # noqa: BLE001 (a file that loads but cannot run)
+                raise InvalidModelFileError(
+                    f"{weights_path} loads but does not run as a YOLO detector ({type(exc).__name__}: {exc}); "
+                    "put a YOLO .pt file there (see models/README.md)") from exc
+
+    @staticmethod
+    def _load(weights_path: str):
         with _ultralytics_guard():
             from ultralytics import YOLO
 
             try:
-                self._model = YOLO(weights_path, task="detect")
+                return YOLO(weights_path, task="detect")
             except Exception as exc:  # ultralytics raises many kinds for a bad file
                 raise InvalidModelFileError(
                     f"{weights_path} is not a usable ultralytics YOLO detector ({type(exc).__name__}: {exc}); "
                     "put a YOLO .pt file there (see models/README.md)"
                 ) from exc
-        self.device = "cpu" if device == "cpu" else ("0" if device in ("cuda", "cuda:0") else device)
-        self.image_size = int(image_size)
-        self.confidence = float(confidence)
-        self.batch_frames = max(1, int(batch_frames))
+
+    def _predict(self, model, frames_bgr: list, image_size: Optional[int] = None):
+        with _ultralytics_guard():
+            return model.predict(frames_bgr, classes=[PERSON_CLASS], conf=self.confidence,
+                                 imgsz=image_size or self.image_size, device=self.device, verbose=False,
+                                 batch=len(frames_bgr))
 
     def __call__(self, frames_rgb_u8: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """frames_rgb_u8: (n, H, W, 3) uint8 -> n × (bbox_xyxy (M, 4) float32, scores (M,) float32)."""
+        from . import lanes as cpu_lanes
+
+        n = len(frames_rgb_u8)
+        k = min(len(self._models), cpu_lanes.lane_count(self.lanes, "cpu" if self.device == "cpu" else "gpu", n))
+        if k <= 1:
+            return self._detect(self._models[0], frames_rgb_u8)
+        parts = cpu_lanes.split(n, k)
+        found = cpu_lanes.run([lambda m=m, s=s: self._detect(m, frames_rgb_u8[s]) for m, s in zip(self._models, parts)])
+        return [boxes for part in found for boxes in part]
+
+    def _detect(self, model, frames_rgb_u8) -> list[tuple[np.ndarray, np.ndarray]]:
+        from .video import swap_red_blue
+
         out = []
         for start in range(0, len(frames_rgb_u8), self.batch_frames):
-            batch = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames_rgb_u8[start:start + self.batch_frames]]
-            with _ultralytics_guard():
-                results = self._model.predict(batch, classes=[PERSON_CLASS], conf=self.confidence,
-                                              imgsz=self.image_size, device=self.device, verbose=False,
-                                              batch=len(batch))
-            for r in results:
+            batch = [swap_red_blue(f) for f in frames_rgb_u8[start:start + self.batch_frames]]  # ultralytics: BGR
+            for r in self._predict(model, batch):
                 boxes = r.boxes.cpu().numpy()
                 out.append((np.asarray(boxes.xyxy, np.float32).reshape(-1, 4), np.asarray(boxes.conf, np.float32)))
         return out

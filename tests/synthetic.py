@@ -358,14 +358,21 @@ def write_spin_checkpoint(path, seed: int = 0, bare: bool = False) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- YOLO
-def write_detector_weights(path, variant: str = "yolo11n.yaml") -> Path:
-    """An ultralytics YOLO detector built from its yaml (random weights), saved like a release ``.pt``."""
+def write_detector_weights(path, variant: str = "yolo11n.yaml", person_logit: float | None = None) -> Path:
+    """An ultralytics YOLO detector built from its yaml (random weights), saved like a release ``.pt``.
+
+    Random weights find nobody; ``person_logit`` (e.g. 8) sets the person-class bias of the detection head so
+    every anchor is a confident person: many boxes per frame (random places, but fixed by the weights)."""
     import torch
     from ultralytics import YOLO
 
     threads = torch.get_num_threads()
     try:
         model = YOLO(variant)
+        if person_logit is not None:
+            with torch.no_grad():
+                for branch in model.model.model[-1].cv3:  # the class branch of each scale; class 0 = person
+                    branch[-1].bias[0] = float(person_logit)
         path = Path(path)
         model.save(str(path))
     finally:

@@ -70,7 +70,7 @@ def add_parser(sub, formatter=argparse.RawDescriptionHelpFormatter):
     from ..motion.cli import add_refine_options
     from ..speed import add_speed_options
 
-    add_speed_options(c)  # --fast, --precision, --detect-every, --detector-size: as for capture
+    add_speed_options(c)  # --fast, --precision, --detect-every, --detector-size, --lanes: as for capture
     add_refine_options(p, for_capture=True)  # --foot-lock, --upright, --smoothing ...: as for capture
     return p
 
@@ -96,7 +96,8 @@ def options_from_args(args):
     from ..motion.cli import refine_config_from_args
 
     capture["refine"] = refine_config_from_args(args, no_smoothing=args.no_smoothing)  # a RefineConfig
-    capture["speed"] = {k: getattr(args, k, None) for k in ("fast", "precision", "detect_every", "detector_size")}
+    capture["speed"] = {k: getattr(args, k, None)
+                        for k in ("fast", "precision", "detect_every", "detector_size", "lanes")}
     if args.workers < 1:
         raise InvalidArgumentError(f"--workers must be 1 or more, got {args.workers}")
     if args.threads is not None and args.threads < 1:

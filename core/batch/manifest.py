@@ -49,6 +49,23 @@ def options_hash(options: dict) -> str:
     return hashlib.sha1(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+# settings that change how fast a clip is captured, not its result (left out of the hash, so a batch resumed on
+# another device, or by a newer version that added such a setting, does not redo its clips)
+_SPEED_ONLY = ("lanes", "stream_features")
+
+
+def capture_options_hash(config) -> str:
+    """:func:`options_hash` of a :class:`core.config.CaptureConfig`, without the device and the speed-only
+    settings."""
+    import dataclasses
+
+    settings = dataclasses.asdict(config)
+    settings.pop("device", None)
+    for name in _SPEED_ONLY:
+        settings.get("speed", {}).pop(name, None)
+    return options_hash(settings)
+
+
 class Manifest:
     """Read at start (latest record per clip key), appended to as clips finish."""
 

@@ -19,7 +19,7 @@ from typing import Optional
 
 from ..errors import InvalidArgumentError, MocapError, OutputNotWritableError
 from . import inputs as inputs_mod
-from .manifest import MANIFEST_NAME, Manifest, options_hash, plan
+from .manifest import MANIFEST_NAME, Manifest, capture_options_hash, plan
 from .progress import BatchProgress
 
 EXIT_OK, EXIT_BUG, EXIT_SETUP, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -204,13 +204,8 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
 
     base["models"] = str(assets.resolve_models_dir(base.get("models")).resolve())  # workers elsewhere see the same
     def opts_hash_of(clip) -> str:
-        """Hash of the clip's effective capture settings (however they were given: command line, list, API);
-        the device is left out: the same clip on another device is the same result."""
-        import dataclasses
-
-        settings = dataclasses.asdict(inputs_mod.capture_config(base, clip.options))
-        settings.pop("device", None)
-        return options_hash(settings)
+        """Hash of the clip's effective capture settings (however they were given: command line, list, API)."""
+        return capture_options_hash(inputs_mod.capture_config(base, clip.options))
     manifest = Manifest(os.path.join(out_dir, MANIFEST_NAME))
     the_plan = plan(clips, manifest, opts_hash_of, out_dir, retry_failed=opts.retry_failed,
                     content_hash=opts.content_hash, force=opts.force)

@@ -11,6 +11,8 @@ shift computed in float64, then cast), ReLUs and the residual add fused into the
 Same maths as the layer-by-layer path; results equal to float32 rounding (measured ~3e-7 relative), about
 1.3× faster on a 2-core CPU. The plan is rebuilt when any weight, dtype or device changes; ``fuse(False)``
 turns it off (then the plain layer-by-layer path always runs). float64 models always run layer by layer.
+On the CPU a batch of crops is split into ``lanes`` pieces run at the same time (:mod:`core.lanes`; ~7 % faster
+on 2 cores, same rows); ``model.lanes = 1`` turns that off.
 """
 
 from __future__ import annotations
@@ -72,11 +74,19 @@ class ResNet50Features(nn.Module):
         self.avgpool = nn.AvgPool2d(7, stride=1)
         self._fuse = True
         self._plan: "_InferencePlan | None" = None
+        self.lanes: "int | None" = None  # CPU lanes for the plan (None: core.lanes.default_lanes(); 1: off)
 
     def fuse(self, enabled: bool = True) -> "ResNet50Features":
         """Use (default) or never use the fused inference plan (see the module docstring). Returns self."""
         self._fuse = bool(enabled)
         self._plan = None
+        return self
+
+    def prepare(self) -> "ResNet50Features":
+        """Build the fused inference plan for the current weights now (it is otherwise built on the first call
+        that uses it). Returns self."""
+        if getattr(self, "_fuse", False):
+            self._current_plan()
         return self
 
     def forward(self, crops):
@@ -85,8 +95,18 @@ class ResNet50Features(nn.Module):
         if getattr(self, "_fuse", False) and not self.training and not torch.is_grad_enabled():
             plan = self._current_plan()
             if plan is not None:
-                return plan(crops)
+                return self._run_plan(plan, crops)
         return self.forward_layers(crops)
+
+    def _run_plan(self, plan: "_InferencePlan", crops):
+        """The plan on all crops; on the CPU split into lanes (:mod:`core.lanes`, same rows as one call)."""
+        from .. import lanes
+
+        n_lanes = lanes.lane_count(getattr(self, "lanes", None), crops.device.type, crops.shape[0], _MIN_LANE_CROPS)
+        if n_lanes <= 1:
+            return plan(crops)
+        parts = lanes.split(crops.shape[0], n_lanes)
+        return torch.cat(lanes.run([lambda s=s: plan(crops[s]) for s in parts]))
 
     def _current_plan(self) -> "_InferencePlan | None":
         tensors = list(self.parameters()) + list(self.buffers())
@@ -109,6 +129,9 @@ class ResNet50Features(nn.Module):
 
 
 # ------------------------------------------------------------------------------------- inference plan
+_MIN_LANE_CROPS = 4  # a lane gets at least this many crops (smaller pieces gain nothing)
+
+
 def _version(t: torch.Tensor) -> int:
     """In-place modification counter (inference-mode tensors have none and cannot be modified outside it)."""
     try:

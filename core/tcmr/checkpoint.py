@@ -204,12 +204,14 @@ def load_tcmr(path, device="cpu", smpl=None, dtype=torch.float32) -> TCMR:
     return model.eval()
 
 
-def load_backbone(path, device="cpu", dtype=torch.float32, channels_last: bool = True) -> ResNet50Features:
+def load_backbone(path, device="cpu", dtype=torch.float32, channels_last: bool = True,
+                  lanes: "int | None" = None) -> ResNet50Features:
     """The SPIN ResNet-50 feature extractor, eval mode: crops (N, 3, 224, 224) -> features (N, 2048).
 
     Accepts SPIN's ``model`` layout or a bare state dict (only conv1/bn1/layer1-4 are read).
     ``channels_last`` stores the weights NHWC (faster convolutions on CPU and recent GPUs; same results
-    to float32 rounding).
+    to float32 rounding). ``lanes``: CPU lanes a batch is split into (None: ``core.lanes.default_lanes()``, 1: off;
+    see :mod:`core.lanes`).
     """
     sd = spin_backbone_state_dict_from_file(path)
     dev = resolve_device(device)
@@ -220,4 +222,8 @@ def load_backbone(path, device="cpu", dtype=torch.float32, channels_last: bool =
     if channels_last:
         model.to(memory_format=torch.channels_last)
     model.requires_grad_(False)
-    return model.eval()
+    model.lanes = lanes
+    model.eval()
+    with torch.inference_mode():
+        model.prepare()  # the fused plan now, not inside the first video's features stage
+    return model

@@ -283,7 +283,7 @@ def test_ctrl_c_leaves_no_output(tmp_path, synthetic_video, models_dir, detectio
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, rest[-2000:]
     last = rest.strip().splitlines()[-1]
     assert last == "error: interrupted; no output was written"
     assert "Traceback" not in rest

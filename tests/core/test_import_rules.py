@@ -30,7 +30,8 @@ HEAVY_OWNERS = {
               "core/tracking.py",  # only to keep torch's thread count across the ultralytics import
               "core/batch/worker.py",  # only to split torch's threads between batch workers
               "core/crop.py",  # only inside crop_people_torch: the official crop cut on the GPU
-              "core/speed.py"],  # only inside fast_precision: does this device do bf16 fast?
+              "core/speed.py",  # only inside fast_precision: does this device do bf16 fast?
+              "core/lanes.py"],  # only to share torch's threads (and grad mode) between CPU lanes
     "ray": ["core/distributed/ray_runner.py"],  # the one module that talks to Ray
     "torchvision": [],  # tests only: the backbone is our own ResNet-50
     "chumpy": [],  # SMPL .pkl files are read with a restricted unpickler instead
