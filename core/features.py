@@ -278,7 +278,9 @@ def _crop_chunk_on_gpu(chunk, wanted: dict, batcher: _Batcher, bbox_scale: float
         ks = [k for k, f in enumerate(chunk.frame_ids.tolist()) if wanted.get(f)]
         if not ks:
             return
-        frames = torch.from_numpy(np.ascontiguousarray(chunk.frames_rgb_u8[ks])).pin_memory()
+        frames = torch.from_numpy(np.ascontiguousarray(chunk.frames_rgb_u8[ks]))
+        if torch.device(device).type == "cuda":
+            frames = frames.pin_memory()
         frames = frames.to(device, non_blocking=True)  # (F, H, W, 3) uint8 on the GPU
         for j, k in enumerate(ks):
             people = wanted[int(chunk.frame_ids[k])]

@@ -270,3 +270,44 @@ def test_batch_options_hash_ignores_lanes_and_streaming():
     # the hash the previous release (before lanes and streaming) wrote for these settings: its manifests resume
     assert hash_of(CaptureConfig(models_dir="/m")) == "620f7ec4904c"
     assert hash_of(base) != hash_of(replace(base, speed=replace(base.speed, detect_every=2)))
+
+
+def test_streamed_rows_through_the_gpu_crop_path(synthetic_video):
+    """The GPU branch (frames uploaded once per chunk, crops cut by grid_sample) run on CPU tensors: each row's
+    feature lands under its own (track, position) key, close to the OpenCV crop's, and frames without
+    people are not uploaded."""
+    from core.crop import CROP_SIZE, crop_person, crops_to_imagenet
+    from core.features import StreamedFeatures
+    from core.video import VideoReader
+
+    chunk = next(iter(VideoReader(synthetic_video).scan(chunk_frames=6)))
+
+    class Identity:  # "features" = the normalised crop's mean per channel, enough to tell crops apart
+        def parameters(self):
+            return iter([torch.zeros(1)])
+
+        def __call__(self, x):
+            return x.mean(dim=(2, 3))
+
+    rows = {0: [(1, 0, synthetic.figure_box_xyxy(0))], 2: [(1, 2, synthetic.figure_box_xyxy(2)),
+                                                          (7, 2, np.array([5.0, 5.0, 60.0, 90.0]))]}
+    store = StreamedFeatures(Identity(), bbox_scale=1.2, batch=2)
+    store._on_gpu, store._device = True, torch.device("cpu")  # the GPU branch, on the CPU
+    uploaded = []
+    plain_from_numpy = torch.from_numpy
+    torch.from_numpy = lambda a: (uploaded.append(a.shape[0]), plain_from_numpy(a))[1]
+    try:
+        store.add_chunk(chunk, rows)
+    finally:
+        torch.from_numpy = plain_from_numpy
+    store.finish()
+    assert uploaded == [2]  # frames 0 and 2 only
+    from core.tracking import bbox_xyxy_to_cxcys
+
+    for tid, pos, box in rows[0] + rows[2]:
+        got = store.take(tid, pos)
+        cxcys = bbox_xyxy_to_cxcys(np.asarray(box, np.float32)[None], 1.0)[0]
+        ref = crops_to_imagenet(crop_person(chunk.frames_rgb_u8[pos], cxcys, 1.2, CROP_SIZE)[None])[0].mean(axis=(1, 2))
+        assert got is not None and got.shape == (3,)
+        np.testing.assert_allclose(got, ref, atol=0.02)
+    assert store.take(1, 1) is None and len(store) == 0
