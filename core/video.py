@@ -212,13 +212,17 @@ class VideoReader:
         if ids:
             yield self._make_chunk(ids, times, pixels, decode)
 
-    @staticmethod
-    def _make_chunk(ids, times, pixels_bgr, decode) -> VideoChunk:
+    def _make_chunk(self, ids, times, pixels_bgr, decode) -> VideoChunk:
         rgb = None
         if decode:
             rgb = np.empty((len(pixels_bgr),) + pixels_bgr[0].shape, dtype=np.uint8)
             for k, frame in enumerate(pixels_bgr):  # straight into the chunk (stacking reversed views was ~8 ms
-                swap_red_blue(frame, out=rgb[k])  # per 720p frame)
+                if frame.shape != rgb.shape[1:] or frame.dtype != np.uint8:  # per 720p frame)
+                    raise VideoReadError(
+                        f"{self.path}: the frame size changes within the video ({rgb.shape[2]}x{rgb.shape[1]}, then "
+                        f"{frame.shape[1]}x{frame.shape[0]} at frame {ids[k]}); re-encode it at one size, e.g. "
+                        f"ffmpeg -i IN -vf scale={rgb.shape[2]}:{rgb.shape[1]} OUT.mp4")
+                swap_red_blue(frame, out=rgb[k])
         return VideoChunk(
             frame_ids=np.asarray(ids, dtype=np.int64),
             timestamps_s=np.asarray(times, dtype=np.float64),

@@ -193,3 +193,15 @@ def test_bad_files_raise_video_read_error(tmp_path, synthetic_video, kind):
     with pytest.raises(VideoReadError) as err:
         VideoReader(path)
     assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_chunk_frames_are_swapped_to_rgb_and_a_size_change_is_one_clear_error(synthetic_video):
+    """Chunks are built by swapping each BGR frame into the chunk array; a frame of another size (streams that
+    change resolution) is a VideoReadError naming the sizes, not a wrong or half-filled chunk."""
+    reader = VideoReader(synthetic_video)
+    a = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    chunk = reader._make_chunk([0, 1], [0.0, 0.1], [a, a[::-1].copy()], True)
+    np.testing.assert_array_equal(chunk.frames_rgb_u8[0], a[:, :, ::-1])
+    np.testing.assert_array_equal(chunk.frames_rgb_u8[1], a[::-1, :, ::-1])
+    with pytest.raises(VideoReadError, match=r"6x4, then 6x5 at frame 7"):
+        reader._make_chunk([3, 7], [0.0, 0.1], [a, np.zeros((5, 6, 3), np.uint8)], True)
