@@ -271,6 +271,7 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
     its frame is decoded, and compute its features (only when pass 1 decodes pixels and tracks per frame)."""
     from .features import chunk_frames_for, maybe_prefetch
     from .tracking import PersonTracker, build_tracks
+    from .video import swap_red_blue
 
     tc = config.tracker
     per_frame = detector is not None or detections.track_ids is None
@@ -312,7 +313,9 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
                     rows = by_frame.get(fid, [])
                     boxes = np.array([b for b, _ in rows]).reshape(-1, 4)
                     scores = np.array([s for _, s in rows], dtype=np.float32)
-                frame_bgr = None if chunk.frames_rgb_u8 is None else chunk.frames_rgb_u8[k][:, :, ::-1]
+                frame_bgr = None  # only BoT-SORT looks at the pixels (camera-motion compensation)
+                if tracker.kind == "botsort" and chunk.frames_rgb_u8 is not None:
+                    frame_bgr = swap_red_blue(chunk.frames_rgb_u8[k])
                 rows = tracker.update(pos, boxes, scores, frame_bgr)
                 recorded[fid] = [(tid, pos, box) for tid, box in rows]
             if streamed is not None:

@@ -190,7 +190,7 @@ class BoxDetector:
         return out
 
 
-def _capture(models_dir, video, monkeypatch, n_frames, **speed):
+def _capture(models_dir, video, monkeypatch, n_frames, tracker="bytetrack", **speed):
     from core.pipeline import load_models, run
     from core.video import VideoReader
 
@@ -204,6 +204,7 @@ def _capture(models_dir, video, monkeypatch, n_frames, **speed):
     monkeypatch.setattr(VideoReader, "read", counting_read)
     config = CaptureConfig(models_dir=str(models_dir), device="cpu", smoothing=SmoothingConfig(enabled=False),
                            speed=replace(SpeedConfig(), **speed))
+    config = replace(config, tracker=replace(config.tracker, tracker=tracker))
     models = load_models(config, detector=False)
     models.detector = BoxDetector(n_frames)
     result = run(str(video), config, models=models)
@@ -221,6 +222,27 @@ def test_streamed_features_equal_the_two_pass_ones(models_dir, synthetic_video, 
     for key in ("rotmat", "betas", "cam"):
         a, b = getattr(ts, key), getattr(t2, key)
         assert float(np.abs(a - b).max()) <= 1e-6 * max(float(np.abs(b).max()), 1.0), key
+
+
+def test_botsort_gets_bgr_frames_and_streams(models_dir, synthetic_video, monkeypatch):
+    """BoT-SORT (which looks at the pixels) gets each frame in BGR order, contiguous; the capture streams."""
+    from core.tracking import PersonTracker
+
+    seen = []
+    plain_update = PersonTracker.update
+
+    def spy(self, position, bbox_xyxy, scores=None, frame_bgr_u8=None):
+        seen.append(frame_bgr_u8)
+        return plain_update(self, position, bbox_xyxy, scores, frame_bgr_u8)
+
+    monkeypatch.setattr(PersonTracker, "update", spy)
+    result, reads = _capture(models_dir, synthetic_video, monkeypatch, 40, tracker="botsort")
+    assert len(result.tracks) == 1 and len(result.tracks[0]) == 40 and reads == []
+    from core.video import VideoReader
+
+    first = next(iter(VideoReader(synthetic_video).scan(chunk_frames=1))).frames_rgb_u8[0]
+    assert len(seen) == 40 and seen[0].flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(seen[0], first[:, :, ::-1])
 
 
 def test_streaming_with_detect_every_decodes_only_filled_in_frames(models_dir, synthetic_video, monkeypatch):
