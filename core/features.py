@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
@@ -154,11 +155,13 @@ class _Batcher:
         self.crops, self.targets = [], []
 
 
-def _backbone_device(backbone):
+def _gpu_crop_device(backbone, gpu_crops: bool):
+    """The CUDA device the crops are cut on (the backbone's, when ``gpu_crops``), or None: OpenCV's crop."""
     try:
-        return next(backbone.parameters()).device
+        device = next(backbone.parameters()).device
     except (AttributeError, StopIteration, TypeError):
         return None
+    return device if gpu_crops and device.type == "cuda" else None
 
 
 def extract_track_features(reader: VideoReader, tracks: list[Track], backbone, bbox_scale: float = 1.2,
@@ -191,8 +194,7 @@ def extract_track_features(reader: VideoReader, tracks: list[Track], backbone, b
                 wanted.setdefault(frame, []).append((t.track_id, row, box))
     batcher = _Batcher(backbone, batch)
     batcher.done = reused
-    device = _backbone_device(backbone)
-    on_gpu = bool(gpu_crops) and device is not None and device.type == "cuda"
+    gpu = _gpu_crop_device(backbone, gpu_crops)
     frames = np.array(sorted(wanted), dtype=np.int64)
     if frames.size:
         with maybe_prefetch(reader.read(frames, chunk_frames_for(reader, chunk_frames, overlap)), overlap) as chunks:
@@ -200,7 +202,7 @@ def extract_track_features(reader: VideoReader, tracks: list[Track], backbone, b
                 if cancel is not None and cancel():
                     raise CancelledError("cancelled")
                 _crop_chunk(chunk, {f: [(features[tid], row, box) for tid, row, box in wanted[f]]
-                                    for f in chunk.frame_ids.tolist()}, batcher, bbox_scale, on_gpu, device)
+                                    for f in chunk.frame_ids.tolist()}, batcher, bbox_scale, gpu)
                 if progress is not None:
                     progress(batcher.done / max(total, 1), f"{batcher.done}/{total} person crops")
     batcher.flush()
@@ -224,15 +226,11 @@ class StreamedFeatures:
         self.bbox_scale = float(bbox_scale)
         self._rows: dict[tuple[int, int], np.ndarray] = {}
         self._batcher = _Batcher(backbone, batch)
-        device = _backbone_device(backbone)
-        self._on_gpu = bool(gpu_crops) and device is not None and device.type == "cuda"
-        self._device = device
+        self._gpu = _gpu_crop_device(backbone, gpu_crops)
         self.seconds = 0.0  # spent cropping and in the backbone (the features stage's share of pass 1)
 
     def add_chunk(self, chunk, rows: dict) -> None:
         """rows: {video frame id: [(raw track id, position, bbox_xyxy (4,))]} for frames of ``chunk``."""
-        import time
-
         t0 = time.perf_counter()
         wanted = {}
         for frame, people in rows.items():
@@ -240,13 +238,11 @@ class StreamedFeatures:
                 boxes = bbox_xyxy_to_cxcys(np.stack([np.asarray(b, np.float32) for _, _, b in people]), 1.0)
                 wanted[frame] = [(self._rows, (int(tid), int(pos)), box) for (tid, pos, _), box in zip(people, boxes)]
         if wanted:
-            _crop_chunk(chunk, wanted, self._batcher, self.bbox_scale, self._on_gpu, self._device)
+            _crop_chunk(chunk, wanted, self._batcher, self.bbox_scale, self._gpu)
         self.seconds += time.perf_counter() - t0
 
     def finish(self) -> None:
         """Run the backbone on the crops still waiting (call once pass 1 is over)."""
-        import time
-
         t0 = time.perf_counter()
         self._batcher.flush()
         self.seconds += time.perf_counter() - t0
@@ -259,11 +255,11 @@ class StreamedFeatures:
         return len(self._rows)
 
 
-def _crop_chunk(chunk, wanted: dict, batcher: _Batcher, bbox_scale: float, on_gpu: bool, device) -> None:
+def _crop_chunk(chunk, wanted: dict, batcher: _Batcher, bbox_scale: float, gpu_device=None) -> None:
     """Cut the crops of ``wanted`` = {video frame id: [(container, key, tracker box (cx, cy, side))]} from the
-    chunk's frames and hand them to ``batcher`` (feature -> container[key])."""
-    if on_gpu:
-        _crop_chunk_on_gpu(chunk, wanted, batcher, bbox_scale, device)
+    chunk's frames and hand them to ``batcher`` (feature -> container[key]); on ``gpu_device`` if given."""
+    if gpu_device is not None:
+        _crop_chunk_on_gpu(chunk, wanted, batcher, bbox_scale, gpu_device)
         return
     for frame_id, frame in zip(chunk.frame_ids.tolist(), chunk.frames_rgb_u8):
         for container, key, box in wanted.get(frame_id, ()):

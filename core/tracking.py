@@ -219,7 +219,7 @@ class PersonDetector:
         self.confidence = float(confidence)
         self.batch_frames = max(1, int(batch_frames))
         self.lanes = lanes
-        copies = cpu_lanes.lane_count(lanes, "cpu" if self.device == "cpu" else "gpu")
+        copies = cpu_lanes.lane_count(lanes, self._device_type)
         self._models = [self._load(weights_path) for _ in range(copies)]
         for model in self._models:
             try:
@@ -228,6 +228,10 @@ class PersonDetector:
                 raise InvalidModelFileError(
                     f"{weights_path} loads but does not run as a YOLO detector ({type(exc).__name__}: {exc}); "
                     "put a YOLO .pt file there (see models/README.md)") from exc
+
+    @property
+    def _device_type(self) -> str:
+        return "cpu" if self.device == "cpu" else "gpu"
 
     @staticmethod
     def _load(weights_path: str):
@@ -253,7 +257,7 @@ class PersonDetector:
         from . import lanes as cpu_lanes
 
         n = len(frames_rgb_u8)
-        k = min(len(self._models), cpu_lanes.lane_count(self.lanes, "cpu" if self.device == "cpu" else "gpu", n))
+        k = min(len(self._models), cpu_lanes.lane_count(self.lanes, self._device_type, n))
         if k <= 1:
             return self._detect(self._models[0], frames_rgb_u8)
         parts = cpu_lanes.split(n, k)

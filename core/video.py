@@ -71,8 +71,7 @@ def swap_red_blue(frame_u8: np.ndarray, out: Optional[np.ndarray] = None) -> np.
     """(H, W, 3) uint8 RGB -> BGR or BGR -> RGB (the channel order reversed), written into ``out`` if given
     (contiguous (H, W, 3) uint8). Same bytes as ``frame[:, :, ::-1]``, ~20× faster to copy."""
     cv2 = opencv()
-    return cv2.cvtColor(frame_u8, cv2.COLOR_BGR2RGB, dst=out) if out is not None else cv2.cvtColor(
-        frame_u8, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(frame_u8, cv2.COLOR_BGR2RGB, dst=out)
 
 
 @contextlib.contextmanager

@@ -314,7 +314,7 @@ def test_streamed_rows_through_the_gpu_crop_path(synthetic_video):
     rows = {0: [(1, 0, synthetic.figure_box_xyxy(0))], 2: [(1, 2, synthetic.figure_box_xyxy(2)),
                                                           (7, 2, np.array([5.0, 5.0, 60.0, 90.0]))]}
     store = StreamedFeatures(Identity(), bbox_scale=1.2, batch=2)
-    store._on_gpu, store._device = True, torch.device("cpu")  # the GPU branch, on the CPU
+    store._gpu = torch.device("cpu")  # the GPU branch, on the CPU
     uploaded = []
     plain_from_numpy = torch.from_numpy
     torch.from_numpy = lambda a: (uploaded.append(a.shape[0]), plain_from_numpy(a))[1]
