@@ -31,6 +31,7 @@ def capture_options(context, models_dir: str = "", detections: str = "") -> runt
         target_fps=s.target_fps if s.use_target_fps else None,
         focal_length_px=s.focal_length_px if s.use_focal_length else None,
         detections=detections,
+        fast=s.quality == "FAST",
     )
 
 

@@ -53,6 +53,8 @@ class TCMR_PT_mocap(Panel):
         row.prop(settings, "person", expand=True)
         if settings.person == "ONE":
             col.prop(settings, "track_id")
+        row = col.row(align=True)
+        row.prop(settings, "quality", expand=True)
         col.prop(settings, "smoothing")
         for flag, values in (("use_frame_range", ("frame_start", "frame_end")), ("use_target_fps", ("target_fps",)),
                              ("use_focal_length", ("focal_length_px",))):

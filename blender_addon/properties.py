@@ -19,6 +19,14 @@ class TCMR_CaptureSettings(PropertyGroup):
         default="ALL" if CaptureConfig.track == "all" else "ONE",
     )
     track_id: IntProperty(name="Track", description="Track id as the tracker numbers them", default=1, min=0)
+    quality: EnumProperty(
+        name="Quality",
+        items=(("EXACT", "Exact", "The released networks' float32 numbers, the person detector on every frame"),
+               ("FAST", "Fast", "Faster, slightly less exact: bfloat16 features where the "
+                "machine computes them natively, the detector on every 3rd frame at a smaller size "
+                "(README, \"Speed\")")),
+        default="EXACT",
+    )
     smoothing: BoolProperty(name="Smoothing", description="Temporal smoothing of rotations and translation",
                             default=SmoothingConfig.enabled)
     use_frame_range: BoolProperty(name="Frame Range", description="Capture only part of the video", default=False)

@@ -138,6 +138,7 @@ class CaptureOptions:
     target_fps: Optional[float] = None
     focal_length_px: Optional[float] = None
     detections: str = ""
+    fast: bool = False  # the core's --fast preset (README "Speed")
 
 
 def capture_command(python: Path, video: str, output: str, options: CaptureOptions) -> list[str]:
@@ -158,6 +159,8 @@ def capture_command(python: Path, video: str, output: str, options: CaptureOptio
         cmd += ["--focal-length", f"{options.focal_length_px:g}"]
     if options.detections:
         cmd += ["--detections", str(options.detections)]
+    if options.fast:
+        cmd.append("--fast")
     return cmd
 
 

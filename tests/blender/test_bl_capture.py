@@ -38,6 +38,8 @@ def test_capture_imports_the_result_and_passes_the_options(scene, tmp_path, prep
     python = fake(tmp_path, mode="ok", result=str(prepared_result))
     s = scene.tcmr
     s.person, s.track_id, s.smoothing = "ONE", 2, False
+    assert s.quality == "EXACT"  # the default
+    s.quality = "FAST"
     s.use_frame_range, s.frame_start, s.frame_end = True, 5, 30
     s.use_target_fps, s.target_fps = True, 15.0
     s.use_focal_length, s.focal_length_px = True, 900.0
@@ -48,7 +50,7 @@ def test_capture_imports_the_result_and_passes_the_options(scene, tmp_path, prep
     assert argv[:4] == ["-m", "core", "capture", str(synthetic_video)]
     text = " ".join(argv)
     for part in ("--progress-json", "--track 2", "--no-smoothing", "--frames 5:30", "--target-fps 15",
-                 "--focal-length 900", f"--models {tmp_path}", f"--detections {tmp_path / 'boxes.json'}"):
+                 "--focal-length 900", "--fast", f"--models {tmp_path}", f"--detections {tmp_path / 'boxes.json'}"):
         assert part in text, part
     arm = bpy.data.objects["walk.mp4 · track 1"]
     assert arm.type == "ARMATURE" and not arm.children  # create_mesh off

@@ -193,3 +193,18 @@ def test_headless_batch_resumable_with_exports_and_renders(tmp_path, models_dir,
     assert proc.returncode == 3 and f"{len(done)} already done" in proc.stdout, proc.stdout[-2000:]
     assert (out / f"{walk['name']}.blend").stat().st_mtime_ns == before
     assert len((out / "blender_manifest.jsonl").read_text().splitlines()) == len(records)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one-clip", "batch"])
+def test_headless_fast_reaches_the_core(tmp_path, synthetic_video, batch):
+    """--fast is passed to `core capture` (one clip) and to `core batch`; without it neither gets it."""
+    for fast in (True, False):
+        folder = tmp_path / f"fast-{fast}"
+        python = H.write_fake_core(folder / "fake", mode="error", message="stopped by the test")
+        out = folder / "out" if batch else folder / "walk.blend"
+        extra = ["--fast"] if fast else []
+        proc = run_headless(synthetic_video, "-o", out, "--python", python, "--models", folder, *extra)
+        assert proc.returncode == 2 and "stopped by the test" in proc.stderr, proc.stderr[-2000:]
+        argv = json.loads((python.parent / "argv.json").read_text())
+        assert argv[2] == ("batch" if batch else "capture")
+        assert ("--fast" in argv) == fast
