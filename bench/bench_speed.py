@@ -11,7 +11,10 @@ Prints markdown tables for bench/RESULTS.md, with the machine and its load (``os
   then ``predict_sequence`` of ``core.load_tcmr`` — against a plain implementation of the official scheme
   (``bench/official_scheme.py``: torchvision ResNet-50 NCHW fp32, one 16-frame window per frame through
   ``torch.nn.GRU``, SMPL for every window). Alternating rounds in one process; the ratio is per round, the
-  median is reported. Outputs are compared (max error relative to each output's largest value).
+  median is reported. Outputs are compared (max error relative to each output's largest value). Each case
+  runs with its allocator setting (``core.allocator``): the official scheme with glibc's defaults, as a plain
+  process runs it, ours with freed memory kept, as ``core``'s loaders set it; rows of the official scheme
+  with freed memory kept, and of ours with glibc's defaults, give the like-for-like ratios.
 - ``capture``: ``core.pipeline.run`` on synthetic 720p / 1080p clips with one and three walking figures,
   exact and ``--fast``. The detector is a real YOLO11s-sized network (random weights), so it costs what a
   real one costs, but it finds nobody; its boxes are replaced by the figures' ground-truth boxes (looked up
@@ -78,6 +81,7 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     import torch
 
     import core
+    from core.allocator import keep_freed_memory
     from core.tcmr import spin_backbone_state_dict_from_file, tcmr_state_dict_from_file
     from official_scheme import load_official, run_official
 
@@ -106,14 +110,19 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
                                          with_verts=with_smpl)
         return go
 
+    # every case runs with its allocator setting (core.allocator): the official scheme as a plain process runs
+    # it (glibc's defaults: large blocks mmapped and unmapped when freed), ours as core's loaders set it (freed
+    # memory kept); the "freed memory kept" official rows give the like-for-like ratio
+    official_name = "official scheme (torchvision ResNet-50 NCHW fp32 + nn.GRU per window + SMPL verts)"
+    run_off = lambda: run_official(off_backbone, off_tcmr, crops.to(device))  # noqa: E731
     cases = {
-        "official scheme (torchvision ResNet-50 NCHW fp32 + nn.GRU per window + SMPL verts)":
-            lambda: run_official(off_backbone, off_tcmr, crops.to(device)),
-        "ours, exact (fp32; default capture: no verts)": ours(backbone),
-        "ours, exact, with SMPL verts + joints": ours(backbone, with_smpl=True),
+        official_name: (run_off, False),
+        "official scheme, freed memory kept (core.allocator, as ours)": (run_off, True),
+        "ours, exact (fp32; default capture: no verts)": (ours(backbone), True),
+        "ours, exact, with SMPL verts + joints": (ours(backbone, with_smpl=True), True),
     }
     if fast_backbone is not None:
-        cases["ours, fast (bf16 ResNet-50, fp32 TCMR)"] = ours(fast_backbone)
+        cases["ours, fast (bf16 ResNet-50, fp32 TCMR)"] = (ours(fast_backbone), True)
 
     def features_only(net, batch):
         def go():
@@ -123,12 +132,15 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
         return go
 
     one_lane = core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device, lanes=1)
-    cases["ours, exact, one lane (no CPU lanes)"] = ours(one_lane)
-    cases["— ResNet-50 alone: official (torchvision, NCHW, one batch)"] = features_only(off_backbone, 256)
-    cases["— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)"] = features_only(backbone, 32)
-    cases["— ResNet-50 alone: ours, fused plan, one lane"] = features_only(one_lane, 32)
-    cases["— ResNet-50 alone: ours, layer by layer (fuse(False), batches of 32)"] = features_only(
-        core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device).fuse(False), 32)
+    cases["ours, exact, one lane (no CPU lanes)"] = (ours(one_lane), True)
+    cases["ours, exact, glibc's defaults (freed memory handed back)"] = (ours(backbone), False)
+    cases["— ResNet-50 alone: official (torchvision, NCHW, one batch)"] = (features_only(off_backbone, 256), False)
+    cases["— ResNet-50 alone: official, freed memory kept"] = (features_only(off_backbone, 256), True)
+    cases["— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)"] = (features_only(backbone, 32), True)
+    cases["— ResNet-50 alone: ours, fused plan, one lane"] = (features_only(one_lane, 32), True)
+    cases["— ResNet-50 alone: ours, fused plan, glibc's defaults"] = (features_only(backbone, 32), False)
+    cases["— ResNet-50 alone: ours, layer by layer (fuse(False), batches of 32)"] = (features_only(
+        core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device).fuse(False), 32), True)
     # accuracy first (official windowing so both predict the same windows)
     ref = run_official(off_backbone, off_tcmr, crops.to(device))
     exact = ours(backbone, with_smpl=True, windowing="official")()
@@ -138,18 +150,21 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
         fast = ours(fast_backbone, with_smpl=True, windowing="official")()
         fast_err = {k: rel_err(fast[k], ref[k]) for k in ("rotmat", "cam", "joints49")}
     times = {k: [] for k in cases}
-    for fn in cases.values():
+    for fn, keep in cases.values():
+        keep_freed_memory(keep)
         fn()  # warm-up (also builds the fused plan)
     load_before = load()
     for _ in range(rounds):
-        for name, fn in cases.items():
+        for name, (fn, keep) in cases.items():
+            keep_freed_memory(keep)
             sync()
             t = time.perf_counter()
             fn()
             sync()
             times[name].append(1000.0 * (time.perf_counter() - t) / frames)
+    keep_freed_memory()
     load_after = load()
-    official = times[next(iter(cases))]
+    official = times[official_name]
     lines = [f"model stage, {frames} frames, {rounds} alternating rounds, device {device}; {machine()}; "
              f"{load_before} before, {load_after} after", "",
              "| what | ms / frame (median; all rounds) | speed-up vs official (median of per-round ratios) |",
@@ -159,6 +174,13 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
         ratios = [o / t for o, t in zip(official_features if name.startswith("—") else official, ts)]
         lines.append(f"| {name} | {statistics.median(ts):.1f} ({', '.join(f'{t:.0f}' for t in ts)}) | "
                      f"{statistics.median(ratios):.2f}× |")
+    def ratio(a, b):
+        return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
+    lines += ["", "like for like, both keeping freed memory: ours exact "
+              f"{ratio('official scheme, freed memory kept (core.allocator, as ours)', 'ours, exact (fp32; default capture: no verts)'):.2f}× "
+              "the official scheme; ResNet-50 alone "
+              f"{ratio('— ResNet-50 alone: official, freed memory kept', '— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)'):.2f}×"]
     lines += ["", "max error relative to each output's largest value, ours exact vs official scheme: " +
               ", ".join(f"{k} {v:.1e}" for k, v in errors.items())]
     if fast_err:

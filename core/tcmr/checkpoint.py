@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..allocator import keep_freed_memory
 from ..errors import InvalidModelFileError, MissingModelFileError
 from ..safe_load import torch_load_weights
 from ..smpl import TCMR_SMPL_PREFIX as SMPL_PREFIX
@@ -185,7 +186,9 @@ def load_tcmr(path, device="cpu", smpl=None, dtype=torch.float32) -> TCMR:
     a dict of SMPL arrays; False -> no body (no verts/joints49). ``device``: "cpu", "cuda", "auto" or a
     torch.device; ``dtype``: the floating dtype to run in (float32 reproduces the release).
     The returned module's ``smpl_arrays`` is the numpy SMPL dict in use (or None).
+    Keeps freed memory for reuse from then on (:mod:`core.allocator`).
     """
+    keep_freed_memory()
     path = Path(path)
     sd = tcmr_state_dict_from_file(path)
     dev = resolve_device(device)
@@ -211,8 +214,10 @@ def load_backbone(path, device="cpu", dtype=torch.float32, channels_last: bool =
     Accepts SPIN's ``model`` layout or a bare state dict (only conv1/bn1/layer1-4 are read).
     ``channels_last`` stores the weights NHWC (faster convolutions on CPU and recent GPUs; same results
     to float32 rounding). ``lanes``: CPU lanes a batch is split into (None: ``core.lanes.default_lanes()``, 1: off;
-    see :mod:`core.lanes`).
+    see :mod:`core.lanes`). Keeps freed memory for reuse from then on (:mod:`core.allocator`: the activations
+    of every batch reuse the same pages instead of faulting in fresh ones).
     """
+    keep_freed_memory()
     sd = spin_backbone_state_dict_from_file(path)
     dev = resolve_device(device)
     with torch.device("meta"):

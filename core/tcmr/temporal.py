@@ -7,7 +7,8 @@ spec §1.2-1.3 (2-layer GRUs of 1024, tanh-tanh-tanh attention, softmax). Two wa
 - :meth:`TemporalEncoder.forward_indexed` — windows given as row indices into one track's features. The
   first-layer input projections ``W_ih x + b_ih`` are computed once per *frame* instead of once per window
   slot (each frame sits in 16 windows), and the top layer of ``gru_cur`` only runs the steps that reach the
-  middle frame (forward 0..8, backward 15..8). About half the arithmetic of the plain forward.
+  middle frame (forward 0..8, backward 15..8). About half the arithmetic of the plain forward. The
+  recurrent products go through :func:`recurrent_linear` (oneDNN's matmul on the CPU).
 """
 
 from __future__ import annotations
@@ -42,6 +43,37 @@ class TemporalAttention(nn.Module):
         return torch.softmax(self.attention(x), dim=-1)
 
 
+def recurrent_linear(h, weight, bias=None):
+    """``F.linear(h, weight, bias)`` for a GRU's hidden-state product: h (B, H), weight (3H, H), bias (3H,) -> (B, 3H).
+
+    On the CPU in float32 without autograd it runs oneDNN's matmul (``mkldnn._linear_pointwise``): on the AMD
+    CPUs we measured, 1.5× faster than the MKL sgemm behind ``F.linear`` for (96, 1024) × (1024, 3072) (3.6 vs
+    5.5 ms; these products are ~40 % of TCMR's time) and as close to float64 as MKL's result (betas 3.5e-6 vs
+    3.6e-6 relative). Only here: for the 2048-wide input projections oneDNN's sums land farther from float64
+    (betas 9.9e-6), so those stay on F.linear. Elsewhere (GPU, float64, autograd) plain F.linear.
+    """
+    if (h.device.type == "cpu" and h.dtype == torch.float32 and weight.dtype == torch.float32
+            and not torch.is_grad_enabled() and _onednn_linear_ok()):
+        return torch.ops.mkldnn._linear_pointwise(h, weight, bias, "none", [], "")
+    return F.linear(h, weight, bias)
+
+
+_ONEDNN_LINEAR: "bool | None" = None
+
+
+def _onednn_linear_ok() -> bool:
+    """Whether this torch build has oneDNN's linear op and it computes a tiny product right (checked once)."""
+    global _ONEDNN_LINEAR
+    if _ONEDNN_LINEAR is None:
+        try:
+            x, w = torch.ones(2, 3), torch.ones(4, 3)
+            y = torch.ops.mkldnn._linear_pointwise(x, w, torch.ones(4), "none", [], "")
+            _ONEDNN_LINEAR = bool(torch.backends.mkldnn.is_available()) and bool(torch.equal(y, torch.full((2, 4), 4.0)))
+        except (RuntimeError, AttributeError, NotImplementedError):
+            _ONEDNN_LINEAR = False
+    return _ONEDNN_LINEAR
+
+
 def _gru_layer(gi, w_hh, b_hh, reverse: bool = False):
     """One GRU direction over precomputed input gates. gi: (T, B, 3H) = W_ih x + b_ih -> outputs (T, B, H).
 
@@ -52,7 +84,7 @@ def _gru_layer(gi, w_hh, b_hh, reverse: bool = False):
     out = gi.new_empty(gi.shape[:2] + (H,))
     h = None
     for t in steps:
-        gh = b_hh if h is None else F.linear(h, w_hh, b_hh)  # (B, 3H); a zero state projects to b_hh
+        gh = b_hh if h is None else recurrent_linear(h, w_hh, b_hh)  # (B, 3H); a zero state projects to b_hh
         rz = torch.sigmoid(gi[t, :, : 2 * H] + gh[..., : 2 * H])  # r and z in one op (same per element)
         r, z = rz[:, :H], rz[:, H:]
         n = torch.tanh(gi[t, :, 2 * H:] + r * gh[..., 2 * H:])

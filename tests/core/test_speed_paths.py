@@ -42,11 +42,32 @@ def crops():
 
 # ---------------------------------------------------------------------------------------------- backbone
 def test_fused_plan_equals_layer_by_layer(backbone, crops):
+    given = crops.clone()
     with torch.inference_mode():
         fused = backbone(crops)
         plain = backbone.forward_layers(crops)
     assert backbone._plan is not None and backbone._plan.usable  # the plan really ran
     assert rel_err(fused, plain) < 1e-5
+    assert torch.equal(crops, given)  # the residual adds write into the block's own tensors, never the input
+
+
+def test_recurrent_linear_is_f_linear_and_keeps_autograd():
+    from core.tcmr.temporal import _gru_layer, recurrent_linear
+
+    rng = np.random.default_rng(3)
+    h = torch.from_numpy(rng.normal(size=(96, 1024)).astype(np.float32))
+    w = torch.from_numpy(rng.normal(0, 0.03, size=(3072, 1024)).astype(np.float32))
+    b = torch.from_numpy(rng.normal(size=3072).astype(np.float32))
+    ref = torch.nn.functional.linear(h.double(), w.double(), b.double())
+    with torch.inference_mode():
+        out = recurrent_linear(h, w, b)
+    assert out.shape == (96, 3072) and out.dtype == torch.float32
+    assert rel_err(out, ref) < 1e-6  # float32 rounding of a 1024-long sum
+    # with autograd on, the plain path runs and gradients flow
+    gi = torch.from_numpy(rng.normal(size=(3, 2, 3 * 4)).astype(np.float32)).requires_grad_()
+    w_hh = torch.from_numpy(rng.normal(size=(12, 4)).astype(np.float32)).requires_grad_()
+    _gru_layer(gi, w_hh, torch.zeros(12)).sum().backward()
+    assert gi.grad is not None and w_hh.grad is not None and w_hh.grad.abs().sum() > 0
 
 
 def test_plan_follows_weight_changes(spin_checkpoint, crops):
