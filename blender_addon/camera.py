@@ -52,10 +52,17 @@ def find_clip(video_path: str):
     return None
 
 
-def attach_footage(camera_obj, video_path: str):
-    """Show the video behind the camera view (reusing a loaded clip of the file). Returns the MovieClip."""
+def attach_footage(camera_obj, video_path: str, video_fps: float = 0.0, scene_fps: float = 0.0):
+    """Show the video behind the camera view (reusing a loaded clip of the file). Returns the MovieClip.
+
+    Blender plays a clip one video frame per scene frame. When the scene runs at another rate than the video
+    (a motion resampled to ``scene_fps``), a driver on the clip's ``frame_offset`` makes scene frame k show the
+    video frame at the same time, ``round((k - 1) · video_fps / scene_fps)``, as the keys are placed
+    (:func:`pose_keys.scene_frames`); a simple expression, so it runs without Python scripts enabled.
+    """
     clip = find_clip(video_path) or bpy.data.movieclips.load(video_path, check_existing=True)
     clip.frame_start = 1  # clip frame k (video frame k - 1) on scene frame k
+    retime_footage(clip, video_fps, scene_fps)
     background = camera_obj.data.background_images.new()
     background.source = "MOVIE_CLIP"
     background.clip = clip
@@ -63,6 +70,26 @@ def attach_footage(camera_obj, video_path: str):
     background.frame_method = "FIT"
     camera_obj.data.show_background_images = True
     return clip
+
+
+def footage_offset_expression(video_fps: float, scene_fps: float) -> str:
+    """The driver of ``frame_offset``: scene frame k -> clip frame ``round((k - 1) · ratio) + 1``."""
+    return f"floor((frame - 1) * {float(video_fps) / float(scene_fps)!r} + 0.5) + 1 - frame"
+
+
+def retime_footage(clip, video_fps: float, scene_fps: float) -> None:
+    """Drive ``clip.frame_offset`` so the footage keeps the video's time on a scene of another rate; at the same
+    rate (or rates unknown) any such driver is removed and the offset is 0."""
+    if clip.animation_data is not None:
+        for fcurve in list(clip.animation_data.drivers):
+            if fcurve.data_path == "frame_offset":
+                clip.animation_data.drivers.remove(fcurve)
+    clip.frame_offset = 0
+    if not (video_fps > 0 and scene_fps > 0) or abs(video_fps - scene_fps) <= 1e-5 * video_fps:
+        return
+    driver = clip.driver_add("frame_offset").driver
+    driver.type = "SCRIPTED"
+    driver.expression = footage_offset_expression(video_fps, scene_fps)
 
 
 def set_scene_timing(scene, fps: float, num_source_frames: int) -> None:

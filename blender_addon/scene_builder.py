@@ -120,7 +120,7 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
             camera.set_scene_image(scene, motion.width, motion.height, cam)
             result.camera = cam
             if motion.video_path and os.path.isfile(motion.video_path):
-                camera.attach_footage(cam, motion.video_path)
+                camera.attach_footage(cam, motion.video_path, motion.fps, camera.scene_fps(scene))
             elif motion.video_path:
                 result.warnings.append(f"footage not found, camera without background: {motion.video_path}")
     scene_fps = camera.scene_fps(scene)

@@ -173,3 +173,39 @@ def test_cycles_renders_the_body_in_the_same_place(captured_scene, tmp_path):
     assert np.mean(hits) >= 0.8, hits
     ys, xs = np.nonzero(changed)
     assert abs(xs.mean() - joints[TORSO, 0].mean()) < 10 and abs(ys.mean() - joints[TORSO, 1].mean()) < 15
+
+
+def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays):
+    """A motion resampled to 15 fps over a 30 fps video: the scene runs at 15 fps and scene frame k shows video
+    frame 2 (k - 1), the frame its keys came from (Blender alone would show video frame k - 1)."""
+    from tcmr_mocap.blender_addon import camera, render, scene_builder
+
+    video = H.write_video(tmp_path / "walk.mp4", n_frames=12)
+    R, transl = H.procedural_motion(12)
+    R_cam, t_cam = H.to_camera_frame(R, transl, depth=5.0)
+    rows = np.arange(0, 12, 2)
+    result = H.make_result(smpl_arrays, {1: (R_cam[rows], t_cam[rows], rows, np.zeros(10))}, video_path=str(video),
+                           width=W, height=HGT, focal_length_px=F, num_frames=12)
+    result.motion_fps = 15.0
+    result.tracks[0].times_s = rows / 30.0
+    result.save(str(tmp_path / "walk15.npz"))
+    scene_builder.import_file(bpy.context, str(tmp_path / "walk15.npz"),
+                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    assert camera.scene_fps(scene) == 15.0 and scene.frame_end == 6
+    clip = render.footage_clip(scene)
+    scene.frame_set(4)
+    assert clip.frame_offset == 3  # clip frame 7 = video frame 6 on scene frame 4
+    bodies = [o for o in scene.objects if o.type == "MESH"]
+    render.setup_overlay(scene, str(tmp_path / "retimed.png"), frames=(4, 4), hide=tuple(bodies))
+    (path,) = render.render(scene)
+    rgb = png_rgb(path)
+    off = {k: float(np.abs(rgb - footage_frame(video, k)).mean()) for k in range(12)}
+    assert min(off, key=off.get) == 6 and off[6] < 0.03, off  # not 3, the frame an untimed clip would show
+    # imported again at the video's own rate, the driver goes and the clip runs one frame per frame
+    H.make_result(smpl_arrays, {1: (R_cam, t_cam, np.arange(12), np.zeros(10))}, video_path=str(video),
+                  width=W, height=HGT, focal_length_px=F).save(str(tmp_path / "walk30.npz"))
+    scene_builder.import_file(bpy.context, str(tmp_path / "walk30.npz"),
+                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    scene.frame_set(4)
+    assert camera.scene_fps(scene) == 30.0 and render.footage_clip(scene).frame_offset == 0
+    assert not (clip.animation_data and clip.animation_data.drivers)
