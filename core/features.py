@@ -17,15 +17,18 @@ Speed (all optional, none changes the numbers of the default float32 path):
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
+import weakref
 from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
 from .crop import CROP_SIZE, crop_people_torch, crop_person, crops_to_imagenet
 from .errors import CancelledError
+from .interrupts import deferred_interrupts
 from .tracking import Track, bbox_xyxy_to_cxcys
 from .video import VideoReader
 
@@ -49,6 +52,11 @@ class prefetch:
     Items come out in order; an exception raised by the iterable is re-raised here, in the consumer. Leaving the
     ``with`` block early (break, error, cancel) stops the worker and closes the iterable *in the worker thread*
     (so a generator's ``finally`` runs there, e.g. releasing the video file).
+
+    No worker outlives the interpreter: a Ctrl-C is held back while the thread starts (:mod:`core.interrupts`),
+    and any worker still running when Python exits (say, interrupted between creating and entering the ``with``
+    block) is stopped and joined by an ``atexit`` hook. (A daemon thread still inside OpenCV or torch when Python finalises is ended by
+    ``pthread_exit`` in C++ code, which aborts the process: "terminate called without an active exception".)
     """
 
     _ITEM, _END, _ERROR = range(3)
@@ -57,7 +65,13 @@ class prefetch:
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, args=(iterable,), name="tcmr-prefetch", daemon=True)
-        self._thread.start()
+        try:
+            with deferred_interrupts():  # start and record the thread as one step (core.interrupts)
+                _LIVE.add(self)
+                self._thread.start()
+        except BaseException:  # a Ctrl-C held back while it started is raised here: stop the worker first
+            self.close()
+            raise
 
     def _put(self, kind, value) -> bool:
         while not self._stop.is_set():
@@ -93,14 +107,31 @@ class prefetch:
                 raise value
 
     def close(self) -> None:
+        """Stop the worker and wait for it (it finishes the item it is on, then closes the iterable)."""
         self._stop.set()
-        self._thread.join()
+        while self._thread.ident is not None:  # started
+            try:
+                self._thread.join()
+                break
+            except RuntimeError:  # started, but not yet running: join() refuses for a moment
+                time.sleep(0.001)
+        _LIVE.discard(self)
 
     def __enter__(self) -> "prefetch":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_LIVE: "weakref.WeakSet[prefetch]" = weakref.WeakSet()  # workers not closed yet (a running one holds its own)
+
+
+@atexit.register
+def _close_live_prefetchers() -> None:
+    """At exit (daemon threads are still alive and can finish here), stop and join every worker left running."""
+    for worker in list(_LIVE):
+        worker.close()
 
 
 def maybe_prefetch(iterable: Iterable, enabled: bool):

@@ -21,6 +21,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
+from .interrupts import deferred_interrupts
+
 T = TypeVar("T")
 
 DEFAULT_LANES = 2
@@ -79,18 +81,23 @@ def run(tasks: Sequence[Callable[[], T]]) -> list[T]:
                 _LOCAL.busy = False
         return go
 
-    pool = _pool(len(tasks) - 1)
-    futures = [pool.submit(in_lane(task, n)) for task, n in zip(tasks[1:], shares[1:])]
-    first, error = None, None
-    torch.set_num_threads(shares[0])
-    was_busy, _LOCAL.busy = getattr(_LOCAL, "busy", False), True
+    first, error, futures = None, None, []
     try:
-        first = tasks[0]()
-    except BaseException as exc:  # raised after the other lanes are done with their pieces
+        with deferred_interrupts():  # a submit may start a worker thread: a Ctrl-C must not lose it
+            pool = _pool(len(tasks) - 1)  # (core.interrupts); one held back is raised when the block ends
+            futures = [pool.submit(in_lane(task, n)) for task, n in zip(tasks[1:], shares[1:])]
+    except KeyboardInterrupt as exc:  # the submitted pieces are still waited for below
         error = exc
-    finally:
-        _LOCAL.busy = was_busy
-        torch.set_num_threads(total)
+    if error is None:
+        torch.set_num_threads(shares[0])
+        was_busy, _LOCAL.busy = getattr(_LOCAL, "busy", False), True
+        try:
+            first = tasks[0]()
+        except BaseException as exc:  # raised after the other lanes are done with their pieces
+            error = exc
+        finally:
+            _LOCAL.busy = was_busy
+            torch.set_num_threads(total)
     results = [first]
     for fut in futures:
         while True:  # every lane's piece is waited for, also after Ctrl-C (a piece is one batch: short)

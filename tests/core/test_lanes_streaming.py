@@ -83,6 +83,39 @@ def test_run_raises_a_lane_error_after_all_lanes_finished(two_threads):
     assert torch.get_num_threads() == 2
 
 
+def test_ctrl_c_while_a_lane_thread_starts(two_threads, monkeypatch):
+    """A SIGINT while the pool starts its worker is raised once the worker is recorded and its piece is done:
+    no worker the pool does not know (Python would hang at exit joining it), no piece left running."""
+    import concurrent.futures.thread as cft
+    import os
+    import signal
+    import time
+
+    monkeypatch.setattr(lanes, "_POOL", None)  # a fresh pool: its first submit starts a thread
+    real_start = threading.Thread.start
+
+    def start_with_ctrl_c(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_with_ctrl_c)
+    done, ran_first = threading.Event(), []
+
+    def piece():
+        time.sleep(0.2)
+        done.set()
+        return 1
+
+    with pytest.raises(KeyboardInterrupt):
+        lanes.run([lambda: ran_first.append(True), piece])
+    monkeypatch.undo()
+    assert done.is_set() and not ran_first  # the lane's piece was waited for; the caller's was not started
+    workers = [t for t in lanes._POOL._threads if t.is_alive()]  # noqa: SLF001
+    assert workers and all(t in cft._threads_queues for t in workers)  # noqa: SLF001 (joined at exit)
+    assert torch.get_num_threads() == 2
+    lanes._POOL.shutdown(wait=True)  # noqa: SLF001
+
+
 def test_lane_count_rules(two_threads, monkeypatch):
     monkeypatch.delenv("TCMR_LANES", raising=False)
     assert lanes.lane_count(None) == 2

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 import pytest
@@ -193,6 +194,66 @@ def test_prefetch_stopped_early_closes_the_source():
             if i == 3:
                 break
     assert closed == [True]
+
+
+def _endless(closed: list):
+    try:
+        while True:
+            time.sleep(0.001)
+            yield 0
+    finally:
+        closed.append(True)
+
+
+def test_ctrl_c_while_a_thread_starts_is_raised_after_it(monkeypatch):
+    """A SIGINT while prefetch (or a lane) starts its thread is held back and raised right after, once the
+    thread is recorded: the prefetch worker is then stopped at once, not lost."""
+    import os
+    import signal
+    import threading
+
+    from core import features
+    from core.interrupts import deferred_interrupts
+
+    real_start = threading.Thread.start
+
+    def start_with_ctrl_c(self):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the thread is being started
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_with_ctrl_c)
+    closed: list = []
+    worker = None
+    with pytest.raises(KeyboardInterrupt):
+        worker = prefetch(_endless(closed))
+    monkeypatch.undo()
+    assert worker is None and closed == [True]  # started, then stopped and its source closed
+    assert not [w for w in list(features._LIVE) if w._thread.is_alive()]
+    # outside the block Ctrl-C is immediate; an ignored SIGINT stays ignored
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            held = True
+        raise AssertionError("not raised after the block")
+    assert held
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_prefetch_left_open_is_stopped_at_exit():
+    """A worker whose ``with`` block never ran (an interrupt between creating and entering it) is stopped by the
+    exit hook, before Python finalises its daemon threads."""
+    from core import features
+
+    closed: list = []
+    worker = prefetch(_endless(closed))
+    assert worker in features._LIVE and worker._thread.is_alive()
+    features._close_live_prefetchers()
+    assert closed == [True] and not worker._thread.is_alive() and worker not in features._LIVE
 
 
 # ------------------------------------------------------------------------------------- detect every k
