@@ -108,12 +108,15 @@ def test_ctrl_c_while_a_lane_thread_starts(two_threads, monkeypatch):
 
     with pytest.raises(KeyboardInterrupt):
         lanes.run([lambda: ran_first.append(True), piece])
+    pool = lanes._POOL  # noqa: SLF001 (the test's own pool; undo() puts the shared one back)
     monkeypatch.undo()
-    assert done.is_set() and not ran_first  # the lane's piece was waited for; the caller's was not started
-    workers = [t for t in lanes._POOL._threads if t.is_alive()]  # noqa: SLF001
-    assert workers and all(t in cft._threads_queues for t in workers)  # noqa: SLF001 (joined at exit)
-    assert torch.get_num_threads() == 2
-    lanes._POOL.shutdown(wait=True)  # noqa: SLF001
+    try:
+        assert done.is_set() and not ran_first  # the lane's piece was waited for; the caller's was not started
+        workers = [t for t in pool._threads if t.is_alive()]  # noqa: SLF001
+        assert workers and all(t in cft._threads_queues for t in workers)  # noqa: SLF001 (joined at exit)
+        assert torch.get_num_threads() == 2
+    finally:
+        pool.shutdown(wait=True)
 
 
 def test_lane_count_rules(two_threads, monkeypatch):
