@@ -55,8 +55,9 @@ class prefetch:
 
     No worker outlives the interpreter: a Ctrl-C is held back while the thread starts (:mod:`core.interrupts`),
     and any worker still running when Python exits (say, interrupted between creating and entering the ``with``
-    block) is stopped and joined by an ``atexit`` hook. (A daemon thread still inside OpenCV or torch when Python finalises is ended by
-    ``pthread_exit`` in C++ code, which aborts the process: "terminate called without an active exception".)
+    block) is stopped and joined by an ``atexit`` hook. (A daemon thread still inside OpenCV or torch when
+    Python finalises is ended by ``pthread_exit`` in C++ code, which aborts the process: "terminate called
+    without an active exception".)
     """
 
     _ITEM, _END, _ERROR = range(3)
