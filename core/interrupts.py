@@ -29,8 +29,10 @@ def deferred_interrupts() -> Iterator[None]:
         return
     held: list = []
     try:
+        if signal.getsignal(signal.SIGINT) is None:  # a handler set outside Python: it could not be put back
+            raise ValueError
         previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    except (ValueError, OSError):  # another interpreter, or no signal support: nothing to hold
+    except (ValueError, OSError):  # that, another interpreter, or no signal support: nothing to hold
         yield
         return
     try:
