@@ -114,11 +114,15 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     # it (glibc's defaults: large blocks mmapped and unmapped when freed), ours as core's loaders set it (freed
     # memory kept); the "freed memory kept" official rows give the like-for-like ratio
     official_name = "official scheme (torchvision ResNet-50 NCHW fp32 + nn.GRU per window + SMPL verts)"
+    official_kept = "official scheme, freed memory kept (core.allocator, as ours)"
+    ours_exact = "ours, exact (fp32; default capture: no verts)"
+    features_official_kept = "— ResNet-50 alone: official, freed memory kept"
+    features_ours = "— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)"
     run_off = lambda: run_official(off_backbone, off_tcmr, crops.to(device))  # noqa: E731
     cases = {
         official_name: (run_off, False),
-        "official scheme, freed memory kept (core.allocator, as ours)": (run_off, True),
-        "ours, exact (fp32; default capture: no verts)": (ours(backbone), True),
+        official_kept: (run_off, True),
+        ours_exact: (ours(backbone), True),
         "ours, exact, with SMPL verts + joints": (ours(backbone, with_smpl=True), True),
     }
     if fast_backbone is not None:
@@ -135,8 +139,8 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     cases["ours, exact, one lane (no CPU lanes)"] = (ours(one_lane), True)
     cases["ours, exact, glibc's defaults (freed memory handed back)"] = (ours(backbone), False)
     cases["— ResNet-50 alone: official (torchvision, NCHW, one batch)"] = (features_only(off_backbone, 256), False)
-    cases["— ResNet-50 alone: official, freed memory kept"] = (features_only(off_backbone, 256), True)
-    cases["— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)"] = (features_only(backbone, 32), True)
+    cases[features_official_kept] = (features_only(off_backbone, 256), True)
+    cases[features_ours] = (features_only(backbone, 32), True)
     cases["— ResNet-50 alone: ours, fused plan, one lane"] = (features_only(one_lane, 32), True)
     cases["— ResNet-50 alone: ours, fused plan, glibc's defaults"] = (features_only(backbone, 32), False)
     cases["— ResNet-50 alone: ours, layer by layer (fuse(False), batches of 32)"] = (features_only(
@@ -174,13 +178,14 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
         ratios = [o / t for o, t in zip(official_features if name.startswith("—") else official, ts)]
         lines.append(f"| {name} | {statistics.median(ts):.1f} ({', '.join(f'{t:.0f}' for t in ts)}) | "
                      f"{statistics.median(ratios):.2f}× |")
+
     def ratio(a, b):
         return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
     lines += ["", "like for like, both keeping freed memory: ours exact "
-              f"{ratio('official scheme, freed memory kept (core.allocator, as ours)', 'ours, exact (fp32; default capture: no verts)'):.2f}× "
+              f"{ratio(official_kept, ours_exact):.2f}× "
               "the official scheme; ResNet-50 alone "
-              f"{ratio('— ResNet-50 alone: official, freed memory kept', '— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)'):.2f}×"]
+              f"{ratio(features_official_kept, features_ours):.2f}×"]
     lines += ["", "max error relative to each output's largest value, ours exact vs official scheme: " +
               ", ".join(f"{k} {v:.1e}" for k, v in errors.items())]
     if fast_err:

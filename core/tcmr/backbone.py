@@ -18,6 +18,8 @@ on 2 cores, same rows); ``model.lanes = 1`` turns that off.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -220,22 +222,18 @@ class _InferencePlan:
         return F.relu_(y.add_(identity))
 
 
-_MKLDNN_OK: "bool | None" = None
-
-
+@functools.cache
 def _has_mkldnn_pointwise() -> bool:
-    """Whether this torch build has oneDNN's fused convolution op (checked once, on a tiny input)."""
-    global _MKLDNN_OK
-    if _MKLDNN_OK is None:
-        try:
-            x = torch.ones(1, 2, 3, 3).contiguous(memory_format=torch.channels_last)
-            w = torch.ones(2, 2, 1, 1).contiguous(memory_format=torch.channels_last)
-            y = torch.ops.mkldnn._convolution_pointwise(x, w, torch.zeros(2), [0, 0], [1, 1], [1, 1], 1, "relu",
-                                                        [None], "")
-            z = torch.ops.mkldnn._convolution_pointwise_.binary(y.clone(), x, w, torch.zeros(2), [0, 0], [1, 1],
-                                                                [1, 1], 1, "add", 1.0, "relu", [None], "")
-            _MKLDNN_OK = (bool(torch.backends.mkldnn.is_available()) and bool(torch.allclose(y, torch.full_like(y, 2.0)))
-                          and bool(torch.allclose(z, torch.full_like(z, 4.0))))
-        except (RuntimeError, AttributeError, NotImplementedError):
-            _MKLDNN_OK = False
-    return _MKLDNN_OK
+    """Whether this torch build has oneDNN's fused convolution ops, plain and in place (checked once, on a tiny
+    input)."""
+    try:
+        x = torch.ones(1, 2, 3, 3).contiguous(memory_format=torch.channels_last)
+        w = torch.ones(2, 2, 1, 1).contiguous(memory_format=torch.channels_last)
+        y = torch.ops.mkldnn._convolution_pointwise(x, w, torch.zeros(2), [0, 0], [1, 1], [1, 1], 1, "relu",
+                                                    [None], "")
+        z = torch.ops.mkldnn._convolution_pointwise_.binary(y.clone(), x, w, torch.zeros(2), [0, 0], [1, 1],
+                                                            [1, 1], 1, "add", 1.0, "relu", [None], "")
+        return (bool(torch.backends.mkldnn.is_available()) and bool(torch.allclose(y, torch.full_like(y, 2.0)))
+                and bool(torch.allclose(z, torch.full_like(z, 4.0))))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False

@@ -13,6 +13,8 @@ spec §1.2-1.3 (2-layer GRUs of 1024, tanh-tanh-tanh attention, softmax). Two wa
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,20 +60,15 @@ def recurrent_linear(h, weight, bias=None):
     return F.linear(h, weight, bias)
 
 
-_ONEDNN_LINEAR: "bool | None" = None
-
-
+@functools.cache
 def _onednn_linear_ok() -> bool:
     """Whether this torch build has oneDNN's linear op and it computes a tiny product right (checked once)."""
-    global _ONEDNN_LINEAR
-    if _ONEDNN_LINEAR is None:
-        try:
-            x, w = torch.ones(2, 3), torch.ones(4, 3)
-            y = torch.ops.mkldnn._linear_pointwise(x, w, torch.ones(4), "none", [], "")
-            _ONEDNN_LINEAR = bool(torch.backends.mkldnn.is_available()) and bool(torch.equal(y, torch.full((2, 4), 4.0)))
-        except (RuntimeError, AttributeError, NotImplementedError):
-            _ONEDNN_LINEAR = False
-    return _ONEDNN_LINEAR
+    try:
+        x, w = torch.ones(2, 3), torch.ones(4, 3)
+        y = torch.ops.mkldnn._linear_pointwise(x, w, torch.ones(4), "none", [], "")
+        return bool(torch.backends.mkldnn.is_available()) and bool(torch.equal(y, torch.full((2, 4), 4.0)))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
 
 
 def _gru_layer(gi, w_hh, b_hh, reverse: bool = False):
