@@ -15,6 +15,9 @@ Prints markdown tables for bench/RESULTS.md, with the machine and its load (``os
   runs with its allocator setting (``core.allocator``): the official scheme with glibc's defaults, as a plain
   process runs it, ours with freed memory kept, as ``core``'s loaders set it; rows of the official scheme
   with freed memory kept, and of ours with glibc's defaults, give the like-for-like ratios.
+  On the CPU it ends with an arithmetic bound: the stage's FLOPs (``model_flops_per_frame``) over the fastest
+  float32 rate measured in the process (``machine_peak_gflops``), i.e. the least time any implementation
+  doing these multiplications could take, and the most it could gain over the official scheme.
 - ``capture``: ``core.pipeline.run`` on synthetic 720p / 1080p clips with one and three walking figures,
   exact and ``--fast``. The detector is a real YOLO11s-sized network (random weights), so it costs what a
   real one costs, but it finds nobody; its boxes are replaced by the figures' ground-truth boxes (looked up
@@ -190,7 +193,81 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
               ", ".join(f"{k} {v:.1e}" for k, v in errors.items())]
     if fast_err:
         lines.append("ours fast (bf16 ResNet-50) vs official: " + ", ".join(f"{k} {v:.1e}" for k, v in fast_err.items()))
+    if device == "cpu":
+        resnet, temporal = model_flops_per_frame(backbone, tcmr, frames)
+        peak, rates = machine_peak_gflops()
+        floor_ms = 1000.0 * (resnet + temporal) / peak
+        lines += ["", f"arithmetic bound: ResNet-50 {resnet:.2f} + TCMR {temporal:.2f} GFLOP per frame; the fastest "
+                  f"float32 rate measured here {peak:.0f} GFLOP/s ({rates}) -> at least {floor_ms:.1f} ms per "
+                  f"frame for these multiplications, at most {statistics.median(official) / floor_ms:.2f}× the "
+                  "official scheme's median"]
     return lines
+
+
+def model_flops_per_frame(backbone, tcmr, frames: int) -> tuple[float, float]:
+    """Arithmetic of the exact model stage as ours runs it -> (ResNet-50 GFLOP per crop, TCMR GFLOP per frame).
+
+    Counted by ``torch.utils.flop_counter`` (2 FLOPs per multiply-add) on the layer-by-layer ResNet-50 and on
+    ``predict_sequence`` with the shared projections (the least arithmetic of any exact TCMR we know; its oneDNN
+    recurrent products are counted as the plain ``F.linear`` they equal). No SMPL, no vertices.
+    """
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from core.tcmr import temporal
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        backbone.forward_layers(torch.zeros(1, 3, 224, 224))
+    resnet = counter.get_total_flops() / 1e9
+    recurrent = temporal.recurrent_linear
+    temporal.recurrent_linear = lambda h, w, b=None: F.linear(h, w, b)
+    try:
+        feats = np.random.default_rng(1).normal(size=(frames, 2048)).astype(np.float32)
+        with FlopCounterMode(display=False) as counter:
+            tcmr.predict_sequence(feats, with_smpl=False, with_verts=False)
+    finally:
+        temporal.recurrent_linear = recurrent
+    return resnet, counter.get_total_flops() / 1e9 / frames
+
+
+def machine_peak_gflops(repeats: int = 5) -> tuple[float, str]:
+    """The fastest float32 arithmetic this process reaches on the CPU -> (GFLOP/s, what reached it).
+
+    Two candidates, best of ``repeats`` each: oneDNN's matmul of 2048² × 2048² on all torch threads, and a
+    ResNet-50 3×3 convolution (256 channels, 14×14, 16 crops; oneDNN, fused bias + ReLU) run in every CPU lane
+    at once, one thread each, as the fused plan runs. A bound for any implementation that does the same
+    multiplications: it cannot beat the machine's best rate on every one of them.
+    """
+    import torch
+
+    from core import lanes
+
+    def best(fn, flops):
+        fn()
+        ts = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+        return flops / min(ts) / 1e9
+
+    rates = {}
+    with torch.inference_mode():
+        a, w, b = torch.randn(2048, 2048), torch.randn(2048, 2048), torch.zeros(2048)
+        rates["oneDNN matmul 2048³"] = best(
+            lambda: torch.ops.mkldnn._linear_pointwise(a, w, b, "none", [], ""), 2 * 2048 ** 3)
+        n = lanes.lane_count(None, "cpu")
+        xs = [torch.randn(16, 256, 14, 14).contiguous(memory_format=torch.channels_last) for _ in range(n)]
+        k = torch.randn(256, 256, 3, 3).contiguous(memory_format=torch.channels_last)
+        kb = torch.zeros(256)
+
+        def conv(x):
+            return torch.ops.mkldnn._convolution_pointwise(x, k, kb, [1, 1], [1, 1], [1, 1], 1, "relu", [None], "")
+        rates[f"3×3 convolution in {n} lanes"] = best(
+            lambda: lanes.run([lambda x=x: conv(x) for x in xs]), n * 2 * 16 * 14 * 14 * 256 * 256 * 9)
+    name = max(rates, key=rates.get)
+    return rates[name], ", ".join(f"{k} {v:.0f}" for k, v in rates.items())
 
 
 # ---------------------------------------------------------------------------------------------- capture

@@ -1,0 +1,75 @@
+"""The speed benchmark's arithmetic bound (bench/bench_speed.py, model part): the FLOPs it counts for the exact
+model stage are those of ResNet-50 and of the shared-projection TCMR, worked out here by hand from the layer
+shapes, and the machine rate it measures is a real positive rate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import bench_speed  # noqa: E402
+
+
+def _resnet50_flops() -> float:
+    """2 × multiply-adds of torchvision's ResNet-50 convolutions at 224×224 (no fc)."""
+    macs = 112 * 112 * 64 * 3 * 49  # conv1 7×7/2
+    size, inplanes = 56, 64
+    for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for b in range(blocks):
+            out = size // stride if b == 0 else size
+            macs += size * size * inplanes * planes  # 1×1 reduce, at the block's input size
+            macs += out * out * planes * planes * 9  # 3×3 (stride in the first block)
+            macs += out * out * planes * planes * 4  # 1×1 expand
+            if b == 0:
+                macs += out * out * inplanes * planes * 4  # downsample 1×1/stride
+            size, inplanes = out, planes * 4
+    return 2.0 * macs
+
+
+def _tcmr_flops_per_frame() -> float:
+    """The shared-projection TCMR per frame (every frame one window): first-layer input gates once per frame;
+    per window the recurrent products of every step but the first (a zero state projects to the bias), the
+    top layer of gru_cur only over the steps reaching the middle (forward 0..8, backward 15..8), gru_bef over
+    frames 0..7 and gru_aft over 15..9; then the three linears, the attention and the 3-step regressor."""
+    h, f = 1024, 2048
+    rec = 3 * h * h  # one step's h · W_hhᵀ
+    macs = 4 * f * 3 * h  # project_frames: cur, cur_reverse, bef, aft
+    macs += 2 * 15 * rec  # gru_cur layer 0, both directions, 16 steps
+    macs += (9 + 8) * 2 * h * 3 * h + (8 + 7) * rec  # gru_cur layer 1 (input 2H), steps reaching the middle
+    for steps in (8, 7):  # gru_bef, gru_aft: layer 0 recurrence, layer 1 input + recurrence
+        macs += (steps - 1) * rec + steps * h * 3 * h + (steps - 1) * rec
+    macs += 2 * h * f + 2 * h * f  # linear_cur (2H -> 2048), linear_bef + linear_aft (H -> 2048)
+    macs += 3 * f * 256 + 3 * 256 * 256 + 256 * 256 + 256 * 3  # attention: 2048 -> 256 each, 768 -> 256 -> 256 -> 3
+    npose, nshape, ncam = 144, 10, 3
+    macs += 3 * ((f + npose + nshape + ncam) * 1024 + 1024 * 1024 + 1024 * (npose + nshape + ncam))
+    return 2.0 * macs
+
+
+def test_counted_flops_are_resnet50_and_the_shared_tcmr(spin_checkpoint, tcmr_model):
+    import core
+
+    resnet, temporal = bench_speed.model_flops_per_frame(core.load_backbone(spin_checkpoint), tcmr_model, 40)
+    assert resnet * 1e9 == pytest.approx(_resnet50_flops(), rel=1e-9)
+    assert temporal * 1e9 == pytest.approx(_tcmr_flops_per_frame(), rel=1e-6)
+    assert 8.1 < resnet < 8.3 and 0.8 < temporal < 0.9  # the figures quoted in bench/RESULTS.md
+
+
+def test_the_oneDNN_recurrence_is_restored_after_counting(spin_checkpoint, tcmr_model):
+    import core
+    from core.tcmr import temporal
+
+    before = temporal.recurrent_linear
+    bench_speed.model_flops_per_frame(core.load_backbone(spin_checkpoint), tcmr_model, 20)
+    assert temporal.recurrent_linear is before
+
+
+def test_machine_peak_is_a_measured_rate():
+    rate, detail = bench_speed.machine_peak_gflops(repeats=1)
+    assert rate > 1.0
+    assert "matmul" in detail and "convolution" in detail
