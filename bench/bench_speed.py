@@ -252,18 +252,29 @@ def machine_peak_gflops(repeats: int = 5) -> tuple[float, str]:
             ts.append(time.perf_counter() - t)
         return flops / min(ts) / 1e9
 
+    import torch.nn.functional as F
+
+    from core.tcmr.backbone import _has_mkldnn_pointwise
+    from core.tcmr.temporal import _onednn_linear_ok
+
     rates = {}
     with torch.inference_mode():
         a, w, b = torch.randn(2048, 2048), torch.randn(2048, 2048), torch.zeros(2048)
-        rates["oneDNN matmul 2048³"] = best(
-            lambda: torch.ops.mkldnn._linear_pointwise(a, w, b, "none", [], ""), 2 * 2048 ** 3)
+        if _onednn_linear_ok():
+            rates["oneDNN matmul 2048³"] = best(
+                lambda: torch.ops.mkldnn._linear_pointwise(a, w, b, "none", [], ""), 2 * 2048 ** 3)
+        else:
+            rates["matmul 2048³"] = best(lambda: F.linear(a, w, b), 2 * 2048 ** 3)
         n = lanes.lane_count(None, "cpu")
         xs = [torch.randn(16, 256, 14, 14).contiguous(memory_format=torch.channels_last) for _ in range(n)]
         k = torch.randn(256, 256, 3, 3).contiguous(memory_format=torch.channels_last)
         kb = torch.zeros(256)
 
         def conv(x):
-            return torch.ops.mkldnn._convolution_pointwise(x, k, kb, [1, 1], [1, 1], [1, 1], 1, "relu", [None], "")
+            if _has_mkldnn_pointwise():
+                return torch.ops.mkldnn._convolution_pointwise(x, k, kb, [1, 1], [1, 1], [1, 1], 1, "relu",
+                                                               [None], "")
+            return F.relu_(F.conv2d(x, k, kb, padding=1))
         rates[f"3×3 convolution in {n} lanes"] = best(
             lambda: lanes.run([lambda x=x: conv(x) for x in xs]), n * 2 * 16 * 14 * 14 * 256 * 256 * 9)
     name = max(rates, key=rates.get)
