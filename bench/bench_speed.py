@@ -240,22 +240,15 @@ def machine_peak_gflops(repeats: int = 5) -> tuple[float, str]:
     multiplications: it cannot beat the machine's best rate on every one of them.
     """
     import torch
+    import torch.nn.functional as F
+    from bench_network import best_of
 
     from core import lanes
-
-    def best(fn, flops):
-        fn()
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
-        return flops / min(ts) / 1e9
-
-    import torch.nn.functional as F
-
     from core.tcmr.backbone import _has_mkldnn_pointwise
     from core.tcmr.temporal import _onednn_linear_ok
+
+    def best(fn, flops):
+        return flops / best_of(fn, repeats) / 1e9
 
     rates = {}
     with torch.inference_mode():
