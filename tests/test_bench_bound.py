@@ -1,6 +1,7 @@
 """The speed benchmark's arithmetic bound (bench/bench_speed.py, model part): the FLOPs it counts for the exact
 model stage are those of ResNet-50 and of the shared-projection TCMR, worked out here by hand from the layer
-shapes, and the machine rate it measures is a real positive rate."""
+shapes, and the machine rate it measures is a real positive rate; the Winograd convolutions that
+bench/bench_winograd.py times compute the convolution they stand for."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bench_speed  # noqa: E402
+import bench_winograd  # noqa: E402
 
 
 def _resnet50_flops() -> float:
@@ -73,3 +75,22 @@ def test_machine_peak_is_a_measured_rate():
     rate, detail = bench_speed.machine_peak_gflops(repeats=1)
     assert rate > 1.0
     assert "matmul" in detail and "convolution" in detail
+
+
+@pytest.mark.parametrize("m, tol", [(2, 2e-6), (4, 3e-5)])
+@pytest.mark.parametrize("size", [7, 14])  # 7: tiles overhang the edge (padding trimmed again)
+def test_winograd_convolution_is_the_3x3_convolution(m, tol, size):
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(size)
+    x = torch.randn(2, 16, size, size, generator=gen).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(24, 16, 3, 3, generator=gen), torch.randn(24, generator=gen)
+    conv = bench_winograd.WinogradConv3x3(w, b, m)
+    with torch.inference_mode():
+        ref = F.conv2d(x.double(), w.double(), b.double(), padding=1)
+        for relu in (False, True):
+            y = conv(x, relu=relu)
+            want = F.relu(ref) if relu else ref
+            assert y.shape == want.shape and y.is_contiguous(memory_format=torch.channels_last)
+            assert float((y.double() - want).abs().max() / want.abs().max()) < tol
