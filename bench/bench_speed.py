@@ -121,7 +121,11 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     ours_exact = "ours, exact (fp32; default capture: no verts)"
     features_official_kept = "— ResNet-50 alone: official, freed memory kept"
     features_ours = "— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)"
-    run_off = lambda: run_official(off_backbone, off_tcmr, crops.to(device))  # noqa: E731
+    from core.tcmr.float32 import exact_float32
+
+    def run_off():  # the release ran on torch 1.4, before TensorFloat-32: full float32 on a GPU, as ours runs
+        with exact_float32(device):
+            return run_official(off_backbone, off_tcmr, crops.to(device))
     cases = {
         official_name: (run_off, False),
         official_kept: (run_off, True),
@@ -133,7 +137,7 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
 
     def features_only(net, batch):
         def go():
-            with torch.inference_mode():
+            with torch.inference_mode(), exact_float32(device):  # ours sets it anyway; the official needs it
                 for i in range(0, frames, batch):
                     net(crops[i:i + batch].to(device))
         return go
@@ -149,7 +153,7 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     cases["— ResNet-50 alone: ours, layer by layer (fuse(False), batches of 32)"] = (features_only(
         core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device).fuse(False), 32), True)
     # accuracy first (official windowing so both predict the same windows)
-    ref = run_official(off_backbone, off_tcmr, crops.to(device))
+    ref = run_off()
     exact = ours(backbone, with_smpl=True, windowing="official")()
     errors = {k: rel_err(exact[k], ref[k]) for k in ("rotmat", "betas", "cam", "scores", "verts", "joints49")}
     fast_err = None

@@ -4,6 +4,7 @@
 - :mod:`.temporal` — the three GRUs and the attention (B, 16, 2048) -> (B, 2048).
 - :mod:`.regressor` — SPIN's iterative regressor (B, 2048) -> rotmat / betas / cam (+ SMPL).
 - :mod:`.model` — the assembled network, windowing and ``predict_sequence``.
+- :mod:`.float32` — TensorFloat-32 off on CUDA while the exact networks run.
 - :mod:`.checkpoint` — reading/validating the official files, ``load_tcmr`` / ``load_backbone``.
 """
 

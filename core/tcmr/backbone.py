@@ -10,7 +10,7 @@ shift computed in float64, then cast), ReLUs and the residual add fused into the
 ``mkldnn._convolution_pointwise`` on CPU; plain ``conv2d`` + bias elsewhere), channels-last activations.
 Same maths as the layer-by-layer path; results equal to float32 rounding (measured ~3e-7 relative), about
 1.15-1.3× faster on a 2-core CPU; the residual add accumulates in place into the block's own identity
-tensor. The plan is rebuilt when any weight, dtype or device changes; ``fuse(False)`` turns it off (then the
+tensor. On CUDA both paths run with TensorFloat-32 off (:mod:`.float32`), so float32 stays float32. The plan is rebuilt when any weight, dtype or device changes; ``fuse(False)`` turns it off (then the
 plain layer-by-layer path always runs). float64 models always run layer by layer.
 On the CPU a batch of crops is split into ``lanes`` pieces run at the same time (:mod:`core.lanes`; ~7 % faster
 on 2 cores, same rows); ``model.lanes = 1`` turns that off.
@@ -23,6 +23,8 @@ import functools
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .float32 import exact_float32
 
 
 class Bottleneck(nn.Module):
@@ -95,11 +97,12 @@ class ResNet50Features(nn.Module):
     def forward(self, crops):
         if crops.dim() != 4 or crops.shape[1:] != (3, 224, 224):
             raise ValueError(f"crops must be (N, 3, 224, 224), got {tuple(crops.shape)}")
-        if getattr(self, "_fuse", False) and not self.training and not torch.is_grad_enabled():
-            plan = self._current_plan()
-            if plan is not None:
-                return self._run_plan(plan, crops)
-        return self.forward_layers(crops)
+        with exact_float32(crops.device):  # no TensorFloat-32 convolutions on CUDA (core/tcmr/float32.py)
+            if getattr(self, "_fuse", False) and not self.training and not torch.is_grad_enabled():
+                plan = self._current_plan()
+                if plan is not None:
+                    return self._run_plan(plan, crops)
+            return self.forward_layers(crops)
 
     def _run_plan(self, plan: "_InferencePlan", crops):
         """The plan on all crops; on the CPU split into lanes (:mod:`core.lanes`, same rows as one call)."""
@@ -126,9 +129,10 @@ class ResNet50Features(nn.Module):
         first = next(self.parameters())
         if first.is_contiguous(memory_format=torch.channels_last) and not first.is_contiguous():
             crops = crops.contiguous(memory_format=torch.channels_last)
-        x = self.maxpool(self.relu(self.bn1(self.conv1(crops))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return torch.flatten(self.avgpool(x), 1)
+        with exact_float32(crops.device):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(crops))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return torch.flatten(self.avgpool(x), 1)
 
 
 # ------------------------------------------------------------------------------------- inference plan

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .float32 import exact_float32
 from .regressor import Regressor
 from .temporal import SEQLEN, TemporalEncoder
 
@@ -62,9 +63,11 @@ class TCMR(nn.Module):
         return self.regressor.smpl is not None
 
     def forward(self, features, with_smpl: bool = True, with_verts: bool = True) -> dict:
-        """features: (B, 16, 2048) -> the dict above (the release's eval path, ``torch.nn.GRU``)."""
-        feature, scores = self.encoder(features)
-        out = self.regressor(feature, with_smpl=with_smpl, with_verts=with_verts)
+        """features: (B, 16, 2048) -> the dict above (the release's eval path, ``torch.nn.GRU``). On CUDA with
+        TensorFloat-32 off (:mod:`.float32`)."""
+        with exact_float32(features.device):
+            feature, scores = self.encoder(features)
+            out = self.regressor(feature, with_smpl=with_smpl, with_verts=with_verts)
         out["scores"] = scores
         return out
 
@@ -78,7 +81,8 @@ class TCMR(nn.Module):
         CPU and far less sensitive to a busy machine). ``shared=True`` runs the shared-
         projection encoder (:meth:`TemporalEncoder.forward_indexed`, ~2× faster, equal to float32 rounding);
         ``shared=False`` builds every window and runs :meth:`forward`. Runs under ``torch.inference_mode``
-        on the module's device and dtype; results are numpy arrays of that dtype (float32 for half types).
+        on the module's device and dtype (on CUDA with TensorFloat-32 off, :mod:`.float32`); results are numpy
+        arrays of that dtype (float32 for half types).
         """
         param = self.regressor.fc1.weight
         feats = torch.as_tensor(np.asarray(features) if not torch.is_tensor(features) else features)
@@ -89,7 +93,7 @@ class TCMR(nn.Module):
             raise ValueError("batch_windows must be >= 1")
         windows = torch.from_numpy(window_indices(n, windowing)).to(param.device)
         chunks = []
-        with torch.inference_mode():
+        with torch.inference_mode(), exact_float32(param.device):
             feats = feats.to(device=param.device, dtype=param.dtype)
             gates = self.encoder.project_frames(feats) if shared and n > 0 else None
             for start in range(0, n, batch_windows):
