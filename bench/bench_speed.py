@@ -178,12 +178,14 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     official = times[official_name]
     lines = [f"model stage, {frames} frames, {rounds} alternating rounds, device {device}; {machine()}; "
              f"{load_before} before, {load_after} after", "",
-             "| what | ms / frame (median; all rounds) | speed-up vs official (median of per-round ratios) |",
-             "|---|---|---|"]
+             "| what | ms / frame (median; all rounds) | frames/s | speed-up vs official (median of per-round "
+             "ratios) |",
+             "|---|---|---|---|"]
     official_features = next((ts for name, ts in times.items() if name.startswith("—")), official)
     for name, ts in times.items():  # the ResNet-50-alone rows against the official ResNet-50 alone
         ratios = [o / t for o, t in zip(official_features if name.startswith("—") else official, ts)]
-        lines.append(f"| {name} | {statistics.median(ts):.1f} ({', '.join(f'{t:.0f}' for t in ts)}) | "
+        median = statistics.median(ts)
+        lines.append(f"| {name} | {_ms(median)} ({', '.join(_ms(t, 2) for t in ts)}) | {1000.0 / median:,.0f} | "
                      f"{statistics.median(ratios):.2f}× |")
 
     def ratio(a, b):
@@ -206,6 +208,18 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
                   f"frame for these multiplications, at most {statistics.median(official) / floor_ms:.2f}× the "
                   "official scheme's median"]
     return lines
+
+
+def _ms(value: float, digits: int = 3) -> str:
+    """Milliseconds for a table: one decimal from 10 ms up (the CPU's range), else ``digits`` significant
+    figures (a GPU's fractions of a millisecond would all print as 0.1)."""
+    return f"{value:.1f}" if digits >= 3 and value >= 10 else (f"{value:.0f}" if value >= 10 else f"{value:.{digits}g}")
+
+
+def _s(value: float) -> str:
+    """Seconds per frame for a table: three decimals (the CPU's range), two significant figures below 1 ms
+    (a GPU's stages would all print as 0.000)."""
+    return f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.2g}"
 
 
 def model_flops_per_frame(backbone, tcmr, frames: int) -> tuple[float, float]:
@@ -455,9 +469,8 @@ def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: P
                 med = {k: statistics.median(r[k] for r in rs) / n for k in ("detect", "features", "regress",
                                                                             "refine", "write", "total")}
                 row = [f"{width}×{height}, {people} person{'s' if people > 1 else ''}", mode,
-                       f"{decode_s:.3f}", f"{med['detect']:.3f}", f"{crop_s:.3f}",
-                       f"{med['features']:.3f}", f"{med['regress']:.3f}",
-                       f"{med['refine']:.3f}", f"{med['write']:.3f}", f"{med['total']:.3f}",
+                       _s(decode_s), _s(med["detect"]), _s(crop_s), _s(med["features"]), _s(med["regress"]),
+                       _s(med["refine"]), _s(med["write"]), _s(med["total"]),
                        f"**{1.0 / med['total']:.1f}** ({', '.join(format(n / r['total'], '.1f') for r in rs)})",
                        f"{setups[mode][2]:.1f}", "load " + " … ".join(r["load"].split()[1] for r in (rs[0], rs[-1]))]
                 lines.append("| " + " | ".join(row) + " |")

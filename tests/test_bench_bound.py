@@ -1,7 +1,7 @@
 """The speed benchmark's arithmetic bound (bench/bench_speed.py, model part): the FLOPs it counts for the exact
 model stage are those of ResNet-50 and of the shared-projection TCMR, worked out here by hand from the layer
-shapes, and the machine rate it measures is a real positive rate; the Winograd convolutions that
-bench/bench_winograd.py times compute the convolution they stand for."""
+shapes, the machine rate it measures is a real positive rate, the tables keep small (GPU) numbers readable, and
+the Winograd convolutions that bench/bench_winograd.py times compute the convolution they stand for."""
 
 from __future__ import annotations
 
@@ -94,3 +94,10 @@ def test_winograd_convolution_is_the_3x3_convolution(m, tol, size):
             want = F.relu(ref) if relu else ref
             assert y.shape == want.shape and y.is_contiguous(memory_format=torch.channels_last)
             assert float((y.double() - want).abs().max() / want.abs().max()) < tol
+
+
+def test_table_numbers_keep_their_digits_on_a_gpu():
+    """ms/frame and s/frame as the tables print them: the CPU's ranges as before, a GPU's small values not as 0."""
+    assert bench_speed._ms(127.93) == "127.9" and bench_speed._ms(127.93, 2) == "128"
+    assert bench_speed._ms(0.1234) == "0.123" and bench_speed._ms(0.0456, 2) == "0.046"
+    assert bench_speed._s(0.1234) == "0.123" and bench_speed._s(0.00034) == "0.00034" and bench_speed._s(0) == "0.000"
