@@ -97,12 +97,12 @@ class ResNet50Features(nn.Module):
     def forward(self, crops):
         if crops.dim() != 4 or crops.shape[1:] != (3, 224, 224):
             raise ValueError(f"crops must be (N, 3, 224, 224), got {tuple(crops.shape)}")
-        with exact_float32(crops.device):  # no TensorFloat-32 convolutions on CUDA (core/tcmr/float32.py)
-            if getattr(self, "_fuse", False) and not self.training and not torch.is_grad_enabled():
-                plan = self._current_plan()
-                if plan is not None:
+        if getattr(self, "_fuse", False) and not self.training and not torch.is_grad_enabled():
+            plan = self._current_plan()
+            if plan is not None:
+                with exact_float32(crops.device):  # no TensorFloat-32 convolutions on CUDA (.float32)
                     return self._run_plan(plan, crops)
-            return self.forward_layers(crops)
+        return self.forward_layers(crops)
 
     def _run_plan(self, plan: "_InferencePlan", crops):
         """The plan on all crops; on the CPU split into lanes (:mod:`core.lanes`, same rows as one call)."""
