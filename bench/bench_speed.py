@@ -213,7 +213,9 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
 def _ms(value: float, digits: int = 3) -> str:
     """Milliseconds for a table: one decimal from 10 ms up (the CPU's range), else ``digits`` significant
     figures (a GPU's fractions of a millisecond would all print as 0.1)."""
-    return f"{value:.1f}" if digits >= 3 and value >= 10 else (f"{value:.0f}" if value >= 10 else f"{value:.{digits}g}")
+    if value >= 10:
+        return f"{value:.{1 if digits >= 3 else 0}f}"
+    return f"{value:.{digits}g}"
 
 
 def _s(value: float) -> str:

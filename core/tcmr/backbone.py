@@ -10,8 +10,9 @@ shift computed in float64, then cast), ReLUs and the residual add fused into the
 ``mkldnn._convolution_pointwise`` on CPU; plain ``conv2d`` + bias elsewhere), channels-last activations.
 Same maths as the layer-by-layer path; results equal to float32 rounding (measured ~3e-7 relative), about
 1.15-1.3× faster on a 2-core CPU; the residual add accumulates in place into the block's own identity
-tensor. On CUDA both paths run with TensorFloat-32 off (:mod:`.float32`), so float32 stays float32. The plan is rebuilt when any weight, dtype or device changes; ``fuse(False)`` turns it off (then the
-plain layer-by-layer path always runs). float64 models always run layer by layer.
+tensor. The plan is rebuilt when any weight, dtype or device changes; ``fuse(False)`` turns it off (then the
+plain layer-by-layer path always runs). float64 models always run layer by layer. On CUDA both paths run with
+TensorFloat-32 off (:mod:`.float32`), so float32 stays float32.
 On the CPU a batch of crops is split into ``lanes`` pieces run at the same time (:mod:`core.lanes`; ~7 % faster
 on 2 cores, same rows); ``model.lanes = 1`` turns that off.
 """

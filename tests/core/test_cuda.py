@@ -31,37 +31,19 @@ def rel_err(a, b) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
 
 
-@pytest.fixture
-def tf32_on():
-    """The caller asks for TensorFloat-32 everywhere (what a speed-minded pipeline might set)."""
-    knobs = (torch.backends.cudnn.conv, torch.backends.cudnn.rnn, torch.backends.cuda.matmul)
-    if not all(hasattr(k, "fp32_precision") for k in knobs):
-        saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
-        yield lambda: torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
-        return
-    saved = [k.fp32_precision for k in knobs]
-    for k in knobs:
-        k.fp32_precision = "tf32"
-    yield lambda: all(k.fp32_precision == "tf32" for k in knobs)
-    for k, v in zip(knobs, saved):
-        k.fp32_precision = v
-
-
 @pytest.fixture(scope="module")
 def crops():
     return torch.from_numpy(np.random.default_rng(3).normal(size=(8, 3, 224, 224)).astype(np.float32))
 
 
-def test_backbone_float32_on_the_gpu_is_exact(spin_checkpoint, crops, tf32_on):
+def test_backbone_float32_on_the_gpu_is_exact(spin_checkpoint, crops, caller_tf32):
     ref64 = core.load_backbone(spin_checkpoint, dtype=torch.float64)
     gpu = core.load_backbone(spin_checkpoint, device="cuda")
     with torch.inference_mode():
         ref = ref64.forward_layers(crops.double())
         fused = gpu(crops.cuda())
         layers = gpu.forward_layers(crops.cuda())
-    assert tf32_on()  # the caller's setting is back after each call
+    assert caller_tf32()  # the caller's setting is back after each call
     assert rel_err(fused, ref) < 1e-5 and rel_err(layers, ref) < 1e-5  # TensorFloat-32: ~1e-3
 
 
@@ -74,14 +56,14 @@ def test_half_backbones_stay_close(spin_checkpoint, crops, dtype, bound):
     assert 0 < err < bound
 
 
-def test_tcmr_float32_on_the_gpu_is_exact(tcmr_checkpoint, tf32_on):
+def test_tcmr_float32_on_the_gpu_is_exact(tcmr_checkpoint, caller_tf32):
     ref = core.load_tcmr(tcmr_checkpoint, dtype=torch.float64)
     gpu = core.load_tcmr(tcmr_checkpoint, device="cuda")
     feats = np.random.default_rng(4).normal(size=(40, 2048)).astype(np.float32)
     want = ref.predict_sequence(feats.astype(np.float64), windowing="official")
     for shared in (True, False):  # False: every window through nn.GRU (cuDNN's RNN on the GPU)
         got = gpu.predict_sequence(feats, windowing="official", shared=shared)
-        assert tf32_on()
+        assert caller_tf32()
         for key in ("rotmat", "betas", "cam", "scores", "joints49", "verts"):
             assert rel_err(got[key], want[key]) < 1e-5, (shared, key)  # the CPU in float32: ≤ 1e-6; TF32: ~1e-3
 

@@ -20,20 +20,14 @@ from core.tcmr import float32, model as model_module  # noqa: E402
 
 
 def _knobs():
-    return (torch.backends.cudnn.conv, torch.backends.cudnn.rnn, torch.backends.cuda.matmul)
+    return float32._precision_knobs()
 
 
 @pytest.fixture
-def tf32_everywhere():
-    """Every fp32 flag set to TensorFloat-32 (as a caller that wants speed would), put back after the test."""
-    if float32._precision_knobs() is None:
+def tf32_everywhere(caller_tf32):
+    """Every fp32 flag set to TensorFloat-32 (tests/core/conftest.py), here through torch's per-backend flags."""
+    if _knobs() is None:
         pytest.skip("this torch has only the legacy allow_tf32 flags")
-    saved = [k.fp32_precision for k in _knobs()]
-    for k in _knobs():
-        k.fp32_precision = "tf32"
-    yield
-    for k, v in zip(_knobs(), saved):
-        k.fp32_precision = v
 
 
 def test_cuda_block_runs_ieee_and_puts_the_callers_flags_back(tf32_everywhere):
