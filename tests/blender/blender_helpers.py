@@ -24,6 +24,16 @@ R_X180 = np.diag([1.0, -1.0, -1.0])  # SMPL's y-up body seen by a camera (OpenCV
 
 
 
+def enable_addon():
+    """Enable the add-on (package ``tcmr_mocap``) in the current Blender session; returns its module. Test files
+    call this (never ``import conftest``: another folder's conftest.py may own that module name)."""
+    import addon_utils
+
+    module = addon_utils.enable("tcmr_mocap", default_set=True, handle_error=None)
+    assert module is not None, "the add-on did not enable"
+    return module
+
+
 def runtime_python() -> str:
     """The core's Python for tests that run the core as a subprocess: this one, or, in a light environment
     without torch (another Blender's bpy, see tests/test_blender_versions.py), ``$TCMR_RUNTIME_PYTHON``."""

@@ -32,13 +32,7 @@ def _expose_package() -> None:
 _expose_package()
 sys.path.insert(0, str(Path(__file__).parent))  # blender_helpers
 
-
-def enable_addon():
-    import addon_utils
-
-    module = addon_utils.enable(PACKAGE, default_set=True, handle_error=None)
-    assert module is not None, "the add-on did not enable"
-    return module
+from blender_helpers import enable_addon  # noqa: E402  (after the package is exposed)
 
 
 @pytest.fixture

@@ -39,9 +39,7 @@ def motion_file(tmp_path, smpl_arrays):
 def write_rig(tmp_path, kind):
     """The Mixamo-style test rig saved as .fbx / .glb / .blend (no animation), from a fresh scene."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    import conftest
-
-    conftest.enable_addon()
+    H.enable_addon()
     rig = rigs.build_rig(bpy.context, "mixamo", name="hero")
     path = tmp_path / f"hero.{kind}"
     rig.select_set(True)

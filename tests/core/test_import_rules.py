@@ -137,3 +137,17 @@ def test_light_modules_import_without_torch():
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_no_test_imports_a_conftest_by_name():
+    """Several folders have a conftest.py; which one owns the module name ``conftest`` depends on collection
+    order (a tests/core/conftest.py once broke a Blender test that did ``import conftest``). Shared helpers
+    live in uniquely named modules instead."""
+    offenders = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[-1] == "conftest" for n in names):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not offenders, f"tests importing a conftest module by name: {offenders}"
