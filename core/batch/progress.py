@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from typing import Optional
 
 
 def _clock(seconds: float) -> str:
@@ -38,9 +39,11 @@ class BatchProgress:
         self.current = ""
 
     # ---------------------------------------------------------------------------------------------- events
-    def start(self, key: str, name: str) -> None:
+    def start(self, key: str, name: str, video: Optional[str] = None) -> None:
         self.running[key] = 0.0
         self.current = name
+        if self.as_json:
+            self.emit({"type": "start", "key": key, "video": video or name})
         self.draw()
 
     def update(self, key: str, fraction: float) -> None:

@@ -67,7 +67,8 @@ class _Driver:
 
     def on_start(self, key: str, worker: str) -> None:
         with self.lock:
-            self.progress.start(key, os.path.basename(self.tasks[key]["video"]))
+            video = self.tasks[key]["video"]
+            self.progress.start(key, os.path.basename(video), video)
 
     def on_progress(self, key: str, fraction: float) -> None:
         with self.lock:
