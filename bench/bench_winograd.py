@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_network import best_of  # noqa: E402
+from bench_speed import rel_err  # noqa: E402
 
 # The stride-1 3×3 convolutions of ResNet-50 at 224×224: (channels, size, how many); the first block of
 # layer2..4 has its stride in the 3×3 and stays direct.
@@ -96,10 +97,6 @@ class WinogradConv3x3:
         return (F.relu_(y) if relu else y).permute(0, 3, 1, 2)
 
 
-def rel_err_f64(y: torch.Tensor, ref: torch.Tensor) -> float:
-    return float((y.double() - ref).abs().max() / ref.abs().max())
-
-
 def layer_rows(crops: int, repeats: int):
     """One row per ResNet-50 shape: (channels, size, count, direct ms, {m: ms}, {m: products-only ms},
     direct err, {m: err})."""
@@ -118,12 +115,12 @@ def layer_rows(crops: int, repeats: int):
                 x, wc, b, [1, 1], [1, 1], [1, 1], 1, "relu", [None], "")
         else:
             direct = lambda: F.relu_(F.conv2d(x, wc, b, padding=1))  # noqa: E731
-        t_direct, e_direct = best_of(direct, repeats) / crops * 1e3, rel_err_f64(direct(), ref)
+        t_direct, e_direct = best_of(direct, repeats) / crops * 1e3, rel_err(direct(), ref)
         t_wino, t_prod, e_wino = {}, {}, {}
         for m in (2, 4):
             conv = WinogradConv3x3(w, b, m)
             t_wino[m] = best_of(lambda: conv(x), repeats) / crops * 1e3
-            e_wino[m] = rel_err_f64(conv(x), ref)
+            e_wino[m] = rel_err(conv(x), ref)
             tiles = torch.randn(conv.a ** 2, crops * (-(-s // m)) ** 2, c, generator=gen)
             t_prod[m] = best_of(lambda: conv._products(tiles), repeats) / crops * 1e3
         rows.append((c, s, count, t_direct, t_wino, t_prod, e_direct, e_wino))

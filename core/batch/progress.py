@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-from typing import Optional
 
 
 def _clock(seconds: float) -> str:
@@ -39,11 +38,11 @@ class BatchProgress:
         self.current = ""
 
     # ---------------------------------------------------------------------------------------------- events
-    def start(self, key: str, name: str, video: Optional[str] = None) -> None:
+    def start(self, key: str, video: str) -> None:
         self.running[key] = 0.0
-        self.current = name
+        self.current = os.path.basename(video)
         if self.as_json:
-            self.emit({"type": "start", "key": key, "video": video or name})
+            self.emit({"type": "start", "key": key, "video": video})
         self.draw()
 
     def update(self, key: str, fraction: float) -> None:

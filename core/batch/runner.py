@@ -67,8 +67,7 @@ class _Driver:
 
     def on_start(self, key: str, worker: str) -> None:
         with self.lock:
-            video = self.tasks[key]["video"]
-            self.progress.start(key, os.path.basename(video), video)
+            self.progress.start(key, self.tasks[key]["video"])
 
     def on_progress(self, key: str, fraction: float) -> None:
         with self.lock:
