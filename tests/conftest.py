@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import synthetic
 # `import triton` raises ImportError here, which torch treats as "not installed".
 sys.modules.setdefault("triton", None)
 
+import realdata  # noqa: E402
 import synthetic  # noqa: E402
 
 
@@ -96,6 +97,13 @@ def synthetic_video(tmp_path_factory):
         return synthetic.write_synthetic_video(path)
     _with_runtime("write_synthetic_video(Path(sys.argv[1]))", path)
     return path
+
+
+@pytest.fixture(scope="session")
+def real_file():
+    """``real_file(name)`` -> Path of a real, pinned test file (tests/realdata.py: FILES names, or a source name
+    for its unpacked folder); fetched once into the per-user cache. Skips without it, fails under CI."""
+    return realdata.require
 
 
 # ---------------------------------------------------------------------------------- network (core.tcmr)
