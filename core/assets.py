@@ -175,15 +175,16 @@ def how_to_get(role: str, models_dir=None) -> str:
         where = f"take {spec.archive_member} out of the zip at {spec.url}"
     else:
         where = f"download it from {spec.url}"
-    if models_dir is None or is_default_models_dir(models_dir):
-        return f"run `{fill_command()}` or {where} ({README_HINT})"
-    return (f"run `{fill_command(models_dir)}` (or `{fill_command(models_dir, offline=True)}` with files you "
+    folder = None if models_dir is None or is_default_models_dir(models_dir) else models_dir
+    return (f"run `{fill_command(folder)}` (or `{fill_command(folder, offline=True)}` with files you "
             f"downloaded), or {where} ({README_HINT})")
 
 
 def missing_message(role: str, models_dir) -> str:
     """The one-line message for a missing file of ``role`` in ``models_dir``."""
     names = "/".join(SMPL_FILE_NAMES) if role == "smpl" else _spec(role).file_name
+    if not _spec(role).required:  # (the SMPL body: captures carry their own; only some imports need it)
+        return f"no {names} in {models_dir} (optional): {how_to_get(role, models_dir)}"
     return f"missing model file {names} in {models_dir}: {how_to_get(role, models_dir)}"
 
 

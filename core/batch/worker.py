@@ -90,6 +90,9 @@ class CaptureWorker:
             if self.threads:  # ultralytics may have changed torch's thread count: keep the worker's share
                 set_torch_threads(self.threads)
             out.update(status="done", tracks=len(result.tracks), person_frames=int(sum(len(t) for t in result.tracks)))
+            warnings = capture_warnings(result)
+            if warnings:
+                out["warnings"] = warnings
         except CancelledError:
             raise
         except OutputNotWritableError as err:
@@ -106,6 +109,11 @@ class CaptureWorker:
             out["traceback"] = traceback.format_exc(limit=20)[-2000:]  # small: one atomic pipe write (local.py)
         out["seconds"] = round(time.perf_counter() - t0, 3)
         return out
+
+
+def capture_warnings(result) -> list:
+    """What a finished capture warns about (e.g. no floor found: the motion keeps the camera frame)."""
+    return [str(w) for w in (result.meta.get("refine") or {}).get("warnings", [])]
 
 
 def _one_line(err: BaseException) -> str:

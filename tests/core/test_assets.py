@@ -87,8 +87,10 @@ def test_missing_file_advice_fills_the_folder_it_is_missing_from(tmp_path):
         assert assets.MODEL_FILES[role].url in message and "\n" not in message
     plain = tmp_path / "plain"
     assert assets.fill_command(plain) == f"python3 install_deps.py --models --models-dir {plain}"
-    # the licence-gated SMPL body is never fetched by a command
+    # the licence-gated SMPL body is never fetched by a command, and it is optional, not "missing"
     assert "--models-dir" not in assets.missing_message("smpl", folder)
+    assert "missing model file" not in assets.missing_message("smpl", folder)
+    assert "(optional)" in assets.missing_message("smpl", folder)
 
 
 def test_default_folder_keeps_the_short_advice():
@@ -96,6 +98,7 @@ def test_default_folder_keeps_the_short_advice():
     for folder in (default, default / "sub" / "..", str(default)):
         message = assets.missing_message("tcmr", folder)
         assert "`python3 install_deps.py --models`" in message and "--models-dir" not in message, message
+        assert "`python3 install_deps.py --models-from FOLDER`" in message, message  # downloaded by hand
     assert assets.how_to_get("spin") == assets.how_to_get("spin", default)
     assert assets.fill_command() == assets.fill_command(default) == "python3 install_deps.py --models"
 
@@ -260,7 +263,8 @@ def test_cli_reports_missing_files(tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["role"] for r in rows] == list(assets.ROLES)
     assert [r["status"] for r in rows] == ["missing"] * 4
-    assert all(r["message"].startswith("missing model file") for r in rows)
+    assert all(r["message"].startswith("missing model file") for r in rows if r["required"])
+    assert [r["message"].startswith("no SMPL_NEUTRAL") for r in rows] == [False, False, False, True]  # optional
     assert assets._main(["validate", "--file", "nope=/x"]) == 2
 
 
