@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import bpy
 
 from ..core.config import CameraConfig
-from . import armature, body, camera, formats, keyframes, mesh, pose_keys
+from . import armature, body, camera, footage, formats, keyframes, mesh, pose_keys, preferences
 
 SOURCE_KEY = "tcmr_source"  # custom property on our collections, objects and actions
 TRACK_KEY = "tcmr_track"
@@ -31,6 +31,9 @@ class BuildOptions:
     refine: Optional[object] = None  # a core.config.RefineConfig: re-refine our results from their raw output first
     show_ground: bool = True  # a ground plane at Z = 0 when the result has an upright world frame
     show_contacts: bool = False  # an empty on the floor per foot contact, shown while it lasts
+    footage_dir: str = ""  # where the capture's own frames go when Blender misreads the movie (footage.py)
+    python: str = ""  # the core's Python that writes them (empty: the preferences')
+    on_progress: Optional[Callable] = None  # on_progress(job) while they are written
 
 
 @dataclass
@@ -65,7 +68,7 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
 
         raise NoPersonFoundError(f"{motion.name}: the file holds no person track")
     if options.video_path:
-        motion.video_path = options.video_path
+        motion.video_path = footage.source_video(options.video_path)
     with_mesh = body.complete_bodies(motion, options.models_dir, with_mesh=options.create_mesh)
     warnings = []
     if options.create_mesh and not with_mesh:
@@ -120,9 +123,13 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
             camera.set_scene_image(scene, motion.width, motion.height, cam)
             result.camera = cam
             if motion.video_path and os.path.isfile(motion.video_path):
-                camera.attach_footage(cam, motion.video_path, motion.fps, camera.scene_fps(scene))
+                python = options.python or preferences.runtime_python(context)
+                clip, warnings = footage.load_clip(motion, options.footage_dir, python, options.on_progress)
+                camera.attach_footage(cam, clip, motion.fps, camera.scene_fps(scene))
+                result.warnings += warnings
             elif motion.video_path:
-                result.warnings.append(f"footage not found, camera without background: {motion.video_path}")
+                result.warnings.append(f"footage not found: {motion.video_path} (the camera has no background and "
+                                       "renders show no video; give the footage, e.g. the import's Footage option)")
     scene_fps = camera.scene_fps(scene)
     for track in motion.tracks:
         name = f"{motion.name} · track {track.track_id}"

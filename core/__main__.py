@@ -73,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--count", action="store_true", help="decode the whole video to count frames exactly")
     info.add_argument("--json", action="store_true", help="print one JSON object")
 
+    foot = sub.add_parser("footage", help="write a video's frames as numbered JPEGs, decoded as a capture decodes "
+                          "them (the Blender add-on's footage for variable-rate videos)",
+                          description="Write video frames as FOLDER/frame_NNNNNN.jpg (N = the video frame a capture "
+                                      "counts) and FOLDER/footage.json (their timestamps).")
+    foot.add_argument("video")
+    foot.add_argument("-o", "--output", required=True, metavar="FOLDER", help="the folder to write (replaced)")
+    foot.add_argument("--frames", type=cli_values.frame_range, metavar="START:END",
+                      help="only these video frames, inclusive, from 0 (default: all)")
+    foot.add_argument("--quality", type=cli_values.at_least_one, default=92, metavar="Q",
+                      help="JPEG quality, 1-100 (default 92)")
+    foot.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stderr")
+
     exp = sub.add_parser("export-smpl", help="write the SMPL body arrays (for the Blender add-on) to an .npz",
                          description="Write the SMPL neutral body that the TCMR checkpoint carries (or the SMPL "
                                      "file in the models folder) as a plain-numpy .npz.")
@@ -169,6 +181,19 @@ def _info(args) -> int:
     return 0
 
 
+def _footage(args, progress: _Progress) -> int:
+    from .footage import write_footage
+
+    start, end = args.frames if args.frames else (0, None)
+    info = write_footage(args.video, args.output, start, end, quality=min(100, args.quality),
+                         progress=lambda fraction, message: progress("footage", fraction, message))
+    progress.clear()
+    if progress.as_json:
+        progress.emit({"type": "done", "output": os.path.abspath(args.output)})
+    print(f"wrote {args.output}: video frames {info['first']} to {info['last']}")
+    return 0
+
+
 def _export_smpl(args) -> int:
     from . import assets
     from .smpl import export_smpl_npz, load_smpl_arrays, smpl_arrays_from_tcmr_state_dict
@@ -226,6 +251,8 @@ def main(argv=None) -> int:
             return run_refine(args, cli_values.check_output_file)
         if args.command == "info":
             return _info(args)
+        if args.command == "footage":
+            return _footage(args, progress)
         return _export_smpl(args)
     except MocapError as err:
         return _fail(progress, " ".join(str(err).split()) or type(err).__name__, err.exit_code)

@@ -15,18 +15,6 @@ W, HGT, F = 320, 240, 400.0
 TORSO = [0, 1, 2, 3, 6, 9, 12, 13, 14, 16, 17]  # pelvis, hips, spine, neck, collars, shoulders
 
 
-def png_rgb(path) -> np.ndarray:
-    """(H, W, 3) float in [0, 1], row 0 at the top (Blender stores images bottom-up)."""
-    img = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        w, h = img.size
-        px = np.empty(w * h * 4, dtype=np.float32)
-        img.pixels.foreach_get(px)
-        return px.reshape(h, w, 4)[::-1, :, :3].copy()
-    finally:
-        bpy.data.images.remove(img)
-
-
 def body_mask(rgb: np.ndarray) -> np.ndarray:
     """Workbench's light-blue body: blue well above red (footage here is grey, red-brown and skin-coloured)."""
     return (rgb[..., 2] - rgb[..., 0]) > 0.12
@@ -85,7 +73,7 @@ def test_body_pixels_land_on_the_projected_joints(captured_scene, tmp_path):
     assert [p.rsplit("_", 1)[1] for p in files] == ["0003.png", "0004.png", "0005.png"]
     for scene_frame, path in zip((3, 4, 5), files):
         row = scene_frame - 1  # keys sit on video frame + 1
-        rgb = png_rgb(path)
+        rgb = H.png_rgb(path)
         assert rgb.shape == (HGT, W, 3)
         mask = body_mask(rgb)
         joints = projected_joints(track, row)
@@ -125,7 +113,7 @@ def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
     render.setup_overlay(scene, str(tmp_path / "half.png"), frames=(2, 2), scale=50)
     (path,) = render.render(scene)
     assert path.endswith("half_0002.png")
-    rgb = png_rgb(path)
+    rgb = H.png_rgb(path)
     assert rgb.shape == (HGT // 2, W // 2, 3)
     mask = body_mask(rgb)
     for j in TORSO:
@@ -151,7 +139,7 @@ def test_hidden_body_is_not_rendered_and_the_footage_stays(captured_scene, tmp_p
     assert bodies
     render.setup_overlay(scene, str(tmp_path / "hidden.png"), frames=(4, 4), hide=tuple(bodies))
     (path,) = render.render(scene)
-    rgb = png_rgb(path)
+    rgb = H.png_rgb(path)
     assert not body_mask(rgb).any()
     assert np.abs(rgb - footage_frame(video, 3)).mean() < 0.03
 
@@ -164,7 +152,7 @@ def test_cycles_renders_the_body_in_the_same_place(captured_scene, tmp_path):
     assert info["engine"] == "CYCLES" and scene.cycles.samples == 2
     assert any(o.type == "LIGHT" for o in scene.objects)  # a light was added for a lit engine
     (path,) = render.render(scene)
-    rgb = png_rgb(path)
+    rgb = H.png_rgb(path)
     half = footage_frame(video, 2).reshape(HGT // 2, 2, W // 2, 2, 3).mean(axis=(1, 3))  # 2×2 box, as INTER_AREA
     changed = np.abs(rgb - half).sum(axis=2) > 0.15
     joints = projected_joints(track, 2, scale=0.5)
@@ -198,7 +186,7 @@ def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays
     bodies = [o for o in scene.objects if o.type == "MESH"]
     render.setup_overlay(scene, str(tmp_path / "retimed.png"), frames=(4, 4), hide=tuple(bodies))
     (path,) = render.render(scene)
-    rgb = png_rgb(path)
+    rgb = H.png_rgb(path)
     off = {k: float(np.abs(rgb - footage_frame(video, k)).mean()) for k in range(12)}
     assert min(off, key=off.get) == 6 and off[6] < 0.03, off  # not 3, the frame an untimed clip would show
     # imported again at the video's own rate, the driver goes and the clip runs one frame per frame
