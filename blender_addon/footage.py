@@ -35,6 +35,7 @@ from ..core import footage as core_footage
 from ..core.errors import MocapError
 from . import camera
 
+CACHE_ENV = "TCMR_MOCAP_CACHE"
 UNIFORM_TOLERANCE_S = 1e-4  # frame times this close to the nominal grid count as constant-rate
 _FRAME_FILE = re.compile(r"^frame_(\d{6})\.jpg$")
 
@@ -67,9 +68,12 @@ def movie_mismatch(clip, motion) -> Optional[str]:
 
 
 def default_root() -> str:
-    """Where footage folders go when the caller names none: beside a saved .blend, else the user cache."""
+    """Where footage folders go when the caller names none: beside a saved .blend, else the user cache
+    (``$TCMR_MOCAP_CACHE/footage`` if set)."""
     if bpy.data.filepath:
         return os.path.join(os.path.dirname(bpy.data.filepath), "tcmr_footage")
+    if os.environ.get(CACHE_ENV):
+        return os.path.join(os.environ[CACHE_ENV], "footage")
     base = os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else (
         os.path.expanduser("~/Library/Caches") if sys.platform == "darwin" else
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))

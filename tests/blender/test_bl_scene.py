@@ -149,7 +149,8 @@ def test_other_scene_rate_maps_by_time(scene, tmp_path, smpl_arrays):
     np.testing.assert_array_equal(frames, np.unique(1 + np.floor(np.arange(30) / 30 * 24 + 0.5)))
 
 
-def test_camera_footage_and_scene(scene, tmp_path, smpl_arrays, synthetic_video):
+def test_camera_footage_and_scene(scene, tmp_path, smpl_arrays):
+    synthetic_video = H.write_video(tmp_path / "walk.mp4", n_frames=40, fps=30000 / 1001)
     R, transl = H.to_camera_frame(*H.procedural_motion(40))
     result = H.make_result(smpl_arrays, {1: (R, transl, np.arange(40), BETAS)}, video_path=str(synthetic_video),
                            fps=30000 / 1001, width=320, height=240, focal_length_px=400.0)
