@@ -100,6 +100,7 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
         if slot is not None and action_used.slots:
             obj.animation_data.action_slot = action_used.slots[0] if action_used != action else slot
         scene.frame_start, scene.frame_end = start, end
+        scene.frame_set(start)  # a track keyed invisible outside its frames is visible (selectable) here
         _select(context, obj, with_meshes=fmt != "BVH")
         try:
             if fmt == "FBX":

@@ -44,6 +44,13 @@ class BuildResult:
     actions: list = field(default_factory=list)
     camera: Optional[object] = None
     warnings: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # keyed frames of each armature (same order)
+
+    @property
+    def longest(self):
+        """The armature of the longest track (the first such by track id): the one exports take by default."""
+        return self.armatures[max(range(len(self.armatures)), key=lambda k: (self.rows[k], -k))] \
+            if self.armatures else None
 
 
 def import_file(context, filepath: str, options: BuildOptions) -> BuildResult:
@@ -93,7 +100,7 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
             obj.select_set(False)
     for obj in result.armatures:
         obj.select_set(True)
-    context.view_layer.objects.active = result.armatures[0]
+    context.view_layer.objects.active = result.longest  # the main person: what the panel's export takes
     return result
 
 
@@ -146,6 +153,8 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
         made(action, name)
         result.armatures.append(obj)
         result.actions.append(action)
+        result.rows.append(int(keep.shape[0]))
+        shown = [obj]
         if with_mesh:
             mesh_name = f"{motion.name} · body {track.track_id}"
             body_obj = mesh.build_mesh(mesh_name, track.v_shaped, motion.smpl_faces, motion.smpl_lbs_weights, obj,
@@ -153,6 +162,13 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
             made(body_obj, mesh_name)
             made(body_obj.data, mesh_name)
             result.meshes.append(body_obj)
+            shown.append(body_obj)
+        first, last = int(frames[0]), int(frames[-1])
+        if first > scene.frame_start or last < scene.frame_end:  # no ghost of a person not (or no longer) there
+            for item in shown:
+                visibility = keyframes.key_visibility(item, first, last, f"{item.name} · visibility")
+                if visibility is not None:
+                    made(visibility, f"{name} · visibility" if item is obj else f"{item.name} · visibility")
     if motion.R_world_from_cam is not None and (options.show_ground or options.show_contacts):
         from . import ground
 

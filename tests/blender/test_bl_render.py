@@ -70,7 +70,8 @@ def test_body_pixels_land_on_the_projected_joints(captured_scene, tmp_path):
     info = render.setup_overlay(scene, str(tmp_path / "frames" / "overlay_####.png"), frames=(3, 5))
     assert info["engine"] == "BLENDER_WORKBENCH" and info["footage"] and info["frames"] == (3, 5)
     files = render.render(scene)
-    assert [p.rsplit("_", 1)[1] for p in files] == ["0003.png", "0004.png", "0005.png"]
+    # named by the video frame each shows (issue 24, 15): scene frames 3-5 are video frames 2-4
+    assert [p.rsplit("_", 1)[1] for p in files] == ["0002.png", "0003.png", "0004.png"]
     for scene_frame, path in zip((3, 4, 5), files):
         row = scene_frame - 1  # keys sit on video frame + 1
         rgb = H.png_rgb(path)
@@ -112,7 +113,7 @@ def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
     scene, track, video = captured_scene
     render.setup_overlay(scene, str(tmp_path / "half.png"), frames=(2, 2), scale=50)
     (path,) = render.render(scene)
-    assert path.endswith("half_0002.png")
+    assert path.endswith("half_0001.png")
     rgb = H.png_rgb(path)
     assert rgb.shape == (HGT // 2, W // 2, 3)
     mask = body_mask(rgb)
@@ -120,13 +121,45 @@ def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
         x, y = np.round(projected_joints(track, 1, scale=0.5)[j]).astype(int)
         assert mask[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3].any(), j
     render.setup_overlay(scene, str(tmp_path / "clip.mp4"), frames=(1, 3))
-    (movie,) = render.render(scene)
+    progress = []
+    (movie,) = render.render(scene, on_frame=lambda done, total: progress.append((done, total)))
     frames = H.video_frames_rgb(movie)
     assert frames.shape[:3] == (3, HGT, W)
+    assert progress == [(1, 3), (2, 3), (3, 3)]  # a video reports its progress per frame too (issue 24, 15)
     with pytest.raises(InvalidArgumentError, match="image sequence"):
         render.setup_overlay(scene, str(tmp_path / "x.gif"))
     with pytest.raises(InvalidArgumentError, match="engine"):
         render.setup_overlay(scene, str(tmp_path / "x.png"), engine="povray")
+
+
+def test_odd_scaled_size_renders_an_even_video_in_place(captured_scene, tmp_path):
+    """Issue 24 (2): `--render-scale 25` of an 812×720 video stopped a batch with 'width not divisible by 2'.
+    Any scale renders: the video is the nearest smaller even size, the body and the footage still aligned."""
+    from tcmr_mocap.blender_addon import render
+
+    scene, track, video = captured_scene
+    render.setup_overlay(scene, str(tmp_path / "odd.mp4"), frames=(3, 4), scale=33)  # 105.6 x 79.2 -> 105 x 79
+    (movie,) = render.render(scene)
+    frames = H.video_frames_rgb(movie)
+    assert frames.shape[:3] == (2, 78, 104)
+    sx, sy = 104 / W, 78 / HGT
+    rgb = frames[0]  # scene frame 3 = video frame 2
+    mask = body_mask(rgb)
+    joints = projected_joints(track, 2) * [sx, sy]
+    hits = [mask[max(int(round(y)) - 2, 0):int(round(y)) + 3, max(int(round(x)) - 2, 0):int(round(x)) + 3].any()
+            for x, y in joints[TORSO]]
+    assert np.mean(hits) >= 0.9, hits
+    # the footage fills the frame the same way: the source frame stretched to 104 x 78 (bilinear), away from the body
+    src = footage_frame(video, 2)
+    ys, xs = (np.arange(78) + 0.5) / sy - 0.5, (np.arange(104) + 0.5) / sx - 0.5
+    y0, x0 = np.clip(np.floor(ys).astype(int), 0, HGT - 2), np.clip(np.floor(xs).astype(int), 0, W - 2)
+    fy, fx = np.clip(ys - y0, 0, 1)[:, None, None], np.clip(xs - x0, 0, 1)[None, :, None]
+    stretched = ((1 - fy) * ((1 - fx) * src[y0][:, x0] + fx * src[y0][:, x0 + 1])
+                 + fy * ((1 - fx) * src[y0 + 1][:, x0] + fx * src[y0 + 1][:, x0 + 1]))
+    grid = np.stack(np.meshgrid(np.arange(104), np.arange(78)), -1).reshape(-1, 2).astype(float)
+    far = segment_distance(grid, joints).reshape(78, 104) > 10
+    assert np.abs(rgb - stretched)[far].mean() < 0.04
+    assert np.abs(rgb[:, 3:] - stretched[:, :-3])[far[:, 3:]].mean() > np.abs(rgb - stretched)[far].mean()
 
 
 def test_hidden_body_is_not_rendered_and_the_footage_stays(captured_scene, tmp_path):
