@@ -15,6 +15,7 @@ import os
 from . import cli_values
 
 PER_CLIP_NOTE = "(for every clip; a list's columns override them per clip)"
+PATH_OPTIONS = ("--models", "--smpl", "--detections")  # their values name files (made absolute when passed on)
 
 
 def add_capture_options(parser: argparse.ArgumentParser, detections: bool = True, title: str | None = None) -> None:
@@ -85,8 +86,9 @@ def capture_settings(args: argparse.Namespace) -> dict:
 
 def capture_tokens(argv: list, detections: bool = True) -> list:
     """The words of ``argv`` that are capture options (with their values), in order, to pass on to
-    ``python -m core capture|batch`` as the user typed them. The parser that read ``argv`` must not accept
-    abbreviations (``allow_abbrev=False``), so every option here is spelled out."""
+    ``python -m core capture|batch`` as the user typed them (paths made absolute: the core may run elsewhere).
+    The parser that read ``argv`` must not accept abbreviations (``allow_abbrev=False``), so every option here
+    is spelled out."""
     probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     add_capture_options(probe, detections=detections)
     takes_value = {opt: action.nargs != 0 for action in probe._actions for opt in action.option_strings}
@@ -97,9 +99,12 @@ def capture_tokens(argv: list, detections: bool = True) -> list:
         if word == "--":
             break
         if name in takes_value:
-            out.append(word)
-            if takes_value[name] and "=" not in word and k + 1 < len(argv):
-                out.append(str(argv[k + 1]))
+            value = word.split("=", 1)[1] if "=" in word else None
+            if takes_value[name] and value is None and k + 1 < len(argv):
                 k += 1
+                value = str(argv[k])
+            if value is not None and name in PATH_OPTIONS:
+                value = os.path.abspath(os.path.expanduser(value))
+            out += [name] if value is None else [name, value]
         k += 1
     return out
