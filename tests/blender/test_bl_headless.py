@@ -71,6 +71,8 @@ def test_headless_exports_the_main_track_in_every_format(tmp_path, smpl_arrays):
     assert bvh_frames(tmp_path / "street.bvh") == 40
     assert glb_json(tmp_path / "street.glb")["accessors"][0]  # a real GLB
     assert f"warning: footage not found: {tmp_path / 'gone.mp4'}" in proc.stderr
+    proc = run_headless("--import", tmp_path / "street.npz", "-o", out)  # again: no street.blend1 beside it (15)
+    assert proc.returncode == 0 and not (tmp_path / "street.blend1").exists()
     proc = run_headless("--import", tmp_path / "street.npz", "-o", tmp_path / "one.blend", "--track", "1", "--bvh",
                         tmp_path / "one.bvh")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -79,6 +81,28 @@ def test_headless_exports_the_main_track_in_every_format(tmp_path, smpl_arrays):
                         tmp_path / "x.bvh")
     assert proc.returncode == 2 and "--track 7: there is no such track (tracks: 1, 2, 3)" in proc.stderr
     assert not (tmp_path / "x.blend").exists() and not (tmp_path / "x.bvh").exists()
+
+
+def test_a_failing_clip_is_one_manifest_record(scene, tmp_path, smpl_arrays, monkeypatch):
+    """Issue 24 (2): a Blender error (here any exception from a step) ended the batch with a traceback and no
+    manifest; now it fails that clip alone, with one line and the traceback in its record."""
+    import types
+
+    from tcmr_mocap.blender_addon.cli import batch, steps
+
+    R, transl = H.to_camera_frame(*H.procedural_motion(10))
+    H.make_result(smpl_arrays, {1: (R, transl, np.arange(10), np.zeros(10))}).save(tmp_path / "a.npz")
+    clip = batch.StageClip("k1", str(tmp_path / "a.npz"), "a.blend", str(tmp_path / "a.npz"), "a")
+    args = types.SimpleNamespace(export_formats=[], render=None, no_mesh=True, models=None, python=None, track=None)
+
+    def broken(*a, **k):
+        raise RuntimeError("Error: width not divisible by 2 (203x180)")
+
+    monkeypatch.setattr(steps, "finish", broken)
+    record = batch.run_clip(args, clip, str(tmp_path), print, lambda: None)
+    assert record["status"] == "failed" and record["outputs"] == []
+    assert record["error"] == "internal error: RuntimeError: Error: width not divisible by 2 (203x180)"
+    assert "Traceback" in record["traceback"]
 
 
 def test_relative_video_path_is_found_beside_the_result(scene, tmp_path, smpl_arrays, synthetic_video):
@@ -215,7 +239,8 @@ def test_headless_batch_resumable_with_exports_and_renders(tmp_path, models_dir,
             "--render-scale", "33")
     proc = run_headless(*args, timeout=900)
     assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]  # some failed
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "EGL Error" not in proc.stderr  # (15: Blender's GPU probing chatter)
+    assert "[render] frame 3/3" in proc.stdout  # a video render shows its own progress (15)
     records = [json.loads(line) for line in (out / "blender_manifest.jsonl").read_text().splitlines()]
     by_input = {Path(r["input"]).name: r for r in records}
     assert set(by_input) == {"walk.mp4", "jog.mp4", "broken.mp4", "dance_poses.npz"}
