@@ -40,15 +40,16 @@ UNIFORM_TOLERANCE_S = 1e-4  # frame times this close to the nominal grid count a
 _FRAME_FILE = re.compile(r"^frame_(\d{6})\.jpg$")
 
 
-def source_video(path: str) -> str:
-    """``path`` itself, or for a frame file of a footage folder (what a sequence clip's filepath is) the video
-    it was written from, when that still exists (so whoever hands the clip's path back gets the video)."""
+def source_video(path: str) -> tuple[str, str]:
+    """(video, footage root): ``path`` itself and "", or for a frame file of a footage folder (what a sequence
+    clip's filepath is) the video it was written from, when that still exists, and the root that folder is in
+    (so whoever hands the clip's path back, e.g. Refine Again, gets the video and the same frames)."""
     folder, name = os.path.split(os.path.abspath(path))
     if _FRAME_FILE.match(name):
         info = core_footage.read_footage(folder)
         if info and os.path.isfile(info.get("video", "")):
-            return info["video"]
-    return path
+            return info["video"], os.path.dirname(folder)
+    return path, ""
 
 
 def movie_mismatch(clip, motion) -> Optional[str]:

@@ -74,8 +74,10 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
         from ..core.errors import NoPersonFoundError
 
         raise NoPersonFoundError(f"{motion.name}: the file holds no person track")
+    footage_root = options.footage_dir
     if options.video_path:
-        motion.video_path = footage.source_video(options.video_path)
+        motion.video_path, root = footage.source_video(options.video_path)
+        footage_root = footage_root or root
     with_mesh = body.complete_bodies(motion, options.models_dir, with_mesh=options.create_mesh)
     warnings = []
     if options.create_mesh and not with_mesh:
@@ -85,7 +87,7 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
     existing = _datablocks()
     names: dict = {}  # new datablock -> the name it gets once the previous result is gone
     try:
-        result = _build(context, scene, motion, options, with_mesh, names)
+        result = _build(context, scene, motion, options, with_mesh, names, footage_root)
     except BaseException:
         bpy.data.batch_remove([idb for key, idb in _datablocks().items() if key not in existing])
         saved.restore(scene, context.view_layer)
@@ -104,7 +106,7 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
     return result
 
 
-def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
+def _build(context, scene, motion, options, with_mesh, names, footage_root: str = "") -> BuildResult:
     key = motion.source_key
 
     def made(idb, name):
@@ -131,7 +133,7 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
             result.camera = cam
             if motion.video_path and os.path.isfile(motion.video_path):
                 python = options.python or preferences.runtime_python(context)
-                clip, warnings = footage.load_clip(motion, options.footage_dir, python, options.on_progress)
+                clip, warnings = footage.load_clip(motion, footage_root, python, options.on_progress)
                 camera.attach_footage(cam, clip, motion.fps, camera.scene_fps(scene))
                 result.warnings += warnings
             elif motion.video_path:

@@ -105,3 +105,22 @@ def test_real_phone_like_clip_in_sync(scene, tmp_path, smpl_arrays, real_file):
         moving = np.abs(decoded[k - 2] - decoded[k]).max(axis=2) > 0.1  # where the frame around differs
         off = {j: float(np.abs(decoded[j] - rgb)[moving].mean()) for j in (k - 2, k - 1, k)}
         assert off[k - 1] < 0.5 * min(off[k - 2], off[k]), (k, off)
+
+
+def test_refine_again_keeps_the_captured_frames(scene, tmp_path, smpl_arrays):
+    """Refine Again rebuilds the scene from the footage the camera shows: for a sequence that is a frame file,
+    which stands for its video (footage.source_video), so the same frames come back, not a movie or nothing."""
+    from tcmr_mocap.blender_addon import refine_ops, render
+
+    video = H.write_counter_video(tmp_path / "cfr.mp4", n_frames=N, width=W, height=HGT)
+    mp4_timing.retime(video, tmp_path / "vfr.mp4", *KINDS["variable"])
+    build(capture_like(tmp_path, smpl_arrays, tmp_path / "vfr.mp4", N, W, HGT), tmp_path)
+    before = render.footage_clip(scene)
+    assert before.source == "SEQUENCE"
+    settings = scene.tcmr_refine
+    settings.live_update = False
+    settings.foot_lock, settings.upright, settings.smoothing = "never", False, "none"  # (no floor in this motion)
+    result = refine_ops.refine_target(bpy.context)
+    assert not [w for w in result.warnings if "footage" in w], result.warnings
+    after = render.footage_clip(scene)
+    assert after.source == "SEQUENCE" and after.filepath == before.filepath and after.frame_start == 1
