@@ -138,7 +138,7 @@ def refine_extremities(raw, times, new_times: Optional[np.ndarray], body_rotmat,
         head_q, _ = fill_gaps(t, seen, face_head, body_head, conf, ec, rotations=True)  # (the body's head outside the face's rows)
         head_R = _smooth_rot(quat_wxyz_to_rotmat(head_q)[:, None], t, config)[:, 0]
         body_rotmat = np.array(body_rotmat, dtype=np.float64, copy=True)
-        turned = quat_wxyz_slerp(body_head, rotmat_to_quat_wxyz(head_R), np.clip(follow, 0.0, 1.0)[:, None])
+        turned = quat_wxyz_slerp(body_head, rotmat_to_quat_wxyz(head_R), np.clip(follow, 0.0, 1.0))
         body_rotmat[:, HEAD] = quat_wxyz_to_rotmat(turned)
         head = head_R
         if new_times is not None:

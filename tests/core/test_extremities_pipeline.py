@@ -1,0 +1,89 @@
+"""The hands/face stage inside a capture (core.pipeline.run with fake networks, real MediaPipe models) and its
+options on the command line: it runs, stores the arrays, degrades gracefully, and off means today's output."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("mediapipe")
+
+from core.config import ExtremitiesConfig  # noqa: E402
+from core.errors import MissingModelFileError  # noqa: E402
+from core.extremities.handpose import relaxed_hand_pose  # noqa: E402
+from core.extremities.layout import RESULT_ARRAY_NAMES  # noqa: E402
+from core.pipeline import run  # noqa: E402
+from core.result import MotionResult  # noqa: E402
+from test_pipeline import N_FRAMES, fake_config, fakes  # noqa: E402,F401  (the fake networks' fixture)
+
+
+def with_tasks(fakes, hand_landmarker_task, face_landmarker_task):
+    for task in (hand_landmarker_task, face_landmarker_task):
+        (fakes["models"] / task.name).symlink_to(task)
+
+
+def test_capture_stores_fingers_and_face_never_nan(fakes, synthetic_video, hand_landmarker_task,
+                                                   face_landmarker_task, tmp_path):
+    """Auto mode with both model files: every track gets the arrays; the synthetic figure has no real hands or
+    face, so nothing is seen: relaxed hands, neutral face, confidence 0, no NaN anywhere; format 2 on disk."""
+    with_tasks(fakes, hand_landmarker_task, face_landmarker_task)
+    events = []
+    result = run(str(synthetic_video), fake_config(fakes), progress=lambda *e: events.append(e))
+    (track,) = result.tracks
+    assert track.hand_pose_aa.shape == (N_FRAMES, 2, 15, 3) and track.hand_conf.shape == (N_FRAMES, 2)
+    assert track.face_blendshapes.shape == (N_FRAMES, 52) and track.face_conf.shape == (N_FRAMES,)
+    assert track.head_rot_aa.shape == (N_FRAMES, 3)
+    for name in RESULT_ARRAY_NAMES:
+        assert np.isfinite(getattr(track, name)).all() and np.isfinite(track.raw[name]).all(), name
+    meta = result.meta["extremities"]
+    assert meta["parts"] == {"body": True, "hands": True, "face": True} and not meta["warnings"]
+    assert meta["person_frames"] == N_FRAMES and meta["ms_per_person_frame"] > 0
+    unseen = track.hand_conf == 0
+    for s, side in enumerate(("left", "right")):
+        rows = unseen[:, s]
+        np.testing.assert_allclose(track.hand_pose_aa[rows, s], np.broadcast_to(relaxed_hand_pose(side),
+                                                                                  (rows.sum(), 15, 3)), atol=1e-5)
+    assert "extremities" in {stage for stage, _, _ in events}
+    fractions = [f for _, f, _ in events]
+    assert fractions == sorted(fractions) and fractions[-1] <= 1.0
+    path = tmp_path / "out.npz"
+    result.save(path)
+    with np.load(path) as z:
+        assert int(z["format_version"]) == 2 and "blendshape_names" in z.files and "hand_joint_names" in z.files
+    back = MotionResult.load(path)
+    np.testing.assert_array_equal(back.track(1).hand_pose_aa, track.hand_pose_aa)
+
+
+def test_off_is_todays_output_bit_exact(fakes, synthetic_video, hand_landmarker_task, face_landmarker_task,
+                                        tmp_path):
+    """--no-hands --no-face with the model files present == no model files at all == the capture before this
+    stage existed (same arrays, format 1, no extremity members)."""
+    plain = run(str(synthetic_video), replace(fake_config(fakes), extremities=ExtremitiesConfig(False, False)))
+    with_tasks(fakes, hand_landmarker_task, face_landmarker_task)
+    off = run(str(synthetic_video), replace(fake_config(fakes), extremities=ExtremitiesConfig(False, False)))
+    assert off.meta["extremities"] == {"parts": {"body": True, "hands": False, "face": False}, "warnings": []}
+    a, b = plain.to_arrays(), off.to_arrays()
+    assert sorted(a) == sorted(b) and int(b["format_version"]) == 1
+    for key in a:
+        if key != "meta_json":  # (timings differ)
+            assert a[key].tobytes() == b[key].tobytes(), key
+    assert not any(name in key for key in b for name in RESULT_ARRAY_NAMES)
+
+
+def test_missing_model_files(fakes, synthetic_video):
+    """Auto: the body is captured, with one warning per missing file naming it and the command that fetches it.
+    Explicit --hands without its file: an error before any work (no frame decoded)."""
+    result = run(str(synthetic_video), fake_config(fakes))
+    warnings = result.meta["extremities"]["warnings"]
+    assert len(warnings) == 2 and result.tracks[0].hand_pose_aa is None and result.tracks[0].face_conf is None
+    for warning, name in zip(warnings, ("hand_landmarker.task", "face_landmarker.task")):
+        assert name in warning and "install_deps.py --models" in warning and "\n" not in warning
+    events = []
+    with pytest.raises(MissingModelFileError, match="hand_landmarker.task") as err:
+        run(str(synthetic_video), replace(fake_config(fakes), extremities=ExtremitiesConfig(hands=True)),
+            progress=lambda *e: events.append(e))
+    assert "install_deps.py --models" in str(err.value)
+    assert {stage for stage, _, _ in events} <= {"open"}  # nothing decoded, no network run
