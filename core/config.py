@@ -130,7 +130,7 @@ class ExtremitiesConfig:
 
     hands: Optional[bool] = None  # None: when models/hand_landmarker.task is there; True: required; False: off
     face: Optional[bool] = None  # None: when models/face_landmarker.task is there; True: required; False: off
-    hand_crop_m: float = 0.40  # side of the square crop around the body's hand joint, metres at its depth
+    hand_crop_m: float = 0.32  # side of the square crop around the body's hand joint, metres at its depth
     face_crop_m: float = 0.40  # side of the square crop around the body's head joint, metres at its depth
     crop_px: int = 256  # crops are resampled to this many pixels a side
     hands_per_crop: int = 2  # hands the landmarker may find in one crop; the one at the body's wrist is taken

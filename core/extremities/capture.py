@@ -169,34 +169,17 @@ class _TrackState:
         return self.streams[key]
 
     def take_hand(self, row: int, s: int, detections, box, config: ExtremitiesConfig) -> None:
-        """Keep the detection that best explains a ``HAND_SIDES[s]`` hand at the body's wrist."""
-        side = HAND_SIDES[s]
-        best = (0.0, None)
         wrist = frame_to_crop(self.targets.wrist_px[row, s], box, config.crop_px)
-        for det in detections:
-            near = np.linalg.norm(det.image_xyz[0, :2] - wrist) / config.crop_px  # in crop sides
-            agreement = float(np.clip(1.0 - (near - 0.15) / 0.35, 0.0, 1.0))
-            if agreement <= 0.0:
-                continue
-            pose, error = fit_hand_either_depth(det.world_xyz, side)
-            quality = float(np.clip((config.fit_bad_deg - error) / (config.fit_bad_deg - config.fit_good_deg),
-                                    0.0, 1.0))
-            if agreement * quality > best[0]:
-                best = (agreement * quality, pose)
-        if best[1] is not None:
-            self.hand_conf[row, s] = best[0]
-            self.hand_pose[row, s] = best[1]
+        conf, pose = best_hand(detections, wrist, HAND_SIDES[s], config)
+        if pose is not None:
+            self.hand_conf[row, s], self.hand_pose[row, s] = conf, pose
 
     def take_face(self, row: int, det, box, focal_px: float, width: int, height: int,
                   config: ExtremitiesConfig) -> None:
-        if det is None:
+        conf = face_confidence(det, config.crop_px)
+        if conf <= 0.0:
             return
-        centre = frame_to_crop(box[:2], box, config.crop_px)  # the body's head, in crop pixels (= the middle)
-        near = np.linalg.norm(det.image_xy.mean(axis=0) - centre) / config.crop_px
-        agreement = float(np.clip(1.0 - (near - 0.2) / 0.3, 0.0, 1.0))
-        if agreement <= 0.0:
-            return
-        self.face_conf[row] = agreement
+        self.face_conf[row] = conf
         self.blendshapes[row] = det.blendshapes
         head = face_math.head_rotmat_from_face(det.matrix, box, focal_px, width, height)
         self.head_rotmat[row] = self.targets.neck_rotmat[row].T @ head
@@ -224,6 +207,34 @@ class _TrackState:
         for stream in self.streams.values():
             stream.close()
         self.streams.clear()
+
+
+def best_hand(detections, wrist_crop_px, side: str, config: ExtremitiesConfig):
+    """The detection that best explains the body's ``side`` hand: (confidence in [0, 1], pose_aa (15, 3) or None).
+
+    confidence = agreement × quality: agreement 1 when the detection's wrist is within 0.15 crop sides of the
+    body's wrist (``wrist_crop_px``, crop pixels), falling to 0 at 0.5; quality 1 when the fitted pose explains the
+    landmarks' bones within ``fit_good_deg`` (mean angle), 0 from ``fit_bad_deg`` (a foot, a blur, another hand)."""
+    best = (0.0, None)
+    for det in detections:
+        near = np.linalg.norm(det.image_xyz[0, :2] - np.asarray(wrist_crop_px)) / config.crop_px
+        agreement = float(np.clip(1.0 - (near - 0.15) / 0.35, 0.0, 1.0))
+        if agreement <= 0.0:
+            continue
+        pose, error = fit_hand_either_depth(det.world_xyz, side)
+        quality = float(np.clip((config.fit_bad_deg - error) / (config.fit_bad_deg - config.fit_good_deg), 0.0, 1.0))
+        if agreement * quality > best[0]:
+            best = (agreement * quality, pose)
+    return best
+
+
+def face_confidence(det, crop_px: int) -> float:
+    """How surely ``det`` (a FaceDetection or None) is the face of the body whose head is the crop's centre: 1 when
+    the mesh's centre is within 0.2 crop sides of it, falling to 0 at 0.5."""
+    if det is None:
+        return 0.0
+    near = np.linalg.norm(det.image_xy.mean(axis=0) - crop_px / 2.0) / crop_px
+    return float(np.clip(1.0 - (near - 0.2) / 0.3, 0.0, 1.0))
 
 
 def fit_hand_either_depth(world_xyz, side: str):
