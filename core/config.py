@@ -133,7 +133,7 @@ class ExtremitiesConfig:
     hand_crop_m: float = 0.32  # side of the square crop around the body's hand joint, metres at its depth
     face_crop_m: float = 0.40  # side of the square crop around the body's head joint, metres at its depth
     crop_px: int = 256  # crops are resampled to this many pixels a side
-    hands_per_crop: int = 2  # hands the landmarker may find in one crop; the one at the body's wrist is taken
+    hands_per_crop: int = 1  # hands the landmarker may find in one crop; the one at the body's wrist is taken
     min_detection_confidence: float = 0.3  # MediaPipe's detection/presence/tracking thresholds
     fit_good_deg: float = 8.0  # a hand whose fitted pose misses the landmarks' bones by this mean angle or less
     fit_bad_deg: float = 30.0  # ... counts as fully seen; from this on as not seen (linear in between)

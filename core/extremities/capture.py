@@ -136,6 +136,8 @@ def capture_extremities(reader, motions, times_s: dict, focal_px: float, width: 
     finally:
         for state in states.values():
             state.close()
+    for state in states.values():
+        state.fit_hands(config)
     seconds = time.perf_counter() - t0
     out = {tid: s.arrays(parts) for tid, s in states.items()}
     return {"arrays": out, "seconds": round(seconds, 3), "person_frames": int(total),
@@ -162,6 +164,7 @@ class _TrackState:
         self.blendshapes = np.zeros((n, NUM_BLENDSHAPES))
         self.face_conf = np.zeros(n)
         self.head_rotmat = targets.head_rotmat.copy()  # the body's own head where no face is seen
+        self.candidates: list = []  # (row, side index, wrist agreement, world landmarks (21, 3))
 
     def stream(self, key, make):
         if key not in self.streams:
@@ -169,10 +172,24 @@ class _TrackState:
         return self.streams[key]
 
     def take_hand(self, row: int, s: int, detections, box, config: ExtremitiesConfig) -> None:
+        """Keep the detections near the body's wrist; they are fitted together at the end (:meth:`fit_hands`)."""
         wrist = frame_to_crop(self.targets.wrist_px[row, s], box, config.crop_px)
-        conf, pose = best_hand(detections, wrist, HAND_SIDES[s], config)
-        if pose is not None:
-            self.hand_conf[row, s], self.hand_pose[row, s] = conf, pose
+        for det in detections:
+            agreement = wrist_agreement(det, wrist, config.crop_px)
+            if agreement > 0.0:
+                self.candidates.append((row, s, agreement, det.world_xyz))
+
+    def fit_hands(self, config: ExtremitiesConfig) -> None:
+        """Fit every kept detection at once (numpy is slow per call, fast per batch); per row and hand the best."""
+        for s, side in enumerate(HAND_SIDES):
+            mine = [c for c in self.candidates if c[1] == s]
+            if not mine:
+                continue
+            conf, pose = score_hands(np.stack([c[3] for c in mine]), np.array([c[2] for c in mine]), side, config)
+            for (row, _, _, _), c, p in zip(mine, conf, pose):
+                if c > self.hand_conf[row, s]:
+                    self.hand_conf[row, s], self.hand_pose[row, s] = c, p
+        self.candidates = []
 
     def take_face(self, row: int, det, box, focal_px: float, width: int, height: int,
                   config: ExtremitiesConfig) -> None:
@@ -209,23 +226,32 @@ class _TrackState:
         self.streams.clear()
 
 
-def best_hand(detections, wrist_crop_px, side: str, config: ExtremitiesConfig):
-    """The detection that best explains the body's ``side`` hand: (confidence in [0, 1], pose_aa (15, 3) or None).
+def wrist_agreement(det, wrist_crop_px, crop_px: int) -> float:
+    """1 when the detection's wrist is within 0.15 crop sides of the body's wrist (crop pixels), 0 from 0.5 on."""
+    near = np.linalg.norm(det.image_xyz[0, :2] - np.asarray(wrist_crop_px, dtype=np.float64)) / crop_px
+    return float(np.clip(1.0 - (near - 0.15) / 0.35, 0.0, 1.0))
 
-    confidence = agreement × quality: agreement 1 when the detection's wrist is within 0.15 crop sides of the
-    body's wrist (``wrist_crop_px``, crop pixels), falling to 0 at 0.5; quality 1 when the fitted pose explains the
-    landmarks' bones within ``fit_good_deg`` (mean angle), 0 from ``fit_bad_deg`` (a foot, a blur, another hand)."""
-    best = (0.0, None)
-    for det in detections:
-        near = np.linalg.norm(det.image_xyz[0, :2] - np.asarray(wrist_crop_px)) / config.crop_px
-        agreement = float(np.clip(1.0 - (near - 0.15) / 0.35, 0.0, 1.0))
-        if agreement <= 0.0:
-            continue
-        pose, error = fit_hand_either_depth(det.world_xyz, side)
-        quality = float(np.clip((config.fit_bad_deg - error) / (config.fit_bad_deg - config.fit_good_deg), 0.0, 1.0))
-        if agreement * quality > best[0]:
-            best = (agreement * quality, pose)
-    return best
+
+def score_hands(world_xyz, agreement, side: str, config: ExtremitiesConfig):
+    """Confidence and pose of M candidate detections of the body's ``side`` hand. world_xyz: (M, 21, 3);
+    agreement: (M,) -> (conf (M,) = agreement × quality, pose_aa (M, 15, 3)); quality is 1 when the fitted pose
+    explains the landmarks' bones within ``fit_good_deg`` (mean angle), 0 from ``fit_bad_deg`` on (a foot, a blur,
+    another hand's fragment)."""
+    pose, error = fit_hand_either_depth(world_xyz, side)
+    quality = np.clip((config.fit_bad_deg - error) / (config.fit_bad_deg - config.fit_good_deg), 0.0, 1.0)
+    return np.asarray(agreement, dtype=np.float64) * quality, pose
+
+
+def best_hand(detections, wrist_crop_px, side: str, config: ExtremitiesConfig):
+    """The detection that best explains the body's ``side`` hand, its wrist at ``wrist_crop_px`` (crop pixels):
+    (confidence in [0, 1], pose_aa (15, 3) or None)."""
+    near = [(wrist_agreement(d, wrist_crop_px, config.crop_px), d) for d in detections]
+    near = [(a, d) for a, d in near if a > 0.0]
+    if not near:
+        return 0.0, None
+    conf, pose = score_hands(np.stack([d.world_xyz for _, d in near]), [a for a, _ in near], side, config)
+    k = int(np.argmax(conf))
+    return (float(conf[k]), pose[k]) if conf[k] > 0.0 else (0.0, None)
 
 
 def face_confidence(det, crop_px: int) -> float:
@@ -238,10 +264,11 @@ def face_confidence(det, crop_px: int) -> float:
 
 
 def fit_hand_either_depth(world_xyz, side: str):
-    """The finger pose of a ``side`` hand from one detection's world landmarks (21, 3), trying the landmarks and
-    their depth mirror image: a single view leaves a hand's depth order ambiguous, and the landmarker sometimes
-    gives the mirror-image (other-handed) 3D hand. -> (pose_aa (15, 3), fit error in degrees)."""
-    both = np.stack([world_xyz, world_xyz * (1.0, 1.0, -1.0)])
-    pose, error = fit_hand(both, side)
-    k = int(np.argmin(error))
-    return pose[k], float(error[k])
+    """The finger pose of a ``side`` hand from world landmarks (M, 21, 3), trying the landmarks and their depth
+    mirror image: a single view leaves a hand's depth order ambiguous, and the landmarker sometimes gives the
+    mirror-image (other-handed) 3D hand. -> (pose_aa (M, 15, 3), fit error in degrees (M,))."""
+    P = np.asarray(world_xyz, dtype=np.float64).reshape(-1, 21, 3)
+    pose, error = fit_hand(np.concatenate([P, P * (1.0, 1.0, -1.0)]), side)
+    m = P.shape[0]
+    mirror = error[m:] < error[:m]
+    return np.where(mirror[:, None, None], pose[m:], pose[:m]), np.minimum(error[:m], error[m:])
