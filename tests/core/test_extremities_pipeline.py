@@ -87,3 +87,19 @@ def test_missing_model_files(fakes, synthetic_video):
             progress=lambda *e: events.append(e))
     assert "install_deps.py --models" in str(err.value)
     assert {stage for stage, _, _ in events} <= {"open"}  # nothing decoded, no network run
+
+
+def test_command_line_hands_without_its_file_is_one_error_line(tmp_path, capsys, synthetic_video):
+    """`python -m core capture --hands` with no hand_landmarker.task: exit 2, one `error:` line naming the file and
+    the command that fetches it, before any work (no output file)."""
+    from core.__main__ import main
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("tcmr_demo_model.pth.tar", "spin_model_checkpoint.pth.tar", "yolo11s.pt"):
+        (models / name).write_bytes(b"stand-in")  # (only looked for before the hands check; never loaded)
+    out = tmp_path / "out.npz"
+    code = main(["capture", str(synthetic_video), "-o", str(out), "--models", str(models), "--hands", "--no-face"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: missing model file hand_landmarker.task")
+    assert "install_deps.py --models" in err[0] and not out.exists()
