@@ -69,8 +69,9 @@ def resolve_parts(config: ExtremitiesConfig, models_dir) -> Parts:
                 assets.validate_model_file(role, found)
             except InvalidModelFileError as err:
                 error = err
-        if error is None and mediapipe_problem() is not None:
-            error = DependencyMissingError(mediapipe_problem())
+        package = mediapipe_problem() if error is None else None
+        if package is not None:
+            error = DependencyMissingError(package)
         if error is not None:
             if wanted:
                 raise error
@@ -97,7 +98,7 @@ def capture_extremities(reader, motions, times_s: dict, focal_px: float, width: 
             continue
         targets = body_targets(m.rest_joints, m.rotmat, m.transl_cam, focal_px, width, height,
                                config.hand_crop_m, config.face_crop_m)
-        states[m.track_id] = _TrackState(m, targets, times_s[m.track_id], parts)
+        states[m.track_id] = _TrackState(m, targets, times_s[m.track_id])
         for row, frame in enumerate(np.asarray(m.frame_ids).tolist()):
             wanted.setdefault(frame, []).append((m.track_id, row))
     total = sum(len(s.motion) for s in states.values())
@@ -154,7 +155,7 @@ def _usable(box, width: int, height: int) -> bool:
 
 
 class _TrackState:
-    def __init__(self, motion, targets, times, parts: Parts):
+    def __init__(self, motion, targets, times):
         n = len(motion)
         self.motion, self.targets, self.times = motion, targets, np.asarray(times, dtype=np.float64)
         self.streams: dict = {}

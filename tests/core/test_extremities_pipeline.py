@@ -103,3 +103,32 @@ def test_command_line_hands_without_its_file_is_one_error_line(tmp_path, capsys,
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: missing model file hand_landmarker.task")
     assert "install_deps.py --models" in err[0] and not out.exists()
+
+
+def test_batch_takes_the_same_switches():
+    import argparse
+
+    from core.batch.cli import add_parser, options_from_args
+    from core.batch.inputs import capture_config
+    import dataclasses
+
+    from core.batch.manifest import _SPEED_ONLY, capture_options_hash, options_hash
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["batch", "clips/", "-o", "out/", "--no-hands", "--face"])
+    options = options_from_args(args)
+    config = capture_config(options.capture)
+    assert (config.extremities.hands, config.extremities.face) == (False, True)
+    default = capture_config(options_from_args(parser.parse_args(["batch", "clips/", "-o", "out/"])).capture)
+    assert default.extremities == ExtremitiesConfig()
+    # default switches leave a batch's option hash what it was before fingers and face existed (the settings
+    # without them), so a resumed batch does not capture its done clips again
+    before = dataclasses.asdict(default)
+    before.pop("device")
+    before.pop("extremities")
+    before["refine"].pop("extremities")
+    for name in _SPEED_ONLY:
+        before["speed"].pop(name, None)
+    assert capture_options_hash(default) == options_hash(before)
+    assert capture_options_hash(config) != capture_options_hash(default)
