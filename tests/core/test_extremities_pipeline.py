@@ -132,3 +132,25 @@ def test_batch_takes_the_same_switches():
         before["speed"].pop(name, None)
     assert capture_options_hash(default) == options_hash(before)
     assert capture_options_hash(config) != capture_options_hash(default)
+
+
+def test_refine_resamples_fingers_and_face(fakes, synthetic_video, hand_landmarker_task, face_landmarker_task):
+    """`refine --fps`: the fingers/face follow the new rows (slerp / linear), stay finite and in range, and the raw
+    capture stays beside them, so refining again starts from it."""
+    from core.config import FloorConfig, FootLockConfig, RefineConfig
+    from core.motion.refine import refine_result
+
+    with_tasks(fakes, hand_landmarker_task, face_landmarker_task)
+    captured = run(str(synthetic_video), fake_config(fakes))
+    config = RefineConfig(fps=20.0, foot_lock=FootLockConfig(mode="never"), floor=FloorConfig(upright=False))
+    refined, _ = refine_result(captured, config)
+    (track,) = refined.tracks
+    n = len(track.times_s)
+    assert n == len(track) and n < N_FRAMES  # 30 -> 20 rows a second
+    assert track.hand_pose_aa.shape == (n, 2, 15, 3) and track.face_blendshapes.shape == (n, 52)
+    for name in RESULT_ARRAY_NAMES:
+        assert np.isfinite(getattr(track, name)).all(), name
+        assert track.raw[name].shape[0] == N_FRAMES, name
+    assert (track.hand_conf >= 0).all() and (track.hand_conf <= 1).all()
+    again, _ = refine_result(refined, config)  # from the raw rows again: the same result
+    np.testing.assert_allclose(again.tracks[0].hand_pose_aa, track.hand_pose_aa, atol=1e-6)
