@@ -23,6 +23,7 @@ def add_capture_options(parser: argparse.ArgumentParser, detections: bool = True
     ``detections``: offer ``--detections FILE`` (one clip; a batch gives boxes per clip in its list)."""
     from .config import CaptureConfig, TrackerConfig, WindowConfig
     from .device import DEVICE_CHOICES
+    from .extremities.cli import add_extremity_options
     from .motion.cli import add_refine_options
     from .speed import add_speed_options
 
@@ -59,6 +60,7 @@ def add_capture_options(parser: argparse.ArgumentParser, detections: bool = True
     g.add_argument("--max-gap-frames", type=cli_values.count, default=dt.max_gap_frames, metavar="N",
                    help=f"bridge detection gaps up to N frames; longer gaps split a track (default {dt.max_gap_frames})")
     add_speed_options(g)  # --fast, --precision, --detect-every, --detector-size, --lanes
+    add_extremity_options(g)  # --hands, --face
     add_refine_options(parser, for_capture=True)  # --foot-lock, --upright, --smoothing ... (their own group)
 
 
@@ -68,6 +70,7 @@ _VALUES = ("track", "frames", "target_fps", "focal_length", "windowing", "tracke
 
 def capture_settings(args: argparse.Namespace) -> dict:
     """The parsed options -> the settings dict of :func:`core.batch.inputs.capture_config` (paths absolute)."""
+    from .extremities.cli import extremity_args
     from .motion.cli import refine_config_from_args
 
     settings = {name: getattr(args, name) for name in _VALUES if getattr(args, name, None) is not None}
@@ -81,6 +84,7 @@ def capture_settings(args: argparse.Namespace) -> dict:
     settings["refine"] = refine_config_from_args(args, no_smoothing=args.no_smoothing)  # a RefineConfig
     settings["speed"] = {k: getattr(args, k, None) for k in ("fast", "precision", "detect_every", "detector_size",
                                                              "lanes")}
+    settings["extremities"] = extremity_args(args)  # --hands/--face
     return settings
 
 

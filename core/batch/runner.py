@@ -89,6 +89,8 @@ class _Driver:
                       **task["fingerprint"], "options": task["options_hash"], "tracks": result.get("tracks", 0),
                       "person_frames": result.get("person_frames", 0), "frames": task["frames"],
                       "worker": result.get("worker"), "attempt": result.get("attempt", 1)}
+            if result.get("parts"):
+                record["parts"] = result["parts"]  # what was captured: {"body", "hands", "face": bool}
             if result.get("warnings"):
                 record["warnings"] = list(result["warnings"])  # e.g. "the floor could not be estimated ..."
             if result.get("restarted"):

@@ -89,7 +89,8 @@ class CaptureWorker:
             result.save(task["output"])
             if self.threads:  # ultralytics may have changed torch's thread count: keep the worker's share
                 set_torch_threads(self.threads)
-            out.update(status="done", tracks=len(result.tracks), person_frames=int(sum(len(t) for t in result.tracks)))
+            out.update(status="done", tracks=len(result.tracks), person_frames=int(sum(len(t) for t in result.tracks)),
+                       parts=(getattr(result, "meta", {}).get("extremities") or {}).get("parts", {"body": True}))
             warnings = capture_warnings(result)
             if warnings:
                 out["warnings"] = warnings
@@ -112,8 +113,10 @@ class CaptureWorker:
 
 
 def capture_warnings(result) -> list:
-    """What a finished capture warns about (e.g. no floor found: the motion keeps the camera frame)."""
-    return [str(w) for w in (result.meta.get("refine") or {}).get("warnings", [])]
+    """What a finished capture warns about: its hands/face stage (e.g. no hand model file) and refine (e.g. no
+    floor found: the motion keeps the camera frame)."""
+    meta = getattr(result, "meta", None) or {}
+    return [str(w) for part in ("extremities", "refine") for w in (meta.get(part) or {}).get("warnings", [])]
 
 
 def _one_line(err: BaseException) -> str:

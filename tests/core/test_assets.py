@@ -36,7 +36,7 @@ def test_resolve_models_dir_order(monkeypatch, tmp_path):
 
 
 def test_model_files_table():
-    assert tuple(assets.MODEL_FILES) == assets.ROLES == ("tcmr", "spin", "detector", "smpl")
+    assert tuple(assets.MODEL_FILES) == assets.ROLES == ("tcmr", "spin", "detector", "smpl", "hands", "face")
     for role, spec in assets.MODEL_FILES.items():
         assert spec.role == role and spec.file_name and spec.description and spec.licence
         assert spec.approx_size_bytes > 1_000_000
@@ -87,10 +87,11 @@ def test_missing_file_advice_fills_the_folder_it_is_missing_from(tmp_path):
         assert assets.MODEL_FILES[role].url in message and "\n" not in message
     plain = tmp_path / "plain"
     assert assets.fill_command(plain) == f"python3 install_deps.py --models --models-dir {plain}"
-    # the licence-gated SMPL body is never fetched by a command, and it is optional, not "missing"
+    # the licence-gated SMPL body is never fetched by a command; where nothing asks for it, it is optional, not
+    # "missing" (issue 24, 15)
     assert "--models-dir" not in assets.missing_message("smpl", folder)
-    assert "missing model file" not in assets.missing_message("smpl", folder)
-    assert "(optional)" in assets.missing_message("smpl", folder)
+    absent = assets.absent_message("smpl", folder)
+    assert absent.startswith("no SMPL_NEUTRAL.npz/") and f"in {folder} (optional):" in absent
 
 
 def test_default_folder_keeps_the_short_advice():
@@ -262,9 +263,10 @@ def test_cli_reports_missing_files(tmp_path, capsys):
     assert assets._main(["validate", "--models-dir", str(tmp_path), "--json"]) == 1
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["role"] for r in rows] == list(assets.ROLES)
-    assert [r["status"] for r in rows] == ["missing"] * 4
-    assert all(r["message"].startswith("missing model file") for r in rows if r["required"])
-    assert [r["message"].startswith("no SMPL_NEUTRAL") for r in rows] == [False, False, False, True]  # optional
+    assert [r["status"] for r in rows] == ["missing"] * len(assets.ROLES)
+    # required files are "missing"; optional ones (the SMPL body, the hand/face models) are only absent
+    assert all(r["message"].startswith("missing model file" if r["required"] else "no ") for r in rows), rows
+    assert {r["role"] for r in rows if not r["required"]} >= {"smpl"}
     assert assets._main(["validate", "--file", "nope=/x"]) == 2
 
 
@@ -282,3 +284,28 @@ def test_cli_validates_a_models_dir(models_dir, tmp_path, capsys):
     assert assets._main(["validate", "--file", f"tcmr={wrong / 'tcmr_demo_model.pth.tar'}"]) == 1
     assert "invalid" in capsys.readouterr().out
     shutil.rmtree(wrong)
+
+
+def test_task_bundles_checked_by_content(tmp_path, hand_landmarker_task, face_landmarker_task):
+    """A MediaPipe .task is a zip of TFLite models: the right members, TFLite magic, every CRC (one line each)."""
+    assets.validate_model_file("hands", hand_landmarker_task)
+    assets.validate_model_file("face", face_landmarker_task)  # Google's bundle starts with padding before "PK"
+    truncated = tmp_path / "truncated.task"
+    truncated.write_bytes(hand_landmarker_task.read_bytes()[:3_000_000])
+    flipped = bytearray(face_landmarker_task.read_bytes())
+    flipped[2_000_000] ^= 0x01
+    (tmp_path / "flipped.task").write_bytes(bytes(flipped))
+    fake = tmp_path / "fake.task"
+    with zipfile.ZipFile(fake, "w") as zf:
+        zf.writestr("hand_detector.tflite", b"\x00" * 2_000_000)
+        zf.writestr("hand_landmarks_detector.tflite", b"\x00" * 8)
+    cases = [("face", hand_landmarker_task, "lacks face_detector.tflite"),
+             ("hands", face_landmarker_task, "looks like face_landmarker.task"),
+             ("hands", truncated, "truncated"), ("face", tmp_path / "flipped.task", "fails its checksum"),
+             ("hands", fake, "is not a TFLite model")]
+    for role, path, fragment in cases:
+        with pytest.raises(InvalidModelFileError) as err:
+            assets.validate_model_file(role, path)
+        message = str(err.value)
+        assert fragment in message and "\n" not in message, message
+        assert assets.MODEL_FILES[role].url in message  # where the right file comes from
