@@ -115,8 +115,10 @@ def test_keyframes_counts_values_and_hemispheres(scene, tmp_path, smpl_arrays):
     assert action.name == "walk.mp4 · track 2"
     assert obj.animation_data.action_slot is not None
     bag = channelbag_of(obj)
-    assert len(bag.fcurves) == 24 * 4 + 3
-    assert {g.name for g in bag.groups} == set(SMPL_JOINT_NAMES)
+    # 24 quaternions, the root location, and (the track covers scene frames 11-100 of 120) keyed visibility
+    assert len(bag.fcurves) == 24 * 4 + 3 + 2
+    assert {g.name for g in bag.groups} == set(SMPL_JOINT_NAMES) | {"Visibility"}
+    assert tuple(action.frame_range) == (11.0, 100.0)
     quats = np.empty((90, 24, 4))
     for j, name in enumerate(SMPL_JOINT_NAMES):
         for i in range(4):
