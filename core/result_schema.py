@@ -465,8 +465,8 @@ def _check_values(member: Member, key: str, a: np.ndarray) -> None:
         if not (low >= member.lo and high <= member.hi):  # NaN fails both
             if a.dtype.kind == "f" and not np.isfinite(a).all():
                 raise _Refused(key, "holds NaN or inf" if a.ndim else f"is {a.item()}")
-            values = f"is {a.item():g}" if a.ndim == 0 else f"holds values from {low:g} to {high:g}"
-            raise _Refused(key, f"{values}, outside the plausible {member.lo:g} to {member.hi:g}")
+            values = f"is {_num(a.item())}" if a.ndim == 0 else f"holds values from {_num(low)} to {_num(high)}"
+            raise _Refused(key, f"{values}, outside the plausible {_num(member.lo)} to {_num(member.hi)}")
     if member.check is not None:
         found = member.check(a)
         if found:
@@ -510,6 +510,12 @@ def _error(source: str, refused: _Refused) -> InvalidMotionFileError:
     if refused.member is None:  # a sentence about the whole file
         return InvalidMotionFileError(f"{source} {refused.problem}")
     return InvalidMotionFileError(f"{source} is not a valid TCMR Mocap result: {refused.text()} ({_SUFFIX})")
+
+
+def _num(x) -> str:
+    """A number for a message: integers whole, others in %g."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _mb(n: int) -> str:
