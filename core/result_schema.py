@@ -98,8 +98,10 @@ def _rotations(a: np.ndarray) -> Optional[str]:
     flat = a.reshape(-1, 3, 3)
     for start in range(0, flat.shape[0], 1 << 16):
         R = flat[start:start + (1 << 16)].astype(np.float64)
-        error = np.abs(np.einsum("nji,njk->nik", R, R) - np.eye(3)).max(axis=(1, 2))
-        det = np.linalg.det(R)
+        gram = np.matmul(R.transpose(0, 2, 1), R)  # R^T R
+        gram[:, [0, 1, 2], [0, 1, 2]] -= 1.0
+        error = np.abs(gram).max(axis=(1, 2))
+        det = np.einsum("ni,ni->n", np.cross(R[:, :, 0], R[:, :, 1]), R[:, :, 2])
         bad = np.flatnonzero((error > ROTATION_TOLERANCE) | (det <= 0))
         if bad.size:
             index = np.unravel_index(start + int(bad[0]), a.shape[:-2])
