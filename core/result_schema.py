@@ -266,7 +266,7 @@ def read_npz_members(file, names, source: Optional[str] = None) -> dict[str, np.
             _budget(headers, _size_of(file))
             return {k: _read_member(zf, info, k) for k, info in wanted.items()}
     except _Refused as refused:
-        raise _error(source, refused) from None
+        raise InvalidMotionFileError(f"{source} cannot be read safely: {refused.text()}") from None
 
 
 # ---------------------------------------------------------------------------------------------- the zip
@@ -309,7 +309,10 @@ def _entries(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
 
 
 def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> _Header:
-    """Read only the .npy header of a member (a few hundred bytes decompressed at most)."""
+    """Read only the .npy header of a member (a few kB decompressed at most: zipfile bounds what deflate yields
+    per read; bzip2/lzma would not be bounded, so they are refused)."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _Refused(key, f"is compressed with zip method {info.compress_type} (only stored and deflate are read)")
     try:
         with zf.open(info) as fh:
             version = np.lib.format.read_magic(fh)

@@ -55,19 +55,23 @@ def _track(track_id, rotmat_world, transl_world, frame_ids, arrays, rng) -> Trac
         bbox_xyxy=np.concatenate([centre_px - [60, 150], centre_px + [60, 150]], axis=1).astype(np.float32),
         bbox_cxcys=np.concatenate([centre_px, np.full((n, 1), 360.0)], axis=1).astype(np.float32),
         interpolated=np.arange(n) % 9 == 4, rotmat=rotmat.astype(np.float32),
-        pose_aa=rotations.rotmat_to_axis_angle(rotmat).astype(np.float32), betas=np.tile(betas, (n, 1)).astype(np.float32),
-        cam=np.tile([0.9, 0.01, 0.2], (n, 1)).astype(np.float32), orig_cam=np.tile([0.5, 0.7, 0.0, 0.1], (n, 1)).astype(np.float32),
+        pose_aa=rotations.rotmat_to_axis_angle(rotmat).astype(np.float32),
+        betas=np.tile(betas, (n, 1)).astype(np.float32), cam=np.tile([0.9, 0.01, 0.2], (n, 1)).astype(np.float32),
+        orig_cam=np.tile([0.5, 0.7, 0.0, 0.1], (n, 1)).astype(np.float32),
         transl_cam=transl.astype(np.float32), scores=(scores / scores.sum(axis=1, keepdims=True)).astype(np.float32),
         rest_joints=smpl.rest_joints(arrays, betas).astype(np.float32),
         v_shaped=smpl.shaped_vertices(arrays, betas).astype(np.float32),
         joints49=rng.normal(scale=0.5, size=(n, 49, 3)).astype(np.float32))
 
 
+@functools.lru_cache(maxsize=None)
 def valid_results(video_path: str = "fuzz.mp4") -> dict[str, MotionResult]:
-    """{"capture", "refined", "resampled"}: small valid results (48 video frames at 25 fps, two tracks)."""
+    """{"capture", "refined", "resampled"}: small valid results (48 video frames at 25 fps, two tracks). Cached:
+    copy before changing them."""
     rng = np.random.default_rng(20)
     arrays = synthetic.make_smpl_arrays(0)
-    walk, turn = motion_synth.make_clip("walk", fps=25.0, seconds=1.92), motion_synth.make_clip("turn", fps=25.0, seconds=1.2)
+    walk = motion_synth.make_clip("walk", fps=25.0, seconds=1.92)
+    turn = motion_synth.make_clip("turn", fps=25.0, seconds=1.2)
     capture = MotionResult(
         video_path=video_path, fps=25.0, width=640, height=480, num_frames=48, focal_length_px=800.0,
         timestamps_s=np.arange(48) / 25.0,
@@ -102,7 +106,7 @@ class Deflated:
 
 
 def zip_bytes(members: list[tuple[str, object]]) -> bytes:
-    """A zip of (name, bytes | Deflated) in order, names repeated as given (zipfile would warn and refuse)."""
+    """A zip of (name, bytes | Deflated) in order, a name repeated where given (no zip64: members < 4 GB)."""
     out, central = io.BytesIO(), []
     for name, data in members:
         method, comp, crc, size = (8, data.stream, data.crc, data.size) if isinstance(data, Deflated) else \
@@ -312,3 +316,11 @@ def cases(count: int, seed: int, marker: Path) -> list[Case]:
         rng = np.random.default_rng(seed + i)
         out.append(mutate(rng, bases[i % len(bases)], marker))
     return out + [bomb_case(), bomb_case(consistent=True)]
+
+
+def summarise(title: str, counts: dict, problems: list, marker: Path, seconds: float, peaks: list) -> None:
+    """Print a fuzz run's numbers (shown with ``pytest -s``) and fail on any problem or a payload that ran."""
+    print(f"\n{title}: {counts['accepted'] + counts['refused']} cases, {counts['accepted']} accepted, "
+          f"{counts['refused']} refused, {seconds:.1f} s, peak traced memory {max(peaks):.0f} MB; {dict(counts)}")
+    assert not problems, "\n".join(problems[:20])
+    assert not marker.exists(), "a pickled member was unpickled (the payload ran)"

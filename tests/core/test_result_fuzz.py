@@ -97,11 +97,7 @@ def test_refine_fuzz(tmp_path, fuzz_cases, marker):
         src.unlink()
         if out.exists():
             out.unlink()
-    seconds = time.perf_counter() - t0
-    print(f"\nrefine fuzz: {len(fuzz_cases)} cases, {counts['accepted']} accepted, {counts['refused']} refused, "
-          f"{seconds:.1f} s, peak traced memory {max(peaks):.0f} MB; {dict(counts)}")
-    assert not problems, "\n".join(problems[:20])
-    assert not marker.exists(), "a pickled member was unpickled (the payload ran)"
+    F.summarise("refine fuzz", counts, problems, marker, time.perf_counter() - t0, peaks)
     assert counts["accepted"] >= 30 and counts["refused"] >= 200  # both paths really exercised
     assert counts["refused bomb"] == 2
 

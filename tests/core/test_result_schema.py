@@ -132,6 +132,12 @@ def test_zip_level_refusals(arrays):
     lying = [(n, d[:-4] if n == "track_1/betas.npy" else d) for n, d in members]  # shorter than its header says
     with pytest.raises(InvalidMotionFileError, match=r"track_1/betas declares \d+ bytes, but its header"):
         MotionResult.load(io.BytesIO(F.zip_bytes(lying)), source="r.npz")
+    bzip2 = io.BytesIO()
+    with zipfile.ZipFile(bzip2, "w", compression=zipfile.ZIP_BZIP2) as zf:  # unbounded when decompressed by zipfile
+        for name, data in members:
+            zf.writestr(name, data)
+    with pytest.raises(InvalidMotionFileError, match="is compressed with zip method 12 .only stored and deflate"):
+        MotionResult.load(bzip2, source="r.npz")
     with pytest.raises(InvalidMotionFileError, match="track_1/rotmat has 2480000 rows, but its track has 48 "
                        r"\(track_1/frame_ids\): out of proportion, refused before reading"):
         MotionResult.load(io.BytesIO(F.bomb_case().data), source="r.npz")
