@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from ..core.errors import InvalidResultError
 from ..core.result import MotionResult, write_npz
-from ..core.result_schema import looks_like_result
+from ..core.result_schema import looks_like_result, problem
 from . import formats
 
 RAW_KEY = "tcmr_raw_npz"  # bytes: the raw MotionResult (an uncompressed .npz; compressing cost 0.6 s per 10,000 frames)
@@ -43,10 +44,16 @@ def from_bytes(data: bytes) -> MotionResult:
 
 def refine(result: MotionResult, config, strict: bool = True) -> MotionResult:
     """Refine from the raw output. strict (the panel's Refine): a missing floor or a too short track raises
-    MocapError; not strict (a capture's import): they become warnings and the camera frame stays."""
+    MocapError; not strict (a capture's import): they become warnings and the camera frame stays. The refined
+    result passes the same checks as a file before it reaches the scene (InvalidResultError: nothing changes)."""
     from ..core.motion.refine import refine_result
 
-    return refine_result(result, config, strict=strict)[0]
+    refined = refine_result(result, config, strict=strict)[0]
+    found = problem(refined.to_arrays())
+    if found is not None:
+        raise InvalidResultError(f"the refine produced an invalid result ({found}); the scene was not changed "
+                                 "(this is a bug: please report it with the file)")
+    return refined
 
 
 def load_motion(filepath, refine_config=None) -> tuple[formats.SceneMotion, Optional[MotionResult]]:

@@ -143,3 +143,28 @@ def test_stored_raw_copy_is_checked_too(tmp_path):
         with pytest.raises(InvalidMotionFileError) as caught:
             refine_store.from_bytes(data)
         assert "the raw capture stored in this .blend" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_refine_again_that_makes_nan_changes_nothing(scene, tmp_path, monkeypatch):
+    """Refine Again writes into the scene, not a file: its output passes the same checks first (a refine bug that
+    made NaN is one error line and the scene stays as it was)."""
+    import tcmr_mocap.core.motion.refine as refine_module
+
+    path = tmp_path / "walk.npz"
+    path.write_bytes(F.valid_files()["capture"])
+    assert bpy.ops.tcmr.import_motion(filepath=str(path), create_mesh=False) == {"FINISHED"}
+    bpy.context.scene.tcmr_refine.live_update = False
+    real = refine_module.refine_result
+
+    def broken(result, config, strict=True):
+        refined, report = real(result, config, strict)
+        refined.tracks[0].transl_cam[2] = np.inf
+        return refined, report
+
+    monkeypatch.setattr(refine_module, "refine_result", broken)
+    before = snapshot()
+    with pytest.raises(RuntimeError) as caught:
+        bpy.ops.tcmr.refine()
+    lines = str(caught.value).strip().splitlines()
+    assert len(lines) == 1 and "the refine produced an invalid result (track_1/transl_cam holds NaN or inf)" in lines[0]
+    assert snapshot() == before and not_finite() is None
