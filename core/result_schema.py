@@ -38,7 +38,7 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 
 from .errors import InvalidMotionFileError
-from .skeleton import NUM_BETAS, NUM_FACES, NUM_SMPL_JOINTS, NUM_VERTICES
+from .skeleton import NUM_BETAS, NUM_FACES, NUM_SMPL_JOINTS, NUM_VERTICES, SMPL_PARENTS
 
 FORMAT_VERSION = 1  # what core.result writes
 KNOWN_VERSIONS = (1,)  # every version written so far: all of them load
@@ -109,6 +109,14 @@ def _rotations(a: np.ndarray) -> Optional[str]:
     return None
 
 
+def _skeleton(a: np.ndarray) -> Optional[str]:
+    """rest_joints (24, 3): every bone at least 1 mm long (zero-length bones break foot lock and Blender's bones)."""
+    parents = np.asarray(SMPL_PARENTS[1:])
+    lengths = np.linalg.norm(a[1:].astype(np.float64) - a[parents], axis=-1)
+    short = np.flatnonzero(lengths < 1e-3)
+    return None if short.size == 0 else f"has a bone shorter than 1 mm (joint {int(short[0]) + 1} on its parent)"
+
+
 def _meta(a: np.ndarray) -> Optional[str]:
     """meta_json: a JSON object; its ``refine`` block (shown by the add-on's panel), when present, in shape."""
     try:
@@ -171,7 +179,7 @@ MEMBERS: tuple[Member, ...] = (
     Member("scores", "f", ("N", 3), track=True, required=True, raw=True, lo=-0.01, hi=1.01),
     Member("verts", "f", ("N", _V, 3), track=True, raw=True, lo=-1e3, hi=1e3),
     Member("joints49", "f", ("N", 49, 3), track=True, raw=True, lo=-1e3, hi=1e3),
-    Member("rest_joints", "f", (_J, 3), track=True, lo=-100.0, hi=100.0),
+    Member("rest_joints", "f", (_J, 3), track=True, lo=-100.0, hi=100.0, check=_skeleton),
     Member("v_shaped", "f", (_V, 3), track=True, lo=-100.0, hi=100.0),
     Member("times_s", "f", ("N",), track=True, lo=-MAX_TIME_S, hi=MAX_TIME_S, check=_non_decreasing),
     Member("contact", "b", ("N", 4), track=True),

@@ -93,6 +93,8 @@ REFUSED = [
     (_nan_at("track_4/transl_cam", (3, 2)), "track_4/transl_cam holds NaN or inf"),
     (_nan_at("smpl_lbs_weights", (0, 0)), "smpl_lbs_weights holds NaN or inf"),
     (_nan_at("track_1/rest_joints", (0, 0)), "track_1/rest_joints holds NaN or inf"),
+    (lambda a: {**a, "track_4/rest_joints": np.zeros((24, 3), np.float32)},
+     "track_4/rest_joints has a bone shorter than 1 mm (joint 1 on its parent)"),
     (_set("cam_position_world", [0.0, 0.0, 1e300]), "cam_position_world holds values from 0 to 1e+300"),
     (_drop("cam_position_world"), "cam_position_world is missing (R_world_from_cam and cam_position_world come"),
     (_set("R_world_from_cam", np.eye(3) * [1, 1, -1]), "R_world_from_cam holds a matrix that is not a rotation"),
