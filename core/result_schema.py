@@ -4,7 +4,7 @@ Result files travel (between the machines of a batch, from a colleague, from a d
 :func:`read_result_arrays` reads one in stages and refuses the first problem with one line
 (:class:`~core.errors.InvalidMotionFileError`) that names the member:
 
-1. the zip's central directory: member names (a name twice is refused) and their declared sizes;
+1. the zip's central directory: member names (a name twice is refused), compression and declared sizes;
 2. the ``.npy`` header of every member (a few bytes each, never the data): an object dtype (a pickle) is refused
    without being read, and the size the zip declares must be what the header's shape and dtype need; then each
    member of :data:`MEMBERS` is held to its dtype kind and shape, with symbolic sizes bound by the file (``N`` =
@@ -20,14 +20,14 @@ module would refuse), :meth:`MotionResult.from_arrays <core.result.MotionResult.
 elsewhere. :func:`looks_like_result` tells our files from other ``.npz`` archives (AMASS) without reading data.
 
 Adding a member is one line of :data:`MEMBERS`. Members the table does not know are ignored (never read), unless
-they are dangerous: an object dtype, or a header that does not match the size the zip declares.
+they are dangerous: an object dtype, a compression other than stored/deflate (zipfile does not bound what bzip2
+or lzma yield), or a header that does not match the size the zip declares.
 Format versions written so far: 1 (with or without the refine stage's members; all load).
 numpy and the standard library only (the Blender add-on uses this module).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os

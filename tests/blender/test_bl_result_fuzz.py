@@ -69,6 +69,7 @@ def not_finite() -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_import_fuzz(scene, tmp_path):
     marker = tmp_path / "pickle_ran"
     cases = F.cases(CASES, SEED, marker)

@@ -17,7 +17,6 @@ import pytest
 
 import result_fuzz as F
 from core.errors import OutputNotWritableError
-from core.result import MotionResult
 
 REPO = Path(__file__).resolve().parents[2]
 

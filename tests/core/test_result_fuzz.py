@@ -62,6 +62,7 @@ def refine_in_process(src: Path, out: Path) -> tuple[int, str, float]:
     return code, err.getvalue(), peak
 
 
+@pytest.mark.slow
 def test_refine_fuzz(tmp_path, fuzz_cases, marker):
     counts, problems, peaks = collections.Counter(), [], []
     t0 = time.perf_counter()
