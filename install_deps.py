@@ -3,8 +3,9 @@
 
 Standard library only: it runs before anything is installed, with Python 3.11, 3.12 or 3.13, including the
 one bundled with Blender (4.4/5.0: 3.11; 5.1/5.2: 3.13). The pins are in ``requirements.txt`` (runtime),
-``requirements-test.txt``, ``requirements-ray.txt`` and ``requirements-dev.txt`` (all of them); this script
-reads them. Typical use::
+``requirements-test.txt``, ``requirements-ray.txt`` and ``requirements-dev.txt`` (all of them), plus
+``requirements-nodeps.txt`` (runtime packages installed with ``--no-deps``, their real needs pinned in
+``requirements.txt``); this script reads them. Typical use::
 
     python3 install_deps.py                          # environment at <repo>/.venv (a link, see below)
     python3 install_deps.py --dev                    # + pytest, bpy, ray; + a light env per other tested bpy
@@ -70,7 +71,10 @@ REQUIREMENT_FILES = {  # group -> file beside this script (pip's format: `name==
     "test": "requirements-test.txt",
     "ray": "requirements-ray.txt",
 }
-IMPORT_NAMES = {"opencv-python": "cv2"}  # distribution -> module to import when checking (default: name)
+# runtime pins installed without their declared dependencies (pip --no-deps), after the others: a package whose
+# metadata asks for something we must not have (mediapipe -> opencv-contrib-python, a second cv2)
+NO_DEPS_FILE = "requirements-nodeps.txt"
+IMPORT_NAMES = {"opencv-python": "cv2", "absl-py": "absl"}  # distribution -> module to import when checking (default: name)
 LIGHT_ENV_RUNTIME_PINS = ("numpy",)  # what the Blender-tests environment takes from requirements.txt
 
 
@@ -78,7 +82,8 @@ LIGHT_ENV_RUNTIME_PINS = ("numpy",)  # what the Blender-tests environment takes 
 class Requirement:
     """One pinned package from a requirement file. ``version`` is exact or a ``X.Y.*`` series; ``module`` is
     what we import to check it; ``group`` names its file (runtime/test/ray); ``marker`` is the PEP 508
-    environment marker after ``;`` (empty: everywhere); ``why`` the comment."""
+    environment marker after ``;`` (empty: everywhere); ``why`` the comment; ``no_deps``: installed without its
+    declared dependencies (``requirements-nodeps.txt``)."""
 
     name: str
     version: str
@@ -86,6 +91,7 @@ class Requirement:
     group: str = "runtime"
     marker: str = ""
     why: str = ""
+    no_deps: bool = False
 
     @property
     def pin(self) -> str:
@@ -193,9 +199,11 @@ def evaluate_marker(marker: str, environment: dict[str, str]) -> bool:
 _PIN_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([0-9][0-9A-Za-z.*+!-]*)\s*(?:;\s*(.*?))?\s*$")
 
 
-def parse_requirement_file(path: Path, group: str, _seen: Optional[set] = None) -> list[Requirement]:
+def parse_requirement_file(path: Path, group: str, _seen: Optional[set] = None,
+                           no_deps: bool = False) -> list[Requirement]:
     """The pins of one requirement file (``-r other.txt`` includes are followed; their lines keep the
-    group of the file they are in). Only exact pins are accepted: a reproducible environment."""
+    group of the file they are in). Only exact pins are accepted: a reproducible environment. ``no_deps``
+    marks every pin of the file as installed without its dependencies."""
     seen = set() if _seen is None else _seen
     path = Path(path)
     if path.resolve() in seen:
@@ -226,15 +234,17 @@ def parse_requirement_file(path: Path, group: str, _seen: Optional[set] = None) 
         except ValueError as err:
             raise SetupError(f"{path.name} line {number}: {err}") from None
         out.append(Requirement(name, version, IMPORT_NAMES.get(name, name.replace("-", "_")), group, marker,
-                               why.strip().lstrip("#").strip()))
+                               why.strip().lstrip("#").strip(), no_deps))
     return out
 
 
 def load_requirements(repo: Path = REPO_ROOT) -> tuple[Requirement, ...]:
-    """Every pin of every group, in file order (runtime first)."""
+    """Every pin of every group, in file order (runtime first, its ``--no-deps`` pins right after it)."""
     reqs: list[Requirement] = []
     for group, name in REQUIREMENT_FILES.items():
         reqs += [r for r in parse_requirement_file(repo / name, group) if r.group == group]
+        if group == "runtime":
+            reqs += parse_requirement_file(repo / NO_DEPS_FILE, group, no_deps=True)
     return tuple(reqs)
 
 
@@ -347,7 +357,7 @@ def blender_online_access(bpy_module) -> Optional[bool]:
 def env_key(requirements: list[Requirement], choice: TorchChoice, python: tuple[int, int]) -> str:
     """Hash of the runtime requirement list + options: names the shared environment."""
     payload = {
-        "pins": sorted(r.pin for r in requirements if r.group == "runtime"),
+        "pins": sorted(r.pin + (" --no-deps" if r.no_deps else "") for r in requirements if r.group == "runtime"),
         "torch": [choice.variant, choice.index_url],
         "python": list(python),
         "platform": [platform.system(), platform.machine()],
@@ -582,7 +592,8 @@ def pip_commands(python: Path, requirements: list[Requirement], choice: TorchCho
     """The pip invocations that install ``requirements`` (pure; ``<env python> -m pip`` always).
 
     With a PyTorch index, torch/torchvision come from it first; the second call then finds them
-    installed (``2.15.0+cpu`` satisfies ``==2.15.*``) and takes everything else from PyPI.
+    installed (``2.15.0+cpu`` satisfies ``==2.15.*``) and takes everything else from PyPI. The ``no_deps``
+    pins come last, in a call of their own with ``--no-deps`` (their real needs are among the others).
     """
     base = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
     if offline:
@@ -591,7 +602,10 @@ def pip_commands(python: Path, requirements: list[Requirement], choice: TorchCho
     if choice.index_url and not offline:
         torch_pins = [r.pin for r in requirements if r.name in ("torch", "torchvision")]
         commands.append(base + ["--index-url", choice.index_url] + torch_pins)
-    commands.append(base + [r.pin for r in requirements])
+    commands.append(base + [r.pin for r in requirements if not r.no_deps])
+    no_deps = [r.pin for r in requirements if r.no_deps]
+    if no_deps:
+        commands.append(base + ["--no-deps"] + no_deps)
     return commands
 
 
@@ -699,7 +713,7 @@ def verify_env(python: Path, requirements: list[Requirement]) -> dict:
 def describe_verify(report: dict, want_cuda: bool) -> tuple[str, list[str]]:
     """(summary line, warnings) for a successful verification report."""
     pk = report.get("packages", {})
-    names = ("torch", "torchvision", "numpy", "opencv-python", "ultralytics", "smplx", "bpy")
+    names = ("torch", "torchvision", "numpy", "opencv-python", "ultralytics", "smplx", "mediapipe", "bpy")
     versions = ", ".join(f"{n} {pk[n]}" for n in names if n in pk)
     cuda = report.get("cuda") or {}
     warnings = []

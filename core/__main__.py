@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .speed import add_speed_options
 
     add_speed_options(cap)
+    from .extremities.cli import add_extremity_options
+
+    add_extremity_options(cap)
     cap.add_argument("--progress-json", action="store_true",
                      help='progress as JSON lines on stderr: {"type": "progress", "stage", "fraction", "message"}, '
                           'then {"type": "done", "output"} or {"type": "error", "message", "exit_code"}')
@@ -189,10 +192,14 @@ def _capture(args, progress: _Progress) -> int:
     from .speed import apply_speed_args
 
     config = apply_speed_args(config, args)
+    from .extremities.cli import apply_extremity_args
+
+    config = apply_extremity_args(config, args)
     from .pipeline import run
 
     result = run(args.video, config, progress=progress)
-    for warning in (result.meta.get("refine") or {}).get("warnings", []):  # e.g. no floor: camera frame kept
+    warnings = (result.meta.get("extremities") or {}).get("warnings", [])  # e.g. no hand model file
+    for warning in warnings + (result.meta.get("refine") or {}).get("warnings", []):  # e.g. no floor
         progress.clear()
         if progress.as_json:
             progress.emit({"type": "warning", "message": warning})

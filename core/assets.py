@@ -13,7 +13,14 @@ tcmr        tcmr_demo_model.pth.tar             ``core.tcmr.checkpoint.tcmr_stat
 spin        spin_model_checkpoint.pth.tar       ``core.tcmr.checkpoint.spin_backbone_state_dict_from_file``
 detector    yolo11s.pt                          torch zip whose ``data.pkl`` names an ultralytics model
 smpl        SMPL_NEUTRAL.npz / .pkl (optional)  ``core.smpl.load_smpl_arrays`` (keys and shapes)
+hands       hand_landmarker.task (optional)     a MediaPipe bundle: a zip holding ``hand_detector.tflite`` and
+                                                ``hand_landmarks_detector.tflite``, each a TFLite model
+face        face_landmarker.task (optional)     idem with ``face_detector.tflite``,
+                                                ``face_landmarks_detector.tflite``, ``face_blendshapes.tflite``
 ==========  ==================================  ==========================================================
+
+The ``.task`` checks need only the standard library (:func:`task_bundle_problem`), so ``install_deps.py`` runs
+them before any environment exists.
 
 Models directory: an explicit argument, else ``$TCMR_MOCAP_MODELS``, else ``<repo>/models``.
 
@@ -46,7 +53,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR_ENV = "TCMR_MOCAP_MODELS"
 README_HINT = "see models/README.md"
 
-ROLES = ("tcmr", "spin", "detector", "smpl")
+ROLES = ("tcmr", "spin", "detector", "smpl", "hands", "face")
 
 # The official TCMR release ships its demo checkpoint (and a copy of SPIN's) inside base_data.zip on Google
 # Drive (scripts/get_base_data.sh of hongsukchoi/TCMR_RELEASE).
@@ -121,7 +128,36 @@ MODEL_FILES: dict[str, ModelFile] = {
         source_page="https://smplify.is.tue.mpg.de (neutral model, after registration)",
         aliases=("SMPL_NEUTRAL.pkl", "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"),
     ),
+    "hands": ModelFile(
+        role="hands",
+        file_name="hand_landmarker.task",
+        description="MediaPipe hand landmarker (palm detector + 21 hand landmarks; fingers, --hands)",
+        url="https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/1/"
+            "hand_landmarker.task",
+        licence="Apache-2.0 (Google MediaPipe)",
+        approx_size_bytes=7_800_000,
+        required=False,
+        source_page="https://ai.google.dev/edge/mediapipe/solutions/vision/hand_landmarker",
+    ),
+    "face": ModelFile(
+        role="face",
+        file_name="face_landmarker.task",
+        description="MediaPipe face landmarker (face detector, 478-point mesh, 52 blendshapes; --face)",
+        url="https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/"
+            "face_landmarker.task",
+        licence="Apache-2.0 (Google MediaPipe)",
+        approx_size_bytes=3_758_596,
+        required=False,
+        source_page="https://ai.google.dev/edge/mediapipe/solutions/vision/face_landmarker",
+    ),
 }
+
+# The models inside each MediaPipe ``.task`` bundle (a zip): every one must be there and be a TFLite model.
+TASK_BUNDLE_MEMBERS = {
+    "hands": ("hand_detector.tflite", "hand_landmarks_detector.tflite"),
+    "face": ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite"),
+}
+_TFLITE_MAGIC = b"TFL3"  # FlatBuffer file identifier of a TFLite model (bytes 4-8)
 
 # SMPL files in order of preference.
 SMPL_FILE_NAMES = (MODEL_FILES["smpl"].file_name,) + MODEL_FILES["smpl"].aliases
@@ -256,6 +292,8 @@ def quick_check(role: str, path) -> Optional[str]:
         return "it is empty"
     if head.lstrip()[:1] == b"<" or b"<html" in head.lower():
         return "it is an HTML page, not a model file (a failed or blocked download?)"
+    if role in TASK_BUNDLE_MEMBERS:  # (a bundle may have padding before its first member: no header test)
+        return task_bundle_problem(role, path)
     is_zip = head.startswith(b"PK\x03\x04")
     is_pickle = head[:1] == b"\x80"
     if not (is_zip or is_pickle):
@@ -264,6 +302,36 @@ def quick_check(role: str, path) -> Optional[str]:
         return f"it is only {size} bytes, far too small for a checkpoint (truncated?)"
     if is_zip and not zipfile.is_zipfile(path):
         return "it is a truncated zip (the download stopped early?)"
+    return None
+
+
+def task_bundle_problem(role: str, path) -> Optional[str]:
+    """What is wrong with the MediaPipe ``.task`` bundle ``path`` for ``role`` ("hands"/"face"), or None.
+
+    Standard library only: the zip is read (every member's CRC checked, so a corrupt download is caught), each
+    model of :data:`TASK_BUNDLE_MEMBERS` must be in it and start like a TFLite model. Nothing is executed."""
+    wanted = TASK_BUNDLE_MEMBERS[role]
+    if not zipfile.is_zipfile(path):
+        return "it is not a zip, or a truncated one (the download stopped early?), so not a MediaPipe .task bundle"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {Path(n).name: n for n in zf.namelist()}
+            missing = [m for m in wanted if m not in names]
+            if missing:
+                other = next((r for r, members in TASK_BUNDLE_MEMBERS.items()
+                              if r != role and all(m in names for m in members)), None)
+                hint = f" -- it looks like {MODEL_FILES[other].file_name}" if other else ""
+                held = ", ".join(sorted(names)[:6]) or "nothing"
+                return f"it is not a MediaPipe {role} bundle: it lacks {', '.join(missing)} (it holds {held}){hint}"
+            bad = zf.testzip()
+            if bad is not None:
+                return f"it is corrupt ({bad} fails its checksum; download it again)"
+            for member in wanted:
+                with zf.open(names[member]) as fh:
+                    if fh.read(8)[4:8] != _TFLITE_MAGIC:
+                        return f"its {member} is not a TFLite model"
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        return f"it is not a readable zip ({_first_line(err)})"
     return None
 
 
@@ -280,9 +348,8 @@ def validate_model_file(role: str, path) -> None:
         raise MissingModelFileError(f"missing model file {path}: {how_to_get(role, path.parent)}")
     problem = quick_check(role, path)
     if problem is None:
-        problem = {"tcmr": _check_tcmr, "spin": _check_spin, "detector": _check_detector, "smpl": _check_smpl}[
-            role
-        ](path)
+        checks = {"tcmr": _check_tcmr, "spin": _check_spin, "detector": _check_detector, "smpl": _check_smpl}
+        problem = checks[role](path) if role in checks else None  # (the .task bundles: quick_check is the check)
     if problem is not None:
         problem = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", problem).split())  # one plain line
         raise InvalidModelFileError(

@@ -100,6 +100,17 @@ class FloorConfig:
 
 
 @dataclass(frozen=True)
+class ExtremityRefineConfig:
+    """Fingers and face in the refine stage (core/motion/extremities.py): gaps, and the head from the face."""
+
+    min_hand_conf: float = 0.3  # a hand counts as seen in a row from this confidence on
+    hold_s: float = 0.3  # an unseen hand (face) keeps its last seen pose (weights) this long ...
+    fade_s: float = 0.7  # ... then blends to the relaxed hand (the neutral face) over this time
+    min_face_conf: float = 0.5  # the face turns the head bone in rows with at least this confidence
+    head_weight: float = 1.0  # how far (0..1) the head bone follows the face there
+
+
+@dataclass(frozen=True)
 class RefineConfig:
     """The refine stage after the network (``python -m core refine``, also run by captures)."""
 
@@ -110,6 +121,22 @@ class RefineConfig:
     foot_lock: FootLockConfig = field(default_factory=FootLockConfig)
     floor: FloorConfig = field(default_factory=FloorConfig)
     min_track_frames: int = 8  # contact detection and the floor need at least this many rows per track
+    extremities: ExtremityRefineConfig = field(default_factory=ExtremityRefineConfig)  # fingers and face
+
+
+@dataclass(frozen=True)
+class ExtremitiesConfig:
+    """Fingers and face (core/extremities, MediaPipe): which parts to capture and how they are cropped."""
+
+    hands: Optional[bool] = None  # None: when models/hand_landmarker.task is there; True: required; False: off
+    face: Optional[bool] = None  # None: when models/face_landmarker.task is there; True: required; False: off
+    hand_crop_m: float = 0.32  # side of the square crop around the body's hand joint, metres at its depth
+    face_crop_m: float = 0.40  # side of the square crop around the body's head joint, metres at its depth
+    crop_px: int = 256  # crops are resampled to this many pixels a side
+    hands_per_crop: int = 1  # hands the landmarker may find in one crop; the one at the body's wrist is taken
+    min_detection_confidence: float = 0.3  # MediaPipe's detection/presence/tracking thresholds
+    fit_good_deg: float = 8.0  # a hand whose fitted pose misses the landmarks' bones by this mean angle or less
+    fit_bad_deg: float = 30.0  # ... counts as fully seen; from this on as not seen (linear in between)
 
 
 Precision = Literal["fp32", "bf16", "fp16"]
@@ -160,5 +187,6 @@ class CaptureConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
+    extremities: ExtremitiesConfig = field(default_factory=ExtremitiesConfig)  # fingers and face
     refine: RefineConfig = field(default_factory=RefineConfig)  # after the network; smoothing.enabled = False
     # (--no-smoothing) keeps the network output bit-exact: no smoothing and no foot lock

@@ -48,9 +48,9 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, root=SMPL_HIPS) -> np.ndarray:
     return np.linalg.norm(root_align(p, root) - root_align(g, root), axis=-1).mean(axis=-1)
 
 
-def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-frame similarity transform (scale, rotation, translation) of ``pred`` onto ``gt``, spec §4.
-    (T, J, 3) ×2 -> aligned pred (T, J, 3)."""
+def similarity_transform(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame least-squares similarity (Umeyama/Kabsch, no reflection) taking ``pred`` onto ``gt``:
+    gt ≈ s·R·pred + t. (T, J, 3) ×2 -> (s (T,), R (T, 3, 3), t (T, 3))."""
     p, g = _check(pred, gt)
     mu1 = p.mean(axis=1, keepdims=True)  # (T, 1, 3)
     mu2 = g.mean(axis=1, keepdims=True)
@@ -64,9 +64,16 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     R = V @ Z @ np.swapaxes(U, 1, 2)
     var1 = np.sum(X1 ** 2, axis=(1, 2))  # ‖X₁‖²_F
     s = np.trace(R @ K, axis1=1, axis2=2) / np.where(var1 > 0, var1, 1.0)
-    t = np.swapaxes(mu2, 1, 2) - s[:, None, None] * (R @ np.swapaxes(mu1, 1, 2))  # (T, 3, 1)
-    aligned = s[:, None, None] * (R @ X1 + R @ np.swapaxes(mu1, 1, 2)) + t
-    return np.swapaxes(aligned, 1, 2)
+    t = mu2[:, 0] - s[:, None] * np.einsum("tij,tj->ti", R, mu1[:, 0])  # (T, 3)
+    return s, R, t
+
+
+def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-frame similarity transform (scale, rotation, translation) of ``pred`` onto ``gt``, spec §4.
+    (T, J, 3) ×2 -> aligned pred (T, J, 3)."""
+    p, _ = _check(pred, gt)
+    s, R, t = similarity_transform(pred, gt)
+    return s[:, None, None] * np.einsum("tij,tkj->tki", R, p) + t[:, None, :]
 
 
 def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

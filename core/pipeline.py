@@ -13,9 +13,11 @@ reappears (up to ``max_gap_frames`` later), and a track's fate (kept or dropped 
 a second decode costs far less than running ResNet-50 on crops of tracks that are later dropped.
 
 Then per track: **regress** — TCMR over the whole track (``predict_sequence``), camera conversion
-(:mod:`core.camera`); then **refine** over all tracks (:mod:`core.motion`: smoothing, floor, foot lock).
+(:mod:`core.camera`); **extremities** (``--hands``/``--face``, when their model files are there) — fingers and face
+on crops around the body's own hands and head (:mod:`core.extremities`, a third decode of the tracks' frames); then
+**refine** over all tracks (:mod:`core.motion`: smoothing, floor, foot lock; fingers/face gaps and smoothing).
 
-``progress(stage, fraction, message)``: stage in "open", "detect", "features", "regress"; fraction is the
+``progress(stage, fraction, message)``: stage in "open", "detect", "features", "regress", "extremities"; fraction is the
 overall progress of the run in [0, 1] (monotone). ``cancel()`` returning True stops the run between chunks
 (CancelledError).
 """
@@ -44,6 +46,8 @@ from .video import VideoReader, check_frame_range, full_timestamps
 
 # overall progress span of each stage; the CLI reports "save" from 0.97 to 1
 STAGE_SPANS = {"open": (0.0, 0.02), "detect": (0.02, 0.40), "features": (0.40, 0.85), "regress": (0.85, 0.97)}
+# with hands/face the regression shares its span with them
+EXTREMITY_SPANS = {"regress": (0.85, 0.88), "extremities": (0.88, 0.97)}
 
 ProgressFn = Callable[[str, float, str], None]
 
@@ -51,6 +55,7 @@ ProgressFn = Callable[[str, float, str], None]
 class _Reporter:
     def __init__(self, progress: Optional[ProgressFn], cancel: Optional[Callable[[], bool]]):
         self.progress, self.cancel = progress, cancel
+        self.spans = dict(STAGE_SPANS)
         self.timings: dict[str, float] = {}
         self._stage, self._t = None, time.perf_counter()
 
@@ -61,7 +66,7 @@ class _Reporter:
                 self.timings[self._stage] = round(now - self._t, 3)
             self._stage, self._t = stage, now
         if self.progress is not None:
-            lo, hi = STAGE_SPANS[stage]
+            lo, hi = self.spans[stage]
             self.progress(stage, lo + (hi - lo) * min(max(fraction, 0.0), 1.0), message)
 
     def finish(self) -> None:
@@ -98,6 +103,11 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
     if not config.detections_path:
         detector_file = assets.model_path("detector", models_dir)
+    from .extremities.capture import resolve_parts
+
+    parts = resolve_parts(config.extremities, models_dir)  # (--hands without its file: an error before any work)
+    if parts.any:
+        report.spans.update(EXTREMITY_SPANS)
     report("open", 0.3, f"{info.width}x{info.height}, {info.fps:g} fps: loading models")
     own_models = models is None
     if own_models:
@@ -140,6 +150,7 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
         motions.append(_regress_track(model, track, features.pop(track.track_id), times[track.positions],
                                       info.width, info.height, focal, config))
     report("regress", 1.0, f"{len(motions)} track(s) done")
+    extremities = _capture_extremities(reader, tracks, motions, times, info, focal, parts, config, report)
     report.finish()
     if streamed_seconds:  # pass 1's cropping and backbone time belongs to the features stage
         report.timings["detect"] = round(report.timings.get("detect", 0.0) - streamed_seconds, 3)
@@ -156,7 +167,34 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
         smpl_lbs_weights=None if arrays is None else np.asarray(arrays["weights"], dtype=np.float32),
         meta=_meta(config, device, detector_file, frame_ids, reader, report.timings, focal),
     )
+    result.meta["extremities"] = extremities
     return refine_capture(result, config)
+
+
+def _capture_extremities(reader, tracks, motions, times, info, focal, parts, config: CaptureConfig,
+                         report: _Reporter) -> dict:
+    """The hands/face stage on the regressed tracks (arrays set on ``motions``); its report for meta."""
+    summary = {"parts": parts.as_dict(), "warnings": list(parts.warnings)}
+    if not parts.any:
+        return summary
+    from .extremities.capture import capture_extremities
+
+    if any(m.rest_joints is None for m in motions):
+        summary["warnings"].append("no SMPL body to place the hand and face crops with: fingers and face skipped")
+        return summary
+    report("extremities", 0.0, "fingers and face")
+    done = capture_extremities(reader, motions, {t.track_id: times[t.positions] for t in tracks}, focal, info.width,
+                               info.height, parts, config.extremities,
+                               progress=lambda f, m: report("extremities", f, m), cancel=report.cancel,
+                               chunk_frames=config.decode_chunk)
+    for m in motions:
+        for name, value in done["arrays"].get(m.track_id, {}).items():
+            setattr(m, name, value)
+    report("extremities", 1.0, "fingers and face done")
+    frames = max(done["person_frames"], 1)
+    summary.update(seconds=done["seconds"], ms_per_person_frame=round(1000 * done["seconds"] / frames, 2),
+                   person_frames=done["person_frames"], found={str(k): v for k, v in done["found"].items()})
+    return summary
 
 
 def refine_capture(result: MotionResult, config: CaptureConfig) -> MotionResult:

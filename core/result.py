@@ -1,12 +1,12 @@
 """``MotionResult``: what a capture produces, as plain numpy, and its ``.npz`` file format.
 
-File format (``format_version`` 1; every array is saved without pickling, so ``np.load(..., allow_pickle=False)``
+File format (``format_version`` 2; every array is saved without pickling, so ``np.load(..., allow_pickle=False)``
 reads it and a load gives back bit-identical arrays):
 
 ======================  ==================  ==========================================================
 key                     shape / dtype       meaning
 ======================  ==================  ==========================================================
-format_version          () int64            1
+format_version          () int64            2 (1: files without fingers/face; they load unchanged)
 video_path              () str              the captured video, as given
 fps                     () float64          the video's nominal frame rate
 width, height           () int64            frame size in pixels
@@ -22,6 +22,8 @@ R_world_from_cam        (3, 3) float64      (refined with --upright) upright wor
                                             x_world = R x_cam + cam_position_world; Z up, floor at Z = 0
 cam_position_world      (3,) float64        (idem) the camera centre = (0, 0, camera height)
 motion_fps              () float64          (refined with --fps) the rows' rate; absent: video frames
+hand_joint_names        (15,) str           (with fingers) the 15 finger joints of hand_pose_aa, SMPL-X order
+blendshape_names        (52,) str           (with the face) the ARKit names of face_blendshapes
 track_<id>/<field>      see TrackMotion     one group per track
 ======================  ==================  ==========================================================
 
@@ -32,6 +34,12 @@ right ankle, left toe, right toe on the floor) and the raw network output the re
 orig_cam, transl_cam, scores; verts/joints49 only when the rows were resampled). ``rotmat``/``pose_aa``/
 ``transl_cam`` stay in the camera frame after refining. Files without these keys (format 1 of earlier
 versions) load unchanged and are their own raw output.
+
+Fingers and face (``--hands``/``--face``, :mod:`core.extremities`): tracks may hold ``hand_pose_aa`` (N, 2, 15, 3),
+``hand_conf`` (N, 2), ``face_blendshapes`` (N, 52), ``face_conf`` (N,) and ``head_rot_aa`` (N, 3) (refined, and
+raw as ``raw_<name>``); their shapes, dtypes, ranges and meaning are defined once, in
+``core.extremities.layout.RESULT_ARRAYS``. A file with them is format 2; one without them is written as format 1,
+byte for byte what earlier versions wrote.
 
 Every read goes through :mod:`core.result_schema` (the one validator: shapes, dtypes, sizes before decompressing,
 finite plausible values); :meth:`MotionResult.save` runs the same checks before writing.
@@ -49,7 +57,8 @@ import numpy as np
 
 from . import result_schema
 from .errors import InvalidResultError, OutputNotWritableError
-from .result_schema import FORMAT_VERSION, ROW_FIELDS  # noqa: F401  (the format's facts live in the schema)
+# the format's facts live in the schema: the version read, the fingers/face members, the per-row fields
+from .result_schema import EXTREMITY_FIELDS, FORMAT_VERSION, ROW_FIELDS  # noqa: F401
 
 
 @dataclass
@@ -80,6 +89,12 @@ class TrackMotion:
     times_s: Optional[np.ndarray] = None  # (N,) float64   time of each row (None: timestamps_s[frame_ids])
     contact: Optional[np.ndarray] = None  # (N, 4) bool   foot contacts: left/right ankle, left/right toe
     raw: Optional[dict] = None  # the network output the refine started from: {field: (N0, ...)}, saved as raw_<field>
+    # fingers and face (core.extremities; shapes and meaning: core.extremities.layout.RESULT_ARRAYS):
+    hand_pose_aa: Optional[np.ndarray] = None  # (N, 2, 15, 3) float32   left/right finger joints, axis-angle
+    hand_conf: Optional[np.ndarray] = None  # (N, 2) float32   0 = that hand was not seen in the row
+    face_blendshapes: Optional[np.ndarray] = None  # (N, 52) float32   ARKit weights (blendshape_names order)
+    face_conf: Optional[np.ndarray] = None  # (N,) float32   0 = no face seen in the row
+    head_rot_aa: Optional[np.ndarray] = None  # (N, 3) float32   head relative to the neck, from the face
 
     def raw_view(self) -> "TrackMotion":
         """The unrefined track (the raw network output): what refining starts from. A file without ``raw_*``
@@ -125,9 +140,15 @@ class MotionResult:
         raise KeyError(track_id)
 
     # ------------------------------------------------------------------------------------------- saving
+    @property
+    def has_extremities(self) -> bool:
+        """True when a track holds fingers or face (the file is then format 2)."""
+        return any(getattr(t, name) is not None or (t.raw and name in t.raw)
+                   for t in self.tracks for name in EXTREMITY_FIELDS)
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {
-            "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+            "format_version": np.array(FORMAT_VERSION if self.has_extremities else 1, dtype=np.int64),
             "video_path": np.array(str(self.video_path)),
             "fps": np.array(self.fps, dtype=np.float64),
             "width": np.array(self.width, dtype=np.int64),
@@ -147,6 +168,13 @@ class MotionResult:
             out["cam_position_world"] = np.asarray(self.cam_position_world, dtype=np.float64)
         if self.motion_fps is not None:
             out["motion_fps"] = np.array(self.motion_fps, dtype=np.float64)
+        if self.has_extremities:
+            from .extremities.layout import ARKIT_BLENDSHAPE_NAMES, HAND_JOINT_NAMES
+
+            if any(t.hand_pose_aa is not None for t in self.tracks):
+                out["hand_joint_names"] = np.array(HAND_JOINT_NAMES)
+            if any(t.face_blendshapes is not None for t in self.tracks):
+                out["blendshape_names"] = np.array(ARKIT_BLENDSHAPE_NAMES)
         for t in self.tracks:
             for f in fields(TrackMotion):
                 if f.name == "track_id":

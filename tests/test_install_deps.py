@@ -42,7 +42,9 @@ def fake_checkpoint(path: Path, size: int = 1_200_000, seed: int = 0) -> Path:
 
 
 # ------------------------------------------------------------------------------------ requirement list
-RUNTIME = {"torch", "torchvision", "numpy", "opencv-python", "smplx", "ultralytics", "lap", "scipy"}
+RUNTIME = {"torch", "torchvision", "numpy", "opencv-python", "smplx", "ultralytics", "lap", "scipy", "absl-py",
+           "flatbuffers", "matplotlib", "certifi", "mediapipe"}
+NO_DEPS = {"mediapipe"}  # requirements-nodeps.txt: installed with pip --no-deps
 
 
 def _pins(python, group=None):
@@ -90,9 +92,38 @@ def test_pip_reads_the_requirement_files():
     if sys.version_info[:2] != PY311 or not (Path(sys.prefix) / inst.STAMP_NAME).exists():
         pytest.skip("needs the environment install_deps.py --dev built for Python 3.11")
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-input", "--no-deps",
-                           "-r", str(REPO / "requirements-dev.txt")], capture_output=True, text=True, timeout=300)
+                           "-r", str(REPO / "requirements-dev.txt"), "-r", str(REPO / inst.NO_DEPS_FILE)],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Would install" not in done.stdout, done.stdout[-2000:]
+
+
+def test_no_deps_pins_install_last_in_a_call_of_their_own():
+    """mediapipe's wheel asks for opencv-contrib-python (a second cv2): it is installed with --no-deps, after the
+    rest, and its real needs are ordinary runtime pins."""
+    reqs = inst.load_requirements()
+    assert {r.name for r in reqs if r.no_deps} == NO_DEPS
+    assert all(r.group == "runtime" for r in reqs if r.no_deps)
+    assert not any("opencv-contrib" in r.name for r in reqs)
+    runtime, _ = inst.select_requirements(dev=False, python=PY311)
+    for choice in (inst.TorchChoice("default", None, ""), inst.TorchChoice("cpu", "https://x/cpu", "")):
+        commands = inst.pip_commands(Path("/env/bin/python"), runtime, choice, offline=False)
+        assert "--no-deps" in commands[-1] and [a for a in commands[-1] if "==" in a] == ["mediapipe==1.2.3"]
+        assert all("--no-deps" not in c and not any(a.startswith("mediapipe") for a in c) for c in commands[:-1])
+        assert {"absl-py==2.3.1", "flatbuffers==25.12.19", "matplotlib==3.11.2"} <= set(commands[-2])
+    # a pin moved between the normal and the --no-deps list is another environment
+    flipped = [dataclasses.replace(r, no_deps=not r.no_deps) if r.name == "mediapipe" else r for r in runtime]
+    choice = inst.TorchChoice("default", None, "")
+    assert inst.env_key(runtime, choice, PY311) != inst.env_key(flipped, choice, PY311)
+
+
+def test_no_deps_file_parses_with_its_flag(tmp_path):
+    (tmp_path / "requirements.txt").write_text("foo==1.0  # why foo\n")
+    for name in ("requirements-test.txt", "requirements-ray.txt"):
+        (tmp_path / name).write_text("")
+    (tmp_path / inst.NO_DEPS_FILE).write_text("# header\nbar==2.0  # why bar\n")
+    reqs = inst.load_requirements(tmp_path)
+    assert [(r.name, r.group, r.no_deps) for r in reqs] == [("foo", "runtime", False), ("bar", "runtime", True)]
 
 
 def test_select_requirements_per_python():
@@ -228,15 +259,15 @@ def test_pip_commands_use_env_python_and_the_right_index():
     py = Path("/env/bin/python")
     reqs, _ = inst.select_requirements(dev=True, python=PY311)
     default = inst.pip_commands(py, reqs, inst.choose_torch_build("Linux", False, False), offline=False)
-    assert len(default) == 1 and default[0][:3] == [str(py), "-m", "pip"]
-    assert set(r.pin for r in reqs) <= set(default[0]) and "--index-url" not in default[0]
+    assert len(default) == 2 and all(c[:3] == [str(py), "-m", "pip"] for c in default)  # (2: the --no-deps pins)
+    assert set(r.pin for r in reqs if not r.no_deps) <= set(default[0]) and "--index-url" not in default[0]
     cpu = inst.pip_commands(py, reqs, inst.choose_torch_build("Linux", False, True), offline=False)
-    assert len(cpu) == 2 and all(c[:3] == [str(py), "-m", "pip"] for c in cpu)
+    assert len(cpu) == 3 and all(c[:3] == [str(py), "-m", "pip"] for c in cpu)
     first = cpu[0]
     assert first[first.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
     assert [a for a in first if "==" in a] == ["torch==2.14.1", "torchvision==0.29.1"]
     offline = inst.pip_commands(py, reqs, inst.choose_torch_build("Windows", True, False), offline=True)
-    assert len(offline) == 1 and "--no-index" in offline[0] and "--index-url" not in offline[0]
+    assert len(offline) == 2 and all("--no-index" in c and "--index-url" not in c for c in offline)
 
 
 def test_pip_failures_become_one_actionable_line():
@@ -763,3 +794,58 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_command():
     assert any(line.strip() == tests for line in ci.splitlines()), "CI must run the README test command"
     for section in ("## Command line", "## Result format", "## Blender add-on"):
         assert section in readme
+
+
+# ------------------------------------------------------------------------------------ hands and face bundles
+def test_task_bundles_are_in_the_model_table():
+    for role, name in (("hands", "hand_landmarker.task"), ("face", "face_landmarker.task")):
+        spec = assets.MODEL_FILES[role]
+        assert spec.file_name == name and not spec.required and spec.licence.startswith("Apache-2.0")
+        assert spec.url.startswith("https://storage.googleapis.com/mediapipe-models/") and spec.url.endswith(name)
+        assert name in (REPO / "models" / "README.md").read_text() and spec.url in (REPO / "models" / "README.md").read_text()
+    assert assets.MODEL_FILES["face"].approx_size_bytes == 3_758_596  # Google's float16 v1 bundle
+
+
+def test_download_models_fetches_and_checks_the_task_bundles(server, tmp_path, hand_landmarker_task,
+                                                             face_landmarker_task):
+    """--models up to the network: the bundles come from their URLs (a local server here), are checked by content
+    with the standard library alone (no environment yet) and installed; a corrupt one is refused in one line."""
+    server.files["/hand_landmarker.task"] = hand_landmarker_task.read_bytes()
+    server.files["/face_landmarker.task"] = face_landmarker_task.read_bytes()
+    specs = [dataclasses.replace(assets.MODEL_FILES[r], url=f"{server.base}/{assets.MODEL_FILES[r].file_name}")
+             for r in ("hands", "face")]
+    models = tmp_path / "models"
+    inst.download_models(models, inst.Validator(None, quiet()), quiet(), specs=specs)
+    assert (models / "face_landmarker.task").read_bytes() == face_landmarker_task.read_bytes()
+    assert inst._digest(models / "face_landmarker.task") == \
+        "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+    assert (models / "hand_landmarker.task").read_bytes() == hand_landmarker_task.read_bytes()
+
+    body = bytearray(hand_landmarker_task.read_bytes())
+    body[len(body) // 2] ^= 0xFF  # one flipped byte inside a model: the member's CRC fails
+    server.files["/hand_landmarker.task"] = bytes(body)
+    with pytest.raises(inst.SetupError) as err:
+        inst.download_models(tmp_path / "m2", inst.Validator(None, quiet()), quiet(), specs=specs[:1])
+    message = str(err.value)
+    assert "refused" in message and "fails its checksum" in message and "\n" not in message
+    assert not (tmp_path / "m2" / "hand_landmarker.task").exists()
+
+
+def test_models_from_imports_task_bundles_and_refuses_a_swapped_one(tmp_path, hand_landmarker_task,
+                                                                     face_landmarker_task):
+    src = tmp_path / "Downloads"
+    src.mkdir()
+    os.link(hand_landmarker_task, src / "hand_landmarker.task")
+    os.link(face_landmarker_task, src / "face_landmarker.task")
+    models = tmp_path / "models"
+    inst.import_models(src, models, inst.Validator(None, quiet()), quiet())
+    assert sorted(p.name for p in models.iterdir()) == ["face_landmarker.task", "hand_landmarker.task"]
+
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    os.link(face_landmarker_task, wrong / "hand_landmarker.task")  # the face bundle under the hand name
+    with pytest.raises(inst.SetupError) as err:
+        inst.import_models(wrong, tmp_path / "m2", inst.Validator(None, quiet()), quiet())
+    message = str(err.value)
+    assert "not a valid hand_landmarker.task" in message and "looks like face_landmarker.task" in message
+    assert "\n" not in message and not (tmp_path / "m2" / "hand_landmarker.task").exists()

@@ -71,6 +71,9 @@ def add_parser(sub, formatter=argparse.RawDescriptionHelpFormatter):
     from ..speed import add_speed_options
 
     add_speed_options(c)  # --fast, --precision, --detect-every, --detector-size, --lanes: as for capture
+    from ..extremities.cli import add_extremity_options
+
+    add_extremity_options(c)  # --hands, --face: as for capture
     add_refine_options(p, for_capture=True)  # --foot-lock, --upright, --smoothing ...: as for capture
     return p
 
@@ -98,6 +101,9 @@ def options_from_args(args):
     capture["refine"] = refine_config_from_args(args, no_smoothing=args.no_smoothing)  # a RefineConfig
     capture["speed"] = {k: getattr(args, k, None)
                         for k in ("fast", "precision", "detect_every", "detector_size", "lanes")}
+    from ..extremities.cli import extremity_args
+
+    capture["extremities"] = extremity_args(args)
     if args.workers < 1:
         raise InvalidArgumentError(f"--workers must be 1 or more, got {args.workers}")
     if args.threads is not None and args.threads < 1:

@@ -294,4 +294,8 @@ def capture_config(batch: dict, clip: Optional[dict] = None):
         from ..speed import apply_speed_args
 
         config = apply_speed_args(config, SimpleNamespace(**o["speed"]))
+    if o.get("extremities"):  # --hands/--face
+        from ..extremities.cli import apply_extremity_args
+
+        config = apply_extremity_args(config, o["extremities"])
     return config

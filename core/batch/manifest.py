@@ -5,7 +5,8 @@ Each line (the last line of a clip wins)::
     {"video": "/abs/clip.mp4", "status": "done" | "failed", "output": "/abs/OUT_DIR/clip-1a2b3c4d.npz" | null,
      "seconds": 3.2, "error": null | "one line", "key": "1a2b3c4d", "size": 123456, "mtime_ns": 1700000000000000000,
      "sha256": null | "...", "options": "<hash of the capture options>", "tracks": 1, "person_frames": 40,
-     "frames": 40, "worker": "local-1 pid 1234", "attempt": 1, "finished_at": "2026-12-01T16:40:00Z"}
+     "frames": 40, "worker": "local-1 pid 1234", "attempt": 1, "finished_at": "2026-12-01T16:40:00Z",
+     "parts": {"body": true, "hands": true, "face": false}}  (parts: what a done clip captured)
 
 Only one process writes it (the batch's driver), each line with one ``write`` + flush + fsync, so a crash
 leaves at most one incomplete last line, which :class:`Manifest` ignores. Resume (:func:`plan`): a clip whose
@@ -62,9 +63,21 @@ def capture_options_hash(config) -> str:
 
     settings = dataclasses.asdict(config)
     settings.pop("device", None)
+    _drop_if_default(settings, config)
     for name in _SPEED_ONLY:
         settings.get("speed", {}).pop(name, None)
     return options_hash(settings)
+
+
+def _drop_if_default(settings: dict, config) -> None:
+    """Leave the hands/face settings out of the hash while they are the defaults, so that clips captured before
+    those settings existed are not captured again (an explicit --hands/--face is part of the hash)."""
+    from ..config import ExtremitiesConfig, ExtremityRefineConfig
+
+    if config.extremities == ExtremitiesConfig():
+        settings.pop("extremities", None)
+    if config.refine.extremities == ExtremityRefineConfig():
+        settings.get("refine", {}).pop("extremities", None)
 
 
 class Manifest:

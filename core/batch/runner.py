@@ -88,6 +88,8 @@ class _Driver:
                       **task["fingerprint"], "options": task["options_hash"], "tracks": result.get("tracks", 0),
                       "person_frames": result.get("person_frames", 0), "frames": task["frames"],
                       "worker": result.get("worker"), "attempt": result.get("attempt", 1)}
+            if result.get("parts"):
+                record["parts"] = result["parts"]  # what was captured: {"body", "hands", "face": bool}
             if result.get("restarted"):
                 record["restarted"] = True  # its worker had been lost and started again (Ray)
             if result.get("traceback"):

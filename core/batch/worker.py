@@ -89,7 +89,8 @@ class CaptureWorker:
             result.save(task["output"])
             if self.threads:  # ultralytics may have changed torch's thread count: keep the worker's share
                 set_torch_threads(self.threads)
-            out.update(status="done", tracks=len(result.tracks), person_frames=int(sum(len(t) for t in result.tracks)))
+            out.update(status="done", tracks=len(result.tracks), person_frames=int(sum(len(t) for t in result.tracks)),
+                       parts=(getattr(result, "meta", {}).get("extremities") or {}).get("parts", {"body": True}))
         except CancelledError:
             raise
         except OutputNotWritableError as err:

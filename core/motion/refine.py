@@ -35,6 +35,7 @@ from ..result import ROW_FIELDS, MotionResult, TrackMotion
 from ..rotations import rotmat_to_axis_angle
 from ..smpl import forward_kinematics
 from .contacts import FOOT_JOINT_IDS, TrackTooShortError, detect_contacts, foot_rest_heights, settle_speeds
+from .extremities import refine_extremities
 from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor, motion_to_camera, motion_to_world
 from .footlock import lock_feet
 from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat
@@ -77,6 +78,7 @@ class _Work:
     transl: np.ndarray  # (N, 3)
     rows: dict  # per-row fields at the refined rows
     contact: Optional[np.ndarray] = None
+    extremities: dict = field(default_factory=dict)  # fingers/face at the refined rows (core/motion/extremities.py)
 
 
 def _resample_rows(raw: TrackMotion, times: np.ndarray, new_times: np.ndarray) -> dict:
@@ -120,16 +122,17 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
             report.warnings.append(message)
         rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
                                        config.average_window)
+        new_times = grid_times(times, config.fps) if config.fps else None
+        extremities, rotmat = refine_extremities(raw, times, new_times, rotmat, config)  # fingers, face, head
         rows = {}
         raw_times = times
         if config.fps:
-            new_times = grid_times(times, config.fps)
             rotmat = resample_rotmat(rotmat, times, new_times)
             transl = resample_cubic(transl, times, new_times)
             rows = _resample_rows(raw, times, new_times)
             times = new_times
         works.append(_Work(raw=raw, raw_times=raw_times, times=times, rotmat=np.asarray(rotmat, dtype=np.float64),
-                           transl=np.asarray(transl, dtype=np.float64), rows=rows))
+                           transl=np.asarray(transl, dtype=np.float64), rows=rows, extremities=extremities))
 
     floor = None
     usable = [w for w in works if len(w.raw) >= config.min_track_frames and w.raw.rest_joints is not None]
@@ -198,6 +201,7 @@ def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion
         for name in ROW_FIELDS:
             values[name] = None
         values.update(w.rows)
+    values.update(w.extremities)
     rotmat = w.rotmat.astype(np.float32)
     unchanged = not resampled and np.array_equal(rotmat, raw.rotmat)  # keep the network's own axis-angle
     values.update(

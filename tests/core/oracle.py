@@ -91,14 +91,25 @@ def temporal_encoder(sd, x):
 
 
 def rot6d_to_rotmat(x6):
-    """(..., 6) row-major 3×2 -> (..., 3, 3) with columns b1, b2, b3."""
-    m = x6.reshape(x6.shape[:-1] + (3, 2))
-    a1, a2 = m[..., 0], m[..., 1]
-    b1 = a1 / np.maximum(np.linalg.norm(a1, axis=-1, keepdims=True), 1e-6)
-    u = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
-    b2 = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-6)
-    b3 = np.cross(b1, b2)
-    return np.stack([b1, b2, b3], axis=-1)
+    """(..., 6) row-major 3×2 -> (..., 3, 3) with columns b1, b2, b3.
+
+    Written the other way round from the code under test: a complete QR factorisation (Householder, not
+    Gram-Schmidt) of each 3×2 matrix, one matrix at a time. Q's first two columns are the orthonormalised
+    inputs once each column sign is fixed so that R's diagonal is positive; the third column is whichever of
+    ±q3 makes a right-handed frame (det +1)."""
+    x6 = np.asarray(x6, np.float64)
+    flat = x6.reshape(-1, 6)
+    out = np.zeros((len(flat), 3, 3))
+    for i, row in enumerate(flat):
+        m = np.array([[row[0], row[1]], [row[2], row[3]], [row[4], row[5]]])
+        q, r = np.linalg.qr(m, mode="complete")
+        for c in range(2):
+            if r[c, c] < 0:
+                q[:, c] = -q[:, c]
+        if np.linalg.det(q) < 0:
+            q[:, 2] = -q[:, 2]
+        out[i] = q
+    return out.reshape(x6.shape[:-1] + (3, 3))
 
 
 def regressor(sd, feature):

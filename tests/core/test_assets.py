@@ -36,7 +36,7 @@ def test_resolve_models_dir_order(monkeypatch, tmp_path):
 
 
 def test_model_files_table():
-    assert tuple(assets.MODEL_FILES) == assets.ROLES == ("tcmr", "spin", "detector", "smpl")
+    assert tuple(assets.MODEL_FILES) == assets.ROLES == ("tcmr", "spin", "detector", "smpl", "hands", "face")
     for role, spec in assets.MODEL_FILES.items():
         assert spec.role == role and spec.file_name and spec.description and spec.licence
         assert spec.approx_size_bytes > 1_000_000
@@ -259,7 +259,7 @@ def test_cli_reports_missing_files(tmp_path, capsys):
     assert assets._main(["validate", "--models-dir", str(tmp_path), "--json"]) == 1
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["role"] for r in rows] == list(assets.ROLES)
-    assert [r["status"] for r in rows] == ["missing"] * 4
+    assert [r["status"] for r in rows] == ["missing"] * len(assets.ROLES)
     assert all(r["message"].startswith("missing model file") for r in rows)
     assert assets._main(["validate", "--file", "nope=/x"]) == 2
 
@@ -278,3 +278,28 @@ def test_cli_validates_a_models_dir(models_dir, tmp_path, capsys):
     assert assets._main(["validate", "--file", f"tcmr={wrong / 'tcmr_demo_model.pth.tar'}"]) == 1
     assert "invalid" in capsys.readouterr().out
     shutil.rmtree(wrong)
+
+
+def test_task_bundles_checked_by_content(tmp_path, hand_landmarker_task, face_landmarker_task):
+    """A MediaPipe .task is a zip of TFLite models: the right members, TFLite magic, every CRC (one line each)."""
+    assets.validate_model_file("hands", hand_landmarker_task)
+    assets.validate_model_file("face", face_landmarker_task)  # Google's bundle starts with padding before "PK"
+    truncated = tmp_path / "truncated.task"
+    truncated.write_bytes(hand_landmarker_task.read_bytes()[:3_000_000])
+    flipped = bytearray(face_landmarker_task.read_bytes())
+    flipped[2_000_000] ^= 0x01
+    (tmp_path / "flipped.task").write_bytes(bytes(flipped))
+    fake = tmp_path / "fake.task"
+    with zipfile.ZipFile(fake, "w") as zf:
+        zf.writestr("hand_detector.tflite", b"\x00" * 2_000_000)
+        zf.writestr("hand_landmarks_detector.tflite", b"\x00" * 8)
+    cases = [("face", hand_landmarker_task, "lacks face_detector.tflite"),
+             ("hands", face_landmarker_task, "looks like face_landmarker.task"),
+             ("hands", truncated, "truncated"), ("face", tmp_path / "flipped.task", "fails its checksum"),
+             ("hands", fake, "is not a TFLite model")]
+    for role, path, fragment in cases:
+        with pytest.raises(InvalidModelFileError) as err:
+            assets.validate_model_file(role, path)
+        message = str(err.value)
+        assert fragment in message and "\n" not in message, message
+        assert assets.MODEL_FILES[role].url in message  # where the right file comes from

@@ -6,6 +6,7 @@ import io
 import os
 import zipfile
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,6 +71,9 @@ def assert_same(a: MotionResult, b: MotionResult) -> None:
                     elif isinstance(xa, np.ndarray):
                         assert xa.dtype == xb.dtype and xa.shape == xb.shape, tf.name
                         assert xa.tobytes() == xb.tobytes(), tf.name  # bit-identical
+                    elif isinstance(xa, dict):  # raw: {field: array}
+                        assert sorted(xa) == sorted(xb), tf.name
+                        assert all(xa[k].tobytes() == xb[k].tobytes() for k in xa), tf.name
                     else:
                         assert xa == xb
         elif isinstance(va, np.ndarray):
@@ -88,7 +92,7 @@ def test_round_trip_is_bit_identical(tmp_path, full):
     assert_same(res, back)
     # and the file is plain numpy: readable without pickle
     with np.load(path, allow_pickle=False) as z:
-        assert int(z["format_version"]) == FORMAT_VERSION
+        assert int(z["format_version"]) == 1  # no fingers/face: what earlier versions wrote
         assert z["track_1/rotmat"].shape == (30, 24, 3, 3)
 
 
@@ -229,3 +233,49 @@ def test_npz_members_are_plain_npy(tmp_path):
     with np.load(path, allow_pickle=False) as z:
         for k in z.files:
             assert z[k].dtype != object, k
+
+
+# ------------------------------------------------------------------------------ fingers and face (format 2)
+def test_fingers_and_face_round_trip_as_format_2(tmp_path):
+    from core.extremities.layout import ARKIT_BLENDSHAPE_NAMES, HAND_JOINT_NAMES, RESULT_ARRAYS
+
+    rng = np.random.default_rng(3)
+    res = make_result(rng)
+    for t in res.tracks:
+        n = len(t)
+        t.hand_pose_aa = rng.uniform(-1.5, 1.5, size=(n, 2, 15, 3)).astype(np.float32)  # within ±pi (layout)
+        t.hand_conf = rng.random((n, 2)).astype(np.float32)
+        t.face_blendshapes = rng.random((n, 52)).astype(np.float32)
+        t.face_conf = rng.random(n).astype(np.float32)
+        t.head_rot_aa = rng.uniform(-1.0, 1.0, size=(n, 3)).astype(np.float32)
+        t.raw = {"frame_ids": t.frame_ids, "hand_pose_aa": t.hand_pose_aa * 2, "rotmat": t.rotmat}
+    path = tmp_path / "fingers.npz"
+    res.save(path)
+    back = MotionResult.load(path)
+    assert_same(res, back)
+    with np.load(path, allow_pickle=False) as z:
+        assert int(z["format_version"]) == FORMAT_VERSION == 2
+        assert tuple(z["hand_joint_names"].tolist()) == HAND_JOINT_NAMES
+        assert tuple(z["blendshape_names"].tolist()) == ARKIT_BLENDSHAPE_NAMES and len(ARKIT_BLENDSHAPE_NAMES) == 52
+        for spec in RESULT_ARRAYS:  # the declared shapes and dtypes are what is written
+            value = z[f"track_7/{spec.name}"]
+            assert value.dtype == np.dtype(spec.dtype)
+            assert value.shape == tuple(45 if d == "N" else d for d in spec.shape)
+    np.testing.assert_array_equal(back.track(1).raw["hand_pose_aa"], res.track(1).hand_pose_aa * 2)
+
+
+def test_a_file_written_before_fingers_and_face_still_loads():
+    """tests/data/result_format1.npz was written by the code before this change (format 1, refined, raw_*)."""
+    path = Path(__file__).resolve().parents[1] / "data" / "result_format1.npz"
+    res = MotionResult.load(path)
+    t = res.track(3)
+    assert len(t) == 4 and t.raw is not None and t.times_s is not None
+    assert t.hand_pose_aa is None and t.face_blendshapes is None and t.raw_view().hand_conf is None
+    assert res.meta["written_by"].startswith("TCMR Mocap before fingers")
+    out = Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"again_{os.getpid()}.npz"
+    try:
+        res.save(out)  # saved again by this version: still format 1, the same members
+        with np.load(out) as again, np.load(path) as first:
+            assert int(again["format_version"]) == 1 and sorted(again.files) == sorted(first.files)
+    finally:
+        out.unlink(missing_ok=True)

@@ -41,7 +41,7 @@ def test_every_way_format_1_was_written_loads(name, writer):
 
 
 def test_unknown_members_are_ignored_unless_pickled(arrays):
-    extra = dict(arrays, **{"track_1/hand_pose_aa": np.zeros((48, 2, 15, 3), np.float32),
+    extra = dict(arrays, **{"track_1/tail_pose_aa": np.zeros((48, 2, 15, 3), np.float32),
                             "track_99/rotmat": np.zeros(3), "notes": np.array("from another tool")})
     result = MotionResult.load(npz(extra), source="r.npz")
     assert [t.track_id for t in result.tracks] == [1, 4]
@@ -78,7 +78,7 @@ REFUSED = [
     (_set("format_version", [1, 1]), "format_version has shape (2,)"),
     (_set("format_version", np.nan), "format_version has dtype float64, expected integer"),
     (_set("format_version", 0), "format_version is 0, not a known format"),
-    (_set("format_version", 2), "was written by a newer TCMR Mocap (format 2); update the add-on"),
+    (_set("format_version", 3), "was written by a newer TCMR Mocap (format 3); update the add-on"),
     (_set("track_ids", np.array([1, 4], "M8[s]")), "track_ids has dtype datetime64[s], expected integer"),
     (_set("track_ids", [1 + 0j, 4 + 0j]), "track_ids has dtype complex128"),
     (_set("track_ids", [4, 4]), "track_ids repeats 4"),
@@ -88,7 +88,8 @@ REFUSED = [
     (_set("timestamps_s", np.full(48, 1e38)), "timestamps_s holds values from 1e+38 to 1e+38"),
     (_set("timestamps_s", np.arange(48)[::-1] / 25.0), "timestamps_s goes back at entry 1"),
     (_set("video_path", "a\x00b.mp4"), "video_path holds a NUL character"),
-    (_drop("track_1/raw_betas"), "track_1/raw_betas is missing (the track has track_1/raw_frame_ids)"),
+    (_drop("track_1/raw_frame_ids"), "track_1/raw_frame_ids is missing (the track has track_1/raw_bbox_xyxy)"),
+    (_drop("track_1/raw_betas"), None),  # the raw rows are the track's rows: raw_view takes the track's betas
     (_nan_at("track_1/raw_rotmat", (slice(None),)), "track_1/raw_rotmat holds NaN or inf"),
     (_nan_at("track_4/transl_cam", (3, 2)), "track_4/transl_cam holds NaN or inf"),
     (_nan_at("smpl_lbs_weights", (0, 0)), "smpl_lbs_weights holds NaN or inf"),
@@ -107,6 +108,13 @@ REFUSED = [
      "video of 48 frames"),
     (lambda a: {**a, "track_1/raw_frame_ids": np.repeat(a["track_1/raw_frame_ids"][:1], 48)},
      "track_1/raw_frame_ids repeats a frame"),
+    (_nan_at("track_1/hand_pose_aa", (0, 1, 4, 2)), "track_1/hand_pose_aa holds NaN or inf"),
+    (lambda a: {**a, "track_1/face_blendshapes": a["track_1/face_blendshapes"] + 1.5},
+     "track_1/face_blendshapes holds values from 1.5"),
+    (lambda a: {**a, "hand_joint_names": a["hand_joint_names"][::-1]},
+     "hand_joint_names are not the 15 names in our order"),
+    (lambda a: {**a, "track_1/raw_hand_conf": a["track_1/raw_hand_conf"][:-1]},
+     "track_1/raw_hand_conf has 47 rows, but its track has 48 (track_1/raw_frame_ids)"),
     (_set("motion_fps", 1000.0), None),  # fine on its own; with fps 0.01 the scene would be too long:
     (lambda a: {**a, "motion_fps": np.array(1000.0), "fps": np.array(0.01)}, "motion_fps 1000 over 48 frames at "
      "0.01 fps makes 4800000 frames, more than Blender's 1048574"),
@@ -124,6 +132,14 @@ def test_refusals_name_the_member(arrays, edit, message):
     line = str(caught.value)
     assert "\n" not in line and line.startswith("walk.npz ") and message in line, line
     assert result_schema.problem(edited) is not None  # the arrays in memory: the same verdict
+
+
+def test_raw_fields_needed_where_the_rows_were_resampled():
+    arrays = F.valid_results()["resampled"].to_arrays()
+    del arrays["track_4/raw_betas"]
+    with pytest.raises(InvalidMotionFileError, match=r"track_4/raw_betas is missing \(the track keeps 30 raw rows "
+                       "beside its 35 rows"):
+        MotionResult.load(npz(arrays), source="r.npz")
 
 
 def test_zip_level_refusals(arrays):
