@@ -449,13 +449,15 @@ def _layout(found: Mapping, track_ids: list[int]) -> None:
                 _match(member, key, found[key], track_sizes)
             elif member.required and member.name in TRACK_MEMBERS:
                 raise _Refused(key, "is missing")
-            elif member.required and raw_present and member.name == "raw_frame_ids":
-                raise _Refused(key, f"is missing (the track has {prefix}{raw_present[0]})")
-            elif member.required and raw_present and track_sizes["R"] != track_sizes["N"]:
-                # a raw field may be left out only where the raw rows are the track's rows (raw_view takes the
-                # track's own then; earlier versions wrote such files)
-                raise _Refused(key, f"is missing (the track keeps {track_sizes['R']} raw rows beside its "
-                                    f"{track_sizes['N']} rows)")
+            elif member.name in RAW_MEMBERS and raw_present:
+                field_key = prefix + member.name[len("raw_"):]
+                if member.name == "raw_frame_ids":
+                    raise _Refused(key, f"is missing (the track has {prefix}{raw_present[0]})")
+                # the raw view takes the track's own rows for a raw field left out: fine only where the raw rows
+                # are the track's rows (earlier versions wrote such files), not after resampling
+                if track_sizes["R"] != track_sizes["N"] and field_key in found:
+                    raise _Refused(key, f"is missing (the track has {field_key} in {track_sizes['N']} rows and keeps "
+                                        f"{track_sizes['R']} raw rows)")
 
 
 def _match(member: Member, key: str, found, sizes: dict) -> None:

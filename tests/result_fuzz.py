@@ -290,9 +290,9 @@ def mutate(rng: np.random.Generator, base: bytes, marker: Path) -> Case:
         name = raws[rng.integers(len(raws))]
         track = name.split("/")[0]
         rows, raw_rows = (load(edit[f"{track}/{m}.npy"]).shape[0] for m in ("frame_ids", "raw_frame_ids"))
-        optional = name.endswith(("/raw_verts.npy", "/raw_joints49.npy"))  # the raw output may lack these
-        # a raw field may be missing where the raw rows are the track's (the track's own stand in for it)
-        needed = name.endswith("/raw_frame_ids.npy") or (raw_rows != rows and not optional)
+        # a raw field may be missing where the raw rows are the track's (the track's own stand in for it), or
+        # where the track does not have that field either
+        needed = name.endswith("/raw_frame_ids.npy") or (raw_rows != rows and name.replace("/raw_", "/") in edit)
         return rebuilt(kind, f"without {name}", [(n, d) for n, d in members if n != name], must_refuse=needed)
     # "accept": changes a reader takes: an unknown member, a member in big-endian order
     if rng.random() < 0.5:

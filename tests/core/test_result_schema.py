@@ -137,8 +137,8 @@ def test_refusals_name_the_member(arrays, edit, message):
 def test_raw_fields_needed_where_the_rows_were_resampled():
     arrays = F.valid_results()["resampled"].to_arrays()
     del arrays["track_4/raw_betas"]
-    with pytest.raises(InvalidMotionFileError, match=r"track_4/raw_betas is missing \(the track keeps 30 raw rows "
-                       "beside its 35 rows"):
+    with pytest.raises(InvalidMotionFileError, match=r"track_4/raw_betas is missing \(the track has track_4/betas in 35 "
+                       r"rows and keeps 30 raw rows\)"):
         MotionResult.load(npz(arrays), source="r.npz")
 
 
