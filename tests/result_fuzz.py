@@ -341,3 +341,14 @@ def summarise(title: str, counts: dict, problems: list, marker: Path, seconds: f
           f"{counts['refused']} refused, {seconds:.1f} s, peak traced memory {max(peaks):.0f} MB; {dict(counts)}")
     assert not problems, "\n".join(problems[:20])
     assert not marker.exists(), "a pickled member was unpickled (the payload ran)"
+
+
+def broken_refine(real, name: str):
+    """``real`` (a refine_result) with an inf put into row 3 of track 1's ``name``: a refine bug, for the checks
+    the writers run on their own output."""
+    def broken(result, config, strict=True):
+        refined, report = real(result, config, strict)
+        getattr(refined.tracks[0], name)[3] = np.inf
+        return refined, report
+
+    return broken

@@ -155,14 +155,7 @@ def test_refine_again_that_makes_nan_changes_nothing(scene, tmp_path, monkeypatc
     path.write_bytes(F.valid_files()["capture"])
     assert bpy.ops.tcmr.import_motion(filepath=str(path), create_mesh=False) == {"FINISHED"}
     bpy.context.scene.tcmr_refine.live_update = False
-    real = refine_module.refine_result
-
-    def broken(result, config, strict=True):
-        refined, report = real(result, config, strict)
-        refined.tracks[0].transl_cam[2] = np.inf
-        return refined, report
-
-    monkeypatch.setattr(refine_module, "refine_result", broken)
+    monkeypatch.setattr(refine_module, "refine_result", F.broken_refine(refine_module.refine_result, "transl_cam"))
     before = snapshot()
     with pytest.raises(RuntimeError) as caught:
         bpy.ops.tcmr.refine()

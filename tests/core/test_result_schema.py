@@ -193,17 +193,10 @@ def test_refine_that_makes_nan_writes_nothing(tmp_path, monkeypatch, capsys):
 
     src = tmp_path / "walk.npz"
     F.valid_results()["capture"].save(src)
-    real = refine_module.refine_result
-
-    def broken(result, config, strict=True):
-        refined, report = real(result, config, strict)
-        refined.tracks[0].rotmat[3] = np.nan
-        return refined, report
-
-    monkeypatch.setattr(refine_module, "refine_result", broken)
+    monkeypatch.setattr(refine_module, "refine_result", F.broken_refine(refine_module.refine_result, "rotmat"))
     assert main(["refine", str(src), "-o", str(tmp_path / "out.npz")]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("error: nothing was written") and "track_1/rotmat holds NaN" in err[0]
+    assert len(err) == 1 and err[0].startswith("error: nothing was written") and "track_1/rotmat holds NaN or inf" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.npz"]
 
 
