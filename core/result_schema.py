@@ -85,7 +85,7 @@ class Member:
 
 
 def _non_decreasing(a: np.ndarray) -> Optional[str]:
-    bad = np.flatnonzero(np.diff(a) < 0)
+    bad = np.flatnonzero(a[1:] < a[:-1])  # (not np.diff: unsigned integers would wrap)
     return None if bad.size == 0 else f"goes back at entry {int(bad[0]) + 1} ({a[bad[0]]} then {a[bad[0] + 1]})"
 
 
@@ -535,7 +535,7 @@ def _values(arrays: Mapping[str, np.ndarray], track_ids: list[int]) -> None:
         ids = arrays[raw_ids]
         if ids.size == 0:
             raise _Refused(raw_ids, "is empty (a track needs at least one row)")
-        if ids.size > 1 and not (np.diff(ids) > 0).all():
+        if ids.size > 1 and not (ids[1:] > ids[:-1]).all():
             raise _Refused(raw_ids, "repeats a frame (the network's rows are distinct frames)")
 
 

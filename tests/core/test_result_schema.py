@@ -108,6 +108,8 @@ REFUSED = [
      "video of 48 frames"),
     (lambda a: {**a, "track_1/raw_frame_ids": np.repeat(a["track_1/raw_frame_ids"][:1], 48)},
      "track_1/raw_frame_ids repeats a frame"),
+    (lambda a: {**a, "track_4/frame_ids": a["track_4/frame_ids"][::-1].astype(np.uint64)},
+     "track_4/frame_ids goes back at entry 1 (39 then 38)"),
     (_nan_at("track_1/hand_pose_aa", (0, 1, 4, 2)), "track_1/hand_pose_aa holds NaN or inf"),
     (lambda a: {**a, "track_1/face_blendshapes": a["track_1/face_blendshapes"] + 1.5},
      "track_1/face_blendshapes holds values from 1.5"),
