@@ -11,7 +11,8 @@ Each line (the last line of a clip wins)::
 Only one process writes it (the batch's driver), each line with one ``write`` + flush + fsync, so a crash
 leaves at most one incomplete last line, which :class:`Manifest` ignores. Resume (:func:`plan`): a clip whose
 last record is ``done`` with the same video fingerprint (size + mtime, or the content hash with
-``--hash``), the same options and an output that still exists is skipped; a ``failed`` one is skipped too
+``--hash``), the same options and an output that still exists and is whole (its zip directory and headers pass
+the result checks of ``core/result_schema.py``) is skipped; a ``failed`` one is skipped too
 unless ``retry_failed`` (or its video changed); everything else is captured again.
 """
 
@@ -135,10 +136,18 @@ def plan(clips: list, manifest: Manifest, opts_hash_of, out_dir: str, retry_fail
             rec.get("sha256") == fp["sha256"] if content_hash and rec.get("sha256")
             else rec.get("mtime_ns") == fp["mtime_ns"])
         same = same_video and rec.get("options") == opts_hash_of(clip)
-        if same and rec.get("status") == "done" and os.path.isfile(os.path.join(out_dir, clip.output_name)):
+        if same and rec.get("status") == "done" and _intact(os.path.join(out_dir, clip.output_name)):
             result.done.append(clip)
         elif same and rec.get("status") == "failed" and not retry_failed:
             result.failed.append(clip)
         else:
             result.todo.append((clip, fp))
     return result
+
+
+def _intact(output: str) -> bool:
+    """The output of a clip done before is still there and whole (its zip directory and headers pass the result
+    checks, core/result_schema.py; no data is read): a damaged one is captured again."""
+    from ..result_schema import layout_problem
+
+    return os.path.isfile(output) and layout_problem(output) is None
