@@ -1,5 +1,6 @@
-"""Temporal smoothing of a track: a One-Euro filter (Casiez et al., CHI 2012) or a slerp average over a window
-(TCMR's Table 5 "average filter"), on rotations (as rotations) and translations (apart).
+"""Temporal smoothing of a track: adaptive local quadratic fits (the default, :mod:`.adaptive`), a One-Euro
+filter (Casiez et al., CHI 2012) or a slerp average over a window (TCMR's Table 5 "average filter"), on
+rotations (as rotations) and translations (apart).
 
 The One-Euro filter is a low-pass filter whose cutoff rises with speed: cutoff = min_cutoff + beta·|velocity|,
 so a still pose is smoothed strongly (little jitter) and a fast motion lightly (little lag). It is driven by the
@@ -24,7 +25,7 @@ import numpy as np
 from ..config import SmoothingConfig
 from ..rotations import quat_wxyz_average, quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
 
-METHODS = ("one-euro", "slerp-average", "none")
+METHODS = ("adaptive", "one-euro", "slerp-average", "none")
 
 
 def _alpha(cutoff_hz, dt):
@@ -115,12 +116,19 @@ def moving_average(x, window: int = 5) -> np.ndarray:
     return (c[hi] - c[lo]) / count
 
 
-def smooth_motion(rotmat, transl, timestamps_s, method: str = "one-euro",
-                  one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5):
-    """One entry for every method. rotmat: (T, J, 3, 3), transl: (T, 3), timestamps_s: (T,)
-    -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none`` returns the inputs themselves (bit-exact)."""
+def smooth_motion(rotmat, transl, timestamps_s, method: str = "adaptive",
+                  one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
+                  adaptive: tuple[float, float] = (0.15, 2.0)):
+    """One entry for every method. rotmat: (T, J, 3, 3), transl: (T, 3), timestamps_s: (T,); ``adaptive``:
+    (max_half_s, gamma) of :mod:`.adaptive` -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none`` returns the
+    inputs themselves (bit-exact)."""
     if method == "none":
         return rotmat, transl
+    if method == "adaptive":
+        from .adaptive import adaptive_smooth, adaptive_smooth_rotmat
+
+        return (adaptive_smooth_rotmat(rotmat, timestamps_s, *adaptive),
+                adaptive_smooth(transl, timestamps_s, *adaptive))
     if method == "one-euro":
         return smooth_rotmat(rotmat, timestamps_s, one_euro_config), smooth_translation(transl, timestamps_s,
                                                                                          one_euro_config)

@@ -25,7 +25,7 @@ def test_refine_levels_the_floor_pins_feet_and_keeps_the_raw(tmp_path):
     c, R, C, res, (rc, tc) = camera_clip("walk", 20.0, -4.0)
     out, report = refine_result(res, RefineConfig())
     tr = out.tracks[0]
-    assert tilt_deg(report.floor.normal_cam, R) < 1.0
+    assert tilt_deg(report.floor.normal_cam, R) < 1.5
     assert out.R_world_from_cam is not None  # height: within ~6 m × tilt error of the truth
     assert out.cam_position_world[2] == pytest.approx(C[1], abs=0.02 + 6.5 * np.radians(tilt_deg(report.floor.normal_cam, R)))
     # motion stays in the camera frame; the raw rows are kept bit-exact

@@ -88,4 +88,4 @@ def test_capture_takes_the_refine_options():
     assert (cfg.smoothing, cfg.foot_lock.mode) == ("none", "never")
     args = p.parse_args(["capture", "v.mp4", "-o", "x.npz"])
     cfg = refine_config_from_args(args)
-    assert (cfg.smoothing, cfg.foot_lock.mode, cfg.floor.upright, cfg.fps) == ("slerp-average", "auto", True, None)
+    assert (cfg.smoothing, cfg.foot_lock.mode, cfg.floor.upright, cfg.fps) == ("adaptive", "auto", True, None)
