@@ -87,9 +87,10 @@ class FootLockConfig:
     release_outside: float = 0.7  # ... this share of it after the contact's last frame (0: released by then)
     slide_ok_m: float = 0.08  # a contact whose sole point strayed this far (rms) in the input is pinned fully ...
     slide_max_m: float = 0.2  # ... and not at all beyond this (a pivot, a shuffle, a false contact)
-    root_share: float = 1.0  # part of the correction taken by moving the root (the rest by leg IK), 0..1
-    root_smoothing_s: float = 0.1  # the root's correction is averaged over this window (leg IK takes the rest)
-    max_carry_s: float = 0.4  # the root's correction bridges breaks between contacts up to this long; longer
+    root_share: float = 0.5  # part of the correction along the floor taken by moving the root (the rest by leg IK), 0..1
+    root_smoothing_s: float = 0.1  # the root's correction along the floor is averaged over this window (leg IK takes the rest)
+    root_height_smoothing_s: float = 1.0  # ... and its height over this one (only a slow trend lifts the body)
+    max_carry_s: float = 0.15  # the root's correction bridges breaks between contacts up to this long; longer
     # flights fade to no correction (nothing from one landing is carried through a jump)
     contact: ContactConfig = field(default_factory=ContactConfig)
 

@@ -314,6 +314,12 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
         raise FloorNotFoundError(f"the floor could not be estimated: the plane under the feet is tilted {angle:.0f}° "
                                  f"from the {'feet' if prior_kind == 'feet' else 'body'}'s up (no consistent ground "
                                  "contact); the motion stays in the camera frame")
+    # the height: the median of every resting point near the plane (the fit kept each foot's lowest points,
+    # which sit below the typical sole by the jitter; pins would pull every foot down by that)
+    h = c.points @ n - offset
+    near = np.abs(h) < 2.0 * config.inlier_m
+    if near.sum() >= 3:
+        offset += float(np.median(h[near]))
     R, cam = world_frame(n, offset)
     frame = FloorFrame(normal_cam=n, offset=offset, num_points=int((w > 0.5).sum()), R_world_from_cam=R,
                        cam_position_world=cam, prior=prior_kind)

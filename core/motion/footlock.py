@@ -38,6 +38,7 @@ from .soles import FOOT_COLUMNS, sole_points
 
 LEGS = ((1, 4, 7), (2, 5, 8))  # (hip, knee, ankle) left, right
 TURN_S = 0.1  # the feet's fitted turns are averaged over this window
+LAND_S = 0.05  # a sole is pulled onto the floor from this long before its landing frame on
 
 
 def smootherstep(x: np.ndarray) -> np.ndarray:
@@ -90,7 +91,10 @@ def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, confi
                 w = w * trust
             d = np.zeros((T, 3))
             d[:, :2] = lock_xy - p[:, :2]
-            d[:, 2] = -p[:, 2] * vertical_weight
+            # onto the floor only from the landing on (a foot still coming down is not pulled down early)
+            t = np.asarray(times_s, dtype=np.float64)
+            landed = smootherstep((t - t[seg.start] + LAND_S) / LAND_S)
+            d[:, 2] = -p[:, 2] * vertical_weight * landed
             delta[:, k] += w[:, None] * d
             weight[:, k] += w
     scale = np.maximum(weight, 1.0)  # overlapping fades of two contacts never pull more than one pin
@@ -136,6 +140,9 @@ def foot_motion(ankles: np.ndarray, foot_up: np.ndarray, soles: np.ndarray, delt
         Rk = axis_angle_to_rotmat(rotmat_to_axis_angle(Rk) * second[:, None])  # one pin: no turn
         fweight[:, f] = w.max(axis=1)
         moved = qm + np.einsum("tij,tj->ti", Rk, ankles[:, f] - pm)  # where the ankle goes
+        # vertically only the pins' mean pull: a turn of the foot would lift or lower the whole body through the
+        # ankle's lever (tenths of a degree of foot jitter are centimetres at the root)
+        moved[:, 2] = ankles[:, f, 2] + (qm[:, 2] - pm[:, 2])
         move[:, f] = (moved - ankles[:, f]) * fweight[:, f:f + 1]
         turn[:, f] = Rk
     return move, fweight, turn
@@ -179,11 +186,13 @@ def two_bone_ik(rotmat: np.ndarray, glob: np.ndarray, joints: np.ndarray, leg: t
 
 def _root_correction(foot_delta: np.ndarray, foot_weight: np.ndarray, times_s: np.ndarray,
                      config: FootLockConfig) -> np.ndarray:
-    """(T, 3): ``root_share`` of the planted feet's mean correction; across breaks up to ``max_carry_s`` a straight
-    line between the planted frames around it, over longer ones fading to zero; then a moving average."""
+    """(T, 3): the planted feet's mean correction (``root_share`` of it along the floor); across breaks up to ``max_carry_s`` a straight
+    line between the planted frames around it, over longer ones fading to zero; then a moving average over
+    ``root_smoothing_s`` (along the floor) and ``root_height_smoothing_s`` (the height)."""
     t = np.asarray(times_s, dtype=np.float64)
     fw = foot_weight[:, :, None]
-    root = (fw * foot_delta).sum(axis=1) / np.maximum(fw.sum(axis=1), 1e-9) * config.root_share
+    root = (fw * foot_delta).sum(axis=1) / np.maximum(fw.sum(axis=1), 1e-9)
+    root[:, :2] *= config.root_share  # along the floor the legs take the rest; a floating body is the root's
     planted = fw.sum(axis=1)[:, 0] >= 0.5
     if not planted.any():
         return np.zeros_like(root)
@@ -198,7 +207,11 @@ def _root_correction(foot_delta: np.ndarray, foot_weight: np.ndarray, times_s: n
     long_break = ~planted & (before + after > config.max_carry_s)
     fade = 1.0 - smootherstep(np.minimum(before, after) / max(0.5 * config.max_carry_s, 1e-6))
     out *= np.where(long_break, fade, 1.0)[:, None]
-    return moving_average(out, _frames(t, config.root_smoothing_s))
+    out[:, :2] = moving_average(out[:, :2], _frames(t, config.root_smoothing_s))
+    # the height only as a slow trend (a camera's depth drift): the soles' heights at single contacts scatter by
+    # the floor's own uncertainty, and lifting the whole body by that would only move the pelvis off
+    out[:, 2] = moving_average(out[:, 2], _frames(t, config.root_height_smoothing_s))
+    return out
 
 
 def _frames(times_s: np.ndarray, seconds: float) -> int:

@@ -49,11 +49,13 @@ def test_pins_real_rolling_feet_without_pops(name, real_file):
     skate0 = foot_skate(joints(R, t, rest)[:, FOOT], clip["contact"]).mean()
     skate1 = foot_skate(joints(R2, t2, rest)[:, FOOT], clip["contact"]).mean()
     truth = foot_skate(joints(R0, t0, rest)[:, FOOT], clip["contact"]).mean()
-    assert skate1 < 0.5 * skate0 and skate1 < truth + 0.002, (skate0, skate1, truth)
-    # the pinned soles on the floor
+    assert skate1 < 0.6 * skate0 and skate1 < truth + 0.002, (skate0, skate1, truth)
+    # the pinned soles on the floor (as well as the clean motion's own: retargeted feet rest within ±2 cm)
     P, G = forward_kinematics(rest, R2)
     S = soles.sole_points(P + t2[:, None], G, soles.sole_offsets(rest))
-    assert np.abs(S[..., 2][contact]).mean() < 0.006
+    P0, G0 = forward_kinematics(rest, R0)
+    S0 = soles.sole_points(P0 + t0[:, None], G0, soles.sole_offsets(rest))
+    assert np.abs(S[..., 2][contact]).mean() < np.abs(S0[..., 2][contact]).mean() + 0.003
     # no pops: the corrected joints accelerate about as much as the motion itself
     acc0 = np.linalg.norm(np.diff(joints(R0, t0, rest), 2, axis=0), axis=-1).max()
     acc1 = np.linalg.norm(np.diff(joints(R2, t2, rest), 2, axis=0), axis=-1).max()
@@ -89,14 +91,14 @@ def test_no_correction_is_carried_through_a_long_flight():
     cfg = FootLockConfig()
     root = footlock._root_correction(delta, weight, t, cfg)
     assert np.abs(root[45]).max() < 1e-9  # mid-flight: the input as captured
-    np.testing.assert_allclose(root[5], [0.05, 0.0, 0.02], atol=1e-9)
+    np.testing.assert_allclose(root[5], [0.05 * cfg.root_share, 0.0, 0.02], atol=1e-9)  # a floating body: all root
     short = np.ones(T)
-    short[40:46] = 0.0  # 0.2 s: a step's break, shorter than max_carry_s
+    short[40:43] = 0.0  # 0.1 s: a running stride's flight, shorter than max_carry_s
     weight2 = np.stack([short, short], axis=1)
     delta2 = np.zeros((T, 2, 3))
     delta2[:, :, 0] = np.where(t < 1.5, 0.02, 0.04)[:, None] * short[:, None]
     root2 = footlock._root_correction(delta2, weight2, t, cfg)
-    assert 0.02 < root2[43, 0] < 0.04  # between the two, not dropped to zero
+    assert 0.02 * cfg.root_share < root2[41, 0] < 0.04 * cfg.root_share  # between the two, not dropped to zero
 
 
 def test_a_sliding_contact_is_pinned_less():
