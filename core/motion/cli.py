@@ -69,6 +69,19 @@ def refine_config_from_args(args, no_smoothing: bool = False) -> RefineConfig:
                    foot_lock=replace(d.foot_lock, mode=mode), floor=replace(d.floor, upright=args.upright))
 
 
+def refine_argv(config: RefineConfig) -> list[str]:
+    """The command-line options that give ``config`` back through :func:`refine_config_from_args` (what the
+    add-on passes to ``python -m core capture``, so a capture is refined once, with the panel's options)."""
+    o = config.one_euro
+    argv = ["--foot-lock", config.foot_lock.mode, "--smoothing", config.smoothing,
+            "--upright" if config.floor.upright else "--no-upright", "--window", str(int(config.average_window)),
+            "--min-cutoff", repr(float(o.min_cutoff_hz)), "--beta", repr(float(o.beta)),
+            "--translation-min-cutoff", repr(float(o.translation_min_cutoff_hz))]
+    if config.fps:
+        argv += ["--fps", repr(float(config.fps))]
+    return argv
+
+
 def add_refine_command(sub, description: str) -> argparse.ArgumentParser:
     ref = sub.add_parser("refine", help="clean up a capture without the network: foot lock, level floor, "
                          "smoothing, frame rate", description=description + " Refine a capture: planted feet, a "
