@@ -36,8 +36,8 @@ from ..rotations import rotmat_to_axis_angle
 from .contacts import TrackTooShortError, detect_contacts, settle_speeds
 from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor, motion_to_camera, motion_to_world
 from .footlock import lock_feet
-from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat
-from .smoothing import smooth_motion
+from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat, resample_rows
+from .smoothing import smooth_motion, smooth_rows
 from .soles import feet_from_soles, sole_offsets
 
 
@@ -80,12 +80,18 @@ class _Work:
     floor_input: Optional[FloorInput] = None  # the raw rows' sole points (camera frame)
 
 
+# Per-row arrays smoothed and resampled along with the body: name -> "axis_angle" ((N, ..., 3) rotations, e.g.
+# hand poses (N, 2, 15, 3)) or "values" ((N, ...) numbers, e.g. blend-shape weights (N, 52)). A stage that adds a
+# per-row field to TrackMotion/ROW_FIELDS lists it here to have it refined; other fields are only resampled.
+SMOOTHED_ROWS: dict[str, str] = {}
+
+
 def _resample_rows(raw: TrackMotion, times: np.ndarray, new_times: np.ndarray) -> dict:
     near = nearest_rows(times, new_times)
     rows = {}
     for name in ROW_FIELDS:
         value = getattr(raw, name)
-        if value is None or name in ("rotmat", "pose_aa", "transl_cam"):
+        if value is None or name in ("rotmat", "pose_aa", "transl_cam") or name in SMOOTHED_ROWS:
             continue
         value = np.asarray(value)
         if value.dtype.kind in "biu":
@@ -121,6 +127,9 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
             report.warnings.append(message)
         rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
                                        config.average_window, (config.adaptive_max_half_s, config.adaptive_gamma))
+        extras = {name: smooth_rows(getattr(raw, name), times, kind, config.smoothing, config.one_euro,
+                                    config.average_window, (config.adaptive_max_half_s, config.adaptive_gamma))
+                  for name, kind in SMOOTHED_ROWS.items() if getattr(raw, name, None) is not None}
         rows = {}
         raw_times = times
         if config.fps:
@@ -128,7 +137,9 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
             rotmat = resample_rotmat(rotmat, times, new_times)
             transl = resample_cubic(transl, times, new_times)
             rows = _resample_rows(raw, times, new_times)
+            extras = {name: resample_rows(x, times, new_times, SMOOTHED_ROWS[name]) for name, x in extras.items()}
             times = new_times
+        rows.update({name: x.astype(np.asarray(getattr(raw, name)).dtype) for name, x in extras.items()})
         works.append(_Work(raw=raw, raw_times=raw_times, times=times, rotmat=np.asarray(rotmat, dtype=np.float64),
                            transl=np.asarray(transl, dtype=np.float64), rows=rows))
 
@@ -198,7 +209,7 @@ def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion
     if resampled:
         for name in ROW_FIELDS:
             values[name] = None
-        values.update(w.rows)
+    values.update(w.rows)  # resampled fields, smoothed SMOOTHED_ROWS
     rotmat = w.rotmat.astype(np.float32)
     unchanged = not resampled and np.array_equal(rotmat, raw.rotmat)  # keep the network's own axis-angle
     values.update(

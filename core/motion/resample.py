@@ -62,6 +62,20 @@ def resample_linear(x: np.ndarray, times_s: np.ndarray, new_times: np.ndarray) -
     return (1.0 - w) * x[i] + w * x[i + 1]
 
 
+def resample_rows(x: np.ndarray, times_s: np.ndarray, new_times: np.ndarray, kind: str) -> np.ndarray:
+    """One more per-row array at new times: ``axis_angle`` (x (N, ..., 3) rotations, slerp) or ``values`` (linear).
+    -> (M, ...) float64."""
+    x = np.asarray(x, dtype=np.float64)
+    if kind == "axis_angle":
+        from ..rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
+
+        R = resample_rotmat(axis_angle_to_rotmat(x.reshape(x.shape[0], -1, 3)), times_s, new_times)
+        return rotmat_to_axis_angle(R).reshape((R.shape[0],) + x.shape[1:])
+    if kind == "values":
+        return resample_linear(x, times_s, new_times)
+    raise ValueError(f"unknown kind of per-row array {kind!r} (axis_angle or values)")
+
+
 def resample_cubic(x: np.ndarray, times_s: np.ndarray, new_times: np.ndarray) -> np.ndarray:
     """Cubic Hermite interpolation with Catmull-Rom tangents (central differences over the real times; one-sided
     at the ends). Passes through every sample, C¹ continuous. x: (N, ...) -> (M, ...) float64."""

@@ -116,6 +116,39 @@ def moving_average(x, window: int = 5) -> np.ndarray:
     return (c[hi] - c[lo]) / count
 
 
+def smooth_rows(x, timestamps_s, kind: str, method: str = "adaptive",
+                one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
+                adaptive: tuple[float, float] = (0.15, 2.0)) -> np.ndarray:
+    """Smooth one more per-row array the way ``smooth_motion`` smooths the body. kind ``axis_angle``: x (T, ..., 3)
+    rotations as axis-angle (e.g. hand poses (T, 2, 15, 3)), smoothed as rotations; ``values``: x (T, ..., D)
+    numbers (e.g. blend-shape weights (T, 52)), smoothed like the translation. -> same shape, float64."""
+    from ..rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
+
+    x = np.asarray(x, dtype=np.float64)
+    if method == "none":
+        return x
+    if kind == "axis_angle":
+        R = axis_angle_to_rotmat(x.reshape(x.shape[0], -1, 3))  # (T, K, 3, 3)
+        zero = np.zeros((x.shape[0], 3))
+        R = smooth_motion(R, zero, timestamps_s, method, one_euro_config, window, adaptive)[0]
+        return rotmat_to_axis_angle(R).reshape(x.shape)
+    if kind == "values":
+        flat = x.reshape(x.shape[0], -1)
+        if method == "adaptive":
+            from .adaptive import adaptive_smooth
+
+            out = adaptive_smooth(flat[..., None], timestamps_s, *adaptive)[..., 0]  # each number on its own
+        elif method == "one-euro":
+            out = one_euro(flat[..., None], timestamps_s, one_euro_config.translation_min_cutoff_hz,
+                           one_euro_config.beta, one_euro_config.derivative_cutoff_hz, one_euro_config.zero_phase)[..., 0]
+        elif method == "slerp-average":
+            out = moving_average(flat, window)
+        else:
+            raise ValueError(f"unknown smoothing method {method!r} (choose one of {', '.join(METHODS)})")
+        return out.reshape(x.shape)
+    raise ValueError(f"unknown kind of per-row array {kind!r} (axis_angle or values)")
+
+
 def smooth_motion(rotmat, transl, timestamps_s, method: str = "adaptive",
                   one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
                   adaptive: tuple[float, float] = (0.15, 2.0)):

@@ -216,3 +216,25 @@ def test_floor_confidence_is_in_the_file(tmp_path, real_file):
     assert floor["confidence"] == report.floor.confidence and floor["confidence"] in ("high", "medium")
     assert floor["num_points"] > 50 and floor["num_contacts"] > 5 and floor["spread_m"][0] > 0.5
     assert 0 < floor["tilt_error_deg"] < 2 and floor["prior"] in ("feet", "torso")
+
+
+def test_a_listed_per_row_array_is_smoothed_and_resampled(monkeypatch):
+    """refine.SMOOTHED_ROWS: a per-row field listed there is refined with the body (here the crop boxes stand in
+    for a later stage's hand poses or blend-shape weights), at the rows as captured and at a new rate."""
+    from core.motion import refine as refine_mod
+    from core.motion.resample import resample_rows
+    from core.motion.smoothing import smooth_rows
+
+    _c, _R, _C, res, _ = camera_clip("walk", seconds=2.0)
+    rng = np.random.default_rng(3)
+    track = dataclasses.replace(res.tracks[0], bbox_cxcys=(rng.normal(size=(60, 3)) + 100).astype(np.float32))
+    res = dataclasses.replace(res, tracks=[track])
+    monkeypatch.setitem(refine_mod.SMOOTHED_ROWS, "bbox_cxcys", "values")
+    t = np.arange(60) / 30.0
+    want = smooth_rows(track.bbox_cxcys, t, "values")
+    out, _ = refine_result(res, RefineConfig())
+    np.testing.assert_allclose(out.tracks[0].bbox_cxcys, want, atol=1e-4)
+    np.testing.assert_array_equal(out.tracks[0].raw["bbox_cxcys"], track.bbox_cxcys)
+    out24, _ = refine_result(res, _cfg(fps=24.0))
+    np.testing.assert_allclose(out24.tracks[0].bbox_cxcys, resample_rows(want, t, np.arange(48) / 24.0, "values"),
+                               atol=1e-4)

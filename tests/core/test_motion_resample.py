@@ -62,3 +62,19 @@ def test_slerp_average_is_a_window_mean():
 
     with pytest.raises(ValueError):
         smoothing.smooth_motion(R, x, np.arange(T) / 30.0, "median")
+
+
+def test_extra_per_row_arrays_resample_like_the_body():
+    from core.motion.resample import resample_rotmat, resample_rows
+    from core.rotations import axis_angle_to_rotmat
+
+    rng = np.random.default_rng(2)
+    t = np.arange(12) / 30.0
+    new = np.arange(9) / 24.0
+    aa = rng.normal(scale=0.5, size=(12, 2, 15, 3))
+    out = resample_rows(aa, t, new, "axis_angle")
+    assert out.shape == (9, 2, 15, 3)
+    np.testing.assert_allclose(axis_angle_to_rotmat(out).reshape(9, 30, 3, 3),
+                               resample_rotmat(axis_angle_to_rotmat(aa.reshape(12, 30, 3)), t, new), atol=1e-9)
+    v = rng.normal(size=(12, 52))
+    np.testing.assert_allclose(resample_rows(v, t, new, "values")[3], v[3] + 0.75 * (v[4] - v[3]))  # t = 3.75 rows
