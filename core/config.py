@@ -65,11 +65,11 @@ SmoothingMethod = Literal["adaptive", "one-euro", "slerp-average", "none"]
 
 @dataclass(frozen=True)
 class ContactConfig:
-    """Foot contacts: a foot joint (ankle or toe) is on the floor when it is low and slow (with hysteresis)."""
+    """Foot contacts: a sole point (heel, ball or toe) is on the floor when it is low and slow (with hysteresis)."""
 
     height_on_m: float = 0.04  # a sole point enters contact below this height above the floor (and slow enough)
     height_off_m: float = 0.07  # leave contact above this height
-    speed_on_mps: float = 0.6  # enter contact below this speed (m/s, 3D)
+    speed_on_mps: float = 0.6  # enter contact below this speed (m/s, along the floor, over ±2 frames)
     speed_off_mps: float = 1.0  # leave contact above this speed
     min_contact_s: float = 0.1  # shorter contacts are dropped
     max_gap_s: float = 0.07  # shorter breaks inside a contact are bridged

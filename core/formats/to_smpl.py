@@ -18,7 +18,10 @@ How (global-rotation transfer; every step is a closed formula, nothing is optimi
    SMPL's rest bone onto the source's rest bone (a T-pose arm follows an A-pose or hanging arm). ``spine1``
    and ``spine2`` take 1/3 and 2/3 of the way (slerp) from the pelvis to ``spine3``; joints without a
    source (collars, toes, hands) keep their parent's orientation. Local = G_parent⁻¹ · G.
-4. **Where**: the source is scaled by SMPL's leg length over its own (hip to ankle), the SMPL hips' midpoint
+4. **Feet**: a fixed turn levels each foot where it stands flat (:func:`level_feet`: rest poses whose feet are
+   rolled, like the CMU skeleton's), and a source without toe joints gets toes that bend up near the floor
+   instead of sinking into it (:func:`bend_toes`).
+5. **Where**: the source is scaled by SMPL's leg length over its own (hip to ankle), the SMPL hips' midpoint
    follows the scaled source hips' midpoint, and the whole motion is lifted so that the soles (ankles and toes
    less their standing heights) rest on y = 0 in the stance phases (:func:`floor_level`).
 """
@@ -31,8 +34,9 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InvalidMotionFileError
-from ..rotations import (quat_wxyz_slerp, quat_wxyz_to_rotmat, rotmat_from_vectors, rotmat_to_axis_angle,
-                         rotmat_to_quat_wxyz)
+from ..motion.soles import FOOT_JOINT_IDS, foot_rest_heights, sole_height
+from ..rotations import (axis_angle_to_rotmat, quat_wxyz_slerp, quat_wxyz_to_rotmat, rotmat_from_vectors,
+                         rotmat_to_axis_angle, rotmat_to_quat_wxyz)
 from ..skeleton import SMPL_PARENTS
 from ..smpl import forward_kinematics
 from .source import SourceMotion
@@ -245,15 +249,12 @@ def bend_toes(R: np.ndarray, transl: np.ndarray, rest: np.ndarray, toe: int, rea
     ahead[1] = 0.0  # the foot's forward direction, level in the rest pose
     forward = G[:, ankle] @ (ahead / np.linalg.norm(ahead))
     pitch_down = np.arcsin(np.clip(-forward[:, 1], -1.0, 1.0))  # > 0: toes below the heel
-    sole_floor = rest[[7, 8, 10, 11], 1].min() - 0.035  # the sole under the toe joints, as core.motion.soles
-    height = P[:, toe, 1] + transl[:, 1] - (rest[toe, 1] - sole_floor)
+    height = P[:, toe, 1] + transl[:, 1] - (rest[toe, 1] - sole_height(rest))  # the ball's sole above the floor
     near = 1.0 - np.clip(height / reach_m, 0.0, 1.0)
     near = near * near * (3.0 - 2.0 * near)
     bend = np.clip(pitch_down, 0.0, np.radians(60.0)) * near
     aa = np.zeros((R.shape[0], 3))
     aa[:, 0] = -bend  # about the foot's lateral (x) axis: toes up
-    from ..rotations import axis_angle_to_rotmat
-
     R[:, toe] = axis_angle_to_rotmat(aa) @ R[:, toe]
 
 
@@ -276,7 +277,6 @@ def to_smpl(motion: SourceMotion, rest_joints: Optional[np.ndarray] = None, fps:
     """Retarget ``motion`` onto SMPL (see the module docstring). rest_joints: (24, 3) the SMPL rest skeleton
     (default :data:`TYPICAL_REST_JOINTS`); fps: resample to this rate (slerp / cubic), default: the source's.
     Raises InvalidMotionFileError when the skeleton is not a humanoid one."""
-    from ..motion.contacts import FOOT_JOINT_IDS, foot_rest_heights
     from ..motion.resample import grid_times, resample_cubic, resample_rotmat
 
     rest = np.asarray(TYPICAL_REST_JOINTS if rest_joints is None else rest_joints, dtype=np.float64)

@@ -88,10 +88,9 @@ def noise_level(x: np.ndarray, times_s: np.ndarray) -> np.ndarray:
 def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0) -> np.ndarray:
     """x: (T, ..., D) (each last-axis vector is one signal: one window per vector); times_s: (T,) increasing
     -> (T, ..., D) float64, smoothed as the module docstring says."""
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(times_s, dtype=np.float64).reshape(-1)
-    if t.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
+    from .smoothing import series
+
+    x, t = series(x, times_s)
     if x.shape[0] < 5:
         return x.copy()
     sigma = noise_level(x, t)[None, ..., None]  # (1, ..., 1)

@@ -32,7 +32,7 @@ old fixed mapping (``core.rotations.R_BLENDER_FROM_OPENCV``) lifted by the camer
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,7 +86,6 @@ class FloorFrame:
     prior_share: tuple = (0.0, 0.0)  # the prior's weight in the tilt along (major, minor), 0..1
     tilt_error_deg: float = 0.0  # standard error estimate of the floor's tilt
     confidence: str = "high"  # high | medium | low
-    notes: list = field(default_factory=list)
 
     @property
     def camera_height_m(self) -> float:

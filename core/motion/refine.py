@@ -6,10 +6,15 @@ options gives what refining the capture would have given. Per track, in order:
 1. smoothing (``one-euro`` | ``slerp-average`` | ``none``) on the raw rows, on their real timestamps;
 2. resampling to ``fps`` (optional): rows on the grid k / fps, slerp for rotations, cubic Hermite for the
    translation, linear for boxes/cameras/shape, nearest for flags and frame ids;
-3. the floor, fitted once over every track on the raw rows (``floor.estimate_floor``), when ``--upright`` or a
-   foot lock needs it (a low-pass filter would move the feet of a squat or a jump off the floor);
-4. contacts (detected on the raw rows with a light 3-frame average, so fast steps keep sharp landings) and foot
-   lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame.
+3. the floor, fitted once over every track on the raw rows' resting sole points (``floor.estimate_floor``), when
+   ``--upright`` or a foot lock needs it (a filter would move the feet of a squat or a jump off the floor); a
+   floor of low confidence is a warning in the report, and the lock then pins along the floor only;
+4. contacts of every sole point (heel, ball, toe; detected on the raw rows, so fast steps keep sharp landings)
+   and foot lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame; the
+   file's ``contact`` holds heel and ball-or-toe per foot (``soles.feet_from_soles``).
+
+Per-row arrays listed in ``SMOOTHED_ROWS`` (a later stage's hand poses or blend-shape weights) are smoothed and
+resampled with the body; the others are only resampled.
 
 ``rotmat``/``pose_aa``/``transl_cam`` stay in the **camera frame** (so every old reader still overlays the
 footage); the world frame is stored beside them as one rigid transform (``R_world_from_cam``,

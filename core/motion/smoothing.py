@@ -50,16 +50,22 @@ def _one_euro_forward(x: np.ndarray, t: np.ndarray, min_cutoff: float, beta: flo
     return out
 
 
+def series(x, timestamps_s) -> tuple[np.ndarray, np.ndarray]:
+    """(x, times) as float64 arrays of one track: x (T, ...), times (T,); raises ValueError when they disagree."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
+    return x, t
+
+
 def one_euro(x, timestamps_s, min_cutoff_hz: float = 1.0, beta: float = 0.5, d_cutoff_hz: float = 1.0,
              zero_phase: bool = True) -> np.ndarray:
     """One-Euro filter along axis 0. x: (T, ..., D); timestamps_s: (T,) increasing -> (T, ..., D) float64.
 
     zero_phase: average of a forward and a backward pass (no lag); False: the classic causal filter.
     """
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
-    if t.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
+    x, t = series(x, timestamps_s)
     if x.shape[0] < 2:
         return x.copy()
     fwd = _one_euro_forward(x, t, min_cutoff_hz, beta, d_cutoff_hz)
