@@ -112,10 +112,10 @@ class FloorFrame:
                 "prior_share": [round(float(v), 3) for v in self.prior_share],
                 "tilt_error_deg": round(float(self.tilt_error_deg), 3), "confidence": self.confidence}
 
-    def summary(self) -> str:
-        """One line for people: confidence and what it rests on."""
-        return (f"floor confidence {self.confidence} (±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole "
-                f"points on {self.num_contacts} contacts, spread {self.spread_m[0]:.2f} × {self.spread_m[1]:.2f} m)")
+    def evidence(self) -> str:
+        """What the floor rests on, for people: "±2.3°; 111 resting sole points on 17 contacts, spread …"."""
+        return (f"±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole points on {self.num_contacts} contacts, "
+                f"spread {self.spread_m[0]:.2f} × {self.spread_m[1]:.2f} m")
 
 
 def world_frame(normal_cam: np.ndarray, offset: float) -> tuple[np.ndarray, np.ndarray]:

@@ -4,23 +4,26 @@ Works in the upright world frame (Z up, floor at Z = 0) on SMPL motion (local ro
 with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot, columns 0..5):
 
 1. **Pins.** Each contact (a run of one column) holds its sole point at a lock point: the median of the point's
-   horizontal positions over the contact, on the floor. Mode ``ground`` holds only the height (the point keeps
-   its horizontal path). A pin fades in around the landing (``blend_outside`` of the fade before the landing
-   frame, so the foot is held from the frame it lands) and fades out **before** the contact's last frame, so
-   the foot pushes off as captured (quintic smootherstep fades over ``blend_s``, at most a third of a short
-   contact: position, velocity and acceleration stay continuous). A contact whose point strayed in the input
+   horizontal positions over the contact, on the floor (pulled down only from the landing on). Mode ``ground``
+   holds only the height (the point keeps its horizontal path). A pin fades in around the landing
+   (``blend_outside`` of the fade before the landing frame, so the foot is held from the frame it lands) and out
+   around the lift-off of *that* point (a heel's pin is gone as the heel rises, the ball's and toe's hold on):
+   quintic smootherstep fades over ``blend_s``/``release_s``, at most a third of a short contact, so position,
+   velocity and acceleration stay continuous. A contact whose point strayed in the input
    by more than ``slide_ok_m`` (rms) from its lock gets less weight, none beyond ``slide_max_m`` (a pivot, a
    shuffle, a false contact); the pull onto the floor is scaled by the floor's confidence (``vertical_weight``).
-2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`): a turn about the
-   vertical through the ankle and a translation (a weighted 2-D Procrustes fit). A rolling foot has its heel
-   pin released and its ball and toe pins on: it keeps rolling about them.
-3. **Root.** ``root_share`` of the feet's mean translation (weighted by how planted each foot is) moves the whole
-   body, averaged over ``root_smoothing_s``; across breaks between contacts up to ``max_carry_s`` (a step, a
-   short hop) it follows a straight line, over a longer flight it fades to no correction at all, so nothing
-   from one landing is carried through a jump.
-4. **Legs.** The rest of each foot's translation goes to an analytic two-bone IK on hip, knee and ankle: the
+2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`: a weighted 3-D
+   fit of heel, ball and toe onto their pins; vertically only the pins' mean pull). A rolling foot has its heel
+   pin released and its ball and toe pins on: it keeps rolling about them. The fitted turns and targets are
+   averaged over ``TURN_S`` (where a foot is planted its target does not jitter, so nothing is blurred there).
+3. **Root.** ``root_share`` of the feet's mean correction along the floor and all of its height (weighted by how
+   planted each foot is) moves the whole body, averaged over ``root_smoothing_s`` (the height over
+   ``root_height_smoothing_s``: only a slow trend, such as a camera's depth drift, lifts the body); across breaks
+   between contacts up to ``max_carry_s`` (a running stride's flight) it follows a straight line, over a longer
+   flight it fades to no correction at all, so nothing from one landing is carried through a jump.
+4. **Legs.** The rest of each foot's correction goes to an analytic two-bone IK on hip, knee and ankle: the
    knee bends (law of cosines, in the leg's own plane), the hip swings the ankle onto its target; the ankle's
-   world orientation is kept (turned by the foot's turn). Only rotations change; bone lengths are SMPL's.
+   world orientation is kept, turned by the foot's fitted turn. Only rotations change; bone lengths are SMPL's.
 
 Forward kinematics comes from :func:`core.smpl.forward_kinematics`; rotations from :mod:`core.rotations`.
 """
@@ -51,9 +54,9 @@ def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float, outsid
                 release_s: float = 0.12, release_outside: float = 0.0) -> list[tuple[np.ndarray, slice]]:
     """One smooth weight curve (T,) per contact run of a (T,) bool column, with the run's slice. The pin fades in
     over ``blend_s`` around the landing (the share ``outside`` of it before the contact's first frame, so the
-    foot is held from the frame it lands) and fades out over ``blend_s`` **before** the contact's last frame
-    (released before push-off: the weight is 0 on the last frame). Fades are shortened to a third of a
-    contact's span."""
+    foot is held from the frame it lands) and out over ``release_s`` around the lift-off (``release_outside`` of
+    it after the contact's last frame: the point lifts as captured instead of being held through the push-off).
+    Fades are shortened to a third of a contact's span."""
     t = np.asarray(times_s, dtype=np.float64)
     out = []
     for a, e in runs(contact):

@@ -162,7 +162,7 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
             report.warnings.append(str(err))
     report.floor = floor
     if floor is not None and floor.confidence == "low":
-        report.warnings.append(f"the floor was estimated with low confidence: {floor.summary()}; the camera's pitch "
+        report.warnings.append(f"the floor was estimated with low confidence ({floor.evidence()}): the camera's pitch "
                                "and roll may be off by degrees, and feet are pinned along the floor but not pulled "
                                "onto it (check the ground plane, or refine with --no-upright)")
 
