@@ -179,7 +179,8 @@ def apply_capture_options(scene, args) -> None:
         s.use_target_fps, s.target_fps = True, args.target_fps
     if args.focal_length:
         s.use_focal_length, s.focal_length_px = True, args.focal_length
-    s.smoothing = not args.no_smoothing
+    if args.no_smoothing:  # the network output as it is: the refine panel's options (one set for the capture)
+        scene.tcmr_refine.smoothing, scene.tcmr_refine.foot_lock = "none", "never"
     s.quality = "FAST" if args.fast else "EXACT"
     s.create_mesh = not args.no_mesh
 

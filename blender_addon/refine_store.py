@@ -91,12 +91,18 @@ def info(collection) -> dict:
 
 
 def floor_summary(collection) -> str:
-    """One line about the floor of the last refine, for the panel."""
-    refine_info = info(collection)
-    floor = refine_info.get("floor")
-    if floor:
-        return (f"Floor: camera pitch {floor['pitch_deg']:+.1f}°, roll {floor['roll_deg']:+.1f}°, "
-                f"height {floor['camera_height_m']:.2f} m")
-    if refine_info.get("warnings"):
-        return refine_info["warnings"][0]
-    return "Camera frame (no floor estimated)"
+    """One line about the floor of the last refine and how sure it is, for the panel."""
+    floor = info(collection).get("floor")
+    if not floor:
+        return "Camera frame (no floor estimated)"
+    line = (f"Floor: camera pitch {floor['pitch_deg']:+.1f}°, roll {floor['roll_deg']:+.1f}°, "
+            f"height {floor['camera_height_m']:.2f} m")
+    if "confidence" in floor:  # refined by an earlier version: no confidence recorded
+        line += (f"; confidence {floor['confidence']} (±{floor['tilt_error_deg']:.1f}°, {floor['num_points']} "
+                 f"resting sole points on {floor['num_contacts']} contacts)")
+    return line
+
+
+def warnings(collection) -> list[str]:
+    """The last refine's warnings (no floor found, a floor of low confidence)."""
+    return [str(w) for w in info(collection).get("warnings", [])]

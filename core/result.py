@@ -28,8 +28,8 @@ track_<id>/<field>      see TrackMotion     one group per track
 ======================  ==================  ==========================================================
 
 Refined tracks (``core.motion.refine``) also hold ``times_s`` (N,) f64 (the time of each row: with ``--fps``
-rows sit on k / motion_fps and ``frame_ids`` is the nearest video frame), ``contact`` (N, 4) bool (left ankle,
-right ankle, left toe, right toe on the floor) and the raw network output the refine started from as
+rows sit on k / motion_fps and ``frame_ids`` is the nearest video frame), ``contact`` (N, 4) bool (left heel,
+right heel, left ball or toe, right ball or toe on the floor: ``core.motion.soles``) and the raw network output the refine started from as
 ``raw_<field>`` (N0 rows: frame_ids, bbox_xyxy, bbox_cxcys, interpolated, rotmat, pose_aa, betas, cam,
 orig_cam, transl_cam, scores; verts/joints49 only when the rows were resampled). ``rotmat``/``pose_aa``/
 ``transl_cam`` stay in the camera frame after refining. Files without these keys (format 1 of earlier
