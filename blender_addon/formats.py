@@ -25,6 +25,7 @@ from ..core.camera import cam_to_transl, estimate_focal_length_px, image_size_fr
 from ..core.config import CameraConfig
 from ..core.errors import InvalidMotionFileError
 from ..core.result import MotionResult
+from ..core.result_schema import looks_like_result, read_npz_members
 from ..core.skeleton import NUM_BETAS, NUM_SMPL_JOINTS, SMPLH_NUM_BODY_JOINTS
 
 DATA_FRAME_OPENCV_CAMERA = "opencv_camera"  # x right, y down, z forward (TCMR, ours)
@@ -32,6 +33,8 @@ DATA_FRAME_Z_UP = "z_up"  # already Blender's world axes (AMASS)
 
 TCMR_DEMO_FPS = 30000.0 / 1001.0  # the official demo resamples every video with ffmpeg -r 30000/1001
 _TCMR_PKL_KEYS = ("pose", "betas", "pred_cam", "orig_cam", "bboxes", "frame_ids")
+_AMASS_FPS_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps")
+_AMASS_KEYS = ("poses", "trans", "betas", *_AMASS_FPS_KEYS)
 
 
 @dataclass
@@ -98,13 +101,9 @@ def load_motion(path) -> SceneMotion:
         raise InvalidMotionFileError(f"motion file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except Exception as exc:  # zip/npy decoding errors of every kind
-            raise InvalidMotionFileError(f"not a readable .npz motion file: {path} ({exc})") from exc
-        if "format_version" in data:
-            return from_motion_result(MotionResult.from_arrays(data, source=str(path)), path)
+        if looks_like_result(path):  # ours: through the one validator (core/result_schema.py)
+            return from_motion_result(MotionResult.load(path), path)
+        data = read_npz_members(path, _AMASS_KEYS)  # only these, within the same size limits
         if "poses" in data:
             return from_amass_arrays(data, path)
         raise InvalidMotionFileError(
@@ -251,7 +250,7 @@ def from_amass_arrays(data: dict, path) -> SceneMotion:
         b = np.asarray(data["betas"], dtype=np.float64).reshape(-1, np.shape(data["betas"])[-1])
         b = b.mean(axis=0)[:NUM_BETAS]
         betas[: b.shape[0]] = b
-    fps_key = next((k for k in ("mocap_framerate", "mocap_frame_rate", "fps") if k in data), None)
+    fps_key = next((k for k in _AMASS_FPS_KEYS if k in data), None)
     fps = float(data[fps_key]) if fps_key else 30.0
     if not fps > 0:
         raise InvalidMotionFileError(f"{path}: frame rate {fps} is not positive")

@@ -18,13 +18,14 @@ from .modal import ModalJobMixin
 
 
 def capture_options(context, models_dir: str = "", detections: str = "") -> runtime.CaptureOptions:
-    """The panel's options (scene.tcmr) + the preferences as core CLI options."""
+    """The panel's options (scene.tcmr, the refine panel's scene.tcmr_refine) + the preferences as core CLI
+    options: the core refines the capture once, with the refine panel's options."""
     s = context.scene.tcmr
     return runtime.CaptureOptions(
         models_dir=models_dir or preferences.models_dir(context),
         device=preferences.device(context),
         track="all" if s.person == "ALL" else str(s.track_id),
-        smoothing=s.smoothing,
+        refine=refine_props.refine_config(context.scene.tcmr_refine),
         frame_start=s.frame_start if s.use_frame_range else None,
         frame_end=s.frame_end if s.use_frame_range else None,
         target_fps=s.target_fps if s.use_target_fps else None,
@@ -68,7 +69,7 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
         if self.device:
             options.device = self.device
         build = scene_builder.BuildOptions(create_mesh=s.create_mesh, set_scene=True,
-                                           models_dir=options.models_dir, **refine_props.build_options(context))
+                                           models_dir=options.models_dir, **refine_props.display_options(context))
         return CaptureSession(python, video, options, build)
 
     def invoke(self, context, event):

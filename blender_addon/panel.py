@@ -56,7 +56,6 @@ class TCMR_PT_mocap(Panel):
             col.prop(settings, "track_id")
         row = col.row(align=True)
         row.prop(settings, "quality", expand=True)
-        col.prop(settings, "smoothing")
         for flag, values in (("use_frame_range", ("frame_start", "frame_end")), ("use_target_fps", ("target_fps",)),
                              ("use_focal_length", ("focal_length_px",))):
             row = col.row(align=True)

@@ -7,7 +7,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
-from ..core.config import CaptureConfig, SmoothingConfig
+from ..core.config import CaptureConfig
 
 
 class TCMR_CaptureSettings(PropertyGroup):
@@ -31,8 +31,6 @@ class TCMR_CaptureSettings(PropertyGroup):
                 "(README, \"Speed\")")),
         default="EXACT",
     )
-    smoothing: BoolProperty(name="Smoothing", description="Temporal smoothing of rotations and translation",
-                            default=SmoothingConfig.enabled)
     use_frame_range: BoolProperty(name="Frame Range", description="Capture only part of the video", default=False)
     frame_start: IntProperty(name="Start", description="First video frame (0-based, inclusive)",
                              default=CaptureConfig.frame_start, min=0)

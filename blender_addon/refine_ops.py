@@ -50,6 +50,7 @@ def refine_collection(context, collection, settings) -> scene_builder.BuildResul
     result = scene_builder.build_scene(context, motion, options)
     context.scene.frame_current = min(max(frame, context.scene.frame_start), context.scene.frame_end)
     refine_store.remember(result.collection, raw, refined.meta.get("refine"))
+    result.warnings.extend(refine_store.warnings(result.collection))  # e.g. a floor of low confidence
     return result
 
 

@@ -1,4 +1,5 @@
-"""The "Refine" sub-panel of the Mocap tab: foot lock, level floor, smoothing, frame rate, floor display."""
+"""The "Refine" sub-panel of the Mocap tab: foot lock, level floor, smoothing, frame rate, floor display; the
+selected result's floor (camera pitch, roll, height and how sure the floor is) and its refine warnings."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ class TCMR_PT_refine(Panel):
                           icon="INFO")
             return
         wrapped_label(layout, context, f"{target.name}: {refine_store.floor_summary(target)}", icon="VIEW_PERSPECTIVE")
+        for warning in refine_store.warnings(target):
+            wrapped_label(layout, context, warning, icon="ERROR")
         layout.operator("tcmr.refine", icon="FILE_REFRESH")
 
 

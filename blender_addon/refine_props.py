@@ -1,5 +1,8 @@
 """Refine options in the panel (per scene, saved with the .blend). Defaults come from core/config.py.
 
+The one set of refine options: a capture passes them to the core (which refines once), *Refine Again* and
+*Live Update* refine the stored raw output with them.
+
 With *Live Update* on, changing an option re-refines the selected result from its stored raw output a moment
 later (changes within 0.3 s are combined into one rebuild)."""
 
@@ -21,6 +24,8 @@ FOOT_LOCK_ITEMS = (
     ("never", "Never", "Leave the feet as captured"),
 )
 SMOOTHING_ITEMS = (
+    ("adaptive", "Adaptive", "Local quadratic fits whose window follows the motion: removes jitter without lag "
+                             "or flattening fast moves"),
     ("one-euro", "One-Euro", "Adaptive low-pass filter: smooth when still, little lag when fast"),
     ("slerp-average", "Slerp Average", "Mean rotation over a window of frames (the TCMR paper's average filter)"),
     ("none", "None", "The network output as it is"),
@@ -94,10 +99,11 @@ def refine_config(settings) -> RefineConfig:
                                floor=dataclasses.replace(_DF, upright=settings.upright))
 
 
-def build_options(context) -> dict:
-    """What a capture's import takes from the refine panel (scene_builder.BuildOptions keywords)."""
+def display_options(context) -> dict:
+    """What a capture's import takes from the refine panel besides the refine itself (which the core does, with
+    ``refine_config``): scene_builder.BuildOptions keywords."""
     s = context.scene.tcmr_refine
-    return {"refine": refine_config(s), "show_ground": s.show_ground, "show_contacts": s.show_contacts}
+    return {"show_ground": s.show_ground, "show_contacts": s.show_contacts}
 
 
 CLASSES = (TCMR_RefineSettings,)

@@ -14,13 +14,12 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
-from ..core.errors import InvalidMotionFileError
-from ..core.result import MotionResult
+from ..core.errors import InvalidResultError
+from ..core.result import MotionResult, write_npz
+from ..core.result_schema import looks_like_result, problem
 from . import formats
 
-RAW_KEY = "tcmr_raw_npz"  # bytes: the raw MotionResult (np.savez; compressing cost 0.6 s per 10,000 frames)
+RAW_KEY = "tcmr_raw_npz"  # bytes: the raw MotionResult (an uncompressed .npz; compressing cost 0.6 s per 10,000 frames)
 INFO_KEY = "tcmr_refine_info"  # str: JSON of the last refine (options, floor, warnings)
 
 
@@ -34,46 +33,41 @@ def raw_result(result: MotionResult) -> MotionResult:
 
 def to_bytes(result: MotionResult) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **result.to_arrays())
+    write_npz(buffer, result.to_arrays())
     return buffer.getvalue()
 
 
 def from_bytes(data: bytes) -> MotionResult:
-    try:
-        with np.load(io.BytesIO(bytes(data)), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as exc:  # any decoding problem: the stored copy is damaged
-        raise InvalidMotionFileError(f"the raw capture stored in this .blend cannot be read ({exc}); import the "
-                                     "result file again") from exc
-    return MotionResult.from_arrays(arrays, source="the raw capture stored in this .blend")
+    """The stored raw result, through the one validator (a .blend may come from anywhere)."""
+    return MotionResult.load(io.BytesIO(bytes(data)), source="the raw capture stored in this .blend")
 
 
 def refine(result: MotionResult, config, strict: bool = True) -> MotionResult:
     """Refine from the raw output. strict (the panel's Refine): a missing floor or a too short track raises
-    MocapError; not strict (a capture's import): they become warnings and the camera frame stays."""
+    MocapError; not strict (a capture's import): they become warnings and the camera frame stays. The refined
+    result passes the same checks as a file before it reaches the scene (InvalidResultError: nothing changes)."""
     from ..core.motion.refine import refine_result
 
-    return refine_result(result, config, strict=strict)[0]
+    refined = refine_result(result, config, strict=strict)[0]
+    found = problem(refined.to_arrays())
+    if found is not None:
+        raise InvalidResultError(f"the refine produced an invalid result ({found}); the scene was not changed "
+                                 "(this is a bug: please report it with the file)")
+    return refined
 
 
 def load_motion(filepath, refine_config=None) -> tuple[formats.SceneMotion, Optional[MotionResult]]:
     """Read a motion file for the scene. Our results come back with their raw output (to remember) and,
     when ``refine_config`` is given, refined from it; other formats as ``formats.load_motion`` reads them."""
     path = Path(filepath)
-    if path.suffix.lower() == ".npz" and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                ours = "format_version" in z.files
-        except Exception:
-            ours = False  # formats.load_motion gives the one-line error
-        if ours:
-            result = MotionResult.load(path)
-            raw = raw_result(result)
-            if refine_config is not None:  # a capture's import: never lose the capture over its floor
-                result = refine(raw, refine_config, strict=False)
-            motion = formats.from_motion_result(result, path)
-            motion.refine_info = result.meta.get("refine")
-            return motion, raw
+    if path.suffix.lower() == ".npz" and path.is_file() and looks_like_result(path):
+        result = MotionResult.load(path)
+        raw = raw_result(result)
+        if refine_config is not None:  # a capture's import: never lose the capture over its floor
+            result = refine(raw, refine_config, strict=False)
+        motion = formats.from_motion_result(result, path)
+        motion.refine_info = result.meta.get("refine")
+        return motion, raw
     return formats.load_motion(path), None
 
 
@@ -97,12 +91,18 @@ def info(collection) -> dict:
 
 
 def floor_summary(collection) -> str:
-    """One line about the floor of the last refine, for the panel."""
-    refine_info = info(collection)
-    floor = refine_info.get("floor")
-    if floor:
-        return (f"Floor: camera pitch {floor['pitch_deg']:+.1f}°, roll {floor['roll_deg']:+.1f}°, "
-                f"height {floor['camera_height_m']:.2f} m")
-    if refine_info.get("warnings"):
-        return refine_info["warnings"][0]
-    return "Camera frame (no floor estimated)"
+    """One line about the floor of the last refine and how sure it is, for the panel."""
+    floor = info(collection).get("floor")
+    if not floor:
+        return "Camera frame (no floor estimated)"
+    line = (f"Floor: camera pitch {floor['pitch_deg']:+.1f}°, roll {floor['roll_deg']:+.1f}°, "
+            f"height {floor['camera_height_m']:.2f} m")
+    if "confidence" in floor:  # refined by an earlier version: no confidence recorded
+        line += (f"; confidence {floor['confidence']} (±{floor['tilt_error_deg']:.1f}°, {floor['num_points']} "
+                 f"resting sole points on {floor['num_contacts']} contacts)")
+    return line
+
+
+def warnings(collection) -> list[str]:
+    """The last refine's warnings (no floor found, a floor of low confidence)."""
+    return [str(w) for w in info(collection).get("warnings", [])]

@@ -132,7 +132,7 @@ class CaptureOptions:
     models_dir: str = ""
     device: str = "auto"
     track: str = "all"
-    smoothing: bool = True
+    refine: Optional[object] = None  # a core.config.RefineConfig (the refine panel's); None: the core's defaults
     frame_start: Optional[int] = None
     frame_end: Optional[int] = None
     target_fps: Optional[float] = None
@@ -148,8 +148,10 @@ def capture_command(python: Path, video: str, output: str, options: CaptureOptio
            "--device", options.device, "--track", str(options.track)]
     if options.models_dir:
         cmd += ["--models", str(options.models_dir)]
-    if not options.smoothing:
-        cmd.append("--no-smoothing")
+    if options.refine is not None:
+        from ..core.motion.cli import refine_argv
+
+        cmd += refine_argv(options.refine)
     if options.frame_start is not None or options.frame_end is not None:
         start = "" if options.frame_start is None else str(int(options.frame_start))
         end = "" if options.frame_end is None else str(int(options.frame_end))

@@ -28,7 +28,8 @@ class BuildOptions:
     models_dir: str = ""  # where to find the SMPL file when the motion file lacks the body
     sensor_width_mm: float = CameraConfig.sensor_width_mm
     video_path: str = ""  # footage for the camera background, overriding the file's
-    refine: Optional[object] = None  # a core.config.RefineConfig: re-refine our results from their raw output first
+    refine: Optional[object] = None  # a core.config.RefineConfig: refine our results from their raw output first
+    # (imports that ask for it; a capture's file comes refined by the core, with the refine panel's options)
     show_ground: bool = True  # a ground plane at Z = 0 when the result has an upright world frame
     show_contacts: bool = False  # an empty on the floor per foot contact, shown while it lasts
     footage_dir: str = ""  # where the capture's own frames go when Blender misreads the movie (footage.py)
@@ -64,7 +65,7 @@ def import_file(context, filepath: str, options: BuildOptions) -> BuildResult:
     if raw is not None:
         refine_info = getattr(motion, "refine_info", None)
         refine_store.remember(result.collection, raw, refine_info)
-        if options.refine is not None and refine_info:
+        if refine_info:  # e.g. a floor found with low confidence, or none
             result.warnings.extend(refine_info.get("warnings", []))
     return result
 

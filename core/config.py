@@ -60,16 +60,16 @@ class SmoothingConfig:
 
 # ---------------------------------------------------------------------- refine stage (core/motion)
 FootLockMode = Literal["auto", "always", "never", "ground"]
-SmoothingMethod = Literal["one-euro", "slerp-average", "none"]
+SmoothingMethod = Literal["adaptive", "one-euro", "slerp-average", "none"]
 
 
 @dataclass(frozen=True)
 class ContactConfig:
-    """Foot contacts: a foot joint (ankle or toe) is on the floor when it is low and slow (with hysteresis)."""
+    """Foot contacts: a sole point (heel, ball or toe) is on the floor when it is low and slow (with hysteresis)."""
 
-    height_on_m: float = 0.05  # enter contact below this height above its standing height (and slow enough)
-    height_off_m: float = 0.09  # leave contact above this height
-    speed_on_mps: float = 0.6  # enter contact below this speed (m/s, 3D)
+    height_on_m: float = 0.04  # a sole point enters contact below this height above the floor (and slow enough)
+    height_off_m: float = 0.07  # leave contact above this height
+    speed_on_mps: float = 0.6  # enter contact below this speed (m/s, along the floor, over ±2 frames)
     speed_off_mps: float = 1.0  # leave contact above this speed
     min_contact_s: float = 0.1  # shorter contacts are dropped
     max_gap_s: float = 0.07  # shorter breaks inside a contact are bridged
@@ -81,22 +81,35 @@ class FootLockConfig:
     ground: keep feet on the floor (no pinning); never: leave the feet alone."""
 
     mode: FootLockMode = "auto"
-    blend_s: float = 0.12  # pins fade in/out over this time around each contact boundary (no pops)
-    blend_outside: float = 0.8  # share of each fade before the contact starts / after it ends (the rest inside)
-    root_share: float = 1.0  # part of the correction taken by moving the root (the rest by leg IK), 0..1
-    root_smoothing_s: float = 0.1  # the root's correction is averaged over this window (leg IK takes the rest)
+    blend_s: float = 0.12  # pins fade in after landing / out before lift-off over this time (no pops)
+    blend_outside: float = 0.8  # share of the fade-in before the landing frame
+    release_s: float = 0.1  # pins fade out over this time before lift-off ...
+    release_outside: float = 0.7  # ... this share of it after the contact's last frame (0: released by then)
+    slide_ok_m: float = 0.08  # a contact whose sole point strayed this far (rms) in the input is pinned fully ...
+    slide_max_m: float = 0.2  # ... and not at all beyond this (a pivot, a shuffle, a false contact)
+    root_share: float = 0.5  # part of the correction along the floor taken by moving the root (the rest by leg IK), 0..1
+    root_smoothing_s: float = 0.1  # the root's correction along the floor is averaged over this window (leg IK takes the rest)
+    root_height_smoothing_s: float = 1.0  # ... and its height over this one (only a slow trend lifts the body)
+    max_carry_s: float = 0.15  # the root's correction bridges breaks between contacts up to this long; longer
+    # flights fade to no correction (nothing from one landing is carried through a jump)
     contact: ContactConfig = field(default_factory=ContactConfig)
 
 
 @dataclass(frozen=True)
 class FloorConfig:
-    """The floor plane, fitted robustly to the feet during slow low contacts of every track."""
+    """The floor plane, fitted robustly to the resting sole points (heel, ball, toe) of every track."""
 
     upright: bool = True  # store a world frame with Z up and the floor at Z = 0 (camera pitch/roll/height)
+    still_speed_mps: float = 0.7  # a sole point rests while slower than this (3-frame averaged path, ±2 frames)
+    min_still_s: float = 0.08  # ... for at least this long
     inlier_m: float = 0.02  # robust fit: points farther than this from the plane are outliers
-    prior_weight: float = 0.01  # ridge towards the prior normal: tilt directions whose points spread less than this variance (m²) follow the prior
-    min_contact_frames: int = 8  # fewer slow low foot frames than this: the floor cannot be estimated
-    max_tilt_from_body_deg: float = 35.0  # plane normals farther than this from the body's up are rejected
+    min_span_m: float = 0.08  # a trial plane's three points must span at least this (no thin slivers)
+    lowest_tol_m: float = 0.015  # at each frame only the points of a foot within this of its lowest one count
+    prior_weight: float = 0.003  # ridge towards the prior normal: tilt directions whose points spread less than this variance (m²) follow the prior
+    min_contact_frames: int = 8  # fewer frames with a resting sole than this: the floor cannot be estimated
+    max_tilt_from_body_deg: float = 35.0  # plane normals farther than this from the prior (flat feet, else torso) are rejected
+    high_confidence_deg: float = 0.75  # estimated tilt error up to this (and 4+ contacts): confidence high
+    low_confidence_deg: float = 2.0  # estimated tilt error beyond this: confidence low (a warning)
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,9 @@ class ExtremityRefineConfig:
 class RefineConfig:
     """The refine stage after the network (``python -m core refine``, also run by captures)."""
 
-    smoothing: SmoothingMethod = "slerp-average"  # bench/RESULTS.md: One-Euro at its defaults costs MPJPE
+    smoothing: SmoothingMethod = "adaptive"  # bench/RESULTS.md: the only one that never costs MPJPE on fast motion
+    adaptive_max_half_s: float = 0.15  # adaptive: the widest fit reaches this far either side of a frame
+    adaptive_gamma: float = 2.0  # adaptive: confidence width (in noise σ) of the window choice; lower = less smoothing
     one_euro: SmoothingConfig = field(default_factory=SmoothingConfig)  # its ``enabled`` is ignored here
     average_window: int = 5  # slerp-average: frames per window (odd; the paper's Table 5 average filter)
     fps: Optional[float] = None  # resample the motion to this rate (None: keep the rows as captured)

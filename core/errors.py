@@ -50,6 +50,10 @@ class InvalidMotionFileError(MocapError):
     """A motion file (ours, TCMR .pkl, AMASS .npz) is malformed or of an unknown kind."""
 
 
+class InvalidResultError(MocapError):
+    """A result about to be written fails the result checks (NaN/inf, a wrong shape): nothing is written."""
+
+
 class InvalidArgumentError(MocapError):
     """An option has a value we cannot use (frame range outside the video, unknown track id, ...)."""
 

@@ -14,6 +14,8 @@ sequences. Shapes: ``pred``/``gt`` joints (T, J, 3), vertices (T, V, 3).
 - :func:`acceleration`: the plain ‖X_{t−1} − 2X_t + X_{t+1}‖ (no ground truth), t = 1..T−2.
 - :func:`foot_skate`: horizontal travel of foot joints between consecutive frames that are both in contact
   (metres per frame step): a planted foot should not move at all.
+- :func:`lean_deg`, :func:`heel_raise_deg`, :func:`flight_frames`: what a clip is like (trunk lean, foot pitch,
+  both feet off the floor), to check that test motion has the properties it is meant to have.
 """
 
 from __future__ import annotations
@@ -136,3 +138,34 @@ def foot_skate(foot_positions: np.ndarray, contact: np.ndarray, up=(0.0, 0.0, 1.
     horizontal = step - (step @ n)[..., None] * n
     both = c[1:] & c[:-1]
     return np.linalg.norm(horizontal, axis=-1)[both]
+
+
+# ------------------------------------------------------------------ what a motion is like (for test clips)
+def lean_deg(joints: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """Per-frame lean of the trunk: the angle between pelvis -> neck (SMPL joints 0 -> 12) and ``up``.
+    joints: (T, 24, 3) -> (T,) degrees."""
+    x = np.asarray(joints, dtype=np.float64)
+    n = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    trunk = x[:, 12] - x[:, 0]
+    c = trunk @ n / np.linalg.norm(trunk, axis=-1)
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def heel_raise_deg(joints: np.ndarray, rest_joints: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """Per-frame pitch of each foot against its rest pose: the elevation of ankle -> toe (SMPL 7 -> 10, 8 -> 11)
+    below the horizon minus the same in the rest pose; positive: heel raised (standing on the ball), negative:
+    toes up. joints: (T, 24, 3); rest_joints: (24, 3) (in a frame whose ``up`` is the same) -> (T, 2) degrees."""
+    n = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+
+    def elevation(v):
+        return np.degrees(np.arcsin(np.clip(v @ n / np.linalg.norm(v, axis=-1), -1.0, 1.0)))
+
+    x = np.asarray(joints, dtype=np.float64)
+    rest = np.asarray(rest_joints, dtype=np.float64)
+    return elevation(rest[[10, 11]] - rest[[7, 8]])[None] - elevation(x[:, [10, 11]] - x[:, [7, 8]])
+
+
+def flight_frames(sole_heights: np.ndarray, clearance_m: float = 0.03) -> np.ndarray:
+    """Frames where no sole is within ``clearance_m`` of the floor (both feet in the air). sole_heights: (T, F)
+    metres above the floor -> (T,) bool."""
+    return np.min(np.asarray(sole_heights, dtype=np.float64), axis=1) > clearance_m

@@ -28,8 +28,8 @@ track_<id>/<field>      see TrackMotion     one group per track
 ======================  ==================  ==========================================================
 
 Refined tracks (``core.motion.refine``) also hold ``times_s`` (N,) f64 (the time of each row: with ``--fps``
-rows sit on k / motion_fps and ``frame_ids`` is the nearest video frame), ``contact`` (N, 4) bool (left ankle,
-right ankle, left toe, right toe on the floor) and the raw network output the refine started from as
+rows sit on k / motion_fps and ``frame_ids`` is the nearest video frame), ``contact`` (N, 4) bool (left heel,
+right heel, left ball or toe, right ball or toe on the floor: ``core.motion.soles``) and the raw network output the refine started from as
 ``raw_<field>`` (N0 rows: frame_ids, bbox_xyxy, bbox_cxcys, interpolated, rotmat, pose_aa, betas, cam,
 orig_cam, transl_cam, scores; verts/joints49 only when the rows were resampled). ``rotmat``/``pose_aa``/
 ``transl_cam`` stay in the camera frame after refining. Files without these keys (format 1 of earlier
@@ -40,25 +40,25 @@ Fingers and face (``--hands``/``--face``, :mod:`core.extremities`): tracks may h
 raw as ``raw_<name>``); their shapes, dtypes, ranges and meaning are defined once, in
 ``core.extremities.layout.RESULT_ARRAYS``. A file with them is format 2; one without them is written as format 1,
 byte for byte what earlier versions wrote.
+
+Every read goes through :mod:`core.result_schema` (the one validator: shapes, dtypes, sizes before decompressing,
+finite plausible values); :meth:`MotionResult.save` runs the same checks before writing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
 import numpy as np
 
-from .errors import InvalidMotionFileError, OutputNotWritableError
-
-FORMAT_VERSION = 2  # what this version reads; it writes 1 unless a track holds fingers/face
-EXTREMITY_FIELDS = ("hand_pose_aa", "hand_conf", "face_blendshapes", "face_conf", "head_rot_aa")  # layout.RESULT_ARRAYS
-
-# per-row fields of a track (one row per processed frame); the refine stage keeps the raw ones as raw_<field>
-ROW_FIELDS = ("frame_ids", "bbox_xyxy", "bbox_cxcys", "interpolated", "rotmat", "pose_aa", "betas", "cam",
-              "orig_cam", "transl_cam", "scores", "verts", "joints49") + EXTREMITY_FIELDS
+from . import result_schema
+from .errors import InvalidResultError, OutputNotWritableError
+# the format's facts live in the schema: the version read, the fingers/face members, the per-row fields
+from .result_schema import EXTREMITY_FIELDS, FORMAT_VERSION, ROW_FIELDS  # noqa: F401
 
 
 @dataclass
@@ -189,15 +189,22 @@ class MotionResult:
 
     def save(self, path: str) -> None:
         """Write atomically: a temporary file next to ``path`` is renamed into place, so an interrupted
-        save never leaves a half-written file under the final name."""
+        save never leaves a half-written file under the final name. The arrays are checked first
+        (:mod:`core.result_schema`): NaN/inf or anything a reader would refuse raises InvalidResultError and
+        nothing is written."""
         path = os.fspath(path)
+        arrays = self.to_arrays()
+        found = result_schema.problem(arrays)
+        if found is not None:
+            raise InvalidResultError(f"nothing was written to {path}: the result is not valid ({found}); this is a "
+                                     "bug or a broken model file, please report it with the input")
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise OutputNotWritableError(f"output folder does not exist: {folder} (create it or choose another -o path)")
         tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.partial")
         try:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **self.to_arrays())
+                write_npz(fh, arrays)
                 fh.flush()
                 os.fsync(fh.fileno())  # on disk before the rename: a power cut cannot leave an empty OUT.npz
             os.replace(tmp, path)
@@ -210,42 +217,32 @@ class MotionResult:
                 os.remove(tmp)
 
     @classmethod
-    def load(cls, path: str) -> "MotionResult":
-        """Read a file written by :meth:`save`. Raises InvalidMotionFileError for anything else."""
-        try:
-            with np.load(os.fspath(path), allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except FileNotFoundError as exc:
-            raise InvalidMotionFileError(f"motion file not found: {path}") from exc
-        except Exception as exc:  # zip/npy decoding errors of every kind
-            raise InvalidMotionFileError(f"not a readable .npz motion file: {path} ({exc})") from exc
-        return cls.from_arrays(data, source=str(path))
+    def load(cls, file, source: Optional[str] = None) -> "MotionResult":
+        """Read a file written by :meth:`save` (a path or a binary file object), through the one validator
+        (:func:`core.result_schema.read_result_arrays`). Raises InvalidMotionFileError (one line) for anything
+        else."""
+        source = source or str(file)
+        return cls._from_checked(result_schema.read_result_arrays(file, source))
 
     @classmethod
     def from_arrays(cls, data: dict[str, np.ndarray], source: str = "<arrays>") -> "MotionResult":
-        if "format_version" not in data or "track_ids" not in data:
-            raise InvalidMotionFileError(f"{source} is not a TCMR Mocap result (no format_version/track_ids)")
-        version = int(data["format_version"])
-        if version > FORMAT_VERSION:
-            raise InvalidMotionFileError(
-                f"{source} was written by a newer TCMR Mocap (format {version}); update the add-on to read it"
-            )
+        """From arrays in memory, checked like a file (InvalidMotionFileError)."""
+        result_schema.check_arrays(data, source)
+        return cls._from_checked(data)
+
+    @classmethod
+    def _from_checked(cls, data: dict[str, np.ndarray]) -> "MotionResult":
         tracks = []
-        optional = {f.name for f in fields(TrackMotion) if f.default is None}
         for tid in data["track_ids"].tolist():
             kwargs = {"track_id": int(tid)}
             for f in fields(TrackMotion):
                 if f.name == "track_id":
                     continue
-                key = f"track_{tid}/{f.name}"
                 if f.name == "raw":
                     prefix = f"track_{tid}/raw_"
-                    raw = {k[len(prefix):]: data[k] for k in data if k.startswith(prefix)}
-                    kwargs["raw"] = raw or None
-                elif key in data:
-                    kwargs[f.name] = data[key]
-                elif f.name not in optional:
-                    raise InvalidMotionFileError(f"{source}: track {tid} lacks '{f.name}'")
+                    kwargs["raw"] = {k: data[prefix + k] for k in ROW_FIELDS if prefix + k in data} or None
+                else:
+                    kwargs[f.name] = data.get(f"track_{tid}/{f.name}")
             tracks.append(TrackMotion(**kwargs))
         return cls(
             video_path=str(data["video_path"]),
@@ -263,3 +260,13 @@ class MotionResult:
             cam_position_world=data.get("cam_position_world"),
             motion_fps=float(data["motion_fps"]) if "motion_fps" in data else None,
         )
+
+
+def write_npz(fh, arrays: dict[str, np.ndarray]) -> None:
+    """What ``np.savez(fh, **arrays)`` writes (stored, zip64 members, no pickles), but the zip is closed even
+    when a write fails (a full disk): np.savez leaves its ZipFile open, and its ``__del__`` then prints a
+    traceback ("seek of closed file") after our one-line error."""
+    with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)

@@ -1,7 +1,8 @@
 """Procedural SMPL motion with a known floor, for the refine tests and ``bench/bench_refine.py``.
 
 Clips (``make_clip(kind)``): ``walk``, ``run`` (flight phases), ``jump`` (squat, 25 cm jumps in place),
-``turn`` (stepping on the spot through half a turn), ``sit`` (stand, sit down on a chair, stand up), ``float``
+``turn`` (stepping on the spot through half a turn), ``sit`` (stand, sit down on a chair, stand up), ``stand``
+(a person who hardly moves: weight shifts, soft knees, flat feet), ``float``
 (never touches the ground: a swimmer-like kick, for the "no floor" errors). Every clip lives in SMPL's y-up
 world with the floor at y = 0. The root translation is built so that the lowest foot joint's sole stays on the
 floor and does not slide (the foot that carries the weight is planted exactly); runs and jumps add ballistic
@@ -22,7 +23,7 @@ from core.motion.contacts import FOOT_JOINT_IDS, foot_rest_heights
 from core.smpl import forward_kinematics
 
 REST_JOINTS = synthetic.REST_JOINTS
-KINDS = ("walk", "run", "jump", "turn", "sit", "float")
+KINDS = ("walk", "run", "jump", "turn", "sit", "stand", "float")
 
 
 def rot(axis: str, angle) -> np.ndarray:
@@ -75,6 +76,16 @@ def _pose(kind: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         R[:, 17] = rot("x", -0.8 * crouch) @ rot("z", arms)
         fu = np.clip((u - 0.5) / 0.4, 0.0, 1.0)
         flight = np.where((u > 0.5) & (u < 0.9), 0.25 * 4 * fu * (1 - fu), 0.0)
+    elif kind == "stand":
+        # standing on the spot: a slow side-to-side weight shift, knees softening, feet flat
+        sway = 0.04 * np.sin(2 * np.pi * 0.3 * t)
+        knee = 0.06 + 0.04 * np.sin(2 * np.pi * 0.2 * t)
+        for hip, knee_j, ankle in ((1, 4, 7), (2, 5, 8)):
+            R[:, hip] = rot("z", sway)
+            R[:, knee_j] = rot("x", knee)
+            R[:, ankle] = rot("x", -knee) @ rot("z", -sway)
+        R[:, 16] = rot("z", -arms)
+        R[:, 17] = rot("z", arms)
     elif kind == "sit":
         # stand 0-1 s, sit down 1-2 s, sit 2-3 s, stand up 3-4 s (knees 90°, feet stay flat)
         c = np.clip(np.minimum(t - 1.0, 4.0 - t), 0.0, 1.0)

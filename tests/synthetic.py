@@ -24,18 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.formats.to_smpl import TYPICAL_REST_JOINTS
+
 # Approximate rest joints of the SMPL neutral body (metres, y up, z towards the viewer). Made-up but
-# anatomically plausible: a 1.7 m T-posed person with the pelvis about 0.24 m below the origin.
-REST_JOINTS = np.array(
-    [
-        [0.000, -0.240, 0.028], [0.058, -0.322, 0.010], [-0.060, -0.331, 0.014], [0.004, -0.129, -0.017],
-        [0.104, -0.705, 0.018], [-0.106, -0.714, 0.012], [0.010, 0.009, -0.016], [0.090, -1.144, -0.025],
-        [-0.092, -1.152, -0.031], [0.008, 0.064, 0.007], [0.122, -1.204, 0.097], [-0.121, -1.209, 0.100],
-        [-0.001, 0.287, -0.030], [0.077, 0.197, -0.018], [-0.075, 0.197, -0.023], [0.006, 0.353, 0.030],
-        [0.196, 0.227, -0.027], [-0.192, 0.224, -0.031], [0.455, 0.221, -0.053], [-0.458, 0.221, -0.050],
-        [0.719, 0.231, -0.055], [-0.724, 0.227, -0.050], [0.800, 0.224, -0.060], [-0.807, 0.221, -0.057],
-    ]
-)
+# anatomically plausible: a 1.7 m T-posed person with the pelvis about 0.24 m below the origin (core.formats keeps
+# them as the default skeleton it retargets recorded motion onto).
+REST_JOINTS = TYPICAL_REST_JOINTS.copy()
 PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21])
 NV, NJ, NF, NB, NP = 6890, 24, 13776, 10, 207
 RING = 8  # vertices placed symmetrically around each joint: their mean is the joint exactly

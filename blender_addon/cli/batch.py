@@ -62,7 +62,7 @@ def run_batch(args, printer, reset) -> int:
     manifest = Manifest(os.path.join(out_dir, MANIFEST_NAME))
     stage_hash = options_hash(cli_options.stage_settings(args))
     the_plan = plan(clips, manifest, lambda clip: stage_hash, out_dir, retry_failed=args.retry_failed,
-                    force=args.force)
+                    force=args.force, intact=os.path.isfile)  # (a .blend: there is enough)
     done = failed = 0
     for k, (clip, fingerprint) in enumerate(the_plan.todo, 1):
         try:

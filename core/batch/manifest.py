@@ -12,7 +12,8 @@ Each line (the last line of a clip wins)::
 Only one process writes it (the batch's driver), each line with one ``write`` + flush + fsync, so a crash
 leaves at most one incomplete last line, which :class:`Manifest` ignores. Resume (:func:`plan`): a clip whose
 last record is ``done`` with the same video fingerprint (size + mtime, or the content hash with
-``--hash``), the same options and an output that still exists is skipped; a ``failed`` one is skipped too
+``--hash``), the same options and an output that still exists and is whole (its zip directory and headers pass
+the result checks of ``core/result_schema.py``) is skipped; a ``failed`` one is skipped too
 unless ``retry_failed`` (or its video changed); everything else is captured again.
 
 The headless Blender command keeps its own manifest of the same kind (``blender_manifest.jsonl``: the clip's
@@ -129,8 +130,10 @@ class Plan:
 
 
 def plan(clips: list, manifest: Manifest, opts_hash_of, out_dir: str, retry_failed: bool = False,
-         content_hash: bool = False, force: bool = False) -> Plan:
-    """Decide per clip: capture, skip as done, or skip as failed. ``opts_hash_of(clip)`` -> options hash."""
+         content_hash: bool = False, force: bool = False, intact=None) -> Plan:
+    """Decide per clip: capture, skip as done, or skip as failed. ``opts_hash_of(clip)`` -> options hash;
+    ``intact(path)``: is a done clip's output still whole (default: a result file that passes the checks)."""
+    intact = intact or _intact
     result = Plan()
     for clip in clips:
         fp = video_fingerprint(clip.video, content_hash)
@@ -140,7 +143,7 @@ def plan(clips: list, manifest: Manifest, opts_hash_of, out_dir: str, retry_fail
             rec.get("sha256") == fp["sha256"] if content_hash and rec.get("sha256")
             else rec.get("mtime_ns") == fp["mtime_ns"])
         same = same_video and rec.get("options") == opts_hash_of(clip)
-        if same and rec.get("status") == "done" and os.path.isfile(os.path.join(out_dir, clip.output_name)) and \
+        if same and rec.get("status") == "done" and intact(os.path.join(out_dir, clip.output_name)) and \
                 all(os.path.exists(p) for p in rec.get("outputs") or ()):
             result.done.append(clip)
         elif same and rec.get("status") == "failed" and not retry_failed:
@@ -148,3 +151,11 @@ def plan(clips: list, manifest: Manifest, opts_hash_of, out_dir: str, retry_fail
         else:
             result.todo.append((clip, fp))
     return result
+
+
+def _intact(output: str) -> bool:
+    """The output of a clip done before is still there and whole (its zip directory and headers pass the result
+    checks, core/result_schema.py; no data is read): a damaged one is captured again."""
+    from ..result_schema import layout_problem
+
+    return os.path.isfile(output) and layout_problem(output) is None

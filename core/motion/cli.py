@@ -7,6 +7,7 @@ command's body live here.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 
 from .. import cli_values
@@ -15,7 +16,7 @@ from ..config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
 REFINE_EPILOG = """\
 examples:
   python -m core refine walk.npz -o walk_refined.npz
-      defaults: foot lock auto, upright world frame, slerp-average smoothing (window 5), rows as captured
+      defaults: foot lock auto, upright world frame, adaptive smoothing, rows as captured
   python -m core refine walk.npz -o walk24.npz --fps 24 --smoothing one-euro --min-cutoff 2
       a 24 fps version, One-Euro filtered instead of the window average
   python -m core refine jump.npz -o jump.npz --foot-lock never --no-upright
@@ -39,9 +40,11 @@ def add_refine_options(parser: argparse.ArgumentParser, for_capture: bool = Fals
     group.add_argument("--upright", action=argparse.BooleanOptionalAction, default=df.upright,
                        help="store a world frame with Z up and the floor at Z = 0 (camera pitch, roll, height) "
                             f"(default {'on' if df.upright else 'off'})")
-    group.add_argument("--smoothing", choices=("one-euro", "slerp-average", "none"),
+    group.add_argument("--smoothing", choices=("adaptive", "one-euro", "slerp-average", "none"),
                        default=None if for_capture else d.smoothing,
-                       help=f"temporal filter of rotations and translations (default {d.smoothing})")
+                       help="temporal filter of rotations and translations: adaptive (local quadratic fits whose "
+                            "window follows the motion: no lag, no loss on fast moves), one-euro, slerp-average, "
+                            f"none (default {d.smoothing})")
     group.add_argument("--min-cutoff", type=cli_values.positive, default=de.min_cutoff_hz, metavar="HZ",
                        help=f"one-euro: cutoff when still; lower = smoother (default {de.min_cutoff_hz})")
     group.add_argument("--beta", type=cli_values.non_negative, default=de.beta,
@@ -66,6 +69,19 @@ def refine_config_from_args(args, no_smoothing: bool = False) -> RefineConfig:
                    foot_lock=replace(d.foot_lock, mode=mode), floor=replace(d.floor, upright=args.upright))
 
 
+def refine_argv(config: RefineConfig) -> list[str]:
+    """The command-line options that give ``config`` back through :func:`refine_config_from_args` (what the
+    add-on passes to ``python -m core capture``, so a capture is refined once, with the panel's options)."""
+    o = config.one_euro
+    argv = ["--foot-lock", config.foot_lock.mode, "--smoothing", config.smoothing,
+            "--upright" if config.floor.upright else "--no-upright", "--window", str(int(config.average_window)),
+            "--min-cutoff", repr(float(o.min_cutoff_hz)), "--beta", repr(float(o.beta)),
+            "--translation-min-cutoff", repr(float(o.translation_min_cutoff_hz))]
+    if config.fps:
+        argv += ["--fps", repr(float(config.fps))]
+    return argv
+
+
 def add_refine_command(sub, description: str) -> argparse.ArgumentParser:
     ref = sub.add_parser("refine", help="clean up a capture without the network: foot lock, level floor, "
                          "smoothing, frame rate", description=description + " Refine a capture: planted feet, a "
@@ -86,6 +102,8 @@ def run_refine(args, check_output) -> int:
     result = MotionResult.load(args.input)
     refined, report = refine_result(result, refine_config_from_args(args), strict=True)
     refined.save(args.output)
+    for warning in report.warnings:  # e.g. a floor found with low confidence
+        sys.stderr.write(f"warning: {warning}\n")
     print(summary_line(args.output, refined, report))
     return 0
 
@@ -96,7 +114,8 @@ def summary_line(path: str, result, report) -> str:
         parts.append(f"at {result.motion_fps:g} fps")
     if report.floor is not None:
         f = report.floor
-        parts.append(f"floor: camera pitch {f.pitch_deg:+.1f}°, roll {f.roll_deg:+.1f}°, height {f.camera_height_m:.2f} m")
+        parts.append(f"floor: camera pitch {f.pitch_deg:+.1f}°, roll {f.roll_deg:+.1f}°, height {f.camera_height_m:.2f} m, "
+                     f"confidence {f.confidence} (±{f.tilt_error_deg:.1f}°)")
     contacts = sum(report.contact_frames.values())
     if contacts:  # --foot-lock ground keeps feet on the floor but pins nothing: say so
         mode = (((result.meta.get("refine") or {}).get("options") or {}).get("foot_lock") or {}).get("mode")

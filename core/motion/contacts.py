@@ -1,12 +1,13 @@
-"""Foot contacts: when is a foot joint on the floor?
+"""Foot contacts: when does a sole point (heel, ball, toe: :mod:`.soles`) rest on the floor?
 
-The foot joints are SMPL's ankles and toes (:data:`FOOT_JOINT_IDS` = left ankle 7, right ankle 8, left foot 10,
-right foot 11: the column order of every ``contact`` array). A joint's *height* is its distance above the
-floor minus its height when standing in the rest pose (so 0 = resting on the floor); its *speed* is the 3D
-speed of the joint. A joint enters a contact when it is low **and** slow (``height_on_m``, ``speed_on_mps``)
-and stays in it until it is high **or** fast (``height_off_m``, ``speed_off_mps``) — hysteresis, so jitter at
-the threshold does not chatter. Breaks shorter than ``max_gap_s`` are bridged and contacts shorter than
-``min_contact_s`` dropped. ``use_speed=False`` (foot lock ``always``/``ground``) tests the height only.
+A point's *height* is its distance above the floor (the points lie on the sole, so 0 = touching); its *speed*
+is the smaller of its backward and forward one-frame speeds (:func:`settle_speeds`), so a contact starts on the
+landing frame and ends on the last frame before lift-off. A point enters a contact when it is low **and** slow
+(``height_on_m``, ``speed_on_mps``) and stays in it until it is high **or** fast (``height_off_m``,
+``speed_off_mps``) — hysteresis, so jitter at the threshold does not chatter. Breaks shorter than ``max_gap_s``
+are bridged and contacts shorter than ``min_contact_s`` dropped. ``use_speed=False`` (foot lock
+``always``/``ground``) tests the height only. A real foot rolls heel → ball → toe, so each point has contacts of
+its own: the heel's ends when the heel rises (before push-off), the toe's last.
 """
 
 from __future__ import annotations
@@ -15,29 +16,13 @@ import numpy as np
 
 from ..config import ContactConfig
 from ..errors import MocapError
-from ..skeleton import FOOT_JOINTS
+from .soles import FOOT_JOINT_IDS, foot_rest_heights, sole_height  # noqa: F401  (the file's column order)
 
-FOOT_JOINT_IDS = (FOOT_JOINTS["left"][0], FOOT_JOINTS["right"][0], FOOT_JOINTS["left"][1], FOOT_JOINTS["right"][1])
-FOOT_OF_COLUMN = (0, 1, 0, 1)  # 0 = left, 1 = right
-TOE_ABOVE_SOLE_M = 0.035  # without a rest mesh: the sole lies this far below the lower toe joint (SMPL-like)
+FOOT_OF_COLUMN = (0, 1, 0, 1)  # 0 = left, 1 = right: the 4 columns of a result file's ``contact``
 
 
 class TrackTooShortError(MocapError):
     """A track has too few rows for contact detection or a floor estimate."""
-
-
-def sole_height(rest_joints: np.ndarray, v_shaped=None) -> float:
-    """Height (SMPL y, rest pose) of the soles: the lowest rest-mesh vertex, else below the toe joints."""
-    if v_shaped is not None:
-        return float(np.min(np.asarray(v_shaped, dtype=np.float64)[:, 1]))
-    J = np.asarray(rest_joints, dtype=np.float64)
-    return float(min(J[FOOT_JOINT_IDS[2], 1], J[FOOT_JOINT_IDS[3], 1]) - TOE_ABOVE_SOLE_M)
-
-
-def foot_rest_heights(rest_joints: np.ndarray, v_shaped=None) -> np.ndarray:
-    """Height above the floor of each foot joint when standing in the rest pose. -> (4,) metres."""
-    J = np.asarray(rest_joints, dtype=np.float64)
-    return J[list(FOOT_JOINT_IDS), 1] - sole_height(J, v_shaped)
 
 
 def joint_speeds(positions: np.ndarray, times_s: np.ndarray, span: int = 1) -> np.ndarray:
@@ -55,18 +40,26 @@ def joint_speeds(positions: np.ndarray, times_s: np.ndarray, span: int = 1) -> n
     return np.linalg.norm(v, axis=-1)
 
 
-def settle_speeds(positions: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-    """The smaller of each point's backward and forward one-frame speeds: a foot that lands is slow from its
-    landing frame on (forwards) and one that lifts off is slow up to its last frame (backwards), so contacts
-    start and end on the right frame. positions: (T, F, 3), times_s: (T,) -> (T, F) m/s."""
+def settle_speeds(positions: np.ndarray, times_s: np.ndarray, span: int = 2) -> np.ndarray:
+    """The smaller of each point's backward and forward speeds over ``span`` frames: a foot that lands is slow
+    from its landing frame on (forwards) and one that lifts off is slow up to its last frame (backwards), so
+    contacts start and end on the right frame; a span of 2 halves the effect of per-frame jitter without the
+    lag an averaged path would add. positions: (T, F, 3), times_s: (T,) -> (T, F) m/s (the span shrinks at
+    the ends)."""
     p = np.asarray(positions, dtype=np.float64)
     t = np.asarray(times_s, dtype=np.float64)
-    if p.shape[0] < 2:
+    T = p.shape[0]
+    if T < 2:
         return np.zeros(p.shape[:2])
-    step = np.linalg.norm(np.diff(p, axis=0), axis=-1) / np.diff(t)[:, None]  # (T-1, F)
-    back = np.concatenate([step[:1], step], axis=0)
-    fwd = np.concatenate([step, step[-1:]], axis=0)
-    return np.minimum(back, fwd)
+    idx = np.arange(T)
+    lo, hi = np.maximum(idx - span, 0), np.minimum(idx + span, T - 1)
+
+    def speed(a, b):
+        dt = np.where(b > a, t[b] - t[a], 1.0)
+        return np.where((b > a)[:, None], np.linalg.norm(p[b] - p[a], axis=-1) / dt[:, None], np.inf)
+
+    out = np.minimum(speed(lo, idx), speed(idx, hi))
+    return np.where(np.isfinite(out), out, 0.0)
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -9,7 +9,7 @@ From a track's raw rows (what the capture measured, confidence 0 where a part wa
    a hand never seen is relaxed throughout. The face weights do the same towards 0 (neutral), the head rotation
    towards the body's own. The refined confidence is that weight times the neighbours' confidence (0 = not
    seen at all): it says how much of a row was measured.
-2. **smoothing** with the body's method (``slerp-average``/``one-euro``/``none``): rotations as rotations,
+2. **smoothing** with the body's method (``adaptive``/``slerp-average``/``one-euro``/``none``): rotations as rotations,
    weights as numbers;
 3. **resampling** to the refined rows' times (``--fps``): slerp for rotations, linear for the rest;
 4. **the head**: where the face was seen, the head bone (SMPL joint 15) turns towards the face's rotation by
@@ -24,13 +24,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import ExtremityRefineConfig, RefineConfig, SmoothingConfig
+from ..config import ExtremityRefineConfig, RefineConfig
 from ..extremities.handpose import relaxed_hand_pose
 from ..extremities.layout import HAND_SIDES
 from ..rotations import (axis_angle_to_quat_wxyz, axis_angle_to_rotmat, quat_wxyz_make_continuous, quat_wxyz_slerp,
                          quat_wxyz_to_rotmat, rotmat_to_axis_angle, rotmat_to_quat_wxyz)
 from .resample import resample_linear, resample_rotmat
-from .smoothing import moving_average, one_euro, slerp_average_rotmat, smooth_rotmat
+from .smoothing import smooth_motion, smooth_rows
 
 HEAD = 15  # SMPL joint
 
@@ -82,21 +82,25 @@ def fill_gaps(times, seen, values, default, conf, config: ExtremityRefineConfig,
     return out, conf_out
 
 
+def _adaptive(config: RefineConfig):
+    return config.adaptive_max_half_s, config.adaptive_gamma
+
+
 def _smooth_rot(rotmat, times, config: RefineConfig):
-    if config.smoothing == "none" or rotmat.shape[0] < 2:
+    """rotmat: (N, K, 3, 3) smoothed as rotations with the body's method."""
+    if rotmat.shape[0] < 2:
         return rotmat
-    if config.smoothing == "one-euro":
-        return smooth_rotmat(rotmat, times, config.one_euro)
-    return slerp_average_rotmat(rotmat, config.average_window)
+    zero = np.zeros((rotmat.shape[0], 3))
+    return smooth_motion(rotmat, zero, times, config.smoothing, config.one_euro, config.average_window,
+                         _adaptive(config))[0]
 
 
 def _smooth_values(x, times, config: RefineConfig):
-    if config.smoothing == "none" or x.shape[0] < 2:
+    """x: (N, D) numbers smoothed like the body's translation."""
+    if x.shape[0] < 2:
         return x
-    if config.smoothing == "one-euro":
-        c: SmoothingConfig = config.one_euro
-        return one_euro(x, times, c.min_cutoff_hz, c.beta, c.derivative_cutoff_hz, c.zero_phase)
-    return moving_average(x, config.average_window)
+    return smooth_rows(x, times, "values", config.smoothing, config.one_euro, config.average_window,
+                       _adaptive(config))
 
 
 def refine_extremities(raw, times, new_times: Optional[np.ndarray], body_rotmat, config: RefineConfig):

@@ -1,22 +1,27 @@
 """The floor and the upright world frame.
 
-The capture lives in the OpenCV camera frame (x right, y down, z forward). The floor is the plane the feet rest
-on: it is fitted to the soles under the foot joints at the frames where a foot is **slow and at the lowest
-level** of the track (so a jump's flight, a swinging leg or a raised foot never count), pooled over every
-track of the video (one camera, one floor):
+The capture lives in the OpenCV camera frame (x right, y down, z forward). The floor is the plane the soles
+rest on, found from **where the soles rest**, pooled over every track of the video (one camera, one floor):
 
-1. the body's mean "up" (SMPL's y axis carried by the pelvis and upper spine, averaged over every frame) gives
-   a first normal and the prior;
-2. candidate points are the foot joints moved down by their standing height (``contacts.foot_rest_heights``),
-   taken where the joint is slower than ``speed_on_mps`` and within ``height_off_m`` of the track's low level;
-3. the plane ``z = αa + βb + δ`` (a, b, z: coordinates along the current normal's basis) is fitted by
-   iteratively reweighted least squares (Huber weights beyond ``inlier_m``) with a ridge ``prior_weight`` on
-   (α, β): directions the points span (a walk spreads them metres along its path) follow the data, directions
-   they do not span (standing still, a straight line) stay on the body's up. Steps 2–3 repeat with the new
-   normal.
+1. **Resting sole points** (:mod:`.soles`: heel, ball and toe of each foot, fixed to the foot's bones, so their
+   positions do not depend on any guess of "up"): a point rests where it stays put — its speed, on a lightly
+   averaged path, below ``still_speed_mps`` for at least ``min_still_s``. A swinging foot, a foot in flight
+   and the first and last frames of a step never count; a leaning torso, raised heels and fast travel change
+   nothing here.
+2. **The plane** ``z = αa + βb + δ`` (a, b, z along the current normal's basis) by iteratively reweighted least
+   squares: Huber weights beyond ``inlier_m``, points far above the plane dropped (a foot on a step, a raised
+   heel held still), and at each frame only each foot's lowest points (within ``lowest_tol_m``). Four rounds,
+   from a wide inlier band to the final one.
+3. **What positions cannot settle**: a ridge ``prior_weight`` (m²) pulls the tilt towards a prior normal only
+   in directions the resting points do not spread along (a person standing still, a straight line). The prior
+   is the mean "up" of the **feet while they stand flat** (heel and ball both resting at the same height),
+   else the torso's up (pelvis and upper spine).
 
-Fewer than ``min_contact_frames`` candidate frames (swimming, jumping all the time, a track that never slows
-down) raise :class:`FloorNotFoundError`.
+The result records how sure it is (:class:`FloorFrame`): the resting points used and on how many separate
+contacts, their spread along the floor, the residual, the prior's share of each tilt direction, an estimate
+of the tilt's standard error and a ``confidence`` (high / medium / low). A low confidence becomes a warning
+in the refine report (never a silent tilt). Fewer than ``min_contact_frames`` frames with a resting sole
+(swimming, a person never on the ground) raise :class:`FloorNotFoundError`.
 
 World frame: Z = the floor normal (up), the floor at Z = 0, the camera at (0, 0, height) with its viewing
 direction turned onto the +Y half (world +Y = the camera's forward axis projected on the floor), X = Y × Z.
@@ -31,13 +36,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import ContactConfig, FloorConfig
+from ..config import FloorConfig
 from ..errors import MocapError
-from .contacts import clean_runs, joint_speeds
+from .contacts import clean_runs, joint_speeds, runs
 from .smoothing import moving_average
+from ..smpl import forward_kinematics
+from .soles import sole_offsets, sole_points
 
 SMPL_UP = np.array([0.0, 1.0, 0.0])  # SMPL's canonical up axis
-_UP_JOINTS = (0, 9)  # pelvis and spine3: their global rotations carry the torso's up
+UP_JOINTS = (0, 9)  # pelvis and spine3: their global rotations carry the torso's up
 
 
 class FloorNotFoundError(MocapError):
@@ -46,22 +53,39 @@ class FloorNotFoundError(MocapError):
 
 @dataclass
 class FloorInput:
-    """One track, camera frame. joints: (T, 24, 3) posed joints incl. translation; global_rotmat: (T, 24, 3, 3);
-    times_s: (T,); rest_heights: (4,) standing height of the foot joints (ankles, toes) above the sole."""
+    """One track, camera frame. soles: (T, 6, 3) sole points (:func:`.soles.sole_points`); foot_up: (T, 2, 3)
+    each foot's up axis (SMPL y of the ankles); torso_up: (T, 3); times_s: (T,)."""
 
-    joints: np.ndarray
-    global_rotmat: np.ndarray
+    soles: np.ndarray
+    foot_up: np.ndarray
+    torso_up: np.ndarray
     times_s: np.ndarray
-    rest_heights: np.ndarray
+
+    @classmethod
+    def from_motion(cls, rest_joints, rotmat, transl, times_s, v_shaped=None) -> "FloorInput":
+        """From SMPL motion in the camera frame: rest_joints (24, 3); rotmat (T, 24, 3, 3); transl (T, 3);
+        times_s (T,); v_shaped (6890, 3) or None."""
+        P, G = forward_kinematics(rest_joints, rotmat)
+        joints = P + np.asarray(transl, dtype=np.float64)[:, None]
+        return cls(soles=sole_points(joints, G, sole_offsets(rest_joints, v_shaped)), foot_up=G[:, [7, 8]] @ SMPL_UP,
+                   torso_up=(G[:, list(UP_JOINTS)] @ SMPL_UP).mean(axis=1),
+                   times_s=np.asarray(times_s, dtype=np.float64))
 
 
 @dataclass
 class FloorFrame:
     normal_cam: np.ndarray  # (3,) unit floor normal (up) in camera coordinates
     offset: float  # the floor is {x : normal_cam · x = offset} (camera coordinates, metres)
-    num_points: int  # candidate points the fit used
+    num_points: int  # resting sole points the final fit used (inliers)
     R_world_from_cam: np.ndarray  # (3, 3)
     cam_position_world: np.ndarray  # (3,) = (0, 0, camera height)
+    num_contacts: int = 0  # separate resting runs those points come from
+    spread_m: tuple = (0.0, 0.0)  # std of the points along the floor's two principal directions (major, minor)
+    rms_m: float = 0.0  # residual of the inliers
+    prior: str = "feet"  # what settled the directions the points do not span: "feet" (flat feet) or "torso"
+    prior_share: tuple = (0.0, 0.0)  # the prior's weight in the tilt along (major, minor), 0..1
+    tilt_error_deg: float = 0.0  # standard error estimate of the floor's tilt
+    confidence: str = "high"  # high | medium | low
 
     @property
     def camera_height_m(self) -> float:
@@ -82,7 +106,16 @@ class FloorFrame:
     def as_dict(self) -> dict:
         return {"normal_cam": [round(float(v), 6) for v in self.normal_cam], "offset_m": round(self.offset, 5),
                 "camera_height_m": round(self.camera_height_m, 4), "pitch_deg": round(self.pitch_deg, 3),
-                "roll_deg": round(self.roll_deg, 3), "num_points": int(self.num_points)}
+                "roll_deg": round(self.roll_deg, 3), "num_points": int(self.num_points),
+                "num_contacts": int(self.num_contacts), "spread_m": [round(float(v), 4) for v in self.spread_m],
+                "rms_m": round(float(self.rms_m), 5), "prior": self.prior,
+                "prior_share": [round(float(v), 3) for v in self.prior_share],
+                "tilt_error_deg": round(float(self.tilt_error_deg), 3), "confidence": self.confidence}
+
+    def evidence(self) -> str:
+        """What the floor rests on, for people: "±2.3°; 111 resting sole points on 17 contacts, spread …"."""
+        return (f"±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole points on {self.num_contacts} contacts, "
+                f"spread {self.spread_m[0]:.2f} × {self.spread_m[1]:.2f} m")
 
 
 def world_frame(normal_cam: np.ndarray, offset: float) -> tuple[np.ndarray, np.ndarray]:
@@ -99,129 +132,223 @@ def world_frame(normal_cam: np.ndarray, offset: float) -> tuple[np.ndarray, np.n
     return R, np.array([0.0, 0.0, -float(offset)])
 
 
-def body_up(inputs: list[FloorInput]) -> np.ndarray:
-    """(3,) unit mean torso up over every frame of every track (camera coordinates)."""
-    ups = [inp.global_rotmat[:, list(_UP_JOINTS)] @ SMPL_UP for inp in inputs]  # (T, 2, 3) each
-    mean = np.concatenate([u.reshape(-1, 3) for u in ups]).mean(axis=0)
-    return mean / max(np.linalg.norm(mean), 1e-12)
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 def _basis(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     helper = np.array([1.0, 0.0, 0.0]) if abs(u[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
-    e1 = np.cross(u, helper)
-    e1 /= np.linalg.norm(e1)
+    e1 = _unit(np.cross(u, helper))
     return e1, np.cross(u, e1)
 
 
-def _candidates(inputs: list[FloorInput], u: np.ndarray, contact: ContactConfig, plane=None,
-                inlier_m: float = 0.03):
-    """Sole points under slow foot joints that are their foot's lowest (within 4 cm, 1.5 cm once a plane is
-    known) and at the floor level:
-    within ``height_off_m`` of the track's low level, or (``plane`` = (normal, offset) given) within
-    ``inlier_m`` of that plane. Returns (points (K, 3), number of frames giving one)."""
-    points, normals, frames = [], [], 0
+def resting(inp: FloorInput, config: FloorConfig) -> np.ndarray:
+    """(T, 6) bool: sole points that stay put (speed of the 3-frame averaged path over ±2 frames below
+    ``still_speed_mps``, for at least ``min_still_s``)."""
+    speed = joint_speeds(moving_average(inp.soles, 3), inp.times_s, span=2)
+    still = speed < config.still_speed_mps
+    for k in range(still.shape[1]):
+        still[:, k] = clean_runs(still[:, k], inp.times_s, config.min_still_s, 0.0)
+    return still
+
+
+@dataclass
+class _Candidates:
+    points: np.ndarray  # (K, 3)
+    group: np.ndarray  # (K,) one id per (track, frame, foot): "lowest of its foot" is tested within a group
+    run: np.ndarray  # (K,) one id per resting run (a contact)
+    column: np.ndarray  # (K,) sole column 0..5
+    foot_up: np.ndarray  # (K, 3) that foot's up axis at that frame
+    torso_up: np.ndarray  # (3,) mean over every frame of every track
+
+
+def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
+    pts, group, run, col, fup = [], [], [], [], []
+    gid = rid = 0
+    ups = []
     for inp in inputs:
-        feet = inp.joints[:, [7, 8, 10, 11]]  # (T, 4, 3)
-        soles = feet - inp.rest_heights[None, :, None] * u  # (T, 4, 3) the sole under each joint
-        height = soles @ u  # (T, 4)
-        foot_low = np.minimum(height[:, [0, 1]], height[:, [2, 3]])  # (T, 2) left, right
-        lowest = height - np.concatenate([foot_low, foot_low], axis=1) < (0.04 if plane is None else 0.015)
-        speed = joint_speeds(moving_average(feet, 5), inp.times_s)  # averaged: jitter must not look like motion
-        slow = (speed < contact.speed_on_mps) & lowest
-        for k in range(4):  # a foot at rest stays slow a while (a kick's turning point does not)
-            slow[:, k] = clean_runs(slow[:, k], inp.times_s, contact.min_contact_s, 0.0)
-        if not slow.any():
-            continue
-        if plane is None:  # the low level around each frame (a first normal may be off by degrees over metres)
-            low = np.where(slow, height, np.inf).min(axis=1)  # (T,)
-            level = np.full(low.shape, np.inf)
-            t = inp.times_s
-            lo = np.searchsorted(t, t - 0.75, side="left")
-            hi = np.searchsorted(t, t + 0.75, side="right")
-            for i in np.flatnonzero(np.isfinite(low)):  # ±0.75 s around each frame (times are sorted)
-                near = low[lo[i]:hi[i]]
-                level[i] = np.percentile(near[np.isfinite(near)], 10)
-            ok = slow & (height < level[:, None] + contact.height_off_m)
-        else:
-            ok = slow & (np.abs(soles @ plane[0] - plane[1]) < inlier_m)
-        frames += int(ok.any(axis=1).sum())
-        points.append(soles[ok])
-        flat = ok[:, [0, 1]] & ok[:, [2, 3]]  # (T, 2) ankle and toe of a foot both down: the sole is level
-        for f, ankle in enumerate((7, 8)):
-            normals.append(inp.global_rotmat[flat[:, f], ankle] @ SMPL_UP)
-    pts = np.concatenate(points) if points else np.zeros((0, 3))
-    sole_normals = np.concatenate(normals) if normals else np.zeros((0, 3))
-    return pts, frames, sole_normals
+        T = inp.soles.shape[0]
+        ups.append(inp.torso_up)
+        still = resting(inp, config)
+        run_id = np.full((T, 6), -1)
+        for k in range(6):
+            for a, b in runs(still[:, k]):
+                run_id[a:b, k] = rid
+                rid += 1
+        t_idx, k_idx = np.nonzero(still)
+        foot = np.array([0, 1, 0, 1, 0, 1])[k_idx]
+        pts.append(inp.soles[t_idx, k_idx])
+        group.append(gid + 2 * t_idx + foot)
+        gid += 2 * T
+        run.append(run_id[t_idx, k_idx])
+        col.append(k_idx)
+        fup.append(inp.foot_up[t_idx, foot])
+    cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
+    torso = _unit(np.concatenate(ups).mean(axis=0)) if ups else SMPL_UP
+    return _Candidates(cat(pts, (0, 3)), cat(group, (0,)).astype(np.int64), cat(run, (0,)).astype(np.int64),
+                       cat(col, (0,)).astype(np.int64), cat(fup, (0, 3)), torso)
 
 
-def _fit_plane(points: np.ndarray, u: np.ndarray, config: FloorConfig, prior=None) -> tuple[np.ndarray, float]:
-    """Huber-IRLS ridge fit of z = αa + βb + δ in the basis of ``u``, the ridge pulling (α, β) towards the
-    ``prior`` normal (default ``u``) so that repeated fits do not drift. -> (unit normal, offset)."""
+def _fit_plane(points, weights0, u, offset, prior, prior_weight, inlier_m):
+    """Huber-IRLS ridge fit of z = αa + βb + δ in the basis of ``u`` (points above the plane beyond 3 inlier
+    bands drop out, below beyond 6), the ridge pulling (α, β) towards the ``prior`` normal. -> (unit normal,
+    offset, weights (K,), in-plane covariance (2, 2) of the weighted points). Starts from the plane
+    {u · x = offset}."""
     e1, e2 = _basis(u)
-    p = u if prior is None else np.asarray(prior, dtype=np.float64)
-    alpha_p, beta_p = -(p @ e1) / (p @ u), -(p @ e2) / (p @ u)  # the prior as a slope in this basis
+    alpha_p, beta_p = -(prior @ e1) / (prior @ u), -(prior @ e2) / (prior @ u)  # the prior as a slope
     a, b, z = points @ e1, points @ e2, points @ u
     alpha = beta = 0.0
-    delta = float(np.median(z))
-    w = np.ones_like(z)
-    for _ in range(8):
+    delta = float(offset)
+    w = weights0.copy()
+    cov = np.zeros((2, 2))
+    for _ in range(6):
         r = z - alpha * a - beta * b - delta
         absr = np.abs(r)
-        w = np.where(absr <= config.inlier_m, 1.0, config.inlier_m / np.maximum(absr, 1e-12))
-        w = np.where(absr > 4.0 * config.inlier_m, 0.0, w)  # far outliers (a raised foot, a jump) drop out
+        w = weights0 * np.where(absr <= inlier_m, 1.0, inlier_m / np.maximum(absr, 1e-12))
+        w = np.where((r > 3.0 * inlier_m) | (r < -6.0 * inlier_m), 0.0, w)
         sw = w.sum()
         if sw <= 0:
             break
         am, bm, zm = (w * a).sum() / sw, (w * b).sum() / sw, (w * z).sum() / sw
         da, db, dz = a - am, b - bm, z - zm
-        ridge = config.prior_weight * sw  # prior_weight is a spread (m²): compare it with the points' variance
-        A = np.array([[(w * da * da).sum() + ridge, (w * da * db).sum()],
-                      [(w * da * db).sum(), (w * db * db).sum() + ridge]])
+        cov = np.array([[(w * da * da).sum(), (w * da * db).sum()], [(w * da * db).sum(), (w * db * db).sum()]]) / sw
+        ridge = prior_weight * sw  # prior_weight is a spread (m²): compare it with the points' variance
+        A = cov * sw + ridge * np.eye(2)
         rhs = np.array([(w * da * dz).sum() + ridge * alpha_p, (w * db * dz).sum() + ridge * beta_p])
         alpha, beta = np.linalg.solve(A, rhs)
         delta = zm - alpha * am - beta * bm
     n = u - alpha * e1 - beta * e2
     norm = np.linalg.norm(n)
-    return n / norm, float(delta / norm)
+    return n / norm, float(delta / norm), w, cov
 
 
-def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig(),
-                   contact: ContactConfig = ContactConfig()) -> FloorFrame:
+def _on_floor(c: _Candidates, n: np.ndarray, offset: float, config: FloorConfig) -> np.ndarray:
+    """(K,) bool: near the plane and among the lowest points of their foot at their frame."""
+    h = c.points @ n - offset
+    lowest = np.full(int(c.group.max(initial=-1)) + 1, np.inf)
+    np.minimum.at(lowest, c.group, h)
+    return (h - lowest[c.group] < config.lowest_tol_m) & (np.abs(h) < 3.0 * config.inlier_m)
+
+
+def _flat_feet_up(c: _Candidates, keep: np.ndarray, n: np.ndarray, offset: float, config: FloorConfig):
+    """Mean up axis of the feet at frames where their heel and ball both rest at the same height (a flat foot),
+    outliers beyond 10° of the median dropped; None when fewer than ``min_contact_frames`` such frames."""
+    h = c.points @ n - offset
+    heel = keep & (c.column < 2)
+    ball = keep & (c.column >= 2) & (c.column < 4)
+    ball_h = dict(zip(c.group[ball].tolist(), h[ball].tolist()))
+    flat = [i for i in np.flatnonzero(heel) if abs(ball_h.get(int(c.group[i]), np.inf) - h[i]) < config.lowest_tol_m]
+    if len(flat) < config.min_contact_frames:
+        return None
+    ups = c.foot_up[flat]
+    med = _unit(np.median(ups, axis=0))
+    good = ups @ med > math.cos(math.radians(10.0))
+    return _unit(ups[good].mean(axis=0)) if good.sum() >= config.min_contact_frames else None
+
+
+def _ransac(c: _Candidates, prior: np.ndarray, config: FloorConfig, trials: int = 300):
+    """The level the soles rest on most, preferring the lowest: planes through three resting points of
+    different contacts (spanning at least ``min_span_m``, within ``max_tilt_from_body_deg`` of the prior) are
+    scored by their points within 2 ``inlier_m``; of the planes scoring at least half the best, the one with
+    the fewest points below it wins (a floor is under a step, a bench, a climbing frame). Seeded: the same input
+    gives the same plane. -> (normal, offset) or None."""
+    K = c.points.shape[0]
+    if K < 3:
+        return None
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, K, size=(trials, 3))
+    p0, p1, p2 = c.points[idx[:, 0]], c.points[idx[:, 1]], c.points[idx[:, 2]]
+    n = np.cross(p1 - p0, p2 - p0)
+    area2 = np.linalg.norm(n, axis=1)
+    longest = np.max(np.stack([np.linalg.norm(p1 - p0, axis=1), np.linalg.norm(p2 - p1, axis=1),
+                               np.linalg.norm(p0 - p2, axis=1)]), axis=0)
+    ok = (area2 / np.maximum(longest, 1e-9) > config.min_span_m) & (c.run[idx[:, 0]] != c.run[idx[:, 1]]) & \
+         (c.run[idx[:, 1]] != c.run[idx[:, 2]]) & (c.run[idx[:, 0]] != c.run[idx[:, 2]])
+    n = n / np.maximum(area2, 1e-12)[:, None]
+    n = np.where((n @ prior)[:, None] < 0, -n, n)
+    ok &= n @ prior > math.cos(math.radians(config.max_tilt_from_body_deg))
+    if not ok.any():
+        return None
+    n, p0 = n[ok], p0[ok]
+    offset = np.sum(n * p0, axis=1)
+    h = c.points @ n.T - offset  # (K, planes)
+    band = 2.0 * config.inlier_m
+    score = (np.abs(h) < band).sum(axis=0)
+    below = (h < -2.0 * band).sum(axis=0)
+    good = score >= 0.5 * score.max()
+    best = np.flatnonzero(good)[np.lexsort((-score[good], below[good]))[0]]
+    return n[best], float(offset[best])
+
+
+def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()) -> FloorFrame:
     """The floor under every track of a video (camera frame). Raises FloorNotFoundError."""
     if not inputs:
         raise FloorNotFoundError("the floor could not be estimated: there is no track")
-    prior = body_up(inputs)
-    u = prior
-    points, frames = np.zeros((0, 3)), 0
-    plane = None
-    used = 0
-    for it in range(4):
-        cand, frames, sole_normals = _candidates(inputs, u, contact, plane, 2.0 * config.inlier_m)
-        if it == 0 and sole_normals.shape[0] >= config.min_contact_frames:
-            # feet flat on the floor carry its normal: a better prior than the torso (which leans)
-            mean = sole_normals.mean(axis=0)
-            u = mean / np.linalg.norm(mean)
-            prior = u
-            cand, frames, _ = _candidates(inputs, u, contact, plane, 2.0 * config.inlier_m)
-        if it > 0 and (frames < config.min_contact_frames or cand.shape[0] < 3):
-            break  # the refined selection is too thin: keep the previous fit
-        points, used = cand, frames
-        if frames < config.min_contact_frames or points.shape[0] < 3:
-            raise FloorNotFoundError(
-                f"the floor could not be estimated: the feet rest on the ground in only {frames} frame(s) "
-                f"(at least {config.min_contact_frames} needed; the person may never touch the ground); "
-                "the motion stays in the camera frame (use --no-upright and --foot-lock never to skip the floor)")
-        n, offset = _fit_plane(points, u, config, prior)
-        u = n
-        plane = (n, offset)
-    angle = math.degrees(math.acos(float(np.clip(u @ body_up(inputs), -1.0, 1.0))))
+    c = _gather(inputs, config)
+    frames = np.unique(c.group).size
+    if frames < config.min_contact_frames or c.points.shape[0] < 3:
+        raise FloorNotFoundError(
+            f"the floor could not be estimated: the feet rest on the ground in only {frames} frame(s) "
+            f"(at least {config.min_contact_frames} needed; the person may never touch the ground); "
+            "the motion stays in the camera frame (use --no-upright and --foot-lock never to skip the floor)")
+    prior, prior_kind = c.torso_up, "torso"
+    found = _ransac(c, prior, config)
+    if found is None:
+        n, offset = prior, float(np.median(c.points @ prior))
+    else:
+        n, offset = found
+    keep = np.abs(c.points @ n - offset) < 4.0 * config.inlier_m
+    for it, band in enumerate((4.0, 2.0, 1.0, 1.0)):
+        if it > 0:
+            keep = _on_floor(c, n, offset, config)
+            feet = _flat_feet_up(c, keep, n, offset, config)
+            if feet is not None:
+                prior, prior_kind = feet, "feet"
+            if keep.sum() < 3:
+                break
+        n, offset, w, cov = _fit_plane(c.points, keep.astype(np.float64), n, offset, prior, config.prior_weight,
+                                       band * config.inlier_m)
+    angle = math.degrees(math.acos(float(np.clip(n @ prior, -1.0, 1.0))))
     if angle > config.max_tilt_from_body_deg:
         raise FloorNotFoundError(f"the floor could not be estimated: the plane under the feet is tilted {angle:.0f}° "
-                                 "from the body's up (no consistent ground contact); the motion stays in the "
-                                 "camera frame")
-    R, c = world_frame(u, offset)
-    return FloorFrame(normal_cam=u, offset=offset, num_points=int(points.shape[0]), R_world_from_cam=R,
-                      cam_position_world=c)
+                                 f"from the {'feet' if prior_kind == 'feet' else 'body'}'s up (no consistent ground "
+                                 "contact); the motion stays in the camera frame")
+    # the height: the median of every resting point near the plane (the fit kept each foot's lowest points,
+    # which sit below the typical sole by the jitter; pins would pull every foot down by that)
+    h = c.points @ n - offset
+    near = np.abs(h) < 2.0 * config.inlier_m
+    if near.sum() >= 3:
+        offset += float(np.median(h[near]))
+    R, cam = world_frame(n, offset)
+    frame = FloorFrame(normal_cam=n, offset=offset, num_points=int((w > 0.5).sum()), R_world_from_cam=R,
+                       cam_position_world=cam, prior=prior_kind)
+    _confidence(frame, c, w, cov, config)
+    return frame
+
+
+def _confidence(frame: FloorFrame, c: _Candidates, w: np.ndarray, cov: np.ndarray, config: FloorConfig) -> None:
+    """Fill in the spread, residual, prior share, tilt error and confidence of a fitted floor."""
+    inl = w > 0.5
+    h = c.points @ frame.normal_cam - frame.offset
+    frame.rms_m = float(np.sqrt(np.mean(h[inl] ** 2))) if inl.any() else 0.0
+    frame.num_contacts = int(np.unique(c.run[inl]).size)
+    var = np.sort(np.clip(np.linalg.eigvalsh(cov), 0.0, None))[::-1]  # (major, minor) variances
+    frame.spread_m = tuple(float(v) for v in np.sqrt(var))
+    lam = config.prior_weight
+    share = lam / (var + lam)
+    frame.prior_share = tuple(float(v) for v in share)
+    # slope error per direction: the residual over the points' spread, with one independent sample per contact
+    # (the frames of one contact share their error), plus the prior's own uncertainty where it has weight
+    n_eff = max(frame.num_contacts, 1)
+    data = frame.rms_m / np.sqrt(n_eff * (var + lam))
+    prior_err = math.radians(3.0 if frame.prior == "feet" else 10.0)
+    frame.tilt_error_deg = float(math.degrees(np.sqrt(np.sum(data ** 2 + (share * prior_err) ** 2))))
+    if frame.tilt_error_deg <= config.high_confidence_deg and frame.num_contacts >= 4:
+        frame.confidence = "high"
+    elif frame.tilt_error_deg <= config.low_confidence_deg:
+        frame.confidence = "medium"
+    else:
+        frame.confidence = "low"
 
 
 # --------------------------------------------------------------------------------- motion between frames

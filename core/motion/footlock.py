@@ -1,24 +1,29 @@
-"""Foot lock: feet that stand still while they are on the floor, without pops.
+"""Foot lock: soles that stand still while they rest on the floor, without pops, and only where it helps.
 
-Works in the upright world frame (Z up, floor at Z = 0) on SMPL motion (local rotations + root translation):
+Works in the upright world frame (Z up, floor at Z = 0) on SMPL motion (local rotations + root translation),
+with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot, columns 0..5):
 
-1. **Targets.** For every contact (a run of ``contact[:, k]``, one of the four foot joints) the joint is held at
-   a lock point: the median of its horizontal positions over the contact, on the floor (its standing height).
-   Mode ``ground`` holds only the height (the joint keeps its horizontal path). The pin's weight w(t) rises
-   from 0 to 1 and falls back with a quintic smootherstep over ``blend_s`` around each contact boundary (mostly
-   outside the contact, ``blend_outside``, so even the 5 frames of a running step are pinned), so
-   position, velocity and acceleration stay continuous; the corrected joint is p + Σ w_k (L_k − p)
-   (Σ w_k <= 1 by construction, also for contacts closer than ``blend_s``).
-2. **Per foot** the ankle and the toe ask for a translation of the (rigid) foot: horizontally their weighted
-   mean; vertically whatever puts the foot's lowest joint on the floor (a rolling foot keeps its raised heel).
-3. **Root.** ``root_share`` of the feet's mean correction (weighted by how planted each foot is), carried on
-   between contacts by interpolation in time and averaged over ``root_smoothing_s``, moves the whole body (this
-   is what lowers a floating body onto the floor and removes a slow drift of the whole body).
-4. **Legs.** The rest of each foot's correction goes to an analytic two-bone IK on hip, knee and ankle: the knee
-   bends (law of cosines, in the leg's own plane), the hip swings the ankle onto its target, and the ankle's
-   world orientation is kept; then, where the toe is pinned, the ankle turns (by the toe's pin weight) so the toe
-   points at its lock point (``ground`` leaves the foot's orientation alone). Only rotations change; bone
-   lengths are SMPL's.
+1. **Pins.** Each contact (a run of one column) holds its sole point at a lock point: the median of the point's
+   horizontal positions over the contact, on the floor (pulled down only from the landing on). Mode ``ground``
+   holds only the height (the point keeps its horizontal path). A pin fades in around the landing
+   (``blend_outside`` of the fade before the landing frame, so the foot is held from the frame it lands) and out
+   around the lift-off of *that* point (a heel's pin is gone as the heel rises, the ball's and toe's hold on):
+   quintic smootherstep fades over ``blend_s``/``release_s``, at most a third of a short contact, so position,
+   velocity and acceleration stay continuous. A contact whose point strayed in the input
+   by more than ``slide_ok_m`` (rms) from its lock gets less weight, none beyond ``slide_max_m`` (a pivot, a
+   shuffle, a false contact); the pull onto the floor is scaled by the floor's confidence (``vertical_weight``).
+2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`: a weighted 3-D
+   fit of heel, ball and toe onto their pins; vertically only the pins' mean pull). A rolling foot has its heel
+   pin released and its ball and toe pins on: it keeps rolling about them. The fitted turns and targets are
+   averaged over ``TURN_S`` (where a foot is planted its target does not jitter, so nothing is blurred there).
+3. **Root.** ``root_share`` of the feet's mean correction along the floor and all of its height (weighted by how
+   planted each foot is) moves the whole body, averaged over ``root_smoothing_s`` (the height over
+   ``root_height_smoothing_s``: only a slow trend, such as a camera's depth drift, lifts the body); across breaks
+   between contacts up to ``max_carry_s`` (a running stride's flight) it follows a straight line, over a longer
+   flight it fades to no correction at all, so nothing from one landing is carried through a jump.
+4. **Legs.** The rest of each foot's correction goes to an analytic two-bone IK on hip, knee and ankle: the
+   knee bends (law of cosines, in the leg's own plane), the hip swings the ankle onto its target; the ankle's
+   world orientation is kept, turned by the foot's fitted turn. Only rotations change; bone lengths are SMPL's.
 
 Forward kinematics comes from :func:`core.smpl.forward_kinematics`; rotations from :mod:`core.rotations`.
 """
@@ -28,12 +33,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import FootLockConfig
-from ..rotations import axis_angle_to_rotmat, rotmat_from_vectors
+from ..rotations import axis_angle_to_rotmat, rotmat_from_vectors, rotmat_to_axis_angle
 from ..smpl import forward_kinematics
-from .contacts import FOOT_JOINT_IDS, runs
+from .contacts import runs
+from .smoothing import moving_average
+from .soles import FOOT_COLUMNS, sole_points
 
 LEGS = ((1, 4, 7), (2, 5, 8))  # (hip, knee, ankle) left, right
-FOOT_COLUMNS = ((0, 2), (1, 3))  # contact columns (ankle, toe) of the left and right foot
+TURN_S = 0.1  # the feet's fitted turns are averaged over this window
+LAND_S = 0.05  # a sole is pulled onto the floor from this long before its landing frame on
 
 
 def smootherstep(x: np.ndarray) -> np.ndarray:
@@ -42,59 +50,114 @@ def smootherstep(x: np.ndarray) -> np.ndarray:
     return x * x * x * (x * (6.0 * x - 15.0) + 10.0)
 
 
-def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float,
-                outside: float = 0.8) -> list[tuple[np.ndarray, slice]]:
-    """One smooth weight curve (T,) per contact run of a (T,) bool column, with the run's slice. ``outside``:
-    the share of each fade that lies before the contact's start / after its end."""
+def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float, outside: float = 0.8,
+                release_s: float = 0.12, release_outside: float = 0.0) -> list[tuple[np.ndarray, slice]]:
+    """One smooth weight curve (T,) per contact run of a (T,) bool column, with the run's slice. The pin fades in
+    over ``blend_s`` around the landing (the share ``outside`` of it before the contact's first frame, so the
+    foot is held from the frame it lands) and out over ``release_s`` around the lift-off (``release_outside`` of
+    it after the contact's last frame: the point lifts as captured instead of being held through the push-off).
+    Fades are shortened to a third of a contact's span."""
     t = np.asarray(times_s, dtype=np.float64)
-    frame = float(np.median(np.diff(t))) if t.shape[0] > 1 else 1.0 / 30.0
-    b = max(float(blend_s), 1e-6)
     out = []
     for a, e in runs(contact):
-        start = t[a] - 0.5 * frame  # the contact covers whole frames
-        stop = t[e - 1] + 0.5 * frame
-        rise = smootherstep((t - (start - outside * b)) / b)
-        fall = 1.0 - smootherstep((t - (stop - (1.0 - outside) * b)) / b)
-        out.append((np.minimum(rise, fall), slice(a, e)))
+        span = t[e - 1] - t[a]
+        b = max(min(float(blend_s), span / 3.0), 1e-6)
+        r = max(min(float(release_s), span / 3.0), 1e-6)
+        start = t[a] - outside * b
+        stop = t[e - 1] + release_outside * r
+        w = np.minimum(smootherstep((t - start) / b), smootherstep((stop - t) / r))
+        out.append((w, slice(a, e)))
     return out
 
 
-def foot_targets(joints: np.ndarray, contact: np.ndarray, times_s: np.ndarray, rest_heights: np.ndarray,
-                 mode: str, blend_s: float, outside: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
-    """Corrections of the four foot joints and how pinned each is.
+def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, config: FootLockConfig,
+              vertical_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Corrections of the six sole points and how pinned each is.
 
-    joints: (T, 24, 3) world; contact: (T, 4) bool; rest_heights: (4,). Returns (delta (T, 4, 3), weight (T, 4)).
-    """
-    T = joints.shape[0]
-    delta = np.zeros((T, 4, 3))
-    weight = np.zeros((T, 4))
-    for k, j in enumerate(FOOT_JOINT_IDS):
-        p = joints[:, j]  # (T, 3)
-        for w, seg in pin_weights(contact[:, k], times_s, blend_s, outside):
-            if mode == "ground":
-                lock = np.concatenate([p[:, :2], np.full((T, 1), rest_heights[k])], axis=1)
+    soles: (T, 6, 3) world (floor Z = 0); contact: (T, 6) bool. Returns (delta (T, 6, 3), weight (T, 6)): the
+    pinned position is soles + delta / weight. ``vertical_weight`` scales the pull onto the floor (0..1)."""
+    T = soles.shape[0]
+    delta = np.zeros((T, 6, 3))
+    weight = np.zeros((T, 6))
+    for k in range(6):
+        p = soles[:, k]
+        for w, seg in pin_weights(contact[:, k], times_s, config.blend_s, config.blend_outside, config.release_s,
+                                  config.release_outside):
+            if config.mode == "ground":
+                lock_xy = p[:, :2]
             else:
-                xy = np.median(p[seg, :2], axis=0)
-                lock = np.broadcast_to(np.r_[xy, rest_heights[k]], (T, 3))
-            delta[:, k] += w[:, None] * (lock - p)
+                xy = p[seg, :2]
+                lock_xy = np.median(xy, axis=0)
+                slide = float(np.sqrt(np.mean(np.sum((xy - lock_xy) ** 2, axis=-1))))  # rms distance from the lock
+                trust = np.clip((config.slide_max_m - slide) / max(config.slide_max_m - config.slide_ok_m, 1e-9),
+                                0.0, 1.0)
+                w = w * trust
+            d = np.zeros((T, 3))
+            d[:, :2] = lock_xy - p[:, :2]
+            # onto the floor only from the landing on (a foot still coming down is not pulled down early)
+            t = np.asarray(times_s, dtype=np.float64)
+            landed = smootherstep((t - t[seg.start] + LAND_S) / LAND_S)
+            d[:, 2] = -p[:, 2] * vertical_weight * landed
+            delta[:, k] += w[:, None] * d
             weight[:, k] += w
-    return delta, np.clip(weight, 0.0, 1.0)
+    scale = np.maximum(weight, 1.0)  # overlapping fades of two contacts never pull more than one pin
+    return delta / scale[..., None], weight / scale
 
 
-def _moving_average(x: np.ndarray, frames: int) -> np.ndarray:
-    if frames <= 1:
-        return x
-    from .smoothing import moving_average
+def foot_motion(ankles: np.ndarray, foot_up: np.ndarray, soles: np.ndarray, delta: np.ndarray,
+                weight: np.ndarray, up_target=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per foot, the rigid motion that best brings its pinned sole points onto their pins: a weighted Kabsch fit
+    of the heel, ball and toe (3-D) — a foot standing flat stays still as a whole, ankle and toe joints too, and
+    a foot rolling on its ball turns about it. Heel, ball and toe lie almost on one line, so the foot's roll about
+    that line is kept as captured (its up axis joins the fit as a weak fourth point). The turn needs two pins and
+    fades in with the weaker of the two strongest.
 
-    return moving_average(x, frames)
+    ankles: (T, 2, 3); foot_up, up_target: (T, 2, 3) unit up axes of the feet (default: the same); soles,
+    delta: (T, 6, 3); weight: (T, 6) ->
+    (ankle translation (T, 2, 3), scaled by the foot's weight; the foot's weight (T, 2) = its strongest pin;
+    turn (T, 2, 3, 3) to apply to the foot's world orientation)."""
+    T = soles.shape[0]
+    move = np.zeros((T, 2, 3))
+    fweight = np.zeros((T, 2))
+    turn = np.tile(np.eye(3), (T, 2, 1, 1))
+    for f, cols in enumerate(FOOT_COLUMNS):
+        c = list(cols)
+        w = weight[:, c]  # (T, 3)
+        sw = np.maximum(w.sum(axis=1), 1e-9)
+        p = soles[:, c]
+        target = p + delta[:, c] / np.maximum(w[..., None], 1e-9)  # the pins themselves
+        pm = np.einsum("tk,tkd->td", w, p) / sw[:, None]
+        qm = np.einsum("tk,tkd->td", w, target) / sw[:, None]
+        x, y = p - pm[:, None], target - qm[:, None]
+        up = 0.1 * foot_up[:, f]  # the weak fourth point: the foot's up axis
+        aim = up if up_target is None else 0.1 * up_target[:, f]
+        H = np.einsum("tk,tki,tkj->tij", w, x, y) + 0.3 * w.max(axis=1)[:, None, None] * np.einsum(
+            "ti,tj->tij", up, aim)
+        U, _, Vt = np.linalg.svd(H)
+        V = np.swapaxes(Vt, -1, -2)
+        d = np.sign(np.linalg.det(V @ np.swapaxes(U, -1, -2)))
+        D = np.tile(np.eye(3), (T, 1, 1))
+        D[:, 2, 2] = d
+        Rk = V @ D @ np.swapaxes(U, -1, -2)
+        second = np.clip(np.sort(w, axis=1)[:, -2], 0.0, 1.0)
+        Rk = axis_angle_to_rotmat(rotmat_to_axis_angle(Rk) * second[:, None])  # one pin: no turn
+        fweight[:, f] = w.max(axis=1)
+        moved = qm + np.einsum("tij,tj->ti", Rk, ankles[:, f] - pm)  # where the ankle goes
+        # vertically only the pins' mean pull: a turn of the foot would lift or lower the whole body through the
+        # ankle's lever (tenths of a degree of foot jitter are centimetres at the root)
+        moved[:, 2] = ankles[:, f, 2] + (qm[:, 2] - pm[:, 2])
+        move[:, f] = (moved - ankles[:, f]) * fweight[:, f:f + 1]
+        turn[:, f] = Rk
+    return move, fweight, turn
 
 
 def two_bone_ik(rotmat: np.ndarray, glob: np.ndarray, joints: np.ndarray, leg: tuple[int, int, int],
-                target: np.ndarray, rows: np.ndarray) -> None:
+                target: np.ndarray, rows: np.ndarray, ankle_global=None) -> None:
     """Move the ankle of ``leg`` onto ``target`` at ``rows``, in place on ``rotmat`` (local rotations).
 
     rotmat, glob: (T, 24, 3, 3) local and global rotations; joints: (T, 24, 3) positions; target: (T, 3).
-    Beyond reach the leg straightens towards the target. The ankle's global rotation is kept.
+    Beyond reach the leg straightens towards the target. The ankle's global rotation is kept, or becomes
+    ``ankle_global`` ((len(rows), 3, 3)) when given.
     """
     if rows.size == 0:
         return
@@ -120,73 +183,80 @@ def two_bone_ik(rotmat: np.ndarray, glob: np.ndarray, joints: np.ndarray, leg: t
     G_parent = glob[rows, 0]
     rotmat[rows, hip] = np.swapaxes(G_parent, -1, -2) @ G_hip
     rotmat[rows, knee] = np.swapaxes(G_hip, -1, -2) @ G_knee
-    rotmat[rows, ankle] = np.swapaxes(G_knee, -1, -2) @ glob[rows, ankle]
+    G_ankle = glob[rows, ankle] if ankle_global is None else ankle_global
+    rotmat[rows, ankle] = np.swapaxes(G_knee, -1, -2) @ G_ankle
+
+
+def _root_correction(foot_delta: np.ndarray, foot_weight: np.ndarray, times_s: np.ndarray,
+                     config: FootLockConfig) -> np.ndarray:
+    """(T, 3): the planted feet's mean correction (``root_share`` of it along the floor); across breaks up to ``max_carry_s`` a straight
+    line between the planted frames around it, over longer ones fading to zero; then a moving average over
+    ``root_smoothing_s`` (along the floor) and ``root_height_smoothing_s`` (the height)."""
+    t = np.asarray(times_s, dtype=np.float64)
+    fw = foot_weight[:, :, None]
+    root = (fw * foot_delta).sum(axis=1) / np.maximum(fw.sum(axis=1), 1e-9)
+    root[:, :2] *= config.root_share  # along the floor the legs take the rest; a floating body is the root's
+    planted = fw.sum(axis=1)[:, 0] >= 0.5
+    if not planted.any():
+        return np.zeros_like(root)
+    T = t.shape[0]
+    idx = np.flatnonzero(planted)
+    out = np.stack([np.interp(t, t[idx], root[idx, k]) for k in range(3)], axis=1)
+    # each frame's distance to the planted frames before and after it, and the length of its break
+    prev_i = np.searchsorted(idx, np.arange(T), side="right") - 1
+    before = np.where(prev_i >= 0, t - t[idx[np.maximum(prev_i, 0)]], np.inf)
+    next_i = np.minimum(prev_i + 1, idx.size - 1)
+    after = np.where(idx[next_i] >= np.arange(T), t[idx[next_i]] - t, np.inf)
+    long_break = ~planted & (before + after > config.max_carry_s)
+    fade = 1.0 - smootherstep(np.minimum(before, after) / max(0.5 * config.max_carry_s, 1e-6))
+    out *= np.where(long_break, fade, 1.0)[:, None]
+    out[:, :2] = moving_average(out[:, :2], _frames(t, config.root_smoothing_s))
+    # the height only as a slow trend (a camera's depth drift): the soles' heights at single contacts scatter by
+    # the floor's own uncertainty, and lifting the whole body by that would only move the pelvis off
+    out[:, 2] = moving_average(out[:, 2], _frames(t, config.root_height_smoothing_s))
+    return out
+
+
+def _frames(times_s: np.ndarray, seconds: float) -> int:
+    """An odd number of frames spanning about ``seconds`` on the median frame step."""
+    t = np.asarray(times_s, dtype=np.float64)
+    frame = float(np.median(np.diff(t))) if t.shape[0] > 1 else 1.0 / 30.0
+    return int(round(seconds / max(frame, 1e-6))) | 1
 
 
 def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, times_s: np.ndarray,
-              contact: np.ndarray, rest_heights: np.ndarray,
-              config: FootLockConfig = FootLockConfig()) -> tuple[np.ndarray, np.ndarray]:
+              contact: np.ndarray, sole_offsets: np.ndarray, config: FootLockConfig = FootLockConfig(),
+              vertical_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Pin the feet. World frame (Z up, floor Z = 0). rotmat: (T, 24, 3, 3) local (joint 0 relative to the
-    world); transl: (T, 3); rest_joints: (24, 3); times_s: (T,); contact: (T, 4) bool (``FOOT_JOINT_IDS``
-    order); rest_heights: (4,). Returns new (rotmat, transl), float64. Mode ``never`` returns copies."""
+    world); transl: (T, 3); rest_joints: (24, 3); times_s: (T,); contact: (T, 6) bool (sole columns);
+    sole_offsets: (6, 3) (:func:`.soles.sole_offsets`); vertical_weight: 0..1, how strongly soles are pulled
+    onto the floor (the floor's confidence). Returns new (rotmat, transl), float64. Mode ``never`` returns copies."""
     R = np.array(rotmat, dtype=np.float64, copy=True)
     t = np.array(transl, dtype=np.float64, copy=True)
     if config.mode == "never" or not np.any(contact):
         return R, t
     P, G = forward_kinematics(rest_joints, R)
     joints = P + t[:, None]
-    delta, weight = foot_targets(joints, contact, times_s, rest_heights, config.mode, config.blend_s,
-                                 config.blend_outside)
-    # per foot: one translation for the rigid foot (the ankle's and the toe's requests, weighted)
-    foot_delta = np.zeros((R.shape[0], 2, 3))
-    foot_weight = np.zeros((R.shape[0], 2))
-    for f, (ca, ct) in enumerate(FOOT_COLUMNS):
-        wa, wt = weight[:, ca:ca + 1], weight[:, ct:ct + 1]
-        foot_delta[:, f] = (wa * delta[:, ca] + wt * delta[:, ct]) / np.maximum(wa + wt, 1e-9)
-        foot_weight[:, f] = np.maximum(wa, wt)[:, 0]
-        # vertically the foot's lowest joint goes onto the floor (a tilted foot keeps its raised heel or toe)
-        low = np.minimum(joints[:, FOOT_JOINT_IDS[ca], 2] - rest_heights[ca],
-                         joints[:, FOOT_JOINT_IDS[ct], 2] - rest_heights[ct])
-        foot_delta[:, f, 2] = -foot_weight[:, f] * low
-    # root: the planted feet's mean correction, smoothed; the legs take the rest
-    fw = foot_weight[:, :, None]
-    root = (fw * foot_delta).sum(axis=1) / np.maximum(fw.sum(axis=1), 1e-9) * config.root_share
-    # between contacts (flight, a missed contact) the root's correction carries on smoothly from the planted
-    # frames around it instead of falling back to zero, so a released foot has nothing to catch up
-    planted = fw.sum(axis=1)[:, 0] >= 0.5
-    if planted.any():
-        t_all = np.asarray(times_s, dtype=np.float64)
-        root = np.stack([np.interp(t_all, t_all[planted], root[planted, k]) for k in range(3)], axis=1)
-    frame = float(np.median(np.diff(times_s))) if len(times_s) > 1 else 1.0 / 30.0
-    root = _moving_average(root, int(round(config.root_smoothing_s / max(frame, 1e-6))) | 1)
+    soles = sole_points(joints, G, sole_offsets)
+    delta, weight = sole_pins(soles, contact, times_s, config, vertical_weight)
+    foot_up = G[:, [7, 8]] @ np.array([0.0, 1.0, 0.0])
+    steady = moving_average(foot_up, 7)
+    steady /= np.linalg.norm(steady, axis=-1, keepdims=True)
+    foot_delta, foot_weight, foot_turn = foot_motion(joints[:, [7, 8]], foot_up, soles, delta, weight, steady)
+    # the fit jumps where pins come and go (its weights change fast): average the turn and where the ankles are
+    # sent over a few frames (where a foot is planted its target does not jitter, so nothing is blurred there)
+    frames = _frames(times_s, TURN_S)
+    foot_turn = axis_angle_to_rotmat(moving_average(rotmat_to_axis_angle(foot_turn), frames))
+    ankles = joints[:, [7, 8]]
+    steady_target = moving_average(ankles + foot_delta, frames)
+    foot_delta = foot_weight[..., None] * (steady_target - ankles) + (1.0 - foot_weight[..., None]) * foot_delta
+    root = _root_correction(foot_delta, foot_weight, times_s, config)
     t += root
     joints += root[:, None]
-    # where the pinned toes must be (the joints already moved with the root: take that back out)
-    toe_targets = joints[:, [FOOT_JOINT_IDS[2], FOOT_JOINT_IDS[3]]] - root[:, None] + delta[:, 2:]  # (T, 2, 3)
     for f, leg in enumerate(LEGS):
         ankle = leg[2]
-        residual = foot_delta[:, f] - root
-        rows = np.flatnonzero(np.linalg.norm(residual, axis=-1) > 1e-7)
-        two_bone_ik(R, G, joints, leg, joints[:, ankle] + residual, rows)
-    if config.mode != "ground":
-        _aim_toes(R, t, rest_joints, toe_targets, weight[:, 2:])
+        residual = foot_delta[:, f] - foot_weight[:, f:f + 1] * root
+        turning = np.abs(foot_turn[:, f] - np.eye(3)).max(axis=(1, 2)) > 1e-9
+        rows = np.flatnonzero((np.linalg.norm(residual, axis=-1) > 1e-7) | turning)
+        two_bone_ik(R, G, joints, leg, joints[:, ankle] + residual, rows, foot_turn[rows, f] @ G[rows, ankle])
     return R, t
-
-
-def _aim_toes(R: np.ndarray, t: np.ndarray, rest_joints: np.ndarray, toe_targets: np.ndarray,
-              toe_weight: np.ndarray) -> None:
-    """Turn each ankle (by ``toe_weight`` of the full turn) so its toe points at its pinned spot: with heel and toe
-    both down the foot then rests on both lock points. In place on R. toe_targets: (T, 2, 3) world; toe_weight:
-    (T, 2)."""
-    from ..rotations import rotmat_to_axis_angle
-
-    P, G = forward_kinematics(rest_joints, R)
-    P = P + t[:, None]
-    for f, (_hip, knee, ankle) in enumerate(LEGS):
-        toe = FOOT_JOINT_IDS[2 + f]
-        rows = np.flatnonzero(toe_weight[:, f] > 1e-6)
-        if rows.size == 0:
-            continue
-        full = rotmat_from_vectors(P[rows, toe] - P[rows, ankle], toe_targets[rows, f] - P[rows, ankle])
-        aim = axis_angle_to_rotmat(rotmat_to_axis_angle(full) * toe_weight[rows, f][:, None])
-        R[rows, ankle] = np.swapaxes(G[rows, knee], -1, -2) @ aim @ G[rows, ankle]

@@ -6,10 +6,15 @@ options gives what refining the capture would have given. Per track, in order:
 1. smoothing (``one-euro`` | ``slerp-average`` | ``none``) on the raw rows, on their real timestamps;
 2. resampling to ``fps`` (optional): rows on the grid k / fps, slerp for rotations, cubic Hermite for the
    translation, linear for boxes/cameras/shape, nearest for flags and frame ids;
-3. the floor, fitted once over every track on the raw rows (``floor.estimate_floor``), when ``--upright`` or a
-   foot lock needs it (a low-pass filter would move the feet of a squat or a jump off the floor);
-4. contacts (detected on the raw rows with a light 3-frame average, so fast steps keep sharp landings) and foot
-   lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame.
+3. the floor, fitted once over every track on the raw rows' resting sole points (``floor.estimate_floor``), when
+   ``--upright`` or a foot lock needs it (a filter would move the feet of a squat or a jump off the floor); a
+   floor of low confidence is a warning in the report, and the lock then pins along the floor only;
+4. contacts of every sole point (heel, ball, toe; detected on the raw rows, so fast steps keep sharp landings)
+   and foot lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame; the
+   file's ``contact`` holds heel and ball-or-toe per foot (``soles.feet_from_soles``).
+
+Fingers and face (``core.extremities``) are refined per track by ``extremities.refine_extremities``: gaps
+bridged or relaxed, smoothed with the body's method, resampled to the same rows; the head follows the face.
 
 ``rotmat``/``pose_aa``/``transl_cam`` stay in the **camera frame** (so every old reader still overlays the
 footage); the world frame is stored beside them as one rigid transform (``R_world_from_cam``,
@@ -31,15 +36,15 @@ import numpy as np
 
 from ..config import RefineConfig
 from ..errors import InvalidMotionFileError
-from ..result import ROW_FIELDS, MotionResult, TrackMotion
+from ..result import EXTREMITY_FIELDS, ROW_FIELDS, MotionResult, TrackMotion
 from ..rotations import rotmat_to_axis_angle
-from ..smpl import forward_kinematics
-from .contacts import FOOT_JOINT_IDS, TrackTooShortError, detect_contacts, foot_rest_heights, settle_speeds
+from .contacts import TrackTooShortError, detect_contacts, settle_speeds
 from .extremities import refine_extremities
 from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor, motion_to_camera, motion_to_world
 from .footlock import lock_feet
 from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat
-from .smoothing import moving_average, smooth_motion
+from .smoothing import smooth_motion
+from .soles import feet_from_soles, sole_offsets
 
 
 @dataclass
@@ -79,6 +84,7 @@ class _Work:
     rows: dict  # per-row fields at the refined rows
     contact: Optional[np.ndarray] = None
     extremities: dict = field(default_factory=dict)  # fingers/face at the refined rows (core/motion/extremities.py)
+    floor_input: Optional[FloorInput] = None  # the raw rows' sole points (camera frame)
 
 
 def _resample_rows(raw: TrackMotion, times: np.ndarray, new_times: np.ndarray) -> dict:
@@ -86,7 +92,7 @@ def _resample_rows(raw: TrackMotion, times: np.ndarray, new_times: np.ndarray) -
     rows = {}
     for name in ROW_FIELDS:
         value = getattr(raw, name)
-        if value is None or name in ("rotmat", "pose_aa", "transl_cam"):
+        if value is None or name in ("rotmat", "pose_aa", "transl_cam") or name in EXTREMITY_FIELDS:
             continue
         value = np.asarray(value)
         if value.dtype.kind in "biu":
@@ -121,7 +127,7 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
                 raise InvalidMotionFileError(message)
             report.warnings.append(message)
         rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
-                                       config.average_window)
+                                       config.average_window, (config.adaptive_max_half_s, config.adaptive_gamma))
         new_times = grid_times(times, config.fps) if config.fps else None
         extremities, rotmat = refine_extremities(raw, times, new_times, rotmat, config)  # fingers, face, head
         rows = {}
@@ -137,31 +143,33 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
     floor = None
     usable = [w for w in works if len(w.raw) >= config.min_track_frames and w.raw.rest_joints is not None]
     if need_floor and usable:
-        inputs = []
-        for w in usable:  # the floor from the raw rows: smoothing must not bias where the feet are
-            P, G = forward_kinematics(w.raw.rest_joints, w.raw.rotmat)
-            inputs.append(FloorInput(joints=P + np.asarray(w.raw.transl_cam, dtype=np.float64)[:, None],
-                                     global_rotmat=G, times_s=w.raw_times,
-                                     rest_heights=foot_rest_heights(w.raw.rest_joints, w.raw.v_shaped)))
+        for w in usable:  # the floor from the raw rows: smoothing must not bias where the soles are
+            w.floor_input = FloorInput.from_motion(w.raw.rest_joints, w.raw.rotmat, w.raw.transl_cam, w.raw_times,
+                                                   w.raw.v_shaped)
         try:
-            floor = estimate_floor(inputs, config.floor, config.foot_lock.contact)
+            floor = estimate_floor([w.floor_input for w in usable], config.floor)
         except FloorNotFoundError as err:
             if strict:
                 raise
             report.warnings.append(str(err))
     report.floor = floor
+    if floor is not None and floor.confidence == "low":
+        report.warnings.append(f"the floor was estimated with low confidence ({floor.evidence()}): the camera's pitch "
+                               "and roll may be off by degrees, and feet are pinned along the floor but not pulled "
+                               "onto it (check the ground plane, or refine with --no-upright)")
 
     if floor is not None and mode != "never":
         R, c = floor.R_world_from_cam, floor.cam_position_world
+        vertical = 0.0 if floor.confidence == "low" else 1.0
         for w in usable:
             J = np.asarray(w.raw.rest_joints, dtype=np.float64)
-            rest_h = foot_rest_heights(J, w.raw.v_shaped)
             rot_w, tr_w = motion_to_world(w.rotmat, w.transl, J[0], R, c)
-            feet = _detection_feet(w, J, R, c)  # (T, 4, 3) world
-            heights = feet[..., 2] - rest_h
-            w.contact = detect_contacts(heights, settle_speeds(feet, w.times), w.times, config.foot_lock.contact,
-                                        use_speed=(mode == "auto"))
-            rot_w, tr_w = lock_feet(rot_w, tr_w, J, w.times, w.contact, rest_h, config.foot_lock)
+            soles = _detection_soles(w, R, c)  # (T, 6, 3) world
+            sole_contact = detect_contacts(soles[..., 2], settle_speeds(soles[..., :2], w.times), w.times,
+                                           config.foot_lock.contact, use_speed=(mode == "auto"))
+            rot_w, tr_w = lock_feet(rot_w, tr_w, J, w.times, sole_contact, sole_offsets(J, w.raw.v_shaped),
+                                    config.foot_lock, vertical)
+            w.contact = feet_from_soles(sole_contact)
             w.rotmat, w.transl = motion_to_camera(rot_w, tr_w, J[0], R, c)
 
     tracks = []
@@ -181,15 +189,13 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
     return refined, report
 
 
-def _detection_feet(w: _Work, J: np.ndarray, R: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """World foot joints at the refined rows for contact detection: the raw motion with a light 3-frame
-    average (a stronger output filter would blur the landing and lift-off frames of fast steps)."""
-    P, _ = forward_kinematics(J, np.asarray(w.raw.rotmat, dtype=np.float64))
-    feet = P[:, list(FOOT_JOINT_IDS)] + np.asarray(w.raw.transl_cam, dtype=np.float64)[:, None]
-    feet = moving_average(feet @ R.T + c, 3)
-    if feet.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
-        feet = resample_linear(feet, w.raw_times, w.times)
-    return feet
+def _detection_soles(w: _Work, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """World sole points at the refined rows for contact detection: the raw motion (a filter would blur the
+    landing and lift-off frames of fast steps; ``settle_speeds`` takes jitter out over two frames)."""
+    soles = w.floor_input.soles @ R.T + c
+    if soles.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
+        soles = resample_linear(soles, w.raw_times, w.times)
+    return soles
 
 
 def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion:
@@ -200,7 +206,7 @@ def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion
     if resampled:
         for name in ROW_FIELDS:
             values[name] = None
-        values.update(w.rows)
+    values.update(w.rows)  # resampled fields
     values.update(w.extremities)
     rotmat = w.rotmat.astype(np.float32)
     unchanged = not resampled and np.array_equal(rotmat, raw.rotmat)  # keep the network's own axis-angle

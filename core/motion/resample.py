@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
+from ..result_schema import MAX_FRAMES
 from ..rotations import quat_wxyz_make_continuous, quat_wxyz_slerp, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
 
 
@@ -19,6 +21,9 @@ def grid_times(times_s: np.ndarray, fps: float) -> np.ndarray:
         raise ValueError(f"fps must be positive, got {fps}")
     first = int(np.ceil(t[0] * fps - 1e-6))
     last = int(np.floor(t[-1] * fps + 1e-6))
+    if last - first >= MAX_FRAMES:  # before allocating: a result (and Blender's timeline) holds no more rows
+        raise InvalidArgumentError(f"{t[-1] - t[0]:.0f} s at {fps:g} fps makes {last - first + 1} rows, more than the "
+                                   f"{MAX_FRAMES} a result can hold; choose a lower --fps")
     if last < first:  # a track shorter than one new frame: keep its first time
         return t[:1].copy()
     return np.arange(first, last + 1, dtype=np.float64) / fps

@@ -1,5 +1,6 @@
-"""Temporal smoothing of a track: a One-Euro filter (Casiez et al., CHI 2012) or a slerp average over a window
-(TCMR's Table 5 "average filter"), on rotations (as rotations) and translations (apart).
+"""Temporal smoothing of a track: adaptive local quadratic fits (the default, :mod:`.adaptive`), a One-Euro
+filter (Casiez et al., CHI 2012) or a slerp average over a window (TCMR's Table 5 "average filter"), on
+rotations (as rotations) and translations (apart).
 
 The One-Euro filter is a low-pass filter whose cutoff rises with speed: cutoff = min_cutoff + beta·|velocity|,
 so a still pose is smoothed strongly (little jitter) and a fast motion lightly (little lag). It is driven by the
@@ -24,7 +25,7 @@ import numpy as np
 from ..config import SmoothingConfig
 from ..rotations import quat_wxyz_average, quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
 
-METHODS = ("one-euro", "slerp-average", "none")
+METHODS = ("adaptive", "one-euro", "slerp-average", "none")
 
 
 def _alpha(cutoff_hz, dt):
@@ -49,16 +50,22 @@ def _one_euro_forward(x: np.ndarray, t: np.ndarray, min_cutoff: float, beta: flo
     return out
 
 
+def series(x, timestamps_s) -> tuple[np.ndarray, np.ndarray]:
+    """(x, times) as float64 arrays of one track: x (T, ...), times (T,); raises ValueError when they disagree."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
+    return x, t
+
+
 def one_euro(x, timestamps_s, min_cutoff_hz: float = 1.0, beta: float = 0.5, d_cutoff_hz: float = 1.0,
              zero_phase: bool = True) -> np.ndarray:
     """One-Euro filter along axis 0. x: (T, ..., D); timestamps_s: (T,) increasing -> (T, ..., D) float64.
 
     zero_phase: average of a forward and a backward pass (no lag); False: the classic causal filter.
     """
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
-    if t.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
+    x, t = series(x, timestamps_s)
     if x.shape[0] < 2:
         return x.copy()
     fwd = _one_euro_forward(x, t, min_cutoff_hz, beta, d_cutoff_hz)
@@ -115,12 +122,52 @@ def moving_average(x, window: int = 5) -> np.ndarray:
     return (c[hi] - c[lo]) / count
 
 
-def smooth_motion(rotmat, transl, timestamps_s, method: str = "one-euro",
-                  one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5):
-    """One entry for every method. rotmat: (T, J, 3, 3), transl: (T, 3), timestamps_s: (T,)
-    -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none`` returns the inputs themselves (bit-exact)."""
+def smooth_rows(x, timestamps_s, kind: str, method: str = "adaptive",
+                one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
+                adaptive: tuple[float, float] = (0.15, 2.0)) -> np.ndarray:
+    """Smooth one more per-row array the way ``smooth_motion`` smooths the body. kind ``axis_angle``: x (T, ..., 3)
+    rotations as axis-angle (e.g. hand poses (T, 2, 15, 3)), smoothed as rotations; ``values``: x (T, ..., D)
+    numbers (e.g. blend-shape weights (T, 52)), smoothed like the translation. -> same shape, float64."""
+    from ..rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
+
+    x = np.asarray(x, dtype=np.float64)
+    if method == "none":
+        return x
+    if kind == "axis_angle":
+        R = axis_angle_to_rotmat(x.reshape(x.shape[0], -1, 3))  # (T, K, 3, 3)
+        zero = np.zeros((x.shape[0], 3))
+        R = smooth_motion(R, zero, timestamps_s, method, one_euro_config, window, adaptive)[0]
+        return rotmat_to_axis_angle(R).reshape(x.shape)
+    if kind == "values":
+        flat = x.reshape(x.shape[0], -1)
+        if method == "adaptive":
+            from .adaptive import adaptive_smooth
+
+            out = adaptive_smooth(flat[..., None], timestamps_s, *adaptive)[..., 0]  # each number on its own
+        elif method == "one-euro":
+            out = one_euro(flat[..., None], timestamps_s, one_euro_config.translation_min_cutoff_hz,
+                           one_euro_config.beta, one_euro_config.derivative_cutoff_hz, one_euro_config.zero_phase)[..., 0]
+        elif method == "slerp-average":
+            out = moving_average(flat, window)
+        else:
+            raise ValueError(f"unknown smoothing method {method!r} (choose one of {', '.join(METHODS)})")
+        return out.reshape(x.shape)
+    raise ValueError(f"unknown kind of per-row array {kind!r} (axis_angle or values)")
+
+
+def smooth_motion(rotmat, transl, timestamps_s, method: str = "adaptive",
+                  one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
+                  adaptive: tuple[float, float] = (0.15, 2.0)):
+    """One entry for every method. rotmat: (T, J, 3, 3), transl: (T, 3), timestamps_s: (T,); ``adaptive``:
+    (max_half_s, gamma) of :mod:`.adaptive` -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none`` returns the
+    inputs themselves (bit-exact)."""
     if method == "none":
         return rotmat, transl
+    if method == "adaptive":
+        from .adaptive import adaptive_smooth, adaptive_smooth_rotmat
+
+        return (adaptive_smooth_rotmat(rotmat, timestamps_s, *adaptive),
+                adaptive_smooth(transl, timestamps_s, *adaptive))
     if method == "one-euro":
         return smooth_rotmat(rotmat, timestamps_s, one_euro_config), smooth_translation(transl, timestamps_s,
                                                                                          one_euro_config)

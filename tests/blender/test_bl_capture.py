@@ -35,21 +35,34 @@ def fake(tmp_path, **config):
 
 
 def test_capture_imports_the_result_and_passes_the_options(scene, tmp_path, prepared_result, synthetic_video):
+    from tcmr_mocap.blender_addon import refine_store
+
     python = fake(tmp_path, mode="ok", result=str(prepared_result))
     s = scene.tcmr
-    s.person, s.track_id, s.smoothing = "ONE", 2, False
+    s.person, s.track_id = "ONE", 2
+    r = scene.tcmr_refine  # the one set of refine options: passed to the core, which refines once
+    r.live_update = False
+    r.smoothing, r.foot_lock, r.upright, r.window = "slerp-average", "ground", False, 7
     assert s.quality == "EXACT"  # the default
     s.quality = "FAST"
     s.use_frame_range, s.frame_start, s.frame_end = True, 5, 30
     s.use_target_fps, s.target_fps = True, 15.0
     s.use_focal_length, s.focal_length_px = True, 900.0
     s.create_mesh = False
-    assert bpy.ops.tcmr.capture(filepath=str(synthetic_video), python_path=str(python),
-                                models_dir=str(tmp_path), detections=str(tmp_path / "boxes.json")) == {"FINISHED"}
+    refined_here = []
+    original = refine_store.refine
+    refine_store.refine = lambda *a, **k: refined_here.append(1) or original(*a, **k)
+    try:
+        assert bpy.ops.tcmr.capture(filepath=str(synthetic_video), python_path=str(python),
+                                    models_dir=str(tmp_path), detections=str(tmp_path / "boxes.json")) == {"FINISHED"}
+    finally:
+        refine_store.refine = original
+    assert not refined_here  # the add-on does not refine the core's result a second time
     argv = json.loads((python.parent / "argv.json").read_text())
     assert argv[:4] == ["-m", "core", "capture", str(synthetic_video)]
     text = " ".join(argv)
-    for part in ("--progress-json", "--track 2", "--no-smoothing", "--frames 5:30", "--target-fps 15",
+    for part in ("--progress-json", "--track 2", "--smoothing slerp-average", "--foot-lock ground", "--no-upright",
+                 "--window 7", "--frames 5:30", "--target-fps 15",
                  "--focal-length 900", "--fast", f"--models {tmp_path}", f"--detections {tmp_path / 'boxes.json'}"):
         assert part in text, part
     arm = bpy.data.objects["walk.mp4 · track 1"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -70,12 +71,16 @@ def test_upright_result_places_camera_and_floor_and_keeps_the_overlay(scene, tmp
     posed, _ = smpl.forward_kinematics(tr.rest_joints, tr.rotmat)
     cam_joints = posed + tr.transl_cam.astype(np.float64)[:, None]
     np.testing.assert_allclose(project_through(cam, heads), project_opencv(cam_joints), atol=0.05)  # pixels
-    # the body stands on the level floor: a planted foot's lowest joint at Z ≈ its standing height
-    rest_h = ms.foot_rest_heights(tr.rest_joints, tr.v_shaped)
-    feet_z = heads[:, [7, 8, 10, 11], 2] - rest_h
-    lowest = np.minimum(feet_z[:, :2], feet_z[:, 2:])  # (T, 2) left, right
+    # the body stands on the level floor: the resting sole points (heel, ball or toe) at Z ≈ 0
+    from tcmr_mocap.core.motion import soles
+
+    posed, G = smpl.forward_kinematics(tr.rest_joints, tr.rotmat)
+    S = soles.sole_points(posed + tr.transl_cam.astype(np.float64)[:, None], G,
+                          soles.sole_offsets(tr.rest_joints, tr.v_shaped))
+    z = (S @ refined.R_world_from_cam.T + refined.cam_position_world)[..., 2]  # (T, 6)
+    lowest = np.minimum(np.minimum(z[:, [0, 1]], z[:, [2, 3]]), z[:, [4, 5]])  # (T, 2) left, right
     planted = tr.contact[:, :2] | tr.contact[:, 2:]
-    assert np.abs(lowest[planted]).mean() < 0.01
+    assert np.abs(lowest[planted]).mean() < 0.015  # procedural feet pivot about joints, not soles: ~1 cm off
     # ground plane at Z = 0 under the feet; the raw output is stored in the collection
     ground = bpy.data.objects["walk.mp4 · ground"]
     zs = np.array([v.co.z for v in ground.data.vertices])
@@ -148,30 +153,59 @@ def test_failed_refine_leaves_the_scene_unchanged(scene, tmp_path, smpl_arrays):
     assert bpy.ops.tcmr.refine() == {"FINISHED"}
 
 
-def test_capture_import_applies_the_panel_options(scene, tmp_path, smpl_arrays):
-    """What a capture's import does: BuildOptions from the refine panel re-refine the raw result."""
+def test_a_captures_refine_is_shown_not_repeated(scene, tmp_path, smpl_arrays):
+    """A capture's file comes refined by the core with the refine panel's options: its import keeps that refine
+    (no second one), stores the raw output, and the panel shows the floor's confidence and the warnings."""
+    from test_bl_ui import Layout
     from tcmr_mocap.blender_addon import refine_props, scene_builder
 
     raw, _R, _C = capture_like(smpl_arrays, tmp_path)
-    raw.save(tmp_path / "walk.npz")
+    config = dataclasses.replace(RefineConfig(), foot_lock=FootLockConfig(mode="ground"))
+    refined, report = refine_result(raw, config)
+    refined.meta["refine"]["warnings"] = ["the floor was estimated with low confidence: (a test)"]
+    refined.save(tmp_path / "walk.npz")
     s = bpy.context.scene.tcmr_refine
     s.live_update = False
-    s.foot_lock = "ground"
-    extras = refine_props.build_options(bpy.context)
-    assert extras["refine"].foot_lock.mode == "ground" and extras["refine"].floor.upright
+    extras = refine_props.display_options(bpy.context)
+    assert "refine" not in extras
     result = scene_builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
                                        scene_builder.BuildOptions(create_mesh=False, **extras))
-    assert result.camera is not None and np.array(result.camera.matrix_world)[2, 3] > 1.0
-    assert refine_ops.target_collection(bpy.context) == result.collection
+    assert "the floor was estimated with low confidence: (a test)" in result.warnings
     info = refine_store.info(result.collection)
-    assert info["options"]["foot_lock"]["mode"] == "ground"
+    assert info["options"]["foot_lock"]["mode"] == "ground" and info["floor"] == report.floor.as_dict()
+    obj = bpy.data.objects["walk.mp4 · track 1"]
+    _, pelvis_z = H.fcurve_values(obj, 'pose.bones["pelvis"].location', 2)
+    _, again_z = H.fcurve_values(obj, 'pose.bones["pelvis"].location', 2)
+    np.testing.assert_array_equal(pelvis_z, again_z)
+    layout = Layout()
+    bpy.types.TCMR_PT_refine.draw(SimpleNamespace(layout=layout), bpy.context)
+    text = layout.text()
+    assert f"confidence {report.floor.confidence}" in text and "resting sole points" in text
+    assert "low confidence: (a test)" in text
+    np.testing.assert_array_equal(refine_store.stored(result.collection).tracks[0].rotmat, raw.tracks[0].rotmat)
+
+
+def test_refine_again_keeps_the_current_frame(scene, tmp_path, smpl_arrays):
+    raw, _R, _C = capture_like(smpl_arrays, tmp_path)
+    raw.save(tmp_path / "walk.npz")
+    assert bpy.ops.tcmr.import_motion(filepath=str(tmp_path / "walk.npz"), create_mesh=False) == {"FINISHED"}
+    bpy.context.scene.tcmr_refine.live_update = False
+    bpy.context.scene.frame_set(37)
+    assert bpy.ops.tcmr.refine() == {"FINISHED"}
+    assert bpy.context.scene.frame_current == 37
+    # a shorter range (24 fps rows): the current frame stays, clamped into the new range
+    scene = bpy.context.scene
+    scene.frame_set(scene.frame_end - 2)
+    scene.tcmr_refine.use_fps, scene.tcmr_refine.fps = True, 24.0
+    assert bpy.ops.tcmr.refine() == {"FINISHED"}
+    assert scene.frame_end == 96 and scene.frame_current == 96
 
 
 def test_refine_panel_is_registered(scene):
     panel = bpy.types.TCMR_PT_refine
     assert panel.bl_parent_id == "TCMR_PT_mocap"
     s = bpy.context.scene.tcmr_refine
-    assert (s.foot_lock, s.smoothing, s.upright) == ("auto", "slerp-average", True)  # core/config.py defaults
+    assert (s.foot_lock, s.smoothing, s.upright) == ("auto", "adaptive", True)  # core/config.py defaults
     assert not bpy.ops.tcmr.refine.poll()  # nothing to refine in an empty scene
 
 

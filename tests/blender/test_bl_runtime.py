@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import textwrap
@@ -12,22 +13,24 @@ import numpy as np
 import pytest
 
 from tcmr_mocap.blender_addon import pose_keys, runtime
+from tcmr_mocap.core.config import FootLockConfig, RefineConfig
 from tcmr_mocap.blender_addon.job import CANCELLED, DONE, ERROR, SubprocessJob
 
 
 def test_capture_command():
-    options = runtime.CaptureOptions(models_dir="/m", device="cpu", track="2", smoothing=False, frame_start=10,
+    refine = dataclasses.replace(RefineConfig(), smoothing="none", foot_lock=FootLockConfig(mode="never"), fps=24.0)
+    options = runtime.CaptureOptions(models_dir="/m", device="cpu", track="2", refine=refine, frame_start=10,
                                       frame_end=None, target_fps=15.0, focal_length_px=1500.0, detections="/d.json",
                                       fast=True)
     cmd = runtime.capture_command(Path("/env/bin/python"), "/v/walk.mp4", "/tmp/o.npz", options)
     assert cmd[:8] == ["/env/bin/python", "-m", "core", "capture", "/v/walk.mp4", "-o", "/tmp/o.npz",
                        "--progress-json"]
     text = " ".join(cmd)
-    for part in ("--device cpu", "--track 2", "--models /m", "--no-smoothing", "--frames 10:", "--target-fps 15",
-                 "--focal-length 1500", "--detections /d.json", "--fast"):
+    for part in ("--device cpu", "--track 2", "--models /m", "--smoothing none", "--foot-lock never", "--fps 24.0",
+                 "--frames 10:", "--target-fps 15", "--focal-length 1500", "--detections /d.json", "--fast"):
         assert part in text
     plain = runtime.capture_command(Path("py"), "v.mp4", "o.npz", runtime.CaptureOptions())
-    assert "--no-smoothing" not in plain and "--frames" not in plain and "--models" not in plain
+    assert "--smoothing" not in plain and "--frames" not in plain and "--models" not in plain
     assert "--fast" not in plain  # exact unless asked
     assert plain[plain.index("--track") + 1] == "all"
 

@@ -271,6 +271,6 @@ def test_panel_and_registration(scene):
     for op in ("capture", "import_motion", "cancel_job", "install_deps", "refresh_status", "export_smpl"):
         assert hasattr(bpy.ops.tcmr, op)
     settings = scene.tcmr
-    assert settings.smoothing is True and settings.person == "ALL" and settings.create_mesh
+    assert settings.person == "ALL" and settings.create_mesh and not hasattr(settings, "smoothing")  # refine panel's
     prefs = bpy.context.preferences.addons["tcmr_mocap"].preferences
     assert prefs.device == "auto"

@@ -59,9 +59,10 @@ def test_panel_on_a_bare_blender_says_what_is_missing(scene, tmp_path):
     assert "SMPL body" in text
     assert ("operator", "tcmr.capture") in layout.log and ("operator", "tcmr.import_motion") in layout.log
     assert ("operator", "preferences.addon_show") in layout.log
-    for option in ("video_path", "person", "quality", "smoothing", "use_frame_range", "use_target_fps", "use_focal_length",
+    for option in ("video_path", "person", "quality", "use_frame_range", "use_target_fps", "use_focal_length",
                    "create_mesh"):
         assert ("prop", option) in layout.log
+    assert ("prop", "smoothing") not in layout.log  # one smoothing setting: the refine panel's
 
 
 def test_panel_while_running_shows_progress_and_cancel(scene):

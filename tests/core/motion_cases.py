@@ -50,3 +50,12 @@ def joints(rotmat, transl, rest=ms.REST_JOINTS):
 def tilt_deg(normal_cam, R_cam_from_world):
     true = R_cam_from_world @ np.array([0.0, 1.0, 0.0])
     return float(np.degrees(np.arccos(np.clip(np.asarray(normal_cam) @ true, -1, 1))))
+
+
+def real_sequence(name, seed=0):
+    """A real clip (tests/real_motion.py) in bench_refine's camera (15° pitch, 3° roll, 1.4 m up), degraded
+    like a network output: (clean dict, R_cam_from_world, centre, MotionResult)."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+    import bench_refine
+
+    return bench_refine.real_sequence(name, seed)

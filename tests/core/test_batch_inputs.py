@@ -17,6 +17,7 @@ from core.batch.manifest import Manifest, plan, video_fingerprint
 from core.errors import InvalidArgumentError
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
+import result_fuzz  # noqa: E402  (tests/result_fuzz.py: valid result files)
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -105,7 +106,11 @@ def test_manifest_resume_rules(tmp_path):
     m.append({"key": clip.key, "status": "done", **fp, "options": "o1"})
     h = lambda c: "o1"  # noqa: E731
     assert len(plan([clip], m, h, str(tmp_path / "out")).todo) == 1  # the output file is gone: redo
-    out.write_bytes(b"result")
+    valid = result_fuzz.valid_files()["capture"]
+    for damaged in (b"result", valid[: len(valid) - 100]):  # not a result, cut short: redo
+        out.write_bytes(damaged)
+        assert len(plan([clip], m, h, str(tmp_path / "out")).todo) == 1
+    out.write_bytes(valid)
     assert plan([clip], m, h, str(tmp_path / "out")).done == [clip]
     assert len(plan([clip], m, lambda c: "o2", str(tmp_path / "out")).todo) == 1  # other options: redo
     assert len(plan([clip], m, h, str(tmp_path / "out"), force=True).todo) == 1
@@ -139,7 +144,7 @@ class _FakeResult:
             from core.errors import OutputNotWritableError
 
             raise OutputNotWritableError("cannot write: No space left on device") from OSError(errno.ENOSPC, "full")
-        Path(path).write_bytes(b"npz")
+        Path(path).write_bytes(result_fuzz.valid_files()["capture"])  # a real result: resume checks it
 
 
 @pytest.fixture

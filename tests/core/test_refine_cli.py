@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from motion_cases import camera_clip, result_of, track_of
 
+from core.config import FootLockConfig, RefineConfig
 from core.result import MotionResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,4 +96,22 @@ def test_capture_takes_the_refine_options():
     assert (cfg.smoothing, cfg.foot_lock.mode) == ("none", "never")
     args = p.parse_args(["capture", "v.mp4", "-o", "x.npz"])
     cfg = refine_config_from_args(args)
-    assert (cfg.smoothing, cfg.foot_lock.mode, cfg.floor.upright, cfg.fps) == ("slerp-average", "auto", True, None)
+    assert (cfg.smoothing, cfg.foot_lock.mode, cfg.floor.upright, cfg.fps) == ("adaptive", "auto", True, None)
+
+
+@pytest.mark.parametrize("config", [
+    RefineConfig(),
+    dataclasses.replace(RefineConfig(), smoothing="one-euro", fps=24.0, foot_lock=FootLockConfig(mode="ground"),
+                        one_euro=dataclasses.replace(RefineConfig().one_euro, min_cutoff_hz=2.5, beta=0.1,
+                                                     translation_min_cutoff_hz=0.7)),
+    dataclasses.replace(RefineConfig(), smoothing="slerp-average", average_window=9,
+                        floor=dataclasses.replace(RefineConfig().floor, upright=False)),
+    dataclasses.replace(RefineConfig(), smoothing="none", foot_lock=FootLockConfig(mode="never")),
+])
+def test_refine_argv_gives_the_config_back(config):
+    """What the add-on passes to `core capture` so a capture is refined once, with the panel's options."""
+    from core.__main__ import build_parser
+    from core.motion.cli import refine_argv, refine_config_from_args
+
+    args = build_parser().parse_args(["capture", "v.mp4", "-o", "x.npz", *refine_argv(config)])
+    assert refine_config_from_args(args) == config

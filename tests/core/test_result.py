@@ -11,25 +11,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import core.result
+from core import rotations
 from core.errors import InvalidMotionFileError, OutputNotWritableError
 from core.result import FORMAT_VERSION, MotionResult, TrackMotion
 
 
 def make_track(track_id: int, n: int, rng: np.random.Generator, full: bool = False) -> TrackMotion:
+    """Random values of the right kinds (rotations are rotations, scores sum to one)."""
     f32 = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    pose_aa = rng.normal(scale=0.5, size=(n, 24, 3))
+    scores = rng.random((n, 3))
     return TrackMotion(
         track_id=track_id,
         frame_ids=np.sort(rng.choice(1000, size=n, replace=False)).astype(np.int64),
         bbox_xyxy=f32(n, 4),
         bbox_cxcys=f32(n, 3),
         interpolated=rng.random(n) < 0.2,
-        rotmat=f32(n, 24, 3, 3),
-        pose_aa=f32(n, 24, 3),
+        rotmat=rotations.axis_angle_to_rotmat(pose_aa).astype(np.float32),
+        pose_aa=pose_aa.astype(np.float32),
         betas=f32(n, 10),
         cam=f32(n, 3),
         orig_cam=f32(n, 4),
         transl_cam=f32(n, 3),
-        scores=f32(n, 3),
+        scores=(scores / scores.sum(axis=1, keepdims=True)).astype(np.float32),
         rest_joints=f32(24, 3) if full else None,
         v_shaped=f32(6890, 3) if full else None,
         verts=f32(n, 6890, 3) if full else None,
@@ -98,27 +103,22 @@ def test_save_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "savez", boom)
+    monkeypatch.setattr(core.result, "write_npz", boom)
     with pytest.raises(KeyboardInterrupt):
         res.save(path)
     assert os.listdir(tmp_path) == []
 
 
 def _fail_part_way(error):
-    """A stand-in for np.savez / np.savez_compressed that writes the first half of the real file, then fails
-    (a full disk, a dropped network share, Ctrl-C, a bug) -- into whatever file or path it is handed."""
-    real = np.savez
+    """A stand-in for core.result.write_npz that writes the first half of the real file, then fails (a full
+    disk, a dropped network share, Ctrl-C, a bug)."""
+    real = core.result.write_npz
 
-    def writer(file, *args, **kwargs):
+    def writer(file, arrays):
         buffer = io.BytesIO()
-        real(buffer, *args, **kwargs)
-        half = buffer.getvalue()[: len(buffer.getvalue()) // 2]
-        if hasattr(file, "write"):
-            file.write(half)
-            file.flush()
-        else:
-            with open(file, "wb") as fh:
-                fh.write(half)
+        real(buffer, arrays)
+        file.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        file.flush()
         raise error
 
     return writer
@@ -136,9 +136,7 @@ def test_failed_save_keeps_the_earlier_file(tmp_path, monkeypatch, error, raised
     earlier = make_result(np.random.default_rng(5))
     earlier.save(path)
     before = path.read_bytes()
-    writer = _fail_part_way(error)
-    monkeypatch.setattr(np, "savez", writer)
-    monkeypatch.setattr(np, "savez_compressed", writer)
+    monkeypatch.setattr(core.result, "write_npz", _fail_part_way(error))
     with pytest.raises(raised):
         make_result(np.random.default_rng(6)).save(path)
     monkeypatch.undo()
@@ -205,7 +203,7 @@ def test_missing_track_field_is_named(tmp_path):
     del arrays["track_7/betas"]
     path = tmp_path / "broken.npz"
     np.savez(path, **arrays)
-    with pytest.raises(InvalidMotionFileError, match="track 7 lacks 'betas'"):
+    with pytest.raises(InvalidMotionFileError, match="track_7/betas is missing"):
         MotionResult.load(path)
 
 
@@ -245,12 +243,12 @@ def test_fingers_and_face_round_trip_as_format_2(tmp_path):
     res = make_result(rng)
     for t in res.tracks:
         n = len(t)
-        t.hand_pose_aa = rng.normal(size=(n, 2, 15, 3)).astype(np.float32)
+        t.hand_pose_aa = rng.uniform(-1.5, 1.5, size=(n, 2, 15, 3)).astype(np.float32)  # within ±pi (layout)
         t.hand_conf = rng.random((n, 2)).astype(np.float32)
         t.face_blendshapes = rng.random((n, 52)).astype(np.float32)
         t.face_conf = rng.random(n).astype(np.float32)
-        t.head_rot_aa = rng.normal(size=(n, 3)).astype(np.float32)
-        t.raw = {"hand_pose_aa": t.hand_pose_aa * 2, "rotmat": t.rotmat}
+        t.head_rot_aa = rng.uniform(-1.0, 1.0, size=(n, 3)).astype(np.float32)
+        t.raw = {"frame_ids": t.frame_ids, "hand_pose_aa": t.hand_pose_aa * 2, "rotmat": t.rotmat}
     path = tmp_path / "fingers.npz"
     res.save(path)
     back = MotionResult.load(path)

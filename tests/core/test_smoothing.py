@@ -88,3 +88,25 @@ def test_bad_input():
     with pytest.raises(ValueError):
         one_euro(np.zeros((5, 3)), np.arange(4))
     np.testing.assert_array_equal(one_euro(np.ones((1, 3)), [0.0]), np.ones((1, 3)))
+
+
+@pytest.mark.parametrize("method", ["adaptive", "one-euro", "slerp-average"])
+def test_extra_per_row_rotations_smooth_like_the_body(method):
+    """smooth_rows(kind="axis_angle") on (T, 2, 15, 3) hand-like poses gives what smoothing the same rotations as
+    body joints gives (the fingers and face are smoothed this way)."""
+    from core.motion.smoothing import smooth_motion, smooth_rows
+
+    rng = np.random.default_rng(5)
+    t = np.arange(40) / 30.0
+    aa = 0.6 * np.sin(2 * np.pi * 0.8 * t)[:, None, None, None] * rng.normal(size=(1, 2, 15, 3))
+    aa = aa + np.radians(1.0) * rng.normal(size=aa.shape)
+    out = smooth_rows(aa, t, "axis_angle", method)
+    assert out.shape == aa.shape and not np.allclose(out, aa)
+    want = smooth_motion(axis_angle_to_rotmat(aa.reshape(40, 30, 3)), np.zeros((40, 3)), t, method)[0]
+    np.testing.assert_allclose(axis_angle_to_rotmat(out).reshape(40, 30, 3, 3), want, atol=1e-9)
+    assert np.array_equal(smooth_rows(aa, t, "axis_angle", "none"), aa)
+    w = np.clip(0.5 + 0.4 * np.sin(2 * np.pi * t)[:, None] + 0.02 * rng.normal(size=(40, 52)), 0, 1)
+    sw = smooth_rows(w, t, "values", method)
+    assert sw.shape == (40, 52) and np.abs(sw - w).max() < 0.1
+    with pytest.raises(ValueError, match="kind"):
+        smooth_rows(w, t, "quaternions", method)

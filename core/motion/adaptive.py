@@ -1,0 +1,117 @@
+"""The default smoothing: local quadratic fits whose window adapts to the motion, frame by frame and joint by joint.
+
+Jitter is removed by fitting, around every frame, a quadratic in time to the neighbouring samples (on the real
+timestamps) and keeping its value at that frame. A quadratic follows a steady motion, its speeding up and its
+slowing down exactly, so a fit has no lag and does not flatten a swing the way an average does; the wider the
+window, the more jitter it removes — until the motion bends faster than a quadratic can follow. So the window is
+chosen per frame and per joint by the *intersection of confidence intervals* rule (Goldenshluger & Nemirovski
+1997; Katkovnik 1999): widening from the sample itself (half width 0) through half widths up to
+``max_half_s``, each fit carries an interval ± ``gamma`` · σ · (its noise gain); the widest window whose
+interval still overlaps every narrower one's is kept. σ, the jitter of each joint, is measured from the data
+(the median residual of a 5-frame quadratic fit, which fast moments cannot inflate).
+
+Rotations are fitted as sign-continuous unit quaternions (WXYZ) and normalised back (the fit is linear in the
+four components; over a window of a few frames the error of that against a fit on the rotation manifold is far
+below the jitter); a joint's four components share one window. Windows are symmetric (they shrink at the
+track's ends), so a quadratic fit is also exact for cubic motion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..rotations import quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
+
+
+def _half_widths(times_s: np.ndarray, max_half_s: float) -> list[int]:
+    """0, 1, 2, 3, 4, 6, 8, 11, ... frames up to ``max_half_s`` on the median frame step (at least 0, 1, 2)."""
+    t = np.asarray(times_s, dtype=np.float64)
+    step = float(np.median(np.diff(t))) if t.shape[0] > 1 else 1.0
+    limit = max(2, int(round(max_half_s / max(step, 1e-9))))
+    out, h = [0], 1
+    while h <= limit:
+        out.append(h)
+        h = h + 1 if h < 4 else int(round(h * 1.4))
+    return out
+
+
+def _fit_weights(times_s: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame, the weights that give a symmetric local quadratic fit's value at that frame (half width
+    min(h, distance to the ends)). -> (offsets (W,), weights (T, W), noise gain (T,) = ‖weights‖)."""
+    t = np.asarray(times_s, dtype=np.float64)
+    T = t.shape[0]
+    offsets = np.arange(-h, h + 1)
+    idx = np.arange(T)
+    half = np.minimum(h, np.minimum(idx, T - 1 - idx))  # (T,)
+    rows = np.clip(idx[:, None] + offsets[None], 0, T - 1)  # (T, W)
+    inside = np.abs(offsets)[None] <= half[:, None]
+    dt = np.where(inside, t[rows] - t[:, None], 0.0)
+    scale = np.maximum(np.abs(dt).max(axis=1, keepdims=True), 1e-9)
+    x = dt / scale
+    X = np.stack([np.ones_like(x), x, x * x], axis=-1) * inside[..., None]  # (T, W, 3)
+    XtX = np.einsum("twi,twj->tij", X, X)
+    XtX[half < 1] = np.eye(3)  # the sample alone: weight 1 on itself
+    XtX[half == 1, 2, 2] += 1e-9  # three points fix a quadratic exactly (the fit is the sample)
+    coef = np.linalg.solve(XtX, X.transpose(0, 2, 1))[:, 0]  # (T, W): first row of (XᵀX)⁻¹Xᵀ
+    weights = np.where(inside, coef, 0.0)
+    weights[half < 1] = (offsets == 0)[None].astype(np.float64)
+    return offsets, weights, np.sqrt(np.sum(weights ** 2, axis=1))
+
+
+def _apply(x: np.ndarray, offsets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    T = x.shape[0]
+    out = np.zeros_like(x)
+    idx = np.arange(T)
+    for k, o in enumerate(offsets):
+        w = weights[:, k]
+        if not np.any(w):
+            continue
+        out += w.reshape((T,) + (1,) * (x.ndim - 1)) * x[np.clip(idx + o, 0, T - 1)]
+    return out
+
+
+def noise_level(x: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """Jitter σ of each vector of ``x`` (T, ..., D): the median residual norm of a 5-frame quadratic fit, scaled
+    so iid noise of σ per component gives σ. -> (...) one value per vector."""
+    offsets, weights, _ = _fit_weights(times_s, 2)
+    r = x - _apply(x, offsets, weights)
+    inner = slice(2, max(x.shape[0] - 2, 2))  # the ends fit themselves exactly
+    norm = np.linalg.norm(r[inner], axis=-1)
+    D = x.shape[-1]
+    # iid N(0, σ²) per component: the residual has variance σ²(1 − w₀) per component, w₀ = 17/35 (5 points)
+    scale = np.sqrt((1.0 - 17.0 / 35.0) * max(D - 2.0 / 3.0, 0.5))  # median of a chi with D dof ≈ sqrt(D - 2/3)
+    if norm.shape[0] == 0:
+        return np.zeros(x.shape[1:-1])
+    return np.median(norm, axis=0) / scale
+
+
+def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0) -> np.ndarray:
+    """x: (T, ..., D) (each last-axis vector is one signal: one window per vector); times_s: (T,) increasing
+    -> (T, ..., D) float64, smoothed as the module docstring says."""
+    from .smoothing import series
+
+    x, t = series(x, times_s)
+    if x.shape[0] < 5:
+        return x.copy()
+    sigma = noise_level(x, t)[None, ..., None]  # (1, ..., 1)
+    lower = np.full(x.shape, -np.inf)
+    upper = np.full(x.shape, np.inf)
+    out = x.copy()
+    alive = np.ones(x.shape[:-1], dtype=bool)
+    for h in _half_widths(t, max_half_s):
+        offsets, weights, gain = _fit_weights(t, h)
+        est = _apply(x, offsets, weights)
+        band = gamma * sigma * gain.reshape((-1,) + (1,) * (x.ndim - 1))
+        lower = np.maximum(lower, est - band)
+        upper = np.minimum(upper, est + band)
+        alive &= np.all(lower <= upper, axis=-1)
+        out = np.where(alive[..., None], est, out)
+        if not alive.any():
+            break
+    return out
+
+
+def adaptive_smooth_rotmat(rotmat, times_s, max_half_s: float = 0.15, gamma: float = 2.0) -> np.ndarray:
+    """rotmat: (T, ..., 3, 3) -> (T, ..., 3, 3) float64 exact rotations (quaternion fits, one window per joint)."""
+    q = quat_wxyz_make_continuous(rotmat_to_quat_wxyz(rotmat))
+    return quat_wxyz_to_rotmat(adaptive_smooth(q, times_s, max_half_s, gamma))
