@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "blender")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "blender")]
 FRAMES = (61, 121, 181)  # scene frames shown (video frame = scene frame - 1)
 
 
@@ -138,7 +138,7 @@ def main():
         ax.axis("off")
     fig.tight_layout()
     out = ROOT / "docs" / "blender_render_overlay.png"
-    fig.savefig(out, dpi=80)
+    fig.savefig(out, dpi=72)
     print(f"wrote {out}")
 
 
