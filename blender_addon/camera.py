@@ -52,16 +52,15 @@ def find_clip(video_path: str):
     return None
 
 
-def attach_footage(camera_obj, video_path: str, video_fps: float = 0.0, scene_fps: float = 0.0):
-    """Show the video behind the camera view (reusing a loaded clip of the file). Returns the MovieClip.
+def attach_footage(camera_obj, clip, video_fps: float = 0.0, scene_fps: float = 0.0):
+    """Show the MovieClip ``clip`` (``footage.load_clip``: the movie, or the capture's own frames) behind the
+    camera view. Returns the clip.
 
-    Blender plays a clip one video frame per scene frame. When the scene runs at another rate than the video
+    Blender plays a clip one clip frame per scene frame. When the scene runs at another rate than the video
     (a motion resampled to ``scene_fps``), a driver on the clip's ``frame_offset`` makes scene frame k show the
     video frame at the same time, ``round((k - 1) · video_fps / scene_fps)``, as the keys are placed
     (:func:`pose_keys.scene_frames`); a simple expression, so it runs without Python scripts enabled.
     """
-    clip = find_clip(video_path) or bpy.data.movieclips.load(video_path, check_existing=True)
-    clip.frame_start = 1  # clip frame k (video frame k - 1) on scene frame k
     retime_footage(clip, video_fps, scene_fps)
     background = camera_obj.data.background_images.new()
     background.source = "MOVIE_CLIP"
@@ -73,7 +72,8 @@ def attach_footage(camera_obj, video_path: str, video_fps: float = 0.0, scene_fp
 
 
 def footage_offset_expression(video_fps: float, scene_fps: float) -> str:
-    """The driver of ``frame_offset``: scene frame k -> clip frame ``round((k - 1) · ratio) + 1``."""
+    """The driver of ``frame_offset``: scene frame k -> the clip frame of video frame ``round((k - 1) · ratio)``
+    (a clip's frame_start puts video frame N on scene frame N + 1)."""
     return f"floor((frame - 1) * {float(video_fps) / float(scene_fps)!r} + 0.5) + 1 - frame"
 
 

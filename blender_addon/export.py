@@ -6,7 +6,8 @@ Blender's bundled exporters, with a frame range and a frame rate.
   Maya all read (each converts to its own axes on import). Unity: unit scale applied to the objects (the
   rig arrives at scale 1); Unreal: deform bones only (a Rigify rig exports its DEF skeleton), scale left to
   the importer (centimetres, the rig at 100 %); Maya: every bone, no extra scale.
-- glTF/GLB: the active action only, sampled over the range.
+- glTF/GLB: the active action only, sampled over the range, at the exact frame rate (``gltf_times``: a
+  29.83 fps motion keeps 29.83, where Blender's exporter alone writes 30.17).
 - BVH: the armature's motion (no mesh), native rotation orders.
 - A frame rate other than the scene's retimes a temporary copy of the action (key times × fps / scene fps)
   and sets the scene's rate while writing; everything (scene, selection, the armature's action) is restored.
@@ -19,6 +20,7 @@ import os
 import bpy
 
 from ..core.errors import MocapError
+from . import gltf_times
 
 FORMATS = ("FBX", "GLTF", "BVH")
 FBX_COMMON = dict(use_selection=True, object_types={"ARMATURE", "MESH"}, add_leaf_bones=False, bake_anim=True,
@@ -100,6 +102,7 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
         if slot is not None and action_used.slots:
             obj.animation_data.action_slot = action_used.slots[0] if action_used != action else slot
         scene.frame_start, scene.frame_end = start, end
+        scene.frame_set(start)  # a track keyed invisible outside its frames is visible (selectable) here
         _select(context, obj, with_meshes=fmt != "BVH")
         try:
             if fmt == "FBX":
@@ -110,6 +113,7 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
                                           else "GLB", export_animations=True,
                                           export_animation_mode="ACTIVE_ACTIONS", export_frame_range=True,
                                           export_force_sampling=True)
+                gltf_times.set_frame_rate(filepath, fps or scene_fps)  # 29.83 fps stays 29.83 (see gltf_times)
             else:
                 bpy.ops.export_anim.bvh(filepath=filepath, frame_start=start, frame_end=end,
                                         rotate_mode="NATIVE", root_transform_only=False)

@@ -72,6 +72,8 @@ class SceneMotion:
     R_world_from_cam: Optional[np.ndarray] = None  # (3, 3)
     cam_position_world: Optional[np.ndarray] = None  # (3,) camera centre, floor at Z = 0
     motion_fps: Optional[float] = None  # rows resampled to this rate (the scene runs at it)
+    timestamps_s: Optional[np.ndarray] = None  # (num_frames,) float64 time of every video frame (ours)
+    decoded_frames: Optional[int] = None  # how many of them the capture decoded (the rest: nominal rate)
 
     @property
     def R_world_from_data(self) -> np.ndarray:
@@ -100,7 +102,7 @@ def load_motion(path) -> SceneMotion:
     suffix = path.suffix.lower()
     if suffix == ".npz":
         if looks_like_result(path):  # ours: through the one validator (core/result_schema.py)
-            return from_motion_result(MotionResult.load(path))
+            return from_motion_result(MotionResult.load(path), path)
         data = read_npz_members(path, _AMASS_KEYS)  # only these, within the same size limits
         if "poses" in data:
             return from_amass_arrays(data, path)
@@ -115,8 +117,18 @@ def load_motion(path) -> SceneMotion:
 
 
 # ------------------------------------------------------------------------------------------- ours
-def from_motion_result(result: MotionResult) -> SceneMotion:
-    """Our capture result (camera frame)."""
+def resolve_video_path(video: str, result_file=None) -> str:
+    """The footage of a result: an absolute path as it is; a relative one against the result file's folder (where
+    it travels with the result) when the video is there, else as the working directory sees it (older files)."""
+    if not video or os.path.isabs(video) or result_file is None:
+        return video
+    beside = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(os.fspath(result_file))), video))
+    return beside if os.path.exists(beside) or not os.path.exists(video) else os.path.abspath(video)
+
+
+def from_motion_result(result: MotionResult, result_file=None) -> SceneMotion:
+    """Our capture result (camera frame). ``result_file``: where it was read from (relative video paths are
+    relative to its folder)."""
     timestamps = np.asarray(result.timestamps_s, dtype=np.float64)
     tracks = []
     for t in result.tracks:
@@ -138,7 +150,8 @@ def from_motion_result(result: MotionResult) -> SceneMotion:
             v_shaped=None if t.v_shaped is None else np.asarray(t.v_shaped, dtype=np.float64),
             contact=None if t.contact is None else np.asarray(t.contact, dtype=bool),
         ))
-    video = str(result.video_path)
+    video = resolve_video_path(str(result.video_path), result_file)
+    decoded = result.meta.get("timestamps_decoded_frames")
     return SceneMotion(
         name=os.path.basename(video) or "capture",
         source_key=_key(video),
@@ -155,6 +168,8 @@ def from_motion_result(result: MotionResult) -> SceneMotion:
         R_world_from_cam=result.R_world_from_cam,
         cam_position_world=result.cam_position_world,
         motion_fps=result.motion_fps,
+        timestamps_s=timestamps if timestamps.shape[0] == int(result.num_frames) else None,
+        decoded_frames=int(decoded) if isinstance(decoded, (int, float)) else None,
     )
 
 

@@ -44,7 +44,8 @@ def build(motion, collection, made, scene_fps: float, show_ground: bool, show_co
                          [(0, 1, 2, 3)])
         data.update()
         obj = bpy.data.objects.new(name, data)
-        obj.display_type = "WIRE"
+        obj.display_type = "WIRE"  # a guide in the viewport, see-through over the camera's footage
+        obj.hide_render = True  # never drawn over the footage in a render (Workbench ignores holdout materials)
         collection.objects.link(obj)
         made(data, name)
         made(obj, name)

@@ -13,6 +13,7 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
 from typing import Optional, Sequence
@@ -189,3 +190,22 @@ class SubprocessJob:
                 proc.kill()
         except (ProcessLookupError, PermissionError, OSError):
             pass
+
+
+class ProgressPrinter:
+    """``[tcmr] 42.0% stage: message`` lines on a stream (stdout by default) for background runs, each distinct line
+    once (a job reports the same state more than once: at its last progress event, at "done" and when it ends).
+    Call it with anything that has ``fraction`` and ``message`` (a SubprocessJob, a CaptureSession)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.last = None
+
+    def __call__(self, job) -> None:
+        self.line(f"[tcmr] {100 * job.fraction:5.1f}% {job.message}")
+
+    def line(self, text: str) -> None:
+        if text != self.last:
+            self.last = text
+            self.stream.write(text + "\n")
+            self.stream.flush()

@@ -28,8 +28,9 @@ def new_action(obj, name: str):
     return action, channelbag
 
 
-def fill_fcurve(channelbag, data_path: str, index: int, group, frames: np.ndarray, values: np.ndarray):
-    """One F-curve with linear keys at ``frames`` (K,) holding ``values`` (K,).
+def fill_fcurve(channelbag, data_path: str, index: int, group, frames: np.ndarray, values: np.ndarray,
+                interpolation: str = "LINEAR"):
+    """One F-curve with ``interpolation`` keys (linear by default) at ``frames`` (K,) holding ``values`` (K,).
 
     For strictly increasing frames (every import) the keys are already in order, so instead of
     ``fcurve.update()`` (sort + handle recalculation, the slowest step: ~3 ms per 10,000 keys) the handles are
@@ -45,7 +46,7 @@ def fill_fcurve(channelbag, data_path: str, index: int, group, frames: np.ndarra
     co[:, 0] = frames
     co[:, 1] = values
     points.foreach_set("co", co.ravel())
-    points.foreach_set("interpolation", np.full(k, _interpolation_value("LINEAR"), dtype=np.int32))
+    points.foreach_set("interpolation", np.full(k, _interpolation_value(interpolation), dtype=np.int32))
     if k >= 2 and np.all(np.diff(co[:, 0]) > 0):
         step = np.diff(co, axis=0) / np.float32(3.0)  # (K-1, 2)
         left, right = co.copy(), co.copy()
@@ -76,6 +77,26 @@ def write_pose_action(obj, name: str, frames: np.ndarray, quat_wxyz: np.ndarray,
         for axis in range(4):
             fill_fcurve(channelbag, base + ".rotation_quaternion", axis, group, frames, quat_wxyz[:, j, axis])
     return action
+
+
+def key_visibility(obj, first: int, last: int, name: str):
+    """Show ``obj`` (viewport and render) on scene frames ``first..last`` only: constant keys on ``hide_viewport``
+    and ``hide_render`` (hidden on ``first - 1`` and ``last + 1``, and so before and after). They go into the
+    object's action if it has one (which then keeps ``first..last`` as its manual frame range, so exports and
+    retargeting see the motion's frames, not the visibility keys), else into a new action ``name``, returned."""
+    new = None
+    bag = channelbag_of(obj)
+    if bag is None:
+        new, bag = new_action(obj, name)
+    else:
+        action = obj.animation_data.action
+        action.use_frame_range = True
+        action.frame_start, action.frame_end = float(first), float(last)
+    group = bag.groups.new("Visibility")
+    frames = np.array([first - 1, first, last + 1], dtype=np.float64)
+    for data_path in ("hide_viewport", "hide_render"):
+        fill_fcurve(bag, data_path, 0, group, frames, np.array([1.0, 0.0, 1.0]), interpolation="CONSTANT")
+    return new
 
 
 def channelbag_of(obj):

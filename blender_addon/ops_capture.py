@@ -6,8 +6,6 @@ was); executed directly (scripts, ``blender -b``) it blocks until the core ends 
 
 from __future__ import annotations
 
-import sys
-
 import bpy
 from bpy.props import StringProperty
 from bpy.types import Operator
@@ -15,6 +13,7 @@ from bpy.types import Operator
 from ..core.errors import MocapError
 from . import preferences, refine_props, runtime, scene_builder
 from .capture import CaptureSession
+from .job import ProgressPrinter
 from .modal import ModalJobMixin
 
 
@@ -51,7 +50,7 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
     python_path: StringProperty(name="Runtime Python", subtype="FILE_PATH", options={"SKIP_SAVE", "HIDDEN"},
                                 description="Python of the core's environment (empty: the preferences')")
     detections: StringProperty(name="Detections", subtype="FILE_PATH", options={"SKIP_SAVE", "HIDDEN"},
-                               description="Person boxes from a file instead of the detector")
+                               description="Person boxes from a file instead of the detector (empty: the panel's)")
     device: StringProperty(name="Device", options={"SKIP_SAVE", "HIDDEN"},
                            description="auto, cpu or cuda (empty: the preferences')")
 
@@ -65,7 +64,8 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
         python = (runtime.resolve_python(bpy.path.abspath(self.python_path)) if self.python_path
                   else preferences.runtime_python(context))
         models_dir = bpy.path.abspath(self.models_dir) if self.models_dir else ""
-        options = capture_options(context, models_dir, bpy.path.abspath(self.detections) if self.detections else "")
+        detections = self.detections or s.detections_path  # the operator's, else the panel's
+        options = capture_options(context, models_dir, bpy.path.abspath(detections) if detections else "")
         if self.device:
             options.device = self.device
         build = scene_builder.BuildOptions(create_mesh=s.create_mesh, set_scene=True,
@@ -86,7 +86,7 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
         context.window_manager.tcmr_job.last_error = ""
         try:
             self.runner = self._session(context).start()
-            self.runner.wait(on_update=_print_progress)
+            self.runner.wait(on_update=ProgressPrinter())  # each line once (no "save: saved" three times)
         except MocapError as err:
             return self.fail(context, str(err))
         return self.job_finished(context)
@@ -100,11 +100,6 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
             self.report({"WARNING"}, warning)
         self.report({"INFO"}, f"Captured {len(result.armatures)} person(s) into '{result.collection.name}'")
         return {"FINISHED"}
-
-
-def _print_progress(session: CaptureSession) -> None:
-    sys.stdout.write(f"[tcmr] {100 * session.fraction:5.1f}% {session.message}\n")
-    sys.stdout.flush()
 
 
 CLASSES = (TCMR_OT_capture,)

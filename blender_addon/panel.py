@@ -49,6 +49,7 @@ class TCMR_PT_mocap(Panel):
         col = layout.column()
         col.enabled = not job.running
         col.prop(settings, "video_path")
+        col.prop(settings, "detections_path")
         row = col.row(align=True)
         row.prop(settings, "person", expand=True)
         if settings.person == "ONE":

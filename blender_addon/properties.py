@@ -12,6 +12,10 @@ from ..core.config import CaptureConfig
 
 class TCMR_CaptureSettings(PropertyGroup):
     video_path: StringProperty(name="Video", description="The video to capture", subtype="FILE_PATH")
+    detections_path: StringProperty(
+        name="Detections", subtype="FILE_PATH",
+        description="Person boxes from a .json/.npz file instead of the detector (empty: the YOLO detector; "
+                    "format: `python -m core capture --help`)")
     person: EnumProperty(
         name="Person",
         items=(("ALL", "Everyone", "One armature per tracked person"),

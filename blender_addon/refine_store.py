@@ -65,7 +65,7 @@ def load_motion(filepath, refine_config=None) -> tuple[formats.SceneMotion, Opti
         raw = raw_result(result)
         if refine_config is not None:  # a capture's import: never lose the capture over its floor
             result = refine(raw, refine_config, strict=False)
-        motion = formats.from_motion_result(result)
+        motion = formats.from_motion_result(result, path)
         motion.refine_info = result.meta.get("refine")
         return motion, raw
     return formats.load_motion(path), None

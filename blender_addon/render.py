@@ -11,9 +11,13 @@
   and a grey world are added for them when the scene has no light);
 - output: a video (``.mp4``/``.mov``/``.mkv``/``.avi``, H.264 through FFmpeg) or an image sequence (a path
   with ``#`` for the frame number, e.g. ``frames/overlay_####.png``; a plain ``.png``/``.jpg``/``.exr`` path
-  gets ``_####`` before its extension);
+  gets ``_####`` before its extension). :func:`render` numbers the images by the **video frame** each one shows
+  (``overlay_0100.png`` is video frame 100, on scene frame 101); a farm rendering the saved ``.blend`` with
+  ``blender -b clip.blend -a`` numbers them by scene frame, as Blender does;
 - ``frames``: (first, last) **scene** frames, inclusive (default: the scene's range); ``scale``: resolution
-  percentage (100 = the video's size).
+  percentage (100 = the video's size). H.264 needs even sizes: where the scaled size of a video output is odd, the
+  render size is rounded down to even and the pixel aspect set so the camera still sees exactly the video's view
+  (the footage is stretched to the same size, so body and footage stay aligned).
 
 The view transform is set to *Standard* so the footage comes out with the colours it went in with.
 Works with Blender 4.4 (``scene.node_tree``) and 5.x (``scene.compositing_node_group``).
@@ -21,7 +25,10 @@ Works with Blender 4.4 (``scene.node_tree``) and 5.x (``scene.compositing_node_g
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from typing import Optional
 
 import bpy
@@ -116,6 +123,8 @@ def setup_overlay(scene, output: str, engine: str = "WORKBENCH", frames: Optiona
     r = scene.render
     engine_id = _set_engine(scene, engine)
     r.resolution_percentage = int(scale)
+    if kind == "video":
+        _even_size(r)
     r.film_transparent = True
     r.use_compositing = True
     scene.view_settings.view_transform = "Standard"
@@ -172,6 +181,20 @@ def setup_overlay(scene, output: str, engine: str = "WORKBENCH", frames: Optiona
     _build_compositor(scene, clip)
     return {"engine": engine_id, "kind": kind, "filepath": r.filepath, "footage": clip is not None,
             "frames": (scene.frame_start, scene.frame_end)}
+
+
+def _even_size(r) -> None:
+    """Make the output size even (H.264) without changing what the camera sees: an odd width or height is rounded
+    down, and the pixel aspect takes up the difference."""
+    full_w, full_h = r.resolution_x * r.pixel_aspect_x, r.resolution_y * r.pixel_aspect_y  # the view's shape
+    w = r.resolution_x * r.resolution_percentage // 100  # what Blender would write
+    h = r.resolution_y * r.resolution_percentage // 100
+    if w % 2 == 0 and h % 2 == 0 and w > 0 and h > 0:
+        return
+    w, h = max(2, w - w % 2), max(2, h - h % 2)
+    ratio = (full_w * h) / (full_h * w)  # pixel aspect x / y that keeps the view
+    r.resolution_x, r.resolution_y, r.resolution_percentage = w, h, 100
+    r.pixel_aspect_x, r.pixel_aspect_y = (ratio, 1.0) if ratio >= 1.0 else (1.0, 1.0 / ratio)
 
 
 def _ensure_light(scene) -> None:
@@ -234,22 +257,84 @@ def _build_compositor(scene, clip) -> None:
     tree.links.new(over.outputs[0], out.inputs[0])
 
 
+def video_frame_of(scene, frame: int) -> int:
+    """The video frame the footage shows on scene frame ``frame`` (the clip's driven offset included), or
+    ``frame - 1`` without footage. Call after ``scene.frame_set(frame)``."""
+    clip = footage_clip(scene)
+    return frame - 1 + (int(clip.frame_offset) if clip is not None else 0)
+
+
 def render(scene, on_frame=None) -> list:
     """Render the scene's frame range with the settings :func:`setup_overlay` made. Returns the files written
-    (the video, or one image per frame). ``on_frame(frame)`` after each frame."""
+    (the video, or one image per frame, named by the video frame it shows). ``on_frame(done, total)`` after each
+    frame. Raises MocapError when Blender cannot render (one line)."""
     r = scene.render
-    kind = "video" if r.image_settings.file_format == "FFMPEG" else "images"
-    handler = None
-    if on_frame is not None:
-        def handler(scn, *_):
-            on_frame(scn.frame_current)
+    first, last = scene.frame_start, scene.frame_end
+    total = last - first + 1
+    if r.image_settings.file_format == "FFMPEG":
+        count = [0]
+
+        def handler(*_):
+            count[0] += 1
+            if on_frame is not None:
+                on_frame(count[0], total)
         bpy.app.handlers.render_write.append(handler)
-    try:
-        bpy.ops.render.render(animation=True, scene=scene.name)
-    finally:
-        if handler is not None:
+        try:
+            with quiet_gpu_messages():
+                _render_op(animation=True, scene=scene.name)
+        finally:
             bpy.app.handlers.render_write.remove(handler)
-    if kind == "video":
         return [r.filepath] if os.path.isfile(r.filepath) else []
-    return [frame_path(r.filepath, f) for f in range(scene.frame_start, scene.frame_end + 1)
-            if os.path.isfile(frame_path(r.filepath, f))]
+    pattern, current, written = r.filepath, scene.frame_current, []
+    try:
+        for k, frame in enumerate(range(first, last + 1), 1):
+            scene.frame_set(frame)
+            r.filepath = frame_path(pattern, video_frame_of(scene, frame))
+            with quiet_gpu_messages():
+                _render_op(write_still=True, scene=scene.name)
+            if os.path.isfile(r.filepath):
+                written.append(r.filepath)
+            if on_frame is not None:
+                on_frame(k, total)
+    finally:
+        r.filepath = pattern
+        scene.frame_set(current)
+    return written
+
+
+def _render_op(**kwargs) -> None:
+    try:
+        bpy.ops.render.render(**kwargs)
+    except RuntimeError as err:  # e.g. an encoder refusing the size; one line, not a traceback
+        raise MocapError(f"render failed: {str(err).strip().splitlines()[-1]}") from None
+
+
+GPU_NOISE = ("EGL Error", "Unable to open a display", "Warning: No GPU found")  # headless GPU probing chatter
+
+
+@contextlib.contextmanager
+def quiet_gpu_messages():
+    """Keep what Blender's GPU set-up prints to the process's stderr while rendering headless (``EGL Error
+    (0x3009) ...`` lines: it probes for a display and falls back) off the user's terminal; every other line is
+    passed on afterwards."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (a GUI): nothing to filter
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines() if line.strip() and not line.startswith(GPU_NOISE)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()

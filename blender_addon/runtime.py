@@ -139,6 +139,7 @@ class CaptureOptions:
     focal_length_px: Optional[float] = None
     detections: str = ""
     fast: bool = False  # the core's --fast preset (README "Speed")
+    extra: tuple = ()  # more core options, last (they win): the headless command passes the user's own on
 
 
 def capture_command(python: Path, video: str, output: str, options: CaptureOptions) -> list[str]:
@@ -163,7 +164,7 @@ def capture_command(python: Path, video: str, output: str, options: CaptureOptio
         cmd += ["--detections", str(options.detections)]
     if options.fast:
         cmd.append("--fast")
-    return cmd
+    return cmd + [str(a) for a in options.extra]
 
 
 def install_command(env_dir: Optional[Path], models_dir: str, download_models: bool, online: bool) -> list[str]:

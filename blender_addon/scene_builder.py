@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import bpy
 
 from ..core.config import CameraConfig
-from . import armature, body, camera, formats, keyframes, mesh, pose_keys
+from . import armature, body, camera, footage, formats, keyframes, mesh, pose_keys, preferences
 
 SOURCE_KEY = "tcmr_source"  # custom property on our collections, objects and actions
 TRACK_KEY = "tcmr_track"
@@ -32,6 +32,9 @@ class BuildOptions:
     # (imports that ask for it; a capture's file comes refined by the core, with the refine panel's options)
     show_ground: bool = True  # a ground plane at Z = 0 when the result has an upright world frame
     show_contacts: bool = False  # an empty on the floor per foot contact, shown while it lasts
+    footage_dir: str = ""  # where the capture's own frames go when Blender misreads the movie (footage.py)
+    python: str = ""  # the core's Python that writes them (empty: the preferences')
+    on_progress: Optional[Callable] = None  # on_progress(job) while they are written
 
 
 @dataclass
@@ -42,6 +45,13 @@ class BuildResult:
     actions: list = field(default_factory=list)
     camera: Optional[object] = None
     warnings: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # keyed frames of each armature (same order)
+
+    @property
+    def longest(self):
+        """The armature of the longest track (the first such by track id): the one exports take by default."""
+        return self.armatures[max(range(len(self.armatures)), key=lambda k: (self.rows[k], -k))] \
+            if self.armatures else None
 
 
 def import_file(context, filepath: str, options: BuildOptions) -> BuildResult:
@@ -65,8 +75,10 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
         from ..core.errors import NoPersonFoundError
 
         raise NoPersonFoundError(f"{motion.name}: the file holds no person track")
+    footage_root = options.footage_dir
     if options.video_path:
-        motion.video_path = options.video_path
+        motion.video_path, root = footage.source_video(options.video_path)
+        footage_root = footage_root or root
     with_mesh = body.complete_bodies(motion, options.models_dir, with_mesh=options.create_mesh)
     warnings = []
     if options.create_mesh and not with_mesh:
@@ -76,7 +88,7 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
     existing = _datablocks()
     names: dict = {}  # new datablock -> the name it gets once the previous result is gone
     try:
-        result = _build(context, scene, motion, options, with_mesh, names)
+        result = _build(context, scene, motion, options, with_mesh, names, footage_root)
     except BaseException:
         bpy.data.batch_remove([idb for key, idb in _datablocks().items() if key not in existing])
         saved.restore(scene, context.view_layer)
@@ -91,11 +103,11 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
             obj.select_set(False)
     for obj in result.armatures:
         obj.select_set(True)
-    context.view_layer.objects.active = result.armatures[0]
+    context.view_layer.objects.active = result.longest  # the main person: what the panel's export takes
     return result
 
 
-def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
+def _build(context, scene, motion, options, with_mesh, names, footage_root: str = "") -> BuildResult:
     key = motion.source_key
 
     def made(idb, name):
@@ -121,9 +133,13 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
             camera.set_scene_image(scene, motion.width, motion.height, cam)
             result.camera = cam
             if motion.video_path and os.path.isfile(motion.video_path):
-                camera.attach_footage(cam, motion.video_path, motion.fps, camera.scene_fps(scene))
+                python = options.python or preferences.runtime_python(context)
+                clip, warnings = footage.load_clip(motion, footage_root, python, options.on_progress)
+                camera.attach_footage(cam, clip, motion.fps, camera.scene_fps(scene))
+                result.warnings += warnings
             elif motion.video_path:
-                result.warnings.append(f"footage not found, camera without background: {motion.video_path}")
+                result.warnings.append(f"footage not found: {motion.video_path} (the camera has no background and "
+                                       "renders show no video; give the footage, e.g. the import's Footage option)")
     scene_fps = camera.scene_fps(scene)
     for track in motion.tracks:
         name = f"{motion.name} · track {track.track_id}"
@@ -140,6 +156,8 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
         made(action, name)
         result.armatures.append(obj)
         result.actions.append(action)
+        result.rows.append(int(keep.shape[0]))
+        shown = [obj]
         if with_mesh:
             mesh_name = f"{motion.name} · body {track.track_id}"
             body_obj = mesh.build_mesh(mesh_name, track.v_shaped, motion.smpl_faces, motion.smpl_lbs_weights, obj,
@@ -147,6 +165,13 @@ def _build(context, scene, motion, options, with_mesh, names) -> BuildResult:
             made(body_obj, mesh_name)
             made(body_obj.data, mesh_name)
             result.meshes.append(body_obj)
+            shown.append(body_obj)
+        first, last = int(frames[0]), int(frames[-1])
+        if first > scene.frame_start or last < scene.frame_end:  # no ghost of a person not (or no longer) there
+            for item in shown:
+                visibility = keyframes.key_visibility(item, first, last, f"{item.name} · visibility")
+                if visibility is not None:
+                    made(visibility, f"{name} · visibility" if item is obj else f"{item.name} · visibility")
     if motion.R_world_from_cam is not None and (options.show_ground or options.show_contacts):
         from . import ground
 

@@ -48,10 +48,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import CaptureConfig, TrackerConfig, WindowConfig
-    from .device import DEVICE_CHOICES
-
-    d, dt = CaptureConfig(), TrackerConfig()
     parser = _Parser(prog="python -m core", description=DESCRIPTION,
                      epilog="run `python -m core capture --help` for the capture options and examples")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -61,45 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     cap.add_argument("video", help="the video file (anything OpenCV reads: .mp4, .mov, .avi, .mkv ...)")
     cap.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="where to write the result")
-    cap.add_argument("--models", metavar="DIR", help="models folder (default: $TCMR_MOCAP_MODELS, else ./models)")
-    cap.add_argument("--device", choices=DEVICE_CHOICES, default=d.device,
-                     help="where the networks run; auto = a CUDA GPU when available, else Apple's MPS, else the "
-                          f"CPU (default {d.device})")
-    cap.add_argument("--track", default=d.track, metavar="all|ID",
-                     help="capture every person track, or only the one with this id (default all)")
-    cap.add_argument("--frames", type=cli_values.frame_range, metavar="START:END",
-                     help="only these video frames, inclusive, counted from 0 (e.g. 100:399, 100: or :399)")
-    cap.add_argument("--target-fps", type=cli_values.positive, metavar="F",
-                     help="process about F frames per second of video (default: every frame)")
-    cap.add_argument("--focal-length", type=cli_values.positive, metavar="PX",
-                     help="camera focal length in pixels (default: the image diagonal, about 53° wide)")
-    cap.add_argument("--windowing", choices=("ours", "official"), default=WindowConfig().windowing,
-                     help="ours: track ends see the real context there is; official: the TCMR demo exactly")
-    cap.add_argument("--no-smoothing", action="store_true", help="keep the raw network output (no One-Euro filter)")
-    cap.add_argument("--save-vertices", action="store_true", help="also store SMPL vertices and 49 joints per frame "
-                     "(large: about 80 KB per person per frame)")
-    cap.add_argument("--detections", metavar="FILE", help="person boxes from a .json/.npz file instead of the "
-                     "YOLO detector (format below)")
-    cap.add_argument("--smpl", metavar="FILE", help="SMPL body file (default: SMPL_NEUTRAL.npz/.pkl in the models "
-                     "folder, else the copy inside the TCMR checkpoint)")
-    cap.add_argument("--tracker", choices=("bytetrack", "botsort"), default=dt.tracker,
-                     help=f"multi-person tracker (default {dt.tracker})")
-    cap.add_argument("--min-track-frames", type=cli_values.count, default=dt.min_track_frames, metavar="N",
-                     help=f"drop people seen in fewer than N frames (default {dt.min_track_frames})")
-    cap.add_argument("--max-gap-frames", type=cli_values.count, default=dt.max_gap_frames, metavar="N",
-                     help=f"bridge detection gaps up to N frames; longer gaps split a track (default {dt.max_gap_frames})")
-    from .speed import add_speed_options
+    from .capture_options import add_capture_options
 
-    add_speed_options(cap)
-    from .extremities.cli import add_extremity_options
-
-    add_extremity_options(cap)
+    add_capture_options(cap)  # the options capture, batch and the headless Blender command share
     cap.add_argument("--progress-json", action="store_true",
                      help='progress as JSON lines on stderr: {"type": "progress", "stage", "fraction", "message"}, '
                           'then {"type": "done", "output"} or {"type": "error", "message", "exit_code"}')
-    from .motion.cli import add_refine_command, add_refine_options
+    from .motion.cli import add_refine_command
 
-    add_refine_options(cap, for_capture=True)
     add_refine_command(sub, DESCRIPTION)
 
     info = sub.add_parser("info", help="print a video's frame rate, size and frame count",
@@ -107,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("video")
     info.add_argument("--count", action="store_true", help="decode the whole video to count frames exactly")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+
+    foot = sub.add_parser("footage", help="write a video's frames as numbered JPEGs, decoded as a capture decodes "
+                          "them (the Blender add-on's footage for variable-rate videos)",
+                          description="Write video frames as FOLDER/frame_NNNNNN.jpg (N = the video frame a capture "
+                                      "counts) and FOLDER/footage.json (their timestamps).")
+    foot.add_argument("video")
+    foot.add_argument("-o", "--output", required=True, metavar="FOLDER", help="the folder to write (replaced)")
+    foot.add_argument("--frames", type=cli_values.frame_range, metavar="START:END",
+                      help="only these video frames, inclusive, from 0 (default: all)")
+    foot.add_argument("--quality", type=cli_values.at_least_one, default=92, metavar="Q",
+                      help="JPEG quality, 1-100 (default 92)")
+    foot.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stderr")
 
     exp = sub.add_parser("export-smpl", help="write the SMPL body arrays (for the Blender add-on) to an .npz",
                          description="Write the SMPL neutral body that the TCMR checkpoint carries (or the SMPL "
@@ -152,54 +129,18 @@ class _Progress:
 
 
 # ------------------------------------------------------------------------------------------- commands
-def _check_output(path: str) -> None:
-    from .errors import OutputNotWritableError
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise OutputNotWritableError(f"the output {path} is a folder; give a file name such as {path}/motion.npz")
-    if not os.path.isdir(folder):
-        raise OutputNotWritableError(f"output folder does not exist: {folder} (create it or choose another -o path)")
-    import tempfile
-
-    try:  # a real write: catches permissions, read-only file systems and the like before any work is done
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tcmr_write_test_"):
-            pass
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot write to the output folder {folder}: {exc.strerror or exc} "
-                                     "(choose a writable -o path)") from None
-
-
 def _capture(args, progress: _Progress) -> int:
-    from dataclasses import replace
+    from .batch.inputs import capture_config
+    from .capture_options import capture_settings
 
-    from .config import CameraConfig, CaptureConfig, SmoothingConfig, TrackerConfig, WindowConfig
-    from .motion.cli import refine_config_from_args
-
-    _check_output(args.output)
-    frame_start, frame_end = args.frames if args.frames else (0, None)
-    config = CaptureConfig(
-        models_dir=args.models, device=args.device, track=args.track, frame_start=frame_start, frame_end=frame_end,
-        target_fps=args.target_fps, smpl_path=args.smpl, save_vertices=args.save_vertices,
-        detections_path=args.detections,
-        tracker=replace(TrackerConfig(), tracker=args.tracker, min_track_frames=args.min_track_frames,
-                        max_gap_frames=args.max_gap_frames),
-        window=replace(WindowConfig(), windowing=args.windowing),
-        camera=replace(CameraConfig(), focal_length_px=args.focal_length),
-        smoothing=replace(SmoothingConfig(), enabled=not args.no_smoothing),
-        refine=refine_config_from_args(args, no_smoothing=args.no_smoothing),
-    )
-    from .speed import apply_speed_args
-
-    config = apply_speed_args(config, args)
-    from .extremities.cli import apply_extremity_args
-
-    config = apply_extremity_args(config, args)
+    cli_values.check_output_file(args.output)
+    config = capture_config(capture_settings(args))  # as a batch makes it for each clip
     from .pipeline import run
 
     result = run(args.video, config, progress=progress)
-    warnings = (result.meta.get("extremities") or {}).get("warnings", [])  # e.g. no hand model file
-    for warning in warnings + (result.meta.get("refine") or {}).get("warnings", []):  # e.g. no floor
+    from .batch.worker import capture_warnings
+
+    for warning in capture_warnings(result):  # e.g. no floor: the camera frame is kept
         progress.clear()
         if progress.as_json:
             progress.emit({"type": "warning", "message": warning})
@@ -240,11 +181,24 @@ def _info(args) -> int:
     return 0
 
 
+def _footage(args, progress: _Progress) -> int:
+    from .footage import write_footage
+
+    start, end = args.frames if args.frames else (0, None)
+    info = write_footage(args.video, args.output, start, end, quality=min(100, args.quality),
+                         progress=lambda fraction, message: progress("footage", fraction, message))
+    progress.clear()
+    if progress.as_json:
+        progress.emit({"type": "done", "output": os.path.abspath(args.output)})
+    print(f"wrote {args.output}: video frames {info['first']} to {info['last']}")
+    return 0
+
+
 def _export_smpl(args) -> int:
     from . import assets
     from .smpl import export_smpl_npz, load_smpl_arrays, smpl_arrays_from_tcmr_state_dict
 
-    _check_output(args.output)
+    cli_values.check_output_file(args.output)
     models_dir = assets.resolve_models_dir(args.models)
     smpl_file = assets.find_smpl_file(models_dir)
     if smpl_file is not None:
@@ -294,9 +248,11 @@ def main(argv=None) -> int:
         if args.command == "refine":
             from .motion.cli import run_refine
 
-            return run_refine(args, _check_output)
+            return run_refine(args, cli_values.check_output_file)
         if args.command == "info":
             return _info(args)
+        if args.command == "footage":
+            return _footage(args, progress)
         return _export_smpl(args)
     except MocapError as err:
         return _fail(progress, " ".join(str(err).split()) or type(err).__name__, err.exit_code)

@@ -211,9 +211,8 @@ def how_to_get(role: str, models_dir=None) -> str:
         where = f"take {spec.archive_member} out of the zip at {spec.url}"
     else:
         where = f"download it from {spec.url}"
-    if models_dir is None or is_default_models_dir(models_dir):
-        return f"run `{fill_command()}` or {where} ({README_HINT})"
-    return (f"run `{fill_command(models_dir)}` (or `{fill_command(models_dir, offline=True)}` with files you "
+    folder = None if models_dir is None or is_default_models_dir(models_dir) else models_dir
+    return (f"run `{fill_command(folder)}` (or `{fill_command(folder, offline=True)}` with files you "
             f"downloaded), or {where} ({README_HINT})")
 
 
@@ -221,6 +220,13 @@ def missing_message(role: str, models_dir) -> str:
     """The one-line message for a missing file of ``role`` in ``models_dir``."""
     names = "/".join(SMPL_FILE_NAMES) if role == "smpl" else _spec(role).file_name
     return f"missing model file {names} in {models_dir}: {how_to_get(role, models_dir)}"
+
+
+def absent_message(role: str, models_dir) -> str:
+    """The one-line note for an optional file (``required=False``) that is not there: not "missing", since
+    nothing asked for it (the SMPL body: captures carry their own; only some imports need it)."""
+    names = "/".join(SMPL_FILE_NAMES) if role == "smpl" else _spec(role).file_name
+    return f"no {names} in {models_dir} (optional): {how_to_get(role, models_dir)}"
 
 
 def models_dir_problem(folder) -> Optional[str]:
@@ -537,7 +543,9 @@ def _validate_entries(models_dir: Optional[str], files: list[str]) -> list[dict]
         spec = MODEL_FILES[role]
         row = {"role": role, "file": spec.file_name, "path": str(path) if path else None, "required": spec.required}
         if path is None:
-            row.update(status="missing", message=missing_message(role, resolve_models_dir(models_dir)))
+            folder = resolve_models_dir(models_dir)
+            row.update(status="missing", message=missing_message(role, folder) if spec.required
+                       else absent_message(role, folder))
         else:
             try:
                 validate_model_file(role, path)

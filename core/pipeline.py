@@ -94,6 +94,7 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     check_frame_range(config.frame_start, config.frame_end)
     reader = VideoReader(video_path)
     info = reader.info
+    _check_enough_frames(reader, config)  # a clip too short is refused before seconds of model loading
     detections = detector_file = None
     if config.detections_path:
         from .tracking import load_detections
@@ -313,7 +314,8 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
 
     tc = config.tracker
     per_frame = detector is not None or detections.track_ids is None
-    every = max(1, int(config.speed.detect_every)) if per_frame else 1  # detect on positions 0, k, 2k, ...
+    # --detect-every thins out the detector's work; boxes from a file are all used (they cost nothing)
+    every = max(1, int(config.speed.detect_every)) if detector is not None else 1  # positions 0, k, 2k, ...
     tracker = PersonTracker(tc.tracker, -(-tc.max_gap_frames // every)) if per_frame else None
     by_frame: dict[int, list] = {}
     if detections is not None and per_frame:
@@ -363,11 +365,8 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
     if streamed is not None:
         streamed.finish()
     frame_ids_arr = np.asarray(frame_ids, dtype=np.int64)
-    required = max(tc.min_track_frames, config.window.seqlen)
-    if len(frame_ids) < required:
-        raise VideoTooShortError(
-            f"{reader.path} gives only {len(frame_ids)} frames to process (after the frame range and target fps); "
-            f"at least {required} are needed (use a longer clip, a wider --frames range or a higher --target-fps)")
+    if len(frame_ids) < _required_frames(config):
+        raise _too_short(reader, config, len(frame_ids))
     if tracker is not None:
         raw = tracker.raw_tracks()
     else:
@@ -385,6 +384,35 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
             f"track(s), the longest {longest} frames); use a clip where the person stays in view longer")
     report("detect", 1.0, f"{len(tracks)} person track(s)")
     return frame_ids_arr, np.asarray(times, dtype=np.float64), tracks
+
+
+def _required_frames(config: CaptureConfig) -> int:
+    return max(config.tracker.min_track_frames, config.window.seqlen)
+
+
+def _too_short(reader: VideoReader, config: CaptureConfig, count: int) -> VideoTooShortError:
+    return VideoTooShortError(
+        f"{reader.path} gives only {count} frames to process (after the frame range and target fps); at least "
+        f"{_required_frames(config)} are needed (use a longer clip, a wider --frames range or a higher --target-fps)")
+
+
+def _check_enough_frames(reader: VideoReader, config: CaptureConfig) -> None:
+    """Refuse a clip (or range) too short to capture, before any model is loaded. Where the container's frame
+    count promises plenty this trusts it (pass 1 checks again); otherwise it counts the frames pass 1 would
+    process without decoding pixels, stopping as soon as there are enough."""
+    required = _required_frames(config)
+    if reader.info.frame_count > 0 and _expected_frames(reader, config) >= 2 * required:
+        return
+    count = 0
+    scan = reader.scan(64, config.frame_start, config.frame_end, config.target_fps, decode=False)
+    try:
+        for chunk in scan:
+            count += int(chunk.frame_ids.shape[0])
+            if count >= required:
+                return
+    finally:
+        scan.close()
+    raise _too_short(reader, config, count)
 
 
 def _expected_frames(reader: VideoReader, config: CaptureConfig) -> int:

@@ -74,6 +74,16 @@ def swap_red_blue(frame_u8: np.ndarray, out: Optional[np.ndarray] = None) -> np.
     return cv2.cvtColor(frame_u8, cv2.COLOR_BGR2RGB, dst=out)
 
 
+def encode_jpeg(frame_rgb_u8: np.ndarray, quality: int = 90) -> bytes:
+    """(H, W, 3) uint8 RGB -> the bytes of a JPEG file (baseline, 4:2:0, ``quality`` 1-100)."""
+    cv2 = opencv()
+    ok, data = cv2.imencode(".jpg", swap_red_blue(np.ascontiguousarray(frame_rgb_u8)),
+                            [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+    if not ok:
+        raise VideoReadError("OpenCV could not encode a frame as JPEG")
+    return data.tobytes()
+
+
 @contextlib.contextmanager
 def _quiet_opencv():
     """Silence OpenCV's (and FFmpeg's) own stderr messages for the duration; restores the previous level.

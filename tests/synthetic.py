@@ -423,3 +423,26 @@ def write_synthetic_video(path, n_frames: int = 40, width: int = 320, height: in
         writer.write(img)
     writer.release()
     return path
+
+
+def write_counter_video(path, n_frames: int = 40, width: int = 320, height: int = 240, fps: float = 30.0) -> Path:
+    """Frames that tell which one they are: a textured background with a white bar at x = 7 t (frame t) and a
+    dark bar at x = width - 8 - 5 t, so a frame shown anywhere (a render, a viewer) is identified by comparing
+    it with the decoded frames (the nearest one is clearly the right one)."""
+    import cv2
+
+    path = Path(path)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {path}")
+    rng = np.random.default_rng(5)
+    background = cv2.GaussianBlur(rng.integers(60, 190, size=(height, width, 3)).astype(np.uint8), (0, 0), 2)
+    for t in range(n_frames):
+        img = background.copy()
+        x = (7 * t) % (width - 8)
+        img[:, x:x + 8] = 255
+        y = (width - 8 - 5 * t) % (width - 8)
+        img[height // 4:3 * height // 4, y:y + 8] = 20
+        writer.write(img)
+    writer.release()
+    return path

@@ -28,9 +28,6 @@ to stop (one "error:" line); 130 interrupted (finished clips are kept; run the s
 
 
 def add_parser(sub, formatter=argparse.RawDescriptionHelpFormatter):
-    from ..config import CaptureConfig, TrackerConfig, WindowConfig
-
-    d, dt = CaptureConfig(), TrackerConfig()
     p = sub.add_parser("batch", help="capture many videos into one .npz each, resumably (workers, Ray)",
                        description="Capture many videos: one result .npz per clip, a manifest, resume, workers, Ray.",
                        epilog=EPILOG, formatter_class=formatter)
@@ -52,58 +49,18 @@ def add_parser(sub, formatter=argparse.RawDescriptionHelpFormatter):
     g.add_argument("--recursive", action="store_true", help="also search sub-folders of folder inputs")
     g.add_argument("--dry-run", action="store_true", help="list what would be captured, then stop")
     g.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stderr")
-    c = p.add_argument_group("capture options (for every clip; a list's columns override them per clip)")
-    c.add_argument("--models", metavar="DIR", help="models folder (default: $TCMR_MOCAP_MODELS, else ./models)")
-    c.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=d.device, help="where the networks run")
-    c.add_argument("--smpl", metavar="FILE", help="SMPL body file")
-    c.add_argument("--track", metavar="all|ID", help="every person track (default) or one track id")
-    c.add_argument("--frames", metavar="START:END", help="only these video frames, inclusive, from 0")
-    c.add_argument("--target-fps", type=float, metavar="F", help="process about F frames per second")
-    c.add_argument("--focal-length", type=float, metavar="PX", help="focal length in pixels")
-    c.add_argument("--windowing", choices=("ours", "official"), default=None,
-                   help=f"TCMR edge windows (default {WindowConfig().windowing})")
-    c.add_argument("--no-smoothing", action="store_true", help="keep the raw network output")
-    c.add_argument("--save-vertices", action="store_true", help="also store SMPL vertices and 49 joints per frame")
-    c.add_argument("--tracker", choices=("bytetrack", "botsort"), default=None, help=f"(default {dt.tracker})")
-    c.add_argument("--min-track-frames", type=int, metavar="N", help=f"(default {dt.min_track_frames})")
-    c.add_argument("--max-gap-frames", type=int, metavar="N", help=f"(default {dt.max_gap_frames})")
-    from ..motion.cli import add_refine_options
-    from ..speed import add_speed_options
+    from ..capture_options import PER_CLIP_NOTE, add_capture_options
 
-    add_speed_options(c)  # --fast, --precision, --detect-every, --detector-size, --lanes: as for capture
-    from ..extremities.cli import add_extremity_options
-
-    add_extremity_options(c)  # --hands, --face: as for capture
-    add_refine_options(p, for_capture=True)  # --foot-lock, --upright, --smoothing ...: as for capture
+    add_capture_options(p, detections=False, title=f"capture options {PER_CLIP_NOTE}")  # as for capture
     return p
 
 
 def options_from_args(args):
+    from ..capture_options import capture_settings
     from ..errors import InvalidArgumentError
-    from .inputs import parse_clip_options
     from .runner import BatchOptions
 
-    clip_like = {}
-    for name in ("frames", "track", "target_fps", "focal_length", "windowing", "tracker", "min_track_frames",
-                 "max_gap_frames"):
-        value = getattr(args, name)
-        if value is not None:
-            clip_like[name] = str(value)
-    capture = parse_clip_options(clip_like, os.getcwd(), "the command line")
-    if args.no_smoothing:
-        capture["no_smoothing"] = True
-    if args.save_vertices:
-        capture["save_vertices"] = True
-    capture.update(models=os.path.abspath(args.models) if args.models else None, device=args.device,
-                   smpl=os.path.abspath(args.smpl) if args.smpl else None)
-    from ..motion.cli import refine_config_from_args
-
-    capture["refine"] = refine_config_from_args(args, no_smoothing=args.no_smoothing)  # a RefineConfig
-    capture["speed"] = {k: getattr(args, k, None)
-                        for k in ("fast", "precision", "detect_every", "detector_size", "lanes")}
-    from ..extremities.cli import extremity_args
-
-    capture["extremities"] = extremity_args(args)
+    capture = capture_settings(args)  # as the capture command reads them
     if args.workers < 1:
         raise InvalidArgumentError(f"--workers must be 1 or more, got {args.workers}")
     if args.threads is not None and args.threads < 1:

@@ -6,7 +6,8 @@ Each line (the last line of a clip wins)::
      "seconds": 3.2, "error": null | "one line", "key": "1a2b3c4d", "size": 123456, "mtime_ns": 1700000000000000000,
      "sha256": null | "...", "options": "<hash of the capture options>", "tracks": 1, "person_frames": 40,
      "frames": 40, "worker": "local-1 pid 1234", "attempt": 1, "finished_at": "2026-12-01T16:40:00Z",
-     "parts": {"body": true, "hands": true, "face": false}}  (parts: what a done clip captured)
+     "parts": {"body": true, "hands": true, "face": false},  (parts: what a done clip captured)
+     "warnings": ["the floor could not be estimated ..."]}          (warnings: only when the capture had some)
 
 Only one process writes it (the batch's driver), each line with one ``write`` + flush + fsync, so a crash
 leaves at most one incomplete last line, which :class:`Manifest` ignores. Resume (:func:`plan`): a clip whose
@@ -14,6 +15,10 @@ last record is ``done`` with the same video fingerprint (size + mtime, or the co
 ``--hash``), the same options and an output that still exists and is whole (its zip directory and headers pass
 the result checks of ``core/result_schema.py``) is skipped; a ``failed`` one is skipped too
 unless ``retry_failed`` (or its video changed); everything else is captured again.
+
+The headless Blender command keeps its own manifest of the same kind (``blender_manifest.jsonl``: the clip's
+capture or motion file is its "video", the ``.blend`` its output, and every file of a record's ``outputs`` list
+must still exist for the clip to count as done).
 """
 
 from __future__ import annotations
@@ -125,8 +130,10 @@ class Plan:
 
 
 def plan(clips: list, manifest: Manifest, opts_hash_of, out_dir: str, retry_failed: bool = False,
-         content_hash: bool = False, force: bool = False) -> Plan:
-    """Decide per clip: capture, skip as done, or skip as failed. ``opts_hash_of(clip)`` -> options hash."""
+         content_hash: bool = False, force: bool = False, intact=None) -> Plan:
+    """Decide per clip: capture, skip as done, or skip as failed. ``opts_hash_of(clip)`` -> options hash;
+    ``intact(path)``: is a done clip's output still whole (default: a result file that passes the checks)."""
+    intact = intact or _intact
     result = Plan()
     for clip in clips:
         fp = video_fingerprint(clip.video, content_hash)
@@ -136,7 +143,8 @@ def plan(clips: list, manifest: Manifest, opts_hash_of, out_dir: str, retry_fail
             rec.get("sha256") == fp["sha256"] if content_hash and rec.get("sha256")
             else rec.get("mtime_ns") == fp["mtime_ns"])
         same = same_video and rec.get("options") == opts_hash_of(clip)
-        if same and rec.get("status") == "done" and _intact(os.path.join(out_dir, clip.output_name)):
+        if same and rec.get("status") == "done" and intact(os.path.join(out_dir, clip.output_name)) and \
+                all(os.path.exists(p) for p in rec.get("outputs") or ()):
             result.done.append(clip)
         elif same and rec.get("status") == "failed" and not retry_failed:
             result.failed.append(clip)

@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+MIN_RATE_SECONDS = 5.0  # clips/min is shown once the batch has run this long
+
 
 def _clock(seconds: float) -> str:
     if seconds != seconds or seconds == float("inf"):
@@ -57,10 +59,13 @@ class BatchProgress:
             self.done += 1
         else:
             self.failed += 1
+        warnings = list(record.get("warnings") or ())
         if self.as_json:
             self.emit({"type": "clip", "key": key, "video": record.get("video"), "status": record.get("status"),
                        "output": record.get("output"), "error": record.get("error"),
-                       "seconds": record.get("seconds")})
+                       "seconds": record.get("seconds"), "warnings": warnings})
+            for warning in warnings:
+                self.emit({"type": "warning", "key": key, "message": f"{name}: {warning}"})
         elif not self.live:
             n = self.done + self.failed
             if record.get("status") == "done":
@@ -71,6 +76,9 @@ class BatchProgress:
         else:
             if record.get("status") != "done":
                 self.line(f"failed {name}: {record.get('error')}")
+        if not self.as_json:
+            for warning in warnings:
+                self.line(f"warning {name}: {warning}")
         self.draw(force=True)
 
     # ---------------------------------------------------------------------------------------------- output
@@ -87,9 +95,10 @@ class BatchProgress:
     def status(self) -> str:
         elapsed = time.monotonic() - self.t0
         n = self.done + self.failed
-        rate = 60.0 * n / elapsed if elapsed > 0 and n else 0.0
+        # a rate needs some time to mean anything: clips that fail at once would otherwise read "80520.8 clips/min"
+        rate = f"{60.0 * n / elapsed:.1f}" if elapsed >= MIN_RATE_SECONDS and n else "--"
         return (f"[{n}/{self.total}] {self.done} done, {self.failed} failed, {len(self.running)} running | "
-                f"{100 * self.fraction():3.0f}% | {rate:.1f} clips/min | ETA {_clock(self.eta_s())}")
+                f"{100 * self.fraction():3.0f}% | {rate} clips/min | ETA {_clock(self.eta_s())}")
 
     def draw(self, force: bool = False) -> None:
         now = time.monotonic()

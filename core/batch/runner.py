@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..errors import InvalidArgumentError, MocapError, OutputNotWritableError
+from ..cli_values import check_output_folder
+from ..errors import InvalidArgumentError, MocapError
 from . import inputs as inputs_mod
 from .manifest import MANIFEST_NAME, Manifest, capture_options_hash, plan
 from .progress import BatchProgress
@@ -90,6 +91,8 @@ class _Driver:
                       "worker": result.get("worker"), "attempt": result.get("attempt", 1)}
             if result.get("parts"):
                 record["parts"] = result["parts"]  # what was captured: {"body", "hands", "face": bool}
+            if result.get("warnings"):
+                record["warnings"] = list(result["warnings"])  # e.g. "the floor could not be estimated ..."
             if result.get("restarted"):
                 record["restarted"] = True  # its worker had been lost and started again (Ray)
             if result.get("traceback"):
@@ -102,21 +105,6 @@ class _Driver:
                 return
             self.records[key] = record
             self.progress.finish(key, record, os.path.basename(task["video"]))
-
-
-def check_out_dir(out_dir: str) -> None:
-    """Create OUT_DIR if needed and prove it is writable (a real write), before any work is done."""
-    import tempfile
-
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise OutputNotWritableError(f"the output {out_dir} is a file, not a folder (give a folder with -o)")
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".tcmr_write_test_"):
-            pass
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot write to the output folder {out_dir}: {exc.strerror or exc} "
-                                     "(choose a writable -o folder)") from None
 
 
 def _remove_partials(out_dir: str, names) -> int:
@@ -186,7 +174,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     if opts.ray and executor is None:
         executor = make_executor(opts)
         executor.check()  # an unreachable cluster fails now, with one line, before anything is written
-    check_out_dir(out_dir)
+    check_output_folder(out_dir)  # created and written to before any work is done
     collected = inputs_mod.collect_clips(opts.inputs, recursive=opts.recursive, skip_dirs=[out_dir])
     clips = collected.clips
     progress_stream = BatchProgress(0, {}, as_json=opts.progress_json)
@@ -234,19 +222,20 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
             failed_early.append((clip.key, " ".join(str(err).split())))
     progress = BatchProgress(len(tasks), {k: t["frames"] for k, t in tasks.items()}, as_json=opts.progress_json,
                              skipped=summary.skipped_done)
+    early = {k for k, _ in failed_early}
+    queue_ = sorted((t for k, t in tasks.items() if k not in early), key=lambda t: -t["frames"])
+    public = [{k: t[k] for k in ("key", "video", "output", "config", "clip", "frames")} for t in queue_]
+    if opts.dry_run:  # says what a run would do; writes nothing (no record, so the real run tries every clip)
+        for key, error in failed_early:
+            progress.line(f"would fail {tasks[key]['video']}: {error}")
+        for t in queue_:
+            progress.line(f"would capture {t['video']} ({t['frames']} frames) -> {t['output']}")
+        summary.not_run = len(tasks)
+        return summary
     driver = _Driver(tasks, manifest, progress, stop)
     for key, error in failed_early:
         driver.on_start(key, "driver")
         driver.on_result(key, {"status": "failed", "error": error, "seconds": 0.0, "worker": "driver"})
-    early = {k for k, _ in failed_early}
-    queue_ = sorted((t for k, t in tasks.items() if k not in early), key=lambda t: -t["frames"])
-    public = [{k: t[k] for k in ("key", "video", "output", "config", "clip", "frames")} for t in queue_]
-
-    if opts.dry_run:
-        for t in queue_:
-            progress.line(f"would capture {t['video']} ({t['frames']} frames) -> {t['output']}")
-        summary.not_run = len(queue_)
-        return summary
 
     interrupted = [False]
     previous = previous_term = None

@@ -91,6 +91,9 @@ class CaptureWorker:
                 set_torch_threads(self.threads)
             out.update(status="done", tracks=len(result.tracks), person_frames=int(sum(len(t) for t in result.tracks)),
                        parts=(getattr(result, "meta", {}).get("extremities") or {}).get("parts", {"body": True}))
+            warnings = capture_warnings(result)
+            if warnings:
+                out["warnings"] = warnings
         except CancelledError:
             raise
         except OutputNotWritableError as err:
@@ -107,6 +110,13 @@ class CaptureWorker:
             out["traceback"] = traceback.format_exc(limit=20)[-2000:]  # small: one atomic pipe write (local.py)
         out["seconds"] = round(time.perf_counter() - t0, 3)
         return out
+
+
+def capture_warnings(result) -> list:
+    """What a finished capture warns about: its hands/face stage (e.g. no hand model file) and refine (e.g. no
+    floor found: the motion keeps the camera frame)."""
+    meta = getattr(result, "meta", None) or {}
+    return [str(w) for part in ("extremities", "refine") for w in (meta.get(part) or {}).get("warnings", [])]
 
 
 def _one_line(err: BaseException) -> str:

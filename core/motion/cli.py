@@ -117,8 +117,10 @@ def summary_line(path: str, result, report) -> str:
         parts.append(f"floor: camera pitch {f.pitch_deg:+.1f}°, roll {f.roll_deg:+.1f}°, height {f.camera_height_m:.2f} m, "
                      f"confidence {f.confidence} (±{f.tilt_error_deg:.1f}°)")
     contacts = sum(report.contact_frames.values())
-    if contacts:
-        parts.append(f"{contacts} frames with a foot planted")
+    if contacts:  # --foot-lock ground keeps feet on the floor but pins nothing: say so
+        mode = (((result.meta.get("refine") or {}).get("options") or {}).get("foot_lock") or {}).get("mode")
+        parts.append(f"{contacts} frames with a foot on the floor (kept on it, not pinned)" if mode == "ground"
+                     else f"{contacts} frames with a foot planted")
     parts.append(f"{1000 * report.seconds / max(report.rows, 1):.3f} ms per person-frame")
     return "; ".join(parts)
 

@@ -71,6 +71,54 @@ def write_video(path, **kwargs) -> Path:
     return Path(path)
 
 
+def write_counter_video(path, **kwargs) -> Path:
+    """synthetic.write_counter_video (frames that tell which one they are), in the core's Python if need be."""
+    import synthetic
+
+    if _has_cv2():
+        return synthetic.write_counter_video(path, **kwargs)
+    _in_runtime("import json, synthetic; synthetic.write_counter_video(sys.argv[1], **json.loads(sys.argv[2]))",
+                path, json.dumps(kwargs))
+    return Path(path)
+
+
+def video_timing(video) -> tuple[float, np.ndarray]:
+    """(nominal fps, (N,) time of every frame) as a capture reads the video (core.video.VideoReader)."""
+    code = ("import json; from core.video import VideoReader; r = VideoReader(sys.argv[1])\n"
+            "for _ in r.scan(decode=False): pass\n"
+            "print(json.dumps([r.nominal_fps(), r.timestamps_s.tolist()]))")
+    if _has_cv2():
+        from tcmr_mocap.core.video import VideoReader
+
+        reader = VideoReader(str(video))
+        for _ in reader.scan(decode=False):
+            pass
+        return reader.nominal_fps(), reader.timestamps_s
+    import subprocess
+
+    repo = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([runtime_python(), "-c", f"import sys; sys.path.insert(0, {repo!r}); {code}", str(video)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    fps, ts = json.loads(done.stdout.strip().splitlines()[-1])
+    return fps, np.asarray(ts, dtype=np.float64)
+
+
+def png_rgb(path) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] of an image file read by Blender, row 0 at the top (Blender stores images
+    bottom-up)."""
+    import bpy
+
+    img = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        w, h = img.size
+        px = np.empty(w * h * 4, dtype=np.float32)
+        img.pixels.foreach_get(px)
+        return px.reshape(h, w, 4)[::-1, :, :3].copy()
+    finally:
+        bpy.data.images.remove(img)
+
+
 def video_frames_rgb(video) -> np.ndarray:
     """Every frame of a video as (T, H, W, 3) float32 RGB in [0, 1] (OpenCV here, or in the core's Python)."""
     if not _has_cv2():

@@ -30,6 +30,10 @@ def _expose_package() -> None:
 
 
 _expose_package()
+# footage frames the add-on writes for scenes without a saved .blend go here, not into the user's cache
+if not os.environ.get("TCMR_MOCAP_CACHE"):
+    os.environ["TCMR_MOCAP_CACHE"] = tempfile.mkdtemp(prefix="tcmr_cache_")
+    atexit.register(shutil.rmtree, os.environ["TCMR_MOCAP_CACHE"], True)
 sys.path.insert(0, str(Path(__file__).parent))  # blender_helpers
 
 from blender_helpers import enable_addon  # noqa: E402  (after the package is exposed)

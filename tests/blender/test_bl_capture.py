@@ -74,6 +74,19 @@ def test_capture_imports_the_result_and_passes_the_options(scene, tmp_path, prep
     assert not os.path.exists(os.path.dirname(out))
 
 
+def test_panel_detections_file_and_each_progress_line_once(scene, tmp_path, prepared_result, synthetic_video, capfd):
+    """Issue 24 (13, 15): the panel has a detections-file field (the capture passes it to the core), and a blocking
+    capture prints each progress line once (the final "save: saved" came out three times)."""
+    python = fake(tmp_path, mode="ok", result=str(prepared_result), step_s=0.2)
+    scene.tcmr.detections_path = str(tmp_path / "boxes.json")
+    assert bpy.ops.tcmr.capture(filepath=str(synthetic_video), python_path=str(python),
+                                models_dir=str(tmp_path)) == {"FINISHED"}
+    argv = json.loads((python.parent / "argv.json").read_text())
+    assert f"--detections {tmp_path / 'boxes.json'}" in " ".join(argv)
+    lines = [line for line in capfd.readouterr().out.splitlines() if line.startswith("[tcmr]")]
+    assert len(lines) >= 3 and len(lines) == len(set(lines)), lines
+
+
 def test_core_error_becomes_a_report(scene, tmp_path, synthetic_video):
     message = "no person found in walk.mp4: try --detections or a video where the person is larger"
     python = fake(tmp_path, mode="error", message=message)

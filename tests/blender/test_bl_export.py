@@ -120,6 +120,49 @@ def test_frame_range_and_fps(retargeted, tmp_path):
     assert np.abs(heads(target, names, frames) - heads(new, names, file_frames)).max() < TOL_M
 
 
+def test_fractional_frame_rate_stays_exact(scene, tmp_path, smpl_arrays):
+    """Issue 24 (11): a 29.83 fps capture runs in a 30 / 1.0057 scene; its GLB played at 30.17 fps (Blender's
+    exporter multiplies where it should divide). The scene, the GLB/glTF sampler times and the FBX time all keep
+    29.83 fps: key k at k / 29.83 s."""
+    import json
+
+    import blender_helpers as H
+    import fbx_binary
+    from tcmr_mocap.blender_addon import scene_builder
+
+    fps, n = 29.83, 30
+    R, transl = H.to_camera_frame(*H.procedural_motion(n))
+    H.make_result(smpl_arrays, {1: (R, transl, np.arange(n), np.zeros(10))}, fps=fps).save(tmp_path / "tennis.npz")
+    scene_builder.import_file(bpy.context, str(tmp_path / "tennis.npz"),
+                              scene_builder.BuildOptions(create_mesh=False, set_scene=True))
+    assert scene.render.fps / scene.render.fps_base == pytest.approx(fps, rel=1e-6)
+    arm = bpy.context.view_layer.objects.active
+    for name in ("tennis.glb", "tennis.gltf"):
+        export.export_action(bpy.context, arm, str(tmp_path / name), "GLTF")
+        doc = (json.loads((tmp_path / name).read_text()) if name.endswith(".gltf") else
+               glb_json(tmp_path / name))
+        accessor = doc["accessors"][doc["animations"][0]["samplers"][0]["input"]]
+        assert accessor["count"] == n
+        duration = accessor["max"][0] - accessor["min"][0]
+        assert duration == pytest.approx((n - 1) / fps, rel=1e-5), (name, duration)  # not (n - 1) / 30.17
+    export.export_action(bpy.context, arm, str(tmp_path / "tennis.fbx"), "FBX")
+    nodes = fbx_binary.read_nodes(tmp_path / "tennis.fbx")
+    assert fbx_binary.global_setting(nodes, b"TimeMode") == 14  # custom rate ...
+    assert fbx_binary.global_setting(nodes, b"CustomFrameRate") == pytest.approx(fps, rel=1e-6)  # ... of 29.83
+    keys = np.array(fbx_binary.key_times_s(nodes)[0]) * fps  # in frames of 29.83 fps: whole numbers
+    np.testing.assert_allclose(keys, np.round(keys), atol=1e-4)
+    assert np.diff(np.round(keys)).tolist() == [1.0] * (n - 1)
+
+
+def glb_json(path) -> dict:
+    import json
+    import struct
+
+    data = path.read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[20:20 + length])
+
+
 def _state(target):
     s = bpy.context.scene
     return (sorted(o.name for o in bpy.data.objects), sorted(a.name for a in bpy.data.actions),

@@ -15,18 +15,6 @@ W, HGT, F = 320, 240, 400.0
 TORSO = [0, 1, 2, 3, 6, 9, 12, 13, 14, 16, 17]  # pelvis, hips, spine, neck, collars, shoulders
 
 
-def png_rgb(path) -> np.ndarray:
-    """(H, W, 3) float in [0, 1], row 0 at the top (Blender stores images bottom-up)."""
-    img = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        w, h = img.size
-        px = np.empty(w * h * 4, dtype=np.float32)
-        img.pixels.foreach_get(px)
-        return px.reshape(h, w, 4)[::-1, :, :3].copy()
-    finally:
-        bpy.data.images.remove(img)
-
-
 def body_mask(rgb: np.ndarray) -> np.ndarray:
     """Workbench's light-blue body: blue well above red (footage here is grey, red-brown and skin-coloured)."""
     return (rgb[..., 2] - rgb[..., 0]) > 0.12
@@ -82,10 +70,11 @@ def test_body_pixels_land_on_the_projected_joints(captured_scene, tmp_path):
     info = render.setup_overlay(scene, str(tmp_path / "frames" / "overlay_####.png"), frames=(3, 5))
     assert info["engine"] == "BLENDER_WORKBENCH" and info["footage"] and info["frames"] == (3, 5)
     files = render.render(scene)
-    assert [p.rsplit("_", 1)[1] for p in files] == ["0003.png", "0004.png", "0005.png"]
+    # named by the video frame each shows (issue 24, 15): scene frames 3-5 are video frames 2-4
+    assert [p.rsplit("_", 1)[1] for p in files] == ["0002.png", "0003.png", "0004.png"]
     for scene_frame, path in zip((3, 4, 5), files):
         row = scene_frame - 1  # keys sit on video frame + 1
-        rgb = png_rgb(path)
+        rgb = H.png_rgb(path)
         assert rgb.shape == (HGT, W, 3)
         mask = body_mask(rgb)
         joints = projected_joints(track, row)
@@ -124,21 +113,53 @@ def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
     scene, track, video = captured_scene
     render.setup_overlay(scene, str(tmp_path / "half.png"), frames=(2, 2), scale=50)
     (path,) = render.render(scene)
-    assert path.endswith("half_0002.png")
-    rgb = png_rgb(path)
+    assert path.endswith("half_0001.png")
+    rgb = H.png_rgb(path)
     assert rgb.shape == (HGT // 2, W // 2, 3)
     mask = body_mask(rgb)
     for j in TORSO:
         x, y = np.round(projected_joints(track, 1, scale=0.5)[j]).astype(int)
         assert mask[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3].any(), j
     render.setup_overlay(scene, str(tmp_path / "clip.mp4"), frames=(1, 3))
-    (movie,) = render.render(scene)
+    progress = []
+    (movie,) = render.render(scene, on_frame=lambda done, total: progress.append((done, total)))
     frames = H.video_frames_rgb(movie)
     assert frames.shape[:3] == (3, HGT, W)
+    assert progress == [(1, 3), (2, 3), (3, 3)]  # a video reports its progress per frame too (issue 24, 15)
     with pytest.raises(InvalidArgumentError, match="image sequence"):
         render.setup_overlay(scene, str(tmp_path / "x.gif"))
     with pytest.raises(InvalidArgumentError, match="engine"):
         render.setup_overlay(scene, str(tmp_path / "x.png"), engine="povray")
+
+
+def test_odd_scaled_size_renders_an_even_video_in_place(captured_scene, tmp_path):
+    """Issue 24 (2): `--render-scale 25` of an 812×720 video stopped a batch with 'width not divisible by 2'.
+    Any scale renders: the video is the nearest smaller even size, the body and the footage still aligned."""
+    from tcmr_mocap.blender_addon import render
+
+    scene, track, video = captured_scene
+    render.setup_overlay(scene, str(tmp_path / "odd.mp4"), frames=(3, 4), scale=33)  # 105.6 x 79.2 -> 105 x 79
+    (movie,) = render.render(scene)
+    frames = H.video_frames_rgb(movie)
+    assert frames.shape[:3] == (2, 78, 104)
+    sx, sy = 104 / W, 78 / HGT
+    rgb = frames[0]  # scene frame 3 = video frame 2
+    mask = body_mask(rgb)
+    joints = projected_joints(track, 2) * [sx, sy]
+    hits = [mask[max(int(round(y)) - 2, 0):int(round(y)) + 3, max(int(round(x)) - 2, 0):int(round(x)) + 3].any()
+            for x, y in joints[TORSO]]
+    assert np.mean(hits) >= 0.9, hits
+    # the footage fills the frame the same way: the source frame stretched to 104 x 78 (bilinear), away from the body
+    src = footage_frame(video, 2)
+    ys, xs = (np.arange(78) + 0.5) / sy - 0.5, (np.arange(104) + 0.5) / sx - 0.5
+    y0, x0 = np.clip(np.floor(ys).astype(int), 0, HGT - 2), np.clip(np.floor(xs).astype(int), 0, W - 2)
+    fy, fx = np.clip(ys - y0, 0, 1)[:, None, None], np.clip(xs - x0, 0, 1)[None, :, None]
+    stretched = ((1 - fy) * ((1 - fx) * src[y0][:, x0] + fx * src[y0][:, x0 + 1])
+                 + fy * ((1 - fx) * src[y0 + 1][:, x0] + fx * src[y0 + 1][:, x0 + 1]))
+    grid = np.stack(np.meshgrid(np.arange(104), np.arange(78)), -1).reshape(-1, 2).astype(float)
+    far = segment_distance(grid, joints).reshape(78, 104) > 10
+    assert np.abs(rgb - stretched)[far].mean() < 0.04
+    assert np.abs(rgb[:, 3:] - stretched[:, :-3])[far[:, 3:]].mean() > np.abs(rgb - stretched)[far].mean()
 
 
 def test_hidden_body_is_not_rendered_and_the_footage_stays(captured_scene, tmp_path):
@@ -151,7 +172,7 @@ def test_hidden_body_is_not_rendered_and_the_footage_stays(captured_scene, tmp_p
     assert bodies
     render.setup_overlay(scene, str(tmp_path / "hidden.png"), frames=(4, 4), hide=tuple(bodies))
     (path,) = render.render(scene)
-    rgb = png_rgb(path)
+    rgb = H.png_rgb(path)
     assert not body_mask(rgb).any()
     assert np.abs(rgb - footage_frame(video, 3)).mean() < 0.03
 
@@ -164,7 +185,7 @@ def test_cycles_renders_the_body_in_the_same_place(captured_scene, tmp_path):
     assert info["engine"] == "CYCLES" and scene.cycles.samples == 2
     assert any(o.type == "LIGHT" for o in scene.objects)  # a light was added for a lit engine
     (path,) = render.render(scene)
-    rgb = png_rgb(path)
+    rgb = H.png_rgb(path)
     half = footage_frame(video, 2).reshape(HGT // 2, 2, W // 2, 2, 3).mean(axis=(1, 3))  # 2×2 box, as INTER_AREA
     changed = np.abs(rgb - half).sum(axis=2) > 0.15
     joints = projected_joints(track, 2, scale=0.5)
@@ -198,7 +219,7 @@ def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays
     bodies = [o for o in scene.objects if o.type == "MESH"]
     render.setup_overlay(scene, str(tmp_path / "retimed.png"), frames=(4, 4), hide=tuple(bodies))
     (path,) = render.render(scene)
-    rgb = png_rgb(path)
+    rgb = H.png_rgb(path)
     off = {k: float(np.abs(rgb - footage_frame(video, k)).mean()) for k in range(12)}
     assert min(off, key=off.get) == 6 and off[6] < 0.03, off  # not 3, the frame an untimed clip would show
     # imported again at the video's own rate, the driver goes and the clip runs one frame per frame

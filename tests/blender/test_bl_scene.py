@@ -115,8 +115,10 @@ def test_keyframes_counts_values_and_hemispheres(scene, tmp_path, smpl_arrays):
     assert action.name == "walk.mp4 · track 2"
     assert obj.animation_data.action_slot is not None
     bag = channelbag_of(obj)
-    assert len(bag.fcurves) == 24 * 4 + 3
-    assert {g.name for g in bag.groups} == set(SMPL_JOINT_NAMES)
+    # 24 quaternions, the root location, and (the track covers scene frames 11-100 of 120) keyed visibility
+    assert len(bag.fcurves) == 24 * 4 + 3 + 2
+    assert {g.name for g in bag.groups} == set(SMPL_JOINT_NAMES) | {"Visibility"}
+    assert tuple(action.frame_range) == (11.0, 100.0)
     quats = np.empty((90, 24, 4))
     for j, name in enumerate(SMPL_JOINT_NAMES):
         for i in range(4):
@@ -149,7 +151,8 @@ def test_other_scene_rate_maps_by_time(scene, tmp_path, smpl_arrays):
     np.testing.assert_array_equal(frames, np.unique(1 + np.floor(np.arange(30) / 30 * 24 + 0.5)))
 
 
-def test_camera_footage_and_scene(scene, tmp_path, smpl_arrays, synthetic_video):
+def test_camera_footage_and_scene(scene, tmp_path, smpl_arrays):
+    synthetic_video = H.write_video(tmp_path / "walk.mp4", n_frames=40, fps=30000 / 1001)
     R, transl = H.to_camera_frame(*H.procedural_motion(40))
     result = H.make_result(smpl_arrays, {1: (R, transl, np.arange(40), BETAS)}, video_path=str(synthetic_video),
                            fps=30000 / 1001, width=320, height=240, focal_length_px=400.0)

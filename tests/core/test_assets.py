@@ -87,8 +87,11 @@ def test_missing_file_advice_fills_the_folder_it_is_missing_from(tmp_path):
         assert assets.MODEL_FILES[role].url in message and "\n" not in message
     plain = tmp_path / "plain"
     assert assets.fill_command(plain) == f"python3 install_deps.py --models --models-dir {plain}"
-    # the licence-gated SMPL body is never fetched by a command
+    # the licence-gated SMPL body is never fetched by a command; where nothing asks for it, it is optional, not
+    # "missing" (issue 24, 15)
     assert "--models-dir" not in assets.missing_message("smpl", folder)
+    absent = assets.absent_message("smpl", folder)
+    assert absent.startswith("no SMPL_NEUTRAL.npz/") and f"in {folder} (optional):" in absent
 
 
 def test_default_folder_keeps_the_short_advice():
@@ -96,6 +99,7 @@ def test_default_folder_keeps_the_short_advice():
     for folder in (default, default / "sub" / "..", str(default)):
         message = assets.missing_message("tcmr", folder)
         assert "`python3 install_deps.py --models`" in message and "--models-dir" not in message, message
+        assert "`python3 install_deps.py --models-from FOLDER`" in message, message  # downloaded by hand
     assert assets.how_to_get("spin") == assets.how_to_get("spin", default)
     assert assets.fill_command() == assets.fill_command(default) == "python3 install_deps.py --models"
 
@@ -260,7 +264,9 @@ def test_cli_reports_missing_files(tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["role"] for r in rows] == list(assets.ROLES)
     assert [r["status"] for r in rows] == ["missing"] * len(assets.ROLES)
-    assert all(r["message"].startswith("missing model file") for r in rows)
+    # required files are "missing"; optional ones (the SMPL body, the hand/face models) are only absent
+    assert all(r["message"].startswith("missing model file" if r["required"] else "no ") for r in rows), rows
+    assert {r["role"] for r in rows if not r["required"]} >= {"smpl"}
     assert assets._main(["validate", "--file", "nope=/x"]) == 2
 
 

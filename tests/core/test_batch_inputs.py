@@ -135,8 +135,9 @@ def test_manifest_resume_rules(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ driver
 class _FakeResult:
-    def __init__(self, n):
+    def __init__(self, n, warnings=()):
         self.tracks = [list(range(n))]
+        self.meta = {"refine": {"warnings": list(warnings)}} if warnings else {}
 
     def save(self, path):
         if "full" in os.path.basename(path):
@@ -210,6 +211,49 @@ def test_interrupt_between_clips_keeps_done_ones(tmp_path, fake_capture, fake_mo
     assert len(list((tmp_path / "out").glob("*.npz"))) == 1
 
 
+def test_dry_run_lists_and_records_nothing(tmp_path, fake_capture, fake_models, capsys):
+    """Issue 24 (7): `batch --dry-run` wrote 'failed' records for unreadable clips, so the real run then skipped
+    them. A dry run says what would happen and writes no record; the real run tries every clip."""
+    import synthetic
+    from core.batch.runner import BatchOptions, run_batch
+
+    (tmp_path / "clips").mkdir()
+    synthetic.write_synthetic_video(tmp_path / "clips" / "good.mp4", n_frames=10)
+    touch(tmp_path / "clips" / "broken.mp4", b"not a video")
+    opts = BatchOptions(inputs=[str(tmp_path / "clips")], out_dir=str(tmp_path / "out"),
+                        capture={"models": str(fake_models), "device": "cpu"}, dry_run=True)
+    summary = run_batch(opts)
+    err = capsys.readouterr().err
+    assert summary.exit_code == 0 and summary.not_run == 2 and not summary.records
+    assert "would fail" in err and "broken.mp4" in err and "would capture" in err and "good.mp4" in err
+    assert not (tmp_path / "out" / "manifest.jsonl").exists()
+    opts.dry_run = False
+    summary = run_batch(opts)
+    assert summary.done == 1 and summary.failed == 1 and summary.skipped_failed == 0  # both clips tried
+
+
+def test_capture_warnings_reach_the_manifest_and_the_progress(tmp_path, monkeypatch, fake_models, capsys):
+    """Issue 24 (8): a capture's warnings (e.g. no floor found) were lost in a batch: they are in the clip's
+    manifest record and in the progress (a JSON 'warning' event, the 'clip' event's list)."""
+    import core.pipeline
+    import synthetic
+    from core.batch.runner import BatchOptions, run_batch
+
+    warning = "the floor could not be estimated (fewer than 8 resting frames); the motion stays in the camera frame"
+    monkeypatch.setattr(core.pipeline, "load_models", lambda config, detector=True: object())
+    monkeypatch.setattr(core.pipeline, "run", lambda video, config, progress=None, cancel=None, models=None:
+                        _FakeResult(7, [warning]))
+    synthetic.write_synthetic_video(tmp_path / "swim.mp4", n_frames=10)
+    opts = BatchOptions(inputs=[str(tmp_path / "swim.mp4")], out_dir=str(tmp_path / "out"),
+                        capture={"models": str(fake_models), "device": "cpu"}, progress_json=True)
+    assert run_batch(opts).exit_code == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert record["status"] == "done" and record["warnings"] == [warning]
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert {"type": "warning", "key": record["key"], "message": f"swim.mp4: {warning}"} in events
+    assert next(e for e in events if e["type"] == "clip")["warnings"] == [warning]
+
+
 def test_output_folder_problems_fail_at_once(tmp_path):
     from core.batch.runner import BatchOptions, run_batch
     from core.errors import OutputNotWritableError
@@ -246,6 +290,10 @@ def test_progress_line_and_eta():
     assert status.startswith("[2/3] 1 done, 1 failed, 0 running") and "clips/min" in status and "ETA" in status
     text = stream.getvalue()
     assert "failed b.mp4: no person found" in text and "\r\033[K" in text
+    # Issue 24 (15): clips that fail at once read "80520.8 clips/min"; a rate is shown once it means something
+    quick = BatchProgress(2, {"a": 10, "b": 10}, stream=io.StringIO())
+    quick.finish("a", {"status": "failed", "error": "not a video"}, "a.mp4")
+    assert "| -- clips/min |" in quick.status()
 
 
 def test_executor_choice(monkeypatch):

@@ -60,6 +60,9 @@ def test_help_is_instant_and_explains():
     assert proc.returncode == 0 and time.perf_counter() - t < 10
     for text in ("--detections", "--frames START:END", "examples:", "--progress-json", "exit codes"):
         assert text in proc.stdout
+    # issue 24 (15): --no-smoothing turns off refine's smoothing and foot lock (One-Euro is no longer the default)
+    no_smoothing = " ".join(proc.stdout.split("\n  --no-smoothing", 1)[1].split("\n  --", 1)[0].split())
+    assert "One-Euro" not in no_smoothing and "foot lock" in no_smoothing, no_smoothing
     probe = subprocess.run([sys.executable, "-c", "import sys, runpy; sys.argv=['core','--help'];\n"
                             "try:\n    runpy.run_module('core', run_name='__main__')\nexcept SystemExit: pass\n"
                             "print('torch' in sys.modules, 'cv2' in sys.modules)"],
@@ -133,6 +136,19 @@ def test_video_too_short(tmp_path, models_dir):
     out = tmp_path / "out.npz"
     assert_user_error(run_cli("capture", video, "-o", out, "--models", models_dir, "--detections", dets),
                       out, match="only 12 frames")
+
+
+@pytest.mark.parametrize("frames", [None, "0:9"], ids=["short-clip", "short-range"])
+def test_too_short_is_refused_before_the_models(frames, tmp_path, synthetic_video, detections):
+    """Issue 24 (14): a clip (or range) too short to capture was refused only after seconds of model loading. It is
+    refused first: here no model file exists at all, and the message is still the clip's."""
+    video = synthetic.write_synthetic_video(tmp_path / "five.mp4", n_frames=5) if frames is None else synthetic_video
+    empty = tmp_path / "models"
+    empty.mkdir()
+    out = tmp_path / "out.npz"
+    proc = run_cli("capture", video, "-o", out, "--models", empty, "--detections", detections,
+                   *(["--frames", frames] if frames else []))
+    assert_user_error(proc, out, match=f"only {5 if frames is None else 10} frames")
 
 
 @pytest.mark.slow

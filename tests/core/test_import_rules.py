@@ -139,6 +139,49 @@ def test_light_modules_import_without_torch():
     assert res.stdout.strip() == "ok"
 
 
+ADDON = REPO / "blender_addon"
+HEAVY = {"torch", "cv2", "ultralytics", "smplx", "scipy", "ray", "mediapipe", "torchvision"}
+ENTRY_SCRIPT = "blender_addon/headless.py"  # run as a file: it makes the package importable, then hands over
+
+
+def addon_files():
+    return sorted(p for p in ADDON.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("path", addon_files(), ids=rel)
+def test_addon_imports_are_light_and_visible(path):
+    """The add-on registers on a bare Blender (nothing heavy at module level), and its modules, the headless
+    command's included, name their dependencies as relative imports a reader (and this test) can see: only the
+    entry script refers to the package by its installed name (``tcmr_mocap``)."""
+    name = rel(path)
+    found = list(imports(path))
+    eager = {mod for mod, module_level in found if module_level and mod in HEAVY}
+    assert not eager, f"{name} imports {sorted(eager)} at module level"
+    by_name = {mod for mod, _ in found if mod == "tcmr_mocap"}
+    assert name == ENTRY_SCRIPT or not by_name, f"{name} imports the add-on as tcmr_mocap (use relative imports)"
+    if name == ENTRY_SCRIPT:
+        stdlib = set(sys.stdlib_module_names) | {"__future__"}
+        assert {mod for mod, _ in found} <= stdlib, f"{name} imports {sorted({m for m, _ in found} - stdlib)}"
+
+
+def test_headless_command_uses_the_core_batch():
+    """The headless command is a thin layer over core.batch: its batch takes the manifest, the resume plan and the
+    options hash from there and declares the capture options through core.capture_options (issue 22/24)."""
+    batch = {mod for mod in _modules(ADDON / "cli" / "batch.py")}
+    assert {"core.batch.manifest", "core.batch.inputs", "core.cli_values"} <= batch, batch
+    assert "core.capture_options" in set(_modules(ADDON / "cli" / "options.py"))
+
+
+def _modules(path: Path):
+    """Full dotted names of the relative imports of an add-on file, from the repository root."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = path.relative_to(REPO).with_suffix("").parts[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[:len(package) - (node.level - 1)]  # the repository root is the package's root
+            yield ".".join([*base, *(node.module.split(".") if node.module else [])])
+
+
 def test_no_test_imports_a_conftest_by_name():
     """Several folders have a conftest.py; which one owns the module name ``conftest`` depends on collection
     order (a tests/core/conftest.py once broke a Blender test that did ``import conftest``). Shared helpers

@@ -52,6 +52,11 @@ def test_refine_writes_a_refined_file_with_the_raw_inside(tmp_path):
     assert run_cli("refine", out, "-o", again, "--foot-lock", "ground", "--no-upright").returncode == 0
     a = MotionResult.load(again)
     assert a.R_world_from_cam is None and len(a.tracks[0]) == 120
+    # issue 24 (15): `--foot-lock ground` pins nothing, and its summary no longer says feet were "planted"
+    proc = run_cli("refine", src, "-o", again, "--foot-lock", "ground")
+    assert proc.returncode == 0 and "planted" not in proc.stdout and "not pinned" in proc.stdout, proc.stdout
+    proc = run_cli("refine", src, "-o", again)  # (the default, auto, does pin planted feet)
+    assert proc.returncode == 0 and "frames with a foot planted" in proc.stdout, proc.stdout
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path):

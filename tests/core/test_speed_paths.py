@@ -258,24 +258,31 @@ def test_prefetch_left_open_is_stopped_at_exit():
 
 # ------------------------------------------------------------------------------------- detect every k
 def test_detect_every_interpolates_between_detections(tmp_path, synthetic_video):
-    """Per-frame boxes from a file, used on every 3rd frame only: the track covers the clip, the rows in
-    between are interpolated, and the boxes stay close to the every-frame ones (box IoU)."""
-    import json
-
+    """The detector on every 3rd frame only: the track covers the clip, the rows in between are interpolated,
+    and the boxes stay close to the every-frame ones (box IoU). (A stand-in detector that knows the figure's
+    box for each frame it is shown.)"""
     from core.pipeline import _detect_and_track, _Reporter
-    from core.tracking import load_detections
     from core.video import VideoReader
 
     n = 40
-    frames = [{"frame": t, "bbox_xyxy": [synthetic.figure_box_xyxy(t, 320, 240, n).tolist()]} for t in range(n)]
-    path = tmp_path / "boxes.json"
-    path.write_text(json.dumps({"frames": frames}))
-    dets = load_detections(str(path))
+    frames = np.concatenate([c.frames_rgb_u8 for c in VideoReader(str(synthetic_video)).scan()]).astype(np.int16)
+    shown = []
+
+    def detector(pixels):  # (k, H, W, 3) -> [(boxes (1, 4), scores (1,))] per frame
+        out = []
+        for image in pixels:
+            t = int(np.abs(frames - image).mean(axis=(1, 2, 3)).argmin())  # which frame this is
+            shown.append(t)
+            out.append((synthetic.figure_box_xyxy(t, 320, 240, n)[None], np.array([0.9], dtype=np.float32)))
+        return out
+
     out = {}
     for every in (1, 3):
+        shown.clear()
         config = CaptureConfig(speed=SpeedConfig(detect_every=every))
-        _, _, tracks = _detect_and_track(VideoReader(str(synthetic_video)), config, None, dets, _Reporter(None, None))
-        assert len(tracks) == 1
+        _, _, tracks = _detect_and_track(VideoReader(str(synthetic_video)), config, detector, None,
+                                         _Reporter(None, None))
+        assert len(tracks) == 1 and shown == list(range(0, n, every))  # the detector saw every k-th frame only
         out[every] = tracks[0]
     exact, sparse = out[1], out[3]
     assert not exact.interpolated.any()
@@ -286,6 +293,26 @@ def test_detect_every_interpolates_between_detections(tmp_path, synthetic_video)
     a = exact.bbox_xyxy[np.searchsorted(exact.frame_ids, common)]
     b = sparse.bbox_xyxy[np.searchsorted(sparse.frame_ids, common)]
     assert box_iou(a, b).min() > 0.9
+
+
+def test_detect_every_never_thins_out_boxes_from_a_file(tmp_path, synthetic_video):
+    """Issue 24 (6): `--fast --detections FILE` used only every 3rd box of the file (--detect-every 3 is for the
+    detector's cost; given boxes cost nothing): every row comes from the file, none is interpolated."""
+    import json
+
+    from core.pipeline import _detect_and_track, _Reporter
+    from core.tracking import load_detections
+    from core.video import VideoReader
+
+    n = 40
+    boxes = [synthetic.figure_box_xyxy(t, 320, 240, n) for t in range(n)]
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps({"frames": [{"frame": t, "bbox_xyxy": [b.tolist()]} for t, b in enumerate(boxes)]}))
+    config = CaptureConfig(speed=SpeedConfig(detect_every=3))
+    _, _, tracks = _detect_and_track(VideoReader(str(synthetic_video)), config, None,
+                                     load_detections(str(path)), _Reporter(None, None))
+    (track,) = tracks
+    assert not track.interpolated.any() and np.array_equal(track.frame_ids, np.arange(n))
 
 
 def box_iou(a, b):

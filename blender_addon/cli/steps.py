@@ -1,0 +1,125 @@
+"""The Blender steps of the headless command for one clip: the scene (a capture through the core, or an imported
+motion file), then retarget, save, export and render (:func:`finish`).
+
+Every step raises MocapError with one line when it cannot be done; :func:`finish` then removes the files it had
+written for the clip, so a failed clip leaves nothing half-done behind.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import bpy
+
+from ...core.errors import MocapError
+from .. import export, preferences, render, runtime, scene_builder
+from ..capture import CaptureSession
+from ..retarget import cli as retarget_cli
+
+
+def build_options(args, blend: str, printer) -> scene_builder.BuildOptions:
+    """Scene options of the command line; footage frames (where Blender misreads the movie) beside the .blend."""
+    return scene_builder.BuildOptions(
+        create_mesh=not args.no_mesh, set_scene=True,
+        models_dir=os.path.abspath(args.models) if args.models else preferences.models_dir(bpy.context),
+        footage_dir=os.path.join(os.path.dirname(os.path.abspath(blend)), "footage"),
+        python=str(core_python(args) or ""), on_progress=printer)
+
+
+def core_python(args):
+    """The core's Python: ``--python``, else the add-on's runtime environment (None when there is none)."""
+    return runtime.resolve_python(args.python) if args.python else preferences.runtime_python(bpy.context)
+
+
+def capture(args, video: str, build: scene_builder.BuildOptions, printer) -> scene_builder.BuildResult:
+    """Capture ``video`` with the core (its options as the user gave them) and build the result into the scene."""
+    options = runtime.CaptureOptions(models_dir=build.models_dir, device=preferences.device(bpy.context),
+                                     extra=tuple(args.capture_argv))
+    session = CaptureSession(core_python(args), os.path.abspath(video), options, build).start()
+    session.wait(on_update=printer)
+    printer(session)
+    result = session.finish(bpy.context)
+    result.warnings[:0] = list(session.job.warnings)  # what the capture itself warned about (e.g. no floor)
+    return result
+
+
+def import_motion(path: str, build: scene_builder.BuildOptions) -> scene_builder.BuildResult:
+    return scene_builder.import_file(bpy.context, os.path.abspath(path), build)
+
+
+def export_armature(result: scene_builder.BuildResult, track: Optional[str]):
+    """The armature exports take: ``--track ID``'s, else the longest track's."""
+    if track and str(track).strip().lower() != "all":
+        from .. import scene_builder as sb
+
+        wanted = str(track).strip()
+        for obj in result.armatures:
+            if str(obj.get(sb.TRACK_KEY)) == wanted:
+                return obj
+        ids = ", ".join(str(o.get(sb.TRACK_KEY)) for o in result.armatures)
+        raise MocapError(f"--track {wanted}: there is no such track (tracks: {ids})")
+    return result.longest
+
+
+def finish(args, result: scene_builder.BuildResult, blend: str, exports: dict, render_to: Optional[str],
+           warnings: list, on_frame=None) -> list:
+    """Retarget (``--retarget-to``), set up the render (kept in the .blend, for farms), save, export, render.
+    ``exports``: {path: "FBX" | "GLTF" | "BVH"}. Returns the files written. A clip without a camera (an AMASS
+    file) is saved without its render and a warning."""
+    scene, context = bpy.context.scene, bpy.context
+    written: list = []
+    try:
+        if render_to and scene.camera is None:
+            warnings.append("not rendered: the motion file has no camera or footage")
+            render_to = None
+        armature = export_armature(result, getattr(args, "track", None))
+        smpl_bodies = []
+        if getattr(args, "retarget_to", None):  # the character rig, with the motion baked on, is what gets exported
+            smpl_bodies = [c for c in armature.children if c.type == "MESH"]
+            armature = retarget_cli.retarget_to_file(context, armature, args)  # (args.render: overlay placement)
+        if render_to:  # with a retargeted character, the character is rendered (the SMPL body is hidden)
+            frames = None
+            if args.render_frames:
+                first, last = args.render_frames
+                frames = (first + 1, None if last is None else last + 1)  # keys sit on video frame + 1
+            info = render.setup_overlay(scene, render_to, engine=args.engine, frames=frames,
+                                        scale=args.render_scale, hide=tuple(smpl_bodies), samples=args.samples)
+            if not info["footage"]:
+                warnings.append("rendered without footage: the video was not found (the body over a transparent "
+                                "background)")
+        for path, fmt in exports.items():
+            written.append(export.export_action(context, armature, path, fmt=fmt,
+                                                **retarget_cli.export_options(args)))
+        if render_to:
+            written += _render(scene, render_to, on_frame)
+        bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(blend), check_existing=False)
+        written.append(os.path.abspath(blend))
+    except BaseException:
+        for path in written:  # nothing half-done: the clip's files go with it
+            _remove(path)
+        raise
+    return written
+
+
+def _render(scene, render_to: str, on_frame) -> list:
+    if render.output_kind(render_to)[0] != "video":
+        return render.render(scene, on_frame)
+    final = os.path.abspath(render_to)
+    partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial{os.path.splitext(final)[1]}")
+    scene.render.filepath = partial  # rendered under a temporary name: never a half video under the real one
+    try:
+        render.render(scene, on_frame)
+        os.replace(partial, final)
+    finally:
+        scene.render.filepath = final
+        _remove(partial)
+    return [final]
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isfile(path):
+            os.remove(path)
+    except OSError:
+        pass
