@@ -1,12 +1,15 @@
-"""Reading rigs for the retargeting: rest skeletons in world space, the source sampled over its frames, the
-target's bone hierarchy for the numpy solve, the evaluated pose of every bone."""
+"""Reading rigs for the retargeting: rest skeletons in world space (with where hands end and how they are
+turned), the skinned points under the feet, the source sampled over its frames, the target's bone hierarchy for
+the numpy solve, the evaluated pose of every bone."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ...core import rotations
-from . import bonemap, detect, transfer
+from . import bonemap, detect, ground, hands, transfer
+
+MAX_SOLE_POINTS = 600  # per foot
 
 
 def rig_info(obj) -> detect.RigInfo:
@@ -16,7 +19,13 @@ def rig_info(obj) -> detect.RigInfo:
     heads = np.array([b.head_local for b in bones]).reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
     tails = np.array([b.tail_local for b in bones]).reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
     parents = [index[b.parent.name] if b.parent else -1 for b in bones]
-    return detect.RigInfo(names=[b.name for b in bones], parents=parents, heads=heads, tails=tails)
+    ik = []
+    for pb in obj.pose.bones:
+        for con in pb.constraints:
+            if con.type == "IK" and con.target == obj and not con.mute and con.influence > 0:
+                pole = con.pole_subtarget if con.pole_target == obj else ""
+                ik.append((index[pb.name], index.get(con.subtarget), index.get(pole)))
+    return detect.RigInfo(names=[b.name for b in bones], parents=parents, heads=heads, tails=tails, ik=ik)
 
 
 def object_rotation(obj) -> np.ndarray:
@@ -33,7 +42,124 @@ def skeleton(obj, bm: bonemap.BoneMap) -> transfer.Skeleton:
         heads[slot] = mw[:3, :3] @ np.array(b.head_local) + mw[:3, 3]
         tails[slot] = mw[:3, :3] @ np.array(b.tail_local) + mw[:3, 3]
         rot[slot] = O @ rotations.project_to_rotmat(np.array(b.matrix_local)[:3, :3])
-    return transfer.Skeleton(heads=heads, tails=tails, rot=rot)
+    sk = transfer.Skeleton(heads=heads, tails=tails, rot=rot)
+    skin = _Skin(obj)
+    for slot, name in bm.bones.items():
+        end = _end(obj, bm, slot, name, heads, skin)
+        if end is not None:
+            sk.ends[slot] = end
+    for side in "LR":
+        hand = f"hand.{side}"
+        if hand in heads:
+            index_base = heads.get(next((f"{f}1.{side}" for f in ("index", "middle") if f"{f}1.{side}" in heads), ""))
+            little_base = heads.get(next((f"{f}1.{side}" for f in ("little", "ring") if f"{f}1.{side}" in heads), ""))
+            sk.hand_frames[side] = hands.hand_frame(heads[hand], sk.end(hand), index_base, little_base, side,
+                                                    up=transfer.body_frame(sk)[:, 1] if "hips" in heads else
+                                                    (0.0, 0.0, 1.0))
+    return sk
+
+
+def _end(obj, bm, slot, name, heads, skin):
+    """Where a slot's segment ends when no next slot does: a hand at its finger bases (not the thumb) or its
+    mesh's centroid; any bone at its only child's head; else None (its tail)."""
+    part, _, side = slot.partition(".")
+    if part == "hand":
+        bases = [heads[f"{f}1.{side}"] for f in ("index", "middle", "ring", "little") if f"{f}1.{side}" in heads]
+        if bases:
+            return np.mean(bases, axis=0)
+        centroid = skin.centroid(name)
+        if centroid is not None:
+            return centroid
+    kids = [c for c in obj.data.bones[name].children if not detect.is_helper(c.name)]
+    if len(kids) == 1:
+        mw = np.array(obj.matrix_world)
+        head = mw[:3, :3] @ np.array(kids[0].head_local) + mw[:3, 3]
+        if np.linalg.norm(head - heads[slot]) > 1e-4:
+            return head
+    return None
+
+
+class _Skin:
+    """The meshes an armature deforms (Armature modifier), read once: world rest vertices, and per vertex its
+    deforming bones and normalised weights."""
+
+    def __init__(self, obj):
+        import bpy
+
+        self.obj = obj
+        self.co, self.groups = [], []
+        deform = {b.name for b in obj.data.bones if b.use_deform}
+        for mesh in bpy.data.objects:
+            if mesh.type != "MESH" or not any(m.type == "ARMATURE" and m.object == obj and m.show_viewport
+                                              for m in mesh.modifiers):
+                continue
+            names = {g.index: g.name for g in mesh.vertex_groups}
+            me = mesh.data
+            co = np.empty(3 * len(me.vertices))
+            me.vertices.foreach_get("co", co)
+            mw = np.array(mesh.matrix_world)
+            self.co.append(co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3])
+            self.groups.append([[(names[g.group], g.weight) for g in v.groups
+                                 if names.get(g.group) in deform and g.weight > 0] for v in me.vertices])
+
+    def vertices(self, bones: set) -> tuple[np.ndarray, list]:
+        """World rest positions (K, 3) of the vertices whose strongest bone is in ``bones``, and their weights
+        [[(bone, weight) …] …]."""
+        pts, ws = [], []
+        for co, groups in zip(self.co, self.groups):
+            for i, g in enumerate(groups):
+                if g and max(g, key=lambda x: x[1])[0] in bones:
+                    pts.append(co[i])
+                    ws.append(g)
+        return np.array(pts).reshape(-1, 3), ws
+
+    def centroid(self, bone: str):
+        pts, _ = self.vertices(_below(self.obj, bone))
+        return pts.mean(axis=0) if len(pts) >= 10 else None
+
+
+def _below(obj, bone: str) -> set:
+    """The bone and every bone below it."""
+    out = {bone}
+    for b in obj.data.bones[bone].children_recursive:
+        out.add(b.name)
+    return out
+
+
+def soles(obj, bm: bonemap.BoneMap, rig: transfer.TargetRig) -> ground.Soles:
+    """The points under each foot of ``obj``, skinned: the vertices of its mesh that the foot or the toes
+    move most, near the bottom (or, without a usable mesh, the foot and toe bones' heads and tails)."""
+    index = {n: i for i, n in enumerate(rig.names)}
+    mw = np.array(obj.matrix_world)
+    to_arm = np.linalg.inv(mw)
+    skin = _Skin(obj)
+    points, bones, weights, floors = {}, {}, {}, []
+    for side in "LR":
+        foot = bm.bones[f"foot.{side}"]
+        pts, ws = skin.vertices(_below(obj, foot))
+        if len(pts) >= 10:
+            ankle = mw[:3, :3] @ np.array(obj.data.bones[foot].head_local) + mw[:3, 3]
+            low = pts[:, 2].min()
+            keep = np.flatnonzero(pts[:, 2] < low + 0.5 * max(ankle[2] - low, 1e-3))
+            keep = keep[np.argsort(pts[keep, 2])][:MAX_SOLE_POINTS]
+            m = max(len(ws[i]) for i in keep)
+            b = np.zeros((len(keep), m), dtype=np.int64)
+            w = np.zeros((len(keep), m))
+            for r, i in enumerate(keep):
+                for c, (name, value) in enumerate(ws[i]):
+                    b[r, c], w[r, c] = index[name], value
+            w /= w.sum(axis=1, keepdims=True)
+            p = pts[keep]
+        else:  # no usable mesh: the foot and toe bones
+            names = [n for n in (foot, bm.bones.get(f"toe.{side}")) if n]
+            arm = np.array([q for n in names for q in (obj.data.bones[n].head_local, obj.data.bones[n].tail_local)])
+            p = arm @ mw[:3, :3].T + mw[:3, 3]
+            b = np.array([[index[n]] for n in names for _ in (0, 1)])
+            w = np.ones((len(p), 1))
+        points[side] = p @ to_arm[:3, :3].T + to_arm[:3, 3]
+        bones[side], weights[side] = b, w
+        floors.append(p[:, 2].min())
+    return ground.Soles(points=points, bones=bones, weights=weights, floor=float(min(floors)))
 
 
 def pose_matrices(obj) -> np.ndarray:

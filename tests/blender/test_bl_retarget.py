@@ -13,7 +13,7 @@ bpy = pytest.importorskip("bpy")
 
 import rigs  # noqa: E402
 from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
-from tcmr_mocap.blender_addon.retarget import bake  # noqa: E402
+from tcmr_mocap.blender_addon.retarget import bake, evaluate  # noqa: E402
 
 N_FRAMES = 120
 MEAN_DEG, MAX_DEG, PATH_M = 5.0, 12.0, 0.02
@@ -129,8 +129,8 @@ def test_rigify_keys_fk_controls_with_the_switch_set(source):
     assert bpy.ops.tcmr.retarget(source=source.name, target=rig.name) == {"FINISHED"}
     bag = channelbag_of(rig)
     paths = {fc.data_path for fc in bag.fcurves}
-    for control in ("torso", "upper_arm_fk.L", "forearm_fk.R", "thigh_fk.L", "shin_fk.R", "foot_fk.L", "neck",
-                    "head", "spine_fk.002"):
+    for control in ("spine_fk", "upper_arm_fk.L", "forearm_fk.R", "thigh_fk.L", "shin_fk.R", "foot_fk.L", "neck",
+                    "head", "spine_fk.002", "f_index.01.L", "thumb.02.R"):
         assert any(p.startswith(f'pose.bones["{control}"].rotation') for p in paths), control
     assert 'pose.bones["torso"].location' in paths
     assert not any(p.startswith('pose.bones["DEF-') for p in paths)  # what an animator keys, not DEF bones
@@ -202,7 +202,7 @@ def test_failure_while_baking_leaves_the_target_as_it_was(source, monkeypatch):
     assert bpy.ops.tcmr.retarget(source=source.name, target=target.name) == {"FINISHED"}
     before = snapshot(target)
 
-    real = bake.keyframes.fill_fcurve
+    real = evaluate.keyframes.fill_fcurve
     calls = []
 
     def broken(*args, **kw):  # fails half-way through writing the new action
@@ -211,7 +211,7 @@ def test_failure_while_baking_leaves_the_target_as_it_was(source, monkeypatch):
             raise bake.RetargetError("simulated failure while writing keys")
         return real(*args, **kw)
 
-    monkeypatch.setattr(bake.keyframes, "fill_fcurve", broken)
+    monkeypatch.setattr(evaluate.keyframes, "fill_fcurve", broken)
     with pytest.raises(RuntimeError, match="simulated failure"):
         bpy.ops.tcmr.retarget(source=source.name, target=target.name)
     assert_same(before, snapshot(target))

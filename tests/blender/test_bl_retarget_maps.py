@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tcmr_mocap.blender_addon.retarget import bonemap, detect, transfer
+from tcmr_mocap.blender_addon.retarget import bonemap, detect, ground, transfer
 from tcmr_mocap.core import rotations
 
 
@@ -94,6 +94,7 @@ EXPECT = {"hips": "hips", "spine.0": "spine0", "spine.1": "spine1", "neck.0": "n
 for _s in "LR":
     EXPECT.update({f"{p}.{_s}": f"{p}.{_s}" for p in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin",
                                                       "foot", "toe")})
+    EXPECT.update({f"index1.{_s}": f"finger.{_s}", f"index2.{_s}": f"finger_end.{_s}"})  # one finger chain
 
 
 @pytest.mark.parametrize("mode", ["synonyms", "hierarchy"])
@@ -154,7 +155,8 @@ def test_transfer_matches_segments_for_any_rest_rotation():
     tgt = transfer.Skeleton(heads={s: 1.3 * turn @ h for s, h in src.heads.items()},
                             tails={s: 1.3 * turn @ h for s, h in src.tails.items()},
                             rot={s: rotations.quat_wxyz_to_rotmat(rng.normal(size=4)) for s in slots})
-    world, hips, ratio = transfer.target_world(src, motion, tgt)
+    world = transfer.target_world(src, motion, tgt)
+    hips, ratio, _ = ground.root_path(src, motion, tgt, "path", 0.0, 0.0)
     assert ratio == pytest.approx(1.3)
     for slot, nxt in (("upper_arm.L", "forearm.L"), ("forearm.R", "hand.R"), ("thigh.L", "shin.L"),
                       ("shin.R", "foot.R"), ("foot.L", "toe.L")):
