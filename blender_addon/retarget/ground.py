@@ -98,19 +98,18 @@ def planted(points: np.ndarray, fps: float, leg: float) -> np.ndarray:
 def floor_offsets(sole_z: np.ndarray, contacts: np.ndarray, floor: float, tolerance: float = 0.0) -> np.ndarray:
     """(T,) vertical shift of the root: on contact frames the planted soles centred on ``floor`` (the higher no
     more than ``tolerance`` above it; a lower one is then lifted by its leg, see :class:`Footing`), linear in
-    between (held at the ends), and never a foot in the air below the floor. sole_z: (T, 2); contacts: (T, 2)."""
+    between (held at the ends); on frames with no foot planted never a sole below the floor (with one planted,
+    the other leg lifts its foot instead). sole_z: (T, 2); contacts: (T, 2) bool."""
     need = floor - sole_z  # how far each foot must rise to touch
     on = contacts.any(axis=1)
-    if on.any():
-        low = np.where(contacts, need, np.inf).min(axis=1)  # the higher planted foot
-        high = np.where(contacts, need, -np.inf).max(axis=1)
-        low, high = np.where(on, low, 0.0), np.where(on, high, 0.0)
-        at_contact = np.where(on, np.minimum(0.5 * (low + high), low + tolerance), 0.0)
-        t = np.arange(len(need))
-        shift = np.interp(t, t[on], at_contact[on])
-    else:  # never planted (a jump, a swim): the lowest feet of the clip on the floor
-        shift = np.full(len(need), float(np.percentile(need.max(axis=1), 95)))
-    return np.maximum(shift, np.where(contacts, -np.inf, need).max(axis=1))
+    if not on.any():  # never planted (a jump, a swim): the lowest feet of the clip on the floor
+        return np.full(len(need), float(np.percentile(need.max(axis=1), 95)))
+    low = np.where(on, np.where(contacts, need, np.inf).min(axis=1), 0.0)  # the higher planted foot
+    high = np.where(on, np.where(contacts, need, -np.inf).max(axis=1), 0.0)
+    at_contact = np.minimum(0.5 * (low + high), low + tolerance)
+    t = np.arange(len(need))
+    shift = np.interp(t, t[on], at_contact[on])
+    return np.where(on, shift, np.maximum(shift, need.max(axis=1)))
 
 
 FADE_FRAMES = 4
@@ -120,7 +119,8 @@ TOLERANCE = 0.01  # metres: planted soles within this of the floor are left alon
 class Footing:
     """Feet on the floor, refined from measured poses: each :meth:`update` (given the pose just solved or
     evaluated) returns how far to move the root up and the new world rotations of the thighs and shins that
-    lift a planted foot still below the floor (its knee bends a little; the foot keeps its orientation).
+    lift a foot still below the floor (its knee bends a little; the foot keeps its orientation): a planted foot
+    to within the tolerance, a foot in the air to the floor.
 
     soles: :class:`Soles`; contacts: (T, 2) the source's planted feet; floor: world z; legs: {side: (thigh,
     shin, foot) bone names}; follow: {bone: (T, 3, 3)} the world rotations wanted (thighs and shins updated
@@ -136,7 +136,8 @@ class Footing:
         """P: (T, N, 4, 4) armature-space pose matrices (TargetRig order). Returns the root's shift (T,)."""
         sole_z = self.soles.lowest(P, self.L_inv, self.object_world)
         shift = floor_offsets(sole_z, self.contacts, self.floor, TOLERANCE)
-        lift = np.where(self.contacts, self.floor - TOLERANCE - (sole_z + shift[:, None]), 0.0).clip(0.0, None)
+        below = self.floor - (sole_z + shift[:, None])  # > 0: under the floor after the shift
+        lift = np.where(self.contacts, below - TOLERANCE, below).clip(0.0, None)
         lift = _fade(lift, FADE_FRAMES)
         O = self.object_world
         for k, side in enumerate("LR"):

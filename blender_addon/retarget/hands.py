@@ -120,6 +120,8 @@ def detect_fingers(rig, hand: int, side: str) -> dict:
     if len(named) < len(chains):
         numbered = _by_number(rig, chains)
         named = numbered if len(numbered) > len(named) else named
+    if not named and len(chains) < 2:
+        return {}  # one bone or chain below the hand, nameless: the hand's end (SMPL's hand joint), not a finger
     if len(named) < min(len(chains), 5):  # the rest by shape, around the ones the names gave
         rest = [c for c in chains if all(c is not n for n in named.values())]
         for finger, c in _by_shape(rig, hand, rest, thumb="thumb" not in named,

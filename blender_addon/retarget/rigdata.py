@@ -48,6 +48,10 @@ def skeleton(obj, bm: bonemap.BoneMap) -> transfer.Skeleton:
         end = _end(obj, bm, slot, name, heads, skin)
         if end is not None:
             sk.ends[slot] = end
+        if slot.startswith("hand."):
+            bases = [f"{f}1.{slot[-1]}" for f in ("index", "middle", "ring", "little") if f"{f}1.{slot[-1]}" in heads]
+            if bases:
+                sk.end_slots[slot] = bases
     for side in "LR":
         hand = f"hand.{side}"
         if hand in heads:

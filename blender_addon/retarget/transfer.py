@@ -39,12 +39,14 @@ from .bonemap import CHAINS
 class Skeleton:
     """A rig's mapped slots in world space (rest). heads/tails: slot -> (3,), rot: slot -> (3, 3);
     ends: slot -> (3,) where a limb end's segment ends (hands: the finger bases or the hand mesh's centroid;
-    default: the tail); hand_frames: side -> (3, 3) (hands.hand_frame)."""
+    default: the tail); end_slots: slot -> [slots] whose heads' mean is that end (a hand's finger bases: posed,
+    they move with the palm bones too); hand_frames: side -> (3, 3) (hands.hand_frame)."""
 
     heads: dict
     tails: dict
     rot: dict
     ends: dict = field(default_factory=dict)
+    end_slots: dict = field(default_factory=dict)
     hand_frames: dict = field(default_factory=dict)
 
     def has(self, slot: str) -> bool:
@@ -160,7 +162,10 @@ def target_world(src: Skeleton, motion: Motion, tgt: Skeleton) -> dict:
             if has_next:
                 d_t = motion.heads[f"{nxt}.{side}"] - motion.heads[slot]
                 d_rest_t = tgt.heads[f"{nxt}.{side}"] - tgt.heads[slot]
-            else:  # a limb end: to the finger bases / hand mesh (or the tail) on both sides
+            elif slot in src.end_slots:  # a hand: to its finger bases as posed
+                d_t = np.mean([motion.heads[s] for s in src.end_slots[slot]], axis=0) - motion.heads[slot]
+                d_rest_t = tgt.end(slot) - tgt.heads[slot]
+            else:  # a limb end: to its hand mesh (or the tail), carried by the bone
                 d_t = D @ (src.end(slot) - src.heads[slot])
                 d_rest_t = tgt.end(slot) - tgt.heads[slot]
             F_src = frame(d_t, D @ ref_s)

@@ -94,7 +94,7 @@ EXPECT = {"hips": "hips", "spine.0": "spine0", "spine.1": "spine1", "neck.0": "n
 for _s in "LR":
     EXPECT.update({f"{p}.{_s}": f"{p}.{_s}" for p in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin",
                                                       "foot", "toe")})
-    EXPECT.update({f"index1.{_s}": f"finger.{_s}", f"index2.{_s}": f"finger_end.{_s}"})  # one finger chain
+FINGERS = {f"index{k}.{s}": key for s in "LR" for k, key in ((1, f"finger.{s}"), (2, f"finger_end.{s}"))}
 
 
 @pytest.mark.parametrize("mode", ["synonyms", "hierarchy"])
@@ -102,7 +102,7 @@ def test_structure_detection(mode):
     joints = _joints()
     if mode == "synonyms":  # side markers + wrist/ankle synonyms, unknown words for the rest
         rig = _rig(joints, lambda k: SYNONYMS[k])
-        expect = {slot: SYNONYMS[key] for slot, key in EXPECT.items()}
+        expect = {slot: SYNONYMS[key] for slot, key in {**EXPECT, **FINGERS}.items()}  # one finger, named
     else:  # no usable names at all: geometry + hierarchy
         rig = _rig(joints, lambda k: f"b{[j[0] for j in joints].index(k):02d}")
         keys = [j[0] for j in joints]
