@@ -56,6 +56,10 @@ def resolve_map(obj, preset: str, custom: dict | None = None, user_dir=None) -> 
         unknown = sorted(b for b in bones.values() if b not in obj.data.bones)
         if unknown:
             raise RetargetError(f"'{obj.name}' has no bone(s) {', '.join(unknown)}: fix the bone map")
+        twice = sorted({b for b in bones.values() if list(bones.values()).count(b) > 1})
+        if twice:
+            slots = [bonemap.slot_label(s) for s, b in bones.items() if b == twice[0]]
+            raise RetargetError(f"bone '{twice[0]}' is mapped to {' and '.join(slots)}: one bone per part")
         bm = bonemap.BoneMap(bones=bones, preset="CUSTOM")
         auto = detect.detect(info, user_dir)  # keep the rig's key bones / switches / controls if it is known
         if set(auto.bones.values()) >= set(bones.values()):
@@ -121,6 +125,10 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
         motion.fingers = dict(fingers or {})
         src_sk, tgt_sk = skeleton(source, sbm), skeleton(target, tbm)
         world = transfer.target_world(src_sk, motion, tgt_sk)
+        bad = [tbm.bones[s] for s, W in world.items() if not np.isfinite(W).all()]
+        if bad:
+            raise RetargetError(f"'{target.name}': bone(s) {', '.join(bad[:3])} have no length to aim (a part and "
+                                "the next one start at the same point): check the bone map")
         rig = target_rig(target)
         under_feet = soles(target, tbm, rig)
         source_floor = _source_floor(source, sbm, src_sk, motion)

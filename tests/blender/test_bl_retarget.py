@@ -186,6 +186,17 @@ def test_missing_required_bones_are_named(source):
     assert "Forearm L" in message and "Shin R" in message, message
     assert "Traceback" not in str(info.value).split("Error: ", 1)[-1].splitlines()[0]
     assert_same(before, snapshot(target))
+    # the panel offers what was found, the missing slots empty to fill in, for this rig
+    s = bpy.context.scene.tcmr_retarget
+    shown = {item.slot: item.bone for item in s.bone_map}
+    assert s.target == target and shown["forearm.L"] == "" and shown["shin.R"] == ""
+    assert shown["upper_arm.L"] == "LeftArm" and shown["index1.L"] == "LeftHandIndex1"
+    next(i for i in s.bone_map if i.slot == "forearm.L").bone = "LeftHand"  # also the hand: one bone per part
+    with pytest.raises(RuntimeError, match="'LeftHand' is mapped to Forearm L and Hand L"):
+        bpy.ops.tcmr.retarget(source=source.name, target=target.name, preset="CUSTOM")
+    for slot, bone in (("hand.L", ""), ("shin.R", "RightFoot"), ("foot.R", "RightToeBase"), ("toe.R", "")):
+        next(i for i in s.bone_map if i.slot == slot).bone = bone  # the user's odd choice stands
+    assert bpy.ops.tcmr.retarget(source=source.name, target=target.name, preset="CUSTOM") == {"FINISHED"}
 
 
 def test_source_without_action(scene):

@@ -181,3 +181,73 @@ def test_character_creator_sides(scene, real_characters):
             x = (mw @ np.r_[target.data.bones[bone].head_local, 1.0])[0]
             assert (x > 0) == (side == "L"), (slot, bone, x)
     assert bm.bones["shin.L"] == "CC_Base_L_Calf" and bm.bones["shin.R"] == "CC_Base_R_Calf"
+
+
+# ---------------------------------------------------------------------------------------------- over the footage
+def _person_box(scene, source, frames, margin=0.1):
+    """(T, 4) pixel box (x0, y0, x1, y1) of the captured person as the scene camera sees them: their 24 joints
+    projected, grown by ``margin`` of its size on every side."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    W, H = scene.render.resolution_x, scene.render.resolution_y
+    out = []
+    for f in frames:
+        scene.frame_set(int(f))
+        mw = source.matrix_world
+        pts = np.array([tuple(world_to_camera_view(scene, scene.camera, mw @ Vector(pb.head)))[:2]
+                        for pb in source.pose.bones]) * [W, H]
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        out.append(np.r_[lo - margin * (hi - lo), hi + margin * (hi - lo)])
+    return np.array(out)
+
+
+def _inside(scene, target, names, frames, boxes):
+    """(T,) bool: every named bone's head inside that frame's box."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    W, H = scene.render.resolution_x, scene.render.resolution_y
+    ok = []
+    for f, box in zip(frames, boxes):
+        scene.frame_set(int(f))
+        mw = target.matrix_world
+        pts = np.array([tuple(world_to_camera_view(scene, scene.camera, mw @ Vector(target.pose.bones[n].head)))[:2]
+                        for n in names]) * [W, H]
+        ok.append(bool(np.all((pts >= box[:2]) & (pts <= box[2:]))))
+    return np.array(ok)
+
+
+@pytest.fixture
+def walk_capture(scene, tmp_path, smpl_arrays):
+    """A capture scene as the add-on builds it (matched camera, the person 5 m in front of it): the every-limb
+    walk with a full turn, 120 frames."""
+    import rigs
+
+    return rigs.build_source(bpy.context, tmp_path, smpl_arrays, 120), tmp_path
+
+
+def test_overlay_stands_where_the_person_stands(walk_capture, real_characters):
+    """``root_motion="overlay"`` (and ``--retarget-to RIG --render``): the character's hips and head are inside
+    the captured person's box, seen through the matched camera, on every frame; the scaled path (for the
+    animation on its own) starts at the rig's own place instead."""
+    from types import SimpleNamespace
+
+    from tcmr_mocap.blender_addon.retarget import cli
+
+    source, tmp_path = walk_capture
+    scene = bpy.context.scene
+    frames = RS.frames_of(source)
+    boxes = _person_box(scene, source, frames)
+    target, roles = character(real_characters, "mpfb_mixamo")
+    judged = [roles["hips"], roles["head"]]
+    _, info = bake.retarget(bpy.context, source, target, root_motion="overlay")
+    assert info["root"] == "overlay"
+    assert _inside(scene, target, judged, frames, boxes).all()
+    bake.retarget(bpy.context, source, target, root_motion=True)
+    assert not _inside(scene, target, judged, frames, boxes).any()
+    _, paths = real_characters  # the headless step: a rig file, --render given
+    args = SimpleNamespace(retarget_to=str(paths["vroid"]), retarget_preset="AUTO", in_place=False, render="o.mp4")
+    rig = cli.retarget_to_file(bpy.context, source, args)
+    v_roles = real_rigs.variants(real_characters[0])["vroid"].roles
+    assert _inside(scene, rig, [v_roles["hips"], v_roles["head"]], frames, boxes).all()
