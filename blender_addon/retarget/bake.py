@@ -136,13 +136,13 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
         follow = {tbm.bones[s]: W for s, W in world.items()}
         root = tbm.root or tbm.key_bone(tbm.bones["hips"])
         pins = _pins(tbm)
-        contacts = ground.planted(ground.foot_points(src_sk, motion), fps, ground.leg_length(src_sk))
+        contacts, heights = ground.planted(ground.foot_points(src_sk, motion), fps, ground.leg_length(src_sk))
         legs = {s: tuple(tbm.bones[f"{p}.{s}"] for p in ("thigh", "shin", "foot")) for s in "LR"}
-        footing = ground.Footing(under_feet, contacts, floor, legs, follow, rig)
+        footing = ground.Footing(under_feet, contacts, ratio * heights, floor, legs, follow, rig)
         pose = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root, pins)
         evaluated = evaluate.needs_evaluation(target, tbm)
         if not tbm.keys:  # plain bones: the numpy pose is the rig's (Rigify-like rigs: measured when evaluated)
-            for _ in range(2):
+            for _ in range(3):
                 hips[:, 2] += footing.update(pose.P)
                 pose = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root, pins)
         for bone, prop, value in tbm.properties:

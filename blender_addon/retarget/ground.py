@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 ROOT_MODES = ("path", "in_place", "overlay")
-CONTACT_HEIGHT = 0.04  # metres above the source's floor, for a 0.9 m leg (scaled by the source's leg)
+CONTACT_HEIGHT = 0.025  # metres above the source's floor, for a 0.9 m leg (scaled by the source's leg)
 CONTACT_SPEED = 1.0  # metres per second, same scaling
+CONTACT_SLACK = 0.01  # metres: a planted foot this close to the floor is on it
+FOOT_FLOOR_SPREAD = 0.03  # metres: how much higher one foot's lowest level may be than the other's
 
 
 def leg_length(sk) -> float:
@@ -81,35 +83,48 @@ def root_path(src, motion, tgt, mode: str, target_floor: float, source_floor: fl
     return hips, ratio, floor
 
 
-def planted(points: np.ndarray, fps: float, leg: float) -> np.ndarray:
-    """(T, 2) bool: the source's feet on the floor. points: (T, 2, K, 3) world points of each foot (ankle,
-    toe …); leg: the source's leg length (thresholds scale with it)."""
+def planted(points: np.ndarray, fps: float, leg: float) -> tuple[np.ndarray, np.ndarray]:
+    """The source's feet on the floor: ((T, 2) bool, (T, 2) height of each foot's lowest point above the
+    source's floor, its first CONTACT_SLACK counted as the floor (a capture's planted feet jitter)).
+    points: (T, 2, K, 3) world points of each foot (ankle, toe …); leg: the source's leg length (thresholds
+    scale with it)."""
     scale = leg / 0.9
     low = points[..., 2].min(axis=-1)  # (T, 2)
-    floor = np.percentile(low, 2)
+    common = np.percentile(low, 2)  # each foot's own floor, within FOOT_FLOOR_SPREAD of the common one (a
+    own = np.minimum(np.percentile(low, 2, axis=0), common + FOOT_FLOOR_SPREAD * scale)  # skeleton's unequal feet)
+    height = low - own
     centre = points.mean(axis=2)
     speed = np.zeros(low.shape)
     if len(points) > 2:
         speed[1:-1] = np.linalg.norm(centre[2:, :, :2] - centre[:-2, :, :2], axis=-1) * fps / 2
         speed[0], speed[-1] = speed[1], speed[-2]
-    return (low - floor < CONTACT_HEIGHT * scale) & (speed < CONTACT_SPEED * scale)
+    return (height < CONTACT_HEIGHT * scale) & (speed < CONTACT_SPEED * scale), \
+        (height - CONTACT_SLACK * scale).clip(0.0, None)
 
 
-def floor_offsets(sole_z: np.ndarray, contacts: np.ndarray, floor: float, tolerance: float = 0.0) -> np.ndarray:
-    """(T,) vertical shift of the root: on contact frames the planted soles centred on ``floor`` (the higher no
-    more than ``tolerance`` above it; a lower one is then lifted by its leg, see :class:`Footing`), linear in
-    between (held at the ends); on frames with no foot planted never a sole below the floor (with one planted,
-    the other leg lifts its foot instead). sole_z: (T, 2); contacts: (T, 2) bool."""
-    need = floor - sole_z  # how far each foot must rise to touch
+def floor_offsets(sole_z: np.ndarray, contacts: np.ndarray, floor: float, tolerance: float = 0.0,
+                  heights: np.ndarray | None = None) -> np.ndarray:
+    """(T,) vertical shift of the root. On contact frames the most firmly planted sole (the lowest in the
+    source) at its height above ``floor`` (``heights`` (T, 2): the source's foot heights above its floor,
+    scaled; 0 by default), as long as every planted sole stays between ``tolerance`` below the floor and half
+    of it above its own height, and a foot in the air no more than ``tolerance`` below the floor (if
+    no shift does all that, the upper limits hold and the leg of a foot still too low lifts it, see
+    :class:`Footing`); linear in between (held at the ends); on frames with no foot planted never a sole below
+    the floor. sole_z: (T, 2); contacts: (T, 2) bool."""
+    below = floor - sole_z  # how far each foot must rise to touch the floor
+    h = np.zeros_like(below) if heights is None else heights
     on = contacts.any(axis=1)
     if not on.any():  # never planted (a jump, a swim): the lowest feet of the clip on the floor
-        return np.full(len(need), float(np.percentile(need.max(axis=1), 95)))
-    low = np.where(on, np.where(contacts, need, np.inf).min(axis=1), 0.0)  # the higher planted foot
-    high = np.where(on, np.where(contacts, need, -np.inf).max(axis=1), 0.0)
-    at_contact = np.minimum(0.5 * (low + high), low + tolerance)
-    t = np.arange(len(need))
-    shift = np.interp(t, t[on], at_contact[on])
-    return np.where(on, shift, np.maximum(shift, need.max(axis=1)))
+        return np.full(len(below), float(np.percentile(below.max(axis=1), 95)))
+    firm = np.argmin(np.where(contacts, h, np.inf), axis=1)
+    rows = np.arange(len(below))
+    wanted = below[rows, firm] + h[rows, firm]
+    lo = below.max(axis=1) - tolerance  # no foot, planted or swinging, too low
+    hi = np.where(contacts, below + h, np.inf).min(axis=1) + 0.5 * tolerance  # no planted foot too high
+    shift_on = np.where(lo <= hi, np.clip(wanted, lo, hi), 0.5 * (lo + hi))
+    t = np.arange(len(below))
+    shift = np.interp(t, t[on], shift_on[on])
+    return np.where(on, shift, np.maximum(shift, below.max(axis=1)))
 
 
 FADE_FRAMES = 4
@@ -119,15 +134,17 @@ TOLERANCE = 0.01  # metres: planted soles within this of the floor are left alon
 class Footing:
     """Feet on the floor, refined from measured poses: each :meth:`update` (given the pose just solved or
     evaluated) returns how far to move the root up and the new world rotations of the thighs and shins that
-    lift a foot still below the floor (its knee bends a little; the foot keeps its orientation): a planted foot
-    to within the tolerance, a foot in the air to the floor.
+    bring a foot still more than the tolerance below the floor up, or a planted one too far above it down (its
+    knee bends or opens a little; the foot keeps its orientation).
 
-    soles: :class:`Soles`; contacts: (T, 2) the source's planted feet; floor: world z; legs: {side: (thigh,
-    shin, foot) bone names}; follow: {bone: (T, 3, 3)} the world rotations wanted (thighs and shins updated
-    in place)."""
+    soles: :class:`Soles`; contacts: (T, 2) the source's planted feet; heights: (T, 2) how high above the floor
+    each planted sole goes (the source's, scaled: a foot landing is not yet flat); floor: world z; legs: {side:
+    (thigh, shin, foot) bone names}; follow: {bone: (T, 3, 3)} the world rotations wanted (thighs and shins
+    updated in place)."""
 
-    def __init__(self, soles: Soles, contacts, floor: float, legs: dict, follow: dict, rig):
-        self.soles, self.contacts, self.floor, self.legs, self.follow = soles, contacts, floor, legs, follow
+    def __init__(self, soles: Soles, contacts, heights, floor: float, legs: dict, follow: dict, rig):
+        self.soles, self.contacts, self.heights, self.floor = soles, contacts, heights, floor
+        self.legs, self.follow = legs, follow
         self.index = {n: i for i, n in enumerate(rig.names)}
         self.L_inv = np.linalg.inv(rig.rest_local)
         self.object_world = rig.object_world
@@ -135,10 +152,12 @@ class Footing:
     def update(self, P: np.ndarray) -> np.ndarray:
         """P: (T, N, 4, 4) armature-space pose matrices (TargetRig order). Returns the root's shift (T,)."""
         sole_z = self.soles.lowest(P, self.L_inv, self.object_world)
-        shift = floor_offsets(sole_z, self.contacts, self.floor, TOLERANCE)
-        below = self.floor - (sole_z + shift[:, None])  # > 0: under the floor after the shift
-        lift = np.where(self.contacts, below - TOLERANCE, below).clip(0.0, None)
-        lift = _fade(lift, FADE_FRAMES)
+        shift = floor_offsets(sole_z, self.contacts, self.floor, TOLERANCE, self.heights)
+        z = sole_z + shift[:, None] - self.floor
+        lift = (-TOLERANCE - z).clip(0.0, None)  # still too low: its leg lifts it
+        lift = np.where(self.contacts, lift, _fade(lift, FADE_FRAMES))  # eased in and out in the air only
+        top = np.where(self.contacts, self.heights, np.inf) + 0.5 * TOLERANCE
+        lift -= (z - top).clip(0.0, None)  # planted and too high: its leg reaches down (as far as its knee opens)
         O = self.object_world
         for k, side in enumerate("LR"):
             if side not in self.legs or not lift[:, k].any():
@@ -162,8 +181,9 @@ def _fade(lift: np.ndarray, frames: int) -> np.ndarray:
 
 
 def lift_leg(hip, knee, ankle, lift):
-    """World rotations (T, 3, 3) to apply to the thigh and the shin so that the ankle rises by ``lift`` (T,)
-    while the hip stays (the knee bends in its own plane; lengths kept). hip, knee, ankle: (T, 3)."""
+    """World rotations (T, 3, 3) to apply to the thigh and the shin so that the ankle rises by ``lift`` (T,;
+    negative: goes down, no further than the straight leg) while the hip stays (the knee bends in its own
+    plane; lengths kept). hip, knee, ankle: (T, 3)."""
     from ...core import rotations
 
     l1 = np.linalg.norm(knee - hip, axis=-1)

@@ -268,10 +268,10 @@ def soles(arm, roles, frames) -> tuple[dict, float]:
     return out, float(floor)
 
 
-def contacts(source, slots, frames, fps: float, height: float = 0.03, speed: float = 0.6) -> dict:
+def contacts(source, slots, frames, fps: float, height: float = 0.02, speed: float = 0.5) -> dict:
     """{foot.L/R: (T,) bool}: the source's foot planted: its lowest bone point (ankle, toe head and tail)
-    within ``height`` of the source's floor (the 2nd percentile of its lowest points) and moving slower than
-    ``speed`` m/s."""
+    within ``height`` of that foot's floor (the 2nd percentile of its lowest points, no more than 3 cm above
+    the other foot's: a skeleton's feet may differ a little) and moving slower than ``speed`` m/s."""
     import bpy
 
     scene = bpy.context.scene
@@ -285,9 +285,10 @@ def contacts(source, slots, frames, fps: float, height: float = 0.03, speed: flo
             pts = np.array([source.pose.bones[slots[f"foot.{S}"]].head, toe.head, toe.tail]) @ mw[:3, :3].T + mw[:3, 3]
             low[S].append(pts[:, 2].min())
             pos[S].append(pts.mean(axis=0))
-    floor = np.percentile(np.concatenate([low["L"], low["R"]]), 2)
+    common = np.percentile(np.concatenate([low["L"], low["R"]]), 2)
     out = {}
     for S in "LR":
+        floor = min(np.percentile(low[S], 2), common + 0.03)
         p = np.array(pos[S])
         v = np.zeros(len(frames))
         v[1:-1] = np.linalg.norm(p[2:, :2] - p[:-2, :2], axis=-1) * fps / 2

@@ -168,3 +168,14 @@ def test_transfer_matches_segments_for_any_rest_rotation():
         assert np.all(cos > np.cos(np.radians(1e-4))), slot
     np.testing.assert_allclose(hips[:, :2] - hips[:1, :2], 1.3 * (motion.heads["hips"] - motion.heads["hips"][:1])[:, :2],
                                atol=1e-9)
+
+
+@pytest.mark.parametrize("pid", sorted(ALL))
+def test_preset_sides(pid):
+    """Every name a preset gives a left (right) slot carries a left (right) marker: a preset with, say, the
+    Character Creator shins swapped (shin.L: CC_Base_R_Calf) drives the left leg's shin with the right one."""
+    preset = bonemap.load_preset(ALL[pid])
+    for slot, entry in preset["bones"].items():
+        if slot.endswith((".L", ".R")):
+            for name in entry.split("|"):
+                assert detect.side_of(name) == slot[-1], (pid, slot, name)

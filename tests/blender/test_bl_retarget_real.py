@@ -45,7 +45,7 @@ def character(real_characters, name):
     return objs[name], real_corpus.variants(assets)[name].roles
 
 
-def assert_scores(s: dict, label: str, capsys, min_contacts: int = 20) -> None:
+def assert_scores(s: dict, label: str, capsys) -> None:
     with capsys.disabled():
         print(f"\n[{label}] {RS.summary(s)}")
     limbs = np.concatenate(list(s["limbs"].values()))
@@ -57,7 +57,7 @@ def assert_scores(s: dict, label: str, capsys, min_contacts: int = 20) -> None:
         for k, v in s["toes"].items():
             assert np.abs(v).mean() < TOE_MEAN, (k, np.abs(v).mean())
     for k, v in s["soles"].items():
-        assert v.size >= min_contacts, f"{k}: too few contacts to judge ({v.size})"
+        assert v.size >= 20, f"{k}: too few contacts to judge ({v.size})"
         assert np.abs(v).max() < SOLE_M, (k, v.min(), v.max())
 
 
@@ -167,7 +167,7 @@ def test_bvh_directly_as_the_source(scene, real_motion, real_characters, capsys)
     cmu = {s: b for s, b in real_corpus.roles_of("cmu_mb").items() if "1." not in s}
     cmu.update({"hand_end.L": "LFingers", "hand_end.R": "RFingers"})  # the BVH's knuckles
     s = RS.score(bvh, target, roles, RS.frames_of(bvh), FPS, source_slots=cmu)
-    assert_scores(s, "bvh -> vroid", capsys, min_contacts=8)  # the CMU subject's left foot is planted less
+    assert_scores(s, "bvh -> vroid", capsys)
 
 
 def test_character_creator_sides(scene, real_characters):
