@@ -18,6 +18,8 @@ removes the new action and restores the target's action, pose and properties.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import bpy
 import numpy as np
 
@@ -151,13 +153,20 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
         keys = _write(target, name + " (baking)", frames, pose, root, tbm)
         if not tbm.keys and (tbm.snap or tbm.poles):
             evaluate.key_controls(keys, evaluate.ik_basis_numpy(rig, pose.P, tbm.snap, tbm.poles), tbm.snap)
-        passes, residual = 0, 0.0
+        passes, residual, P_eval = 0, 0.0, None
         if evaluated:
-            passes, residual = evaluate.correct(scene, target, frames, follow, tbm, hips, root, pose, keys,
-                                                footing if tbm.keys else None)
-        if tbm.keys and (tbm.snap or tbm.poles):
-            evaluate.key_controls(keys, evaluate.ik_basis_evaluated(scene, target, frames, tbm.snap, tbm.poles),
-                                  tbm.snap)
+            with _meshes_resting(target):
+                passes, residual, P_eval = evaluate.correct(scene, target, frames, follow, tbm, hips, root, pose,
+                                                            keys, footing if tbm.keys else None)
+                if tbm.keys and (tbm.snap or tbm.poles):
+                    controls = [*tbm.snap, *tbm.poles]
+                    if P_eval is not None and evaluate.plain_controls(target, controls, P_eval):
+                        P_rig = evaluate.to_rig_order(P_eval, target, rig.names)
+                        basis = evaluate.ik_basis_numpy(rig, P_rig, tbm.snap, tbm.poles, parent_space=tuple(
+                            c for c in controls if not target.data.bones[c].use_local_location))
+                    else:
+                        basis = evaluate.ik_basis_evaluated(scene, target, frames, tbm.snap, tbm.poles)
+                    evaluate.key_controls(keys, basis, tbm.snap)
         new = keys.action
         new[RESULT_SOURCE] = source.name
         new[RESULT_TARGET] = target.name
@@ -217,6 +226,20 @@ def _source_floor(obj, bm, sk, motion) -> float:
     rest_points = ground.foot_points(sk, None)[..., 2].min()
     rest_soles = soles(obj, bm, target_rig(obj)).floor
     return float(np.percentile(low, 5)) - (rest_points - rest_soles)
+
+
+@contextmanager
+def _meshes_resting(obj):
+    """While the rig is evaluated frame by frame, the meshes it deforms are not (nothing reads them then)."""
+    mods = [m for o in bpy.data.objects if o.type == "MESH" for m in o.modifiers
+            if m.type == "ARMATURE" and m.object == obj and m.show_viewport]
+    for m in mods:
+        m.show_viewport = False
+    try:
+        yield
+    finally:
+        for m in mods:
+            m.show_viewport = True
 
 
 def _alive(idb) -> bool:

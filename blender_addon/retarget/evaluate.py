@@ -22,6 +22,7 @@ from .rigdata import object_rotation, pose_matrices
 
 MAX_PASSES = 6
 TOLERANCE_DEG = 0.2
+TOLERANCE_M = 1e-3
 
 
 def needs_evaluation(obj, bm) -> bool:
@@ -104,7 +105,9 @@ def correct(scene, obj, frames, follow, bm, hips, root, pose, keys: Keys, footin
     """Evaluate, compare each key bone's armature rotation with the wanted one, turn the key bones, move the
     root to ``hips`` (vertically where ``footing`` (ground.Footing) puts the soles on the floor, measured on
     the evaluated pose; it also updates the legs in ``follow``). Returns (passes, residual degrees over key
-    bones and the mapped bones' directions). pose: transfer.Pose (basis_rot and root_loc are updated)."""
+    bones and the mapped bones' directions, and the last evaluated pose matrices (T, N, 4, 4), pose-bone order,
+    when they are those of the final keys, else None). pose: transfer.Pose (basis_rot and root_loc are
+    updated)."""
     index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
     O = object_rotation(obj)
     mw_inv = np.linalg.inv(np.array(obj.matrix_world))
@@ -147,8 +150,8 @@ def correct(scene, obj, frames, follow, bm, hips, root, pose, keys: Keys, footin
         hips_arm = hips @ mw_inv[:3, :3].T + mw_inv[:3, 3]
         hips_err = hips_arm - P[:, index[hips_bone], :3, 3]
         residual = float(max(e.max() for e in errs))
-        if residual < TOLERANCE_DEG and np.abs(hips_err).max() < 1e-4:
-            return n_pass, residual
+        if residual < TOLERANCE_DEG and np.abs(hips_err).max() < TOLERANCE_M:
+            return n_pass, residual, P
         applied = {}  # key bone -> its world change this pass
         for k in order:
             K = rotations.project_to_rotmat(P[:, index[k], :3, :3])
@@ -166,14 +169,35 @@ def correct(scene, obj, frames, follow, bm, hips, root, pose, keys: Keys, footin
         X3 = P[:, index[root], :3, :3] @ np.linalg.inv(Rb)
         pose.root_loc += np.linalg.solve(X3, hips_err[..., None])[..., 0]
         keys.location(root, pose.root_loc)
-    return MAX_PASSES, residual
+    return MAX_PASSES, residual, None
 
 
 def _reorder(P, obj, footing):
     """Pose matrices in pose-bone order -> the TargetRig order footing indexes."""
-    names = [pb.name for pb in obj.pose.bones]
-    order = [names.index(n) for n in sorted(footing.index, key=footing.index.get)]
-    return P[:, order]
+    return to_rig_order(P, obj, sorted(footing.index, key=footing.index.get))
+
+
+def to_rig_order(P, obj, names):
+    """Pose matrices (T, N, 4, 4) in pose-bone order -> the order of ``names`` (a TargetRig's)."""
+    index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
+    return P[:, [index[n] for n in names]]
+
+
+def plain_controls(obj, controls, P=None) -> bool:
+    """Whether these bones simply follow their parents (no constraints, inheriting rotation and scale — an
+    averaged scale counts when the parents, as evaluated in P (T, N, 4, 4) pose-bone order, are unscaled): their
+    pose-bone values then follow from their parents' evaluated pose."""
+    index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
+    for c in controls:
+        pb = obj.pose.bones[c]
+        b = pb.bone
+        if pb.constraints or not b.use_inherit_rotation or b.inherit_scale not in ("FULL", "AVERAGE"):
+            return False
+        if b.inherit_scale == "AVERAGE" and pb.parent is not None:
+            if P is None or not np.allclose(np.linalg.norm(P[:, index[pb.parent.name], :3, :3], axis=-2), 1.0,
+                                            atol=1e-4):
+                return False
+    return True
 
 
 def _angle(C):
@@ -199,9 +223,10 @@ def control_targets(P: dict, L: dict, snap: dict, poles: dict) -> dict:
     return out
 
 
-def ik_basis_numpy(rig, P_all: np.ndarray, snap: dict, poles: dict) -> dict:
-    """{control: (T, 4, 4) basis} for a plain rig from its solved pose (transfer.Pose.P), controls whose
-    parents are plainly parented (their parents' pose taken from P_all)."""
+def ik_basis_numpy(rig, P_all: np.ndarray, snap: dict, poles: dict, parent_space: tuple = ()) -> dict:
+    """{control: (T, 4, 4) basis} from a pose P_all (T, N, 4, 4) in TargetRig order (a plain rig's solved
+    pose, or a rig's evaluated one) for controls that simply follow their parents; ``parent_space``: controls
+    whose location is in their parent's space (``use_local_location`` off, as Rigify's IK controls)."""
     from .transfer import _parent_side
 
     index = {n: i for i, n in enumerate(rig.names)}
@@ -210,8 +235,14 @@ def ik_basis_numpy(rig, P_all: np.ndarray, snap: dict, poles: dict) -> dict:
     L = {n: rig.rest_local[index[n]] for n in names}
     out = {}
     for c, want in control_targets(P, L, snap, poles).items():
-        X = _parent_side(rig, P_all, index[c], P_all.shape[0])
-        out[c] = np.linalg.inv(X) @ want
+        j = index[c]
+        X = _parent_side(rig, P_all, j, P_all.shape[0])
+        B = np.linalg.inv(X) @ want
+        if c in parent_space:  # the bone's rest turn relative to its parent applies to its location too
+            p = rig.parents[j]
+            rel = (np.linalg.inv(rig.rest_local[p]) @ rig.rest_local[j]) if p >= 0 else rig.rest_local[j]
+            B[:, :3, 3] = B[:, :3, 3] @ rel[:3, :3].T
+        out[c] = B
     return out
 
 
@@ -223,10 +254,13 @@ def ik_basis_evaluated(scene, obj, frames, snap: dict, poles: dict) -> dict:
 
     L = {b.name: np.array(b.matrix_local) for b in obj.data.bones}
     controls = [*snap, *poles]
+    index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
+    used = {*snap.values(), *(b for chain in poles.values() for b in chain)}
     basis = {c: np.empty((len(frames), 4, 4)) for c in controls}
     for t, f in enumerate(frames):
         scene.frame_set(int(f))
-        P = {pb.name: np.array(pb.matrix)[None] for pb in obj.pose.bones}
+        Pall = pose_matrices(obj)
+        P = {n: Pall[index[n]][None] for n in used}
         want = control_targets(P, L, snap, poles)
         for c in controls:
             basis[c][t] = np.array(obj.convert_space(pose_bone=obj.pose.bones[c], matrix=Matrix(want[c][0].tolist()),

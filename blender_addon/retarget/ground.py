@@ -50,12 +50,15 @@ class Soles:
         """(T, 2) world height of the lowest sole point of each foot (L, R) under pose matrices P (T, N, 4, 4).
         L_inv: (N, 4, 4) inverse rest matrices."""
         out = []
+        zrow = object_world[2]
         for side in "LR":
             pts, bones, w = self.points[side], self.bones[side], self.weights[side]
-            skin = P[:, bones] @ L_inv[bones]  # (T, K, M, 4, 4)
-            moved = np.einsum("tkmij,kj->tkmi", skin[..., :3, :], np.c_[pts, np.ones(len(pts))])
-            posed = np.einsum("tkmi,km->tki", moved, w)  # (T, K, 3) armature space
-            z = posed @ object_world[2, :3] + object_world[2, 3]
+            z = np.zeros((P.shape[0], len(pts)))
+            for b in np.unique(bones):  # each bone moves all points; each point takes its weight of it
+                wb = np.where(bones == b, w, 0.0).sum(axis=1)  # (K,)
+                used = wb > 0
+                M = zrow @ (P[:, b] @ L_inv[b])  # (T, 4): the world height row of the bone's skinning matrix
+                z[:, used] += (M[:, :3] @ pts[used].T + M[:, 3:]) * wb[used]
             out.append(z.min(axis=1))
         return np.stack(out, axis=-1)
 

@@ -174,24 +174,86 @@ def pose_matrices(obj) -> np.ndarray:
 
 
 def sample_source(scene, obj, bm: bonemap.BoneMap, frames: np.ndarray) -> transfer.Motion:
+    """The source's mapped bones over ``frames``: read from its keys in numpy when its bones simply follow
+    their parents and their own keys (a capture, an imported motion), else evaluated frame by frame."""
     index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
     slots = list(bm.bones)
     idx = np.array([index[bm.bones[s]] for s in slots])
-    T = len(frames)
-    heads = np.empty((T, len(slots), 3))
-    rot = np.empty((T, len(slots), 3, 3))
-    for t, f in enumerate(frames):
-        scene.frame_set(int(f))
-        P = pose_matrices(obj)[idx]
-        mw = np.array(obj.matrix_world)
-        heads[t] = P[:, :3, 3] @ mw[:3, :3].T + mw[:3, 3]
-        rot[t] = object_rotation(obj) @ rotations.project_to_rotmat(P[:, :3, :3])
+    P = keyed_pose(obj, frames)
+    if P is None:
+        P = np.empty((len(frames), len(index), 4, 4))
+        for t, f in enumerate(frames):
+            scene.frame_set(int(f))
+            P[t] = pose_matrices(obj)
+    P = P[:, idx]
+    mw = np.array(obj.matrix_world)
+    heads = P[..., :3, 3] @ mw[:3, :3].T + mw[:3, 3]
+    rot = object_rotation(obj) @ rotations.project_to_rotmat(P[..., :3, :3])
     return transfer.Motion(heads={s: heads[:, i] for i, s in enumerate(slots)},
                            rot={s: rot[:, i] for i, s in enumerate(slots)})
 
 
-def target_rig(obj) -> transfer.TargetRig:
-    bones = list(obj.data.bones)
+_CHANNELS = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "rotation_axis_angle": 4, "scale": 3}
+
+
+def keyed_pose(obj, frames):
+    """(T, N, 4, 4) armature-space pose matrices (pose-bone order) computed from the action's F-curves, or
+    None when Blender has to evaluate (constraints, drivers, NLA, object-level keys, bones that do not fully
+    inherit their parent's transform or keep their location in armature space)."""
+    from ..keyframes import channelbag_of
+
+    anim = obj.animation_data
+    bag = channelbag_of(obj)
+    if bag is None or len(anim.drivers) or len(anim.nla_tracks) or obj.constraints:
+        return None
+    bones = list(obj.pose.bones)
+    for pb in bones:
+        b = pb.bone
+        if pb.constraints or not b.use_inherit_rotation or b.inherit_scale != "FULL" or not b.use_local_location:
+            return None
+    index = {pb.name: i for i, pb in enumerate(bones)}
+    values = {}
+    f = np.asarray(frames, dtype=np.float64)
+    for fc in bag.fcurves:
+        path = fc.data_path
+        if not path.startswith('pose.bones["') or fc.mute:
+            return None
+        name, _, prop = path[len('pose.bones["'):].partition('"].')
+        if name not in index or prop not in _CHANNELS:
+            continue
+        values[(name, prop, fc.array_index)] = np.array([fc.evaluate(x) for x in f])
+    T = len(f)
+    L = np.array([np.array(pb.bone.matrix_local) for pb in bones])
+    P = np.empty((T, len(bones), 4, 4))
+    for pb in _parents_first(bones):
+        j = index[pb.name]
+        def channel(prop, default):
+            return np.stack([values.get((pb.name, prop, i), np.full(T, default[i])) for i in range(len(default))],
+                            axis=-1)
+
+        mode = pb.rotation_mode
+        if mode == "QUATERNION":
+            R = rotations.quat_wxyz_to_rotmat(channel("rotation_quaternion", tuple(pb.rotation_quaternion)))
+        elif mode == "AXIS_ANGLE":
+            aa = channel("rotation_axis_angle", tuple(pb.rotation_axis_angle))
+            axis = aa[:, 1:] / np.maximum(np.linalg.norm(aa[:, 1:], axis=-1, keepdims=True), 1e-12)
+            R = rotations.axis_angle_to_rotmat(axis * aa[:, :1])
+        else:
+            R = rotations.euler_to_rotmat(channel("rotation_euler", tuple(pb.rotation_euler)), mode)
+        B = np.tile(np.eye(4), (T, 1, 1))
+        B[:, :3, :3] = R * channel("scale", tuple(pb.scale))[:, None, :]
+        B[:, :3, 3] = channel("location", tuple(pb.location))
+        parent = pb.parent
+        if parent is None:
+            P[:, j] = L[j] @ B
+        else:
+            p = index[parent.name]
+            P[:, j] = P[:, p] @ np.linalg.inv(L[p]) @ L[j] @ B
+    return P
+
+
+def _parents_first(bones) -> list:
+    """Bones (or pose bones) ordered so that every parent comes before its children."""
     order, seen = [], set()
 
     def visit(b):
@@ -204,6 +266,11 @@ def target_rig(obj) -> transfer.TargetRig:
 
     for b in bones:
         visit(b)
+    return order
+
+
+def target_rig(obj) -> transfer.TargetRig:
+    order = _parents_first(list(obj.data.bones))
     index = {b.name: i for i, b in enumerate(order)}
     basis = np.array([np.array(obj.pose.bones[b.name].matrix_basis) for b in order])
     return transfer.TargetRig(

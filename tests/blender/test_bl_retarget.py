@@ -422,3 +422,32 @@ def test_constraint_that_overrides_keys_is_reported(source):
     _, info = bake_module.retarget(bpy.context, source, target)
     assert info["residual_deg"] > 10.0 and info["passes"] == bake_module.MAX_PASSES
     assert len(target.pose.bones["calf_l"].constraints) == 1  # the rig's own constraint stays, none added
+
+
+def test_source_read_from_its_keys_as_blender_evaluates_it(source):
+    """A plain source (the capture armature; a rig with quaternion, Euler and axis-angle bones) is read from its
+    keys in numpy: the same pose matrices as Blender's own evaluation, frame by frame."""
+    from tcmr_mocap.blender_addon.retarget import rigdata
+
+    mixamo = rigs.build_rig(bpy.context, "mixamo", name="keyed")
+    assert bpy.ops.tcmr.retarget(source=source.name, target=mixamo.name) == {"FINISHED"}
+    modes = ["XYZ", "ZXY", "AXIS_ANGLE"]
+    for k, pb in enumerate(list(mixamo.pose.bones)[:3]):  # re-key three bones in other rotation modes
+        pb.rotation_mode = modes[k]
+    assert bpy.ops.tcmr.retarget(source=source.name, target=mixamo.name) == {"FINISHED"}
+    spare = mixamo.pose.bones["LeftHandIndex2"]  # and one keyed by hand in axis-angle
+    spare.rotation_mode = "AXIS_ANGLE"
+    for frame, angle in ((1, 0.2), (60, 1.1)):
+        spare.rotation_axis_angle = (angle, 0.3, 0.0, 1.0)
+        spare.keyframe_insert("rotation_axis_angle", frame=frame)
+    frames = np.arange(1, N_FRAMES + 1, 7)
+    for obj in (source, mixamo):
+        P = rigdata.keyed_pose(obj, frames)
+        assert P is not None
+        for t, f in enumerate(frames):
+            bpy.context.scene.frame_set(int(f))
+            Q = rigdata.pose_matrices(obj)  # float32 in Blender: compare to its precision (the rig is in cm)
+            np.testing.assert_allclose(P[t][:, :3, :3], Q[:, :3, :3], atol=1e-5)
+            np.testing.assert_allclose(P[t][:, :3, 3], Q[:, :3, 3], atol=1e-6 * np.abs(Q[:, :3, 3]).max() + 1e-6)
+    mixamo.pose.bones[0].constraints.new("COPY_ROTATION")  # constraints: Blender must evaluate
+    assert rigdata.keyed_pose(mixamo, frames) is None
