@@ -125,7 +125,7 @@ def correct(scene, obj, frames, follow, bm, hips, root, pose, keys: Keys, footin
         up[k] = p.name if p is not None else None
     order = sorted(keyed, key=lambda k: len(obj.data.bones[k].parent_recursive))
     hips_bone = bm.bones["hips"]
-    residual = 0.0
+    residual, last = 0.0, np.inf
     mw = np.array(obj.matrix_world)
     for n_pass in range(1, MAX_PASSES + 1):
         P = np.empty((len(frames), len(obj.pose.bones), 4, 4))
@@ -152,6 +152,9 @@ def correct(scene, obj, frames, follow, bm, hips, root, pose, keys: Keys, footin
         residual = float(max(e.max() for e in errs))
         if residual < TOLERANCE_DEG and np.abs(hips_err).max() < TOLERANCE_M:
             return n_pass, residual, P
+        if residual > 0.9 * last and np.abs(hips_err).max() < TOLERANCE_M:
+            return n_pass, residual, P  # no better than the last pass: the rig's own constraints hold these bones
+        last = residual
         applied = {}  # key bone -> its world change this pass
         for k in order:
             K = rotations.project_to_rotmat(P[:, index[k], :3, :3])

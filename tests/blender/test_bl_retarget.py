@@ -420,7 +420,8 @@ def test_constraint_that_overrides_keys_is_reported(source):
     from tcmr_mocap.blender_addon.retarget import bake as bake_module
 
     _, info = bake_module.retarget(bpy.context, source, target)
-    assert info["residual_deg"] > 10.0 and info["passes"] == bake_module.MAX_PASSES
+    assert info["residual_deg"] > 10.0
+    assert info["passes"] < bake_module.MAX_PASSES  # it stops once a pass no longer helps
     assert len(target.pose.bones["calf_l"].constraints) == 1  # the rig's own constraint stays, none added
 
 
