@@ -25,8 +25,8 @@ import numpy as np
 
 from ...core.errors import MocapError
 from . import bonemap, detect, evaluate, ground, transfer
-from .rigdata import (frame_range, object_rotation, pose_matrices, rig_info, sample_source,  # noqa: F401
-                      skeleton, soles, source_action, target_rig)
+from .rigdata import (Skin, frame_range, object_rotation, pose_matrices, rig_info,  # noqa: F401
+                      sample_source, skeleton, soles, source_action, target_rig)
 
 RESULT_SOURCE = "tcmr_retarget_source"  # custom properties of a retargeted action
 RESULT_TARGET = "tcmr_retarget_target"
@@ -125,14 +125,15 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
     try:
         motion = sample_source(scene, source, sbm, frames)
         motion.fingers = dict(fingers or {})
-        src_sk, tgt_sk = skeleton(source, sbm), skeleton(target, tbm)
+        skin = Skin(target)  # its meshes, read once
+        src_sk, tgt_sk = skeleton(source, sbm), skeleton(target, tbm, skin)
         world = transfer.target_world(src_sk, motion, tgt_sk)
         bad = [tbm.bones[s] for s, W in world.items() if not np.isfinite(W).all()]
         if bad:
             raise RetargetError(f"'{target.name}': bone(s) {', '.join(bad[:3])} have no length to aim (a part and "
                                 "the next one start at the same point): check the bone map")
         rig = target_rig(target)
-        under_feet = soles(target, tbm, rig)
+        under_feet = soles(target, tbm, rig, skin)
         source_floor = _source_floor(source, sbm, src_sk, motion)
         hips, ratio, floor = ground.root_path(src_sk, motion, tgt_sk, mode, under_feet.floor, source_floor)
         follow = {tbm.bones[s]: W for s, W in world.items()}

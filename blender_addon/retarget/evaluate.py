@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import bpy
 import numpy as np
 
 from ...core import rotations
@@ -50,13 +51,10 @@ class Keys:
     """The new action's F-curves: rotations per bone, locations per bone, written and later corrected."""
 
     def __init__(self, obj, name: str, frames):
-        import bpy
-
         self.obj = obj
         self.frames = np.asarray(frames, dtype=np.float64)
         self.action, self.bag = keyframes.new_action(obj, name)
         self.rot, self.loc, self._groups = {}, {}, {}
-        self._bpy = bpy
 
     def group(self, bone):
         if bone not in self._groups:
@@ -88,7 +86,7 @@ class Keys:
                               np.array([value, value], dtype=np.float64))
 
     def remove(self) -> None:
-        self._bpy.data.actions.remove(self.action)
+        bpy.data.actions.remove(self.action)
 
 
 def _set_values(fc, values):
@@ -133,7 +131,8 @@ def correct(scene, obj, frames, follow, bm, hips, root, pose, keys: Keys, footin
             scene.frame_set(int(f))
             P[t] = pose_matrices(obj)
         if footing is not None:
-            hips[:, 2] = P[:, index[hips_bone], :3, 3] @ mw[2, :3] + mw[2, 3] + footing.update(_reorder(P, obj, footing))
+            shift = footing.update(_reorder(P, obj, footing))
+            hips[:, 2] = P[:, index[hips_bone], :3, 3] @ mw[2, :3] + mw[2, 3] + shift
         # the key bones' own armature-space rotations: a control and the bone it moves keep their rest relation
         want_arm = {key_of[b]: O.T @ W @ rest_rot(b).T @ rest_rot(key_of[b]) for b, W in follow.items()}
         want_dir = {b: (O.T @ W)[..., :, 1] for b, W in follow.items()}

@@ -33,7 +33,9 @@ def object_rotation(obj) -> np.ndarray:
     return rotations.project_to_rotmat(M / np.cbrt(abs(np.linalg.det(M))))
 
 
-def skeleton(obj, bm: bonemap.BoneMap) -> transfer.Skeleton:
+def skeleton(obj, bm: bonemap.BoneMap, skin=None) -> transfer.Skeleton:
+    """The rig's mapped slots at rest (world space), where its hands end and how they are turned. skin: the
+    rig's Skin, if already read."""
     mw = np.array(obj.matrix_world)
     O = object_rotation(obj)
     heads, tails, rot = {}, {}, {}
@@ -43,7 +45,7 @@ def skeleton(obj, bm: bonemap.BoneMap) -> transfer.Skeleton:
         tails[slot] = mw[:3, :3] @ np.array(b.tail_local) + mw[:3, 3]
         rot[slot] = O @ rotations.project_to_rotmat(np.array(b.matrix_local)[:3, :3])
     sk = transfer.Skeleton(heads=heads, tails=tails, rot=rot)
-    skin = _Skin(obj)
+    skin = skin or Skin(obj)
     for slot, name in bm.bones.items():
         end = _end(obj, bm, slot, name, heads, skin)
         if end is not None:
@@ -74,16 +76,22 @@ def _end(obj, bm, slot, name, heads, skin):
         centroid = skin.centroid(name)
         if centroid is not None:
             return centroid
-    kids = [c for c in obj.data.bones[name].children if not detect.is_helper(c.name)]
-    if len(kids) == 1:
-        mw = np.array(obj.matrix_world)
-        head = mw[:3, :3] @ np.array(kids[0].head_local) + mw[:3, 3]
-        if np.linalg.norm(head - heads[slot]) > 1e-4:
-            return head
-    return None
+    return _child_head(obj, name)
 
 
-class _Skin:
+def _child_head(obj, name):
+    """World head of the bone's only child (an end bone counts when it is the only one), if away from its own."""
+    children = list(obj.data.bones[name].children)
+    kids = [c for c in children if not detect.is_helper(c.name)] or children
+    if len(kids) != 1:
+        return None
+    mw = np.array(obj.matrix_world)
+    head = mw[:3, :3] @ np.array(kids[0].head_local) + mw[:3, 3]
+    own = mw[:3, :3] @ np.array(obj.data.bones[name].head_local) + mw[:3, 3]
+    return head if np.linalg.norm(head - own) > 1e-4 else None
+
+
+class Skin:
     """The meshes an armature deforms (Armature modifier), read once: world rest vertices, and per vertex its
     deforming bones and normalised weights."""
 
@@ -130,13 +138,13 @@ def _below(obj, bone: str) -> set:
     return out
 
 
-def soles(obj, bm: bonemap.BoneMap, rig: transfer.TargetRig) -> ground.Soles:
+def soles(obj, bm: bonemap.BoneMap, rig: transfer.TargetRig, skin=None) -> ground.Soles:
     """The points under each foot of ``obj``, skinned: the vertices of its mesh that the foot or the toes
-    move most, near the bottom (or, without a usable mesh, the foot and toe bones' heads and tails)."""
+    move most, near the bottom (or, without a usable mesh, the ankle, the toe's head and its end)."""
     index = {n: i for i, n in enumerate(rig.names)}
     mw = np.array(obj.matrix_world)
     to_arm = np.linalg.inv(mw)
-    skin = _Skin(obj)
+    skin = skin or Skin(obj)
     points, bones, weights, floors = {}, {}, {}, []
     for side in "LR":
         foot = bm.bones[f"foot.{side}"]
@@ -154,12 +162,14 @@ def soles(obj, bm: bonemap.BoneMap, rig: transfer.TargetRig) -> ground.Soles:
                     b[r, c], w[r, c] = index[name], value
             w /= w.sum(axis=1, keepdims=True)
             p = pts[keep]
-        else:  # no usable mesh: the foot and toe bones
-            names = [n for n in (foot, bm.bones.get(f"toe.{side}")) if n]
-            arm = np.array([q for n in names for q in (obj.data.bones[n].head_local, obj.data.bones[n].tail_local)])
-            p = arm @ mw[:3, :3].T + mw[:3, 3]
-            b = np.array([[index[n]] for n in names for _ in (0, 1)])
-            w = np.ones((len(p), 1))
+        else:  # no usable mesh: the ankle, the toe's head and where the toe (or foot) ends
+            last = bm.bones.get(f"toe.{side}") or foot
+            end = _child_head(obj, last)
+            p = np.array([mw[:3, :3] @ np.array(obj.data.bones[n].head_local) + mw[:3, 3] for n in (foot, last)]
+                         + [end if end is not None else mw[:3, :3] @ np.array(obj.data.bones[last].tail_local)
+                            + mw[:3, 3]])
+            b = np.array([[index[foot]], [index[last]], [index[last]]])
+            w = np.ones((3, 1))
         points[side] = p @ to_arm[:3, :3].T + to_arm[:3, 3]
         bones[side], weights[side] = b, w
         floors.append(p[:, 2].min())

@@ -130,53 +130,51 @@ def _game_engine_rename(table: dict) -> dict:
     return {roles[slot]: name for slot, name in table.items()}
 
 
+LIMBS = ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe")
+
+
+def _standard(torso: dict, limbs: tuple, finger=None, sides=(("L", "l"), ("R", "r"))) -> dict:
+    """{slot: name} of a naming standard: torso slots as given, the limb slots (LIMBS order) from patterns with
+    ``{S}`` (L/R) and ``{s}`` (the standard's side word), fingers from ``finger(finger, k)`` patterns."""
+    out = dict(torso)
+    for S, s in sides:
+        out.update({f"{part}.{S}": pattern.format(S=S, s=s) for part, pattern in zip(LIMBS, limbs) if pattern})
+        if finger is not None:
+            out.update({f"{f}{k}.{S}": finger(f, k).format(S=S, s=s) for f in FINGERS for k in (1, 2, 3)})
+    return out
+
+
 def _cc_names() -> dict:
-    t = {"hips": "CC_Base_Hip", "spine.0": "CC_Base_Waist", "spine.1": "CC_Base_Spine01",
-         "spine.2": "CC_Base_Spine02", "neck.0": "CC_Base_NeckTwist01", "head": "CC_Base_Head"}
-    for S in "LR":
-        t.update({f"shoulder.{S}": f"CC_Base_{S}_Clavicle", f"upper_arm.{S}": f"CC_Base_{S}_Upperarm",
-                  f"forearm.{S}": f"CC_Base_{S}_Forearm", f"hand.{S}": f"CC_Base_{S}_Hand",
-                  f"thigh.{S}": f"CC_Base_{S}_Thigh", f"shin.{S}": f"CC_Base_{S}_Calf",
-                  f"foot.{S}": f"CC_Base_{S}_Foot", f"toe.{S}": f"CC_Base_{S}_ToeBase"})
-        t.update({f"{f}{k}.{S}": f"CC_Base_{S}_{ {'middle': 'Mid', 'little': 'Pinky'}.get(f, f.title())}{k}"
-                  for f in FINGERS for k in (1, 2, 3)})
-    return t
+    return _standard({"hips": "CC_Base_Hip", "spine.0": "CC_Base_Waist", "spine.1": "CC_Base_Spine01",
+                      "spine.2": "CC_Base_Spine02", "neck.0": "CC_Base_NeckTwist01", "head": "CC_Base_Head"},
+                     tuple(f"CC_Base_{{S}}_{p}" for p in ("Clavicle", "Upperarm", "Forearm", "Hand", "Thigh",
+                                                          "Calf", "Foot", "ToeBase")),
+                     lambda f, k: f"CC_Base_{{S}}_{ {'middle': 'Mid', 'little': 'Pinky'}.get(f, f.title())}{k}")
 
 
 def _arp_names() -> dict:
-    t = {"hips": "root.x", "spine.0": "spine_01.x", "spine.1": "spine_02.x", "spine.2": "spine_03.x",
-         "neck.0": "neck.x", "head": "head.x"}
-    for S in "LR":
-        s = S.lower()
-        t.update({f"shoulder.{S}": f"shoulder.{s}", f"upper_arm.{S}": f"arm_stretch.{s}",
-                  f"forearm.{S}": f"forearm_stretch.{s}", f"hand.{S}": f"hand.{s}",
-                  f"thigh.{S}": f"thigh_stretch.{s}", f"shin.{S}": f"leg_stretch.{s}", f"foot.{S}": f"foot.{s}",
-                  f"toe.{S}": f"toes_01.{s}"})
-        t.update({f"{f}{k}.{S}": f"{'pinky' if f == 'little' else f}{k}.{s}" for f in FINGERS for k in (1, 2, 3)})
-    return t
+    return _standard({"hips": "root.x", "spine.0": "spine_01.x", "spine.1": "spine_02.x", "spine.2": "spine_03.x",
+                      "neck.0": "neck.x", "head": "head.x"},
+                     ("shoulder.{s}", "arm_stretch.{s}", "forearm_stretch.{s}", "hand.{s}", "thigh_stretch.{s}",
+                      "leg_stretch.{s}", "foot.{s}", "toes_01.{s}"),
+                     lambda f, k: f"{'pinky' if f == 'little' else f}{k}.{{s}}")
 
 
 def _lowpoly_names() -> dict:
-    t = {"hips": "Hips", "spine.0": "Abdomen", "spine.1": "Torso", "spine.2": "Chest", "neck.0": "Neck",
-         "head": "Head"}
-    for S in "LR":
-        t.update({f"shoulder.{S}": f"Shoulder.{S}", f"upper_arm.{S}": f"UpperArm.{S}",
-                  f"forearm.{S}": f"LowerArm.{S}", f"hand.{S}": f"Hand.{S}", f"thigh.{S}": f"UpperLeg.{S}",
-                  f"shin.{S}": f"LowerLeg.{S}", f"foot.{S}": f"Foot.{S}", f"toe.{S}": f"Toe.{S}"})
-        t.update({f"{f}{k}.{S}": f"{f.title()}{k}.{S}" for f in FINGERS for k in (1, 2, 3)})
-    return t
+    return _standard({"hips": "Hips", "spine.0": "Abdomen", "spine.1": "Torso", "spine.2": "Chest",
+                      "neck.0": "Neck", "head": "Head"},
+                     tuple(f"{p}.{{S}}" for p in ("Shoulder", "UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg",
+                                                   "Foot", "Toe")),
+                     lambda f, k: f"{f.title()}{k}.{{S}}")
 
 
 def _cesium_names() -> dict:
     """CesiumMan-like: side markers and numbers, no words for the parts (no fingers)."""
-    t = {"hips": "Skeleton_torso_joint_1", "spine.0": "torso_joint_2", "spine.1": "torso_joint_3",
-         "spine.2": "Skeleton_torso_joint_4", "neck.0": "Skeleton_neck_joint_1", "head": "Skeleton_neck_joint_2"}
-    for S in "LR":
-        t.update({f"shoulder.{S}": f"Skeleton_arm_joint_{S}_1", f"upper_arm.{S}": f"Skeleton_arm_joint_{S}_2",
-                  f"forearm.{S}": f"Skeleton_arm_joint_{S}_3", f"hand.{S}": f"Skeleton_arm_joint_{S}_4",
-                  f"thigh.{S}": f"leg_joint_{S}_1", f"shin.{S}": f"leg_joint_{S}_2", f"foot.{S}": f"leg_joint_{S}_3",
-                  f"toe.{S}": f"leg_joint_{S}_5"})
-    return t
+    return _standard({"hips": "Skeleton_torso_joint_1", "spine.0": "torso_joint_2", "spine.1": "torso_joint_3",
+                      "spine.2": "Skeleton_torso_joint_4", "neck.0": "Skeleton_neck_joint_1",
+                      "head": "Skeleton_neck_joint_2"},
+                     (*(f"Skeleton_arm_joint_{{S}}_{i}" for i in (1, 2, 3, 4)),
+                      *(f"leg_joint_{{S}}_{i}" for i in (1, 2, 3, 5))))
 
 
 def _ue5_rename(assets: Assets) -> dict:
