@@ -64,7 +64,6 @@ class Motion:
 
     heads: dict
     rot: dict
-    meta: dict = field(default_factory=dict)
     fingers: dict = field(default_factory=dict)
 
 
@@ -197,8 +196,8 @@ def target_world(src: Skeleton, motion: Motion, tgt: Skeleton) -> dict:
 
 
 def _toe(src, motion, tgt, side, M, out) -> None:
-    """The target toe turns with its foot, plus the source toe's change relative to its foot (carried from
-    the source's body axes to the target's by M = B_s B_tᵀ, transposed): it keeps its own rest bend."""
+    """The target toe turns with its foot, plus the source toe's change relative to its foot (written in the
+    target's axes: M = B_s B_tᵀ takes the target's body axes to the source's): it keeps its own rest bend."""
     foot, toe = f"foot.{side}", f"toe.{side}"
     if not (tgt.has(toe) and foot in out):
         return
