@@ -109,9 +109,14 @@ def _rig(folder: str, name: str, assets: Assets) -> dict:
                      "roll": float(b.get("roll", 0.0)), "parent": b.get("parent") or None,
                      "connect": bool(b.get("use_connect", False)), "rigify": b.get("rigify", {}),
                      "collections": b.get("collections", [])}
-    if "rigify_ui" in data:
-        out["__rigify_ui__"] = data["rigify_ui"]
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def _rigify_ui(folder: str) -> dict:
+    """The bone collections (UI rows, colours) of MPFB's Rigify metarig."""
+    with open(Path(folder) / "mpfb2" / "rigs" / "rigify" / "rig.human_toes.json", encoding="utf-8") as fh:
+        return json.load(fh)["rigify_ui"]["collections"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -151,7 +156,7 @@ class RigSpec:
     controls: [(name, parent or None, head, tail)] extra non-deforming bones, and reparent: {bone: new parent}
     (e.g. a foot under a separate IK control root); ik: [(bone, target, pole or None, chain length)];
     tails_up: every bone's tail straight up (+Z) with roll 0, as the stock glTF importer leaves Unity/VRoid
-    files; roles: {slot: bone} of the final names, as the rig's author meant them (filled by :func:`derive`)."""
+    files (real_corpus.Variant.roles says which bone plays which part)."""
 
     rig: str
     rename: dict = field(default_factory=dict)
@@ -169,7 +174,7 @@ FACE_WORDS = ("levator", "oris", "tongue", "temporalis", "orbicularis", "risoriu
 
 def derive(spec: RigSpec, assets: Assets) -> tuple[dict, dict]:
     """The rig's bones and weights after the spec's merges and renames: ({bone: {...}}, {bone: (idx, w)})."""
-    bones = {k: dict(v) for k, v in assets.rig(spec.rig).items() if k != "__rigify_ui__"}
+    bones = {k: dict(v) for k, v in assets.rig(spec.rig).items()}
     weights = {k: v for k, v in assets.weights(spec.rig).items()}
     merge = set(spec.merge)
     if spec.drop_face:
@@ -331,7 +336,7 @@ def build_rigify(context, assets: Assets, name: str = "rigify_character", mesh: 
     meta = bpy.data.objects.new(name + "_metarig", bpy.data.armatures.new(name + "_metarig"))
     context.scene.collection.objects.link(meta)
     _edit_bones(context, meta, bones, tails_up=False)
-    ui = assets.rig("human_toes")["__rigify_ui__"]["collections"]
+    ui = _rigify_ui(str(assets.folder))
     for cname, info in ui.items():  # Rigify needs collections with UI rows to lay out the rig's panel
         coll = meta.data.collections.new(cname)
         coll.rigify_ui_row = info.get("ui_row", 0)
@@ -371,7 +376,7 @@ def build_rigify(context, assets: Assets, name: str = "rigify_character", mesh: 
 
 def _rigify_face(assets: Assets) -> list:
     """The face bones of MPFB's Rigify metarig: everything below ``face`` and the eyes' helpers."""
-    bones = {k: v for k, v in assets.rig("human_toes").items() if k != "__rigify_ui__"}
+    bones = assets.rig("human_toes")
     out = []
     for b in bones:
         p = b
