@@ -38,6 +38,16 @@ CLIPS = {
     "getup": ("deepmimic_getup_faceup", 1, None, "lying on the back, getting up, standing (DeepMimic)"),
     "climb": ("cmu_01_03", 1, 30.0, "CMU 01_03: climbing on and jumping off playground structures"),
     "boxing": ("boxing_toes", 1, 20.0, "boxing on the spot, 100 fps source"),
+    "spin": ("deepmimic_spin", 1, None, "turning on the spot on one foot (DeepMimic)"),
+    "spinkick": ("deepmimic_spinkick", 2, None, "spinning kick, one foot in the air (DeepMimic)"),
+    "kick": ("deepmimic_kick", 1, None, "front kick from standing (DeepMimic)"),
+    "punch": ("deepmimic_punch", 1, None, "punching while standing (DeepMimic)"),
+    "cartwheel": ("deepmimic_cartwheel", 1, None, "cartwheel: hands on the floor, feet over the head (DeepMimic)"),
+    "backflip": ("deepmimic_backflip", 2, None, "standing back flips (DeepMimic)"),
+    "roll": ("deepmimic_roll", 2, None, "forward rolls over the floor (DeepMimic)"),
+    "crawl": ("deepmimic_crawl", 1, None, "crawling on hands and knees (DeepMimic)"),
+    "getup_down": ("deepmimic_getup_facedown", 1, None, "lying face down, getting up, standing (DeepMimic)"),
+    "cmu_example": ("cmu_example_bvh", 1, None, "CMU clip from bvh-loader (0.6 s, 120 fps source)"),
 }
 HELD_OUT = ("dance_b", "getup", "climb", "boxing")
 CONTACT_HEIGHT_M = 0.025
