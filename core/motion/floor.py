@@ -8,25 +8,30 @@ rest on, found from **where the soles rest**, pooled over every track of the vid
    averaged path, below ``still_speed_mps`` for at least ``min_still_s``. A swinging foot, a foot in flight
    and the first and last frames of a step never count; a leaning torso, raised heels and fast travel change
    nothing here.
-2. **The plane** ``z = αa + βb + δ`` (a, b, z along the current normal's basis) by iteratively reweighted least
+2. **A first plane** by RANSAC (:func:`_ransac`): the level the soles rest on most, preferring the lowest,
+   searched up to ``search_from_body_deg`` from the torso's up (a body lying, crawling or getting up has its
+   torso far from up), facing the side the pelvis is on.
+3. **The plane** ``z = αa + βb + δ`` (a, b, z along the current normal's basis) by iteratively reweighted least
    squares: Huber weights beyond ``inlier_m``, points far above the plane dropped (a foot on a step, a raised
    heel held still), and at each frame only each foot's lowest points (within ``lowest_tol_m``). Four rounds,
    from a wide inlier band to the final one.
-3. **What positions cannot settle**: a ridge ``prior_weight`` (m²) pulls the tilt towards a prior normal only
+4. **What positions cannot settle**: a ridge ``prior_weight`` (m²) pulls the tilt towards a prior normal only
    in directions the resting points do not spread along (a person standing still, a straight line). The prior
-   is the mean "up" of the **feet while they stand flat** (heel and ball both resting at the same height),
-   else the torso's up (pelvis and upper spine).
+   is the first plane itself in the first round, then the mean "up" of the **feet while they stand flat**
+   (heel and ball both resting at the same height), else the torso's up (pelvis and upper spine) where it is
+   within ``max_tilt_from_body_deg`` of the plane, else the first plane.
 
 The result records how sure it is (:class:`FloorFrame`): the resting points used and on how many separate
-contacts, their spread along the floor, the residual, the prior's share of each tilt direction, an estimate
-of the tilt's standard error and a ``confidence`` (high / medium / low). A low confidence becomes a warning
-in the refine report (never a silent tilt). Fewer than ``min_contact_frames`` frames with a resting sole
-(swimming, a person never on the ground) raise :class:`FloorNotFoundError`.
+contacts, their spread along the floor, the residual, the prior's share of each tilt direction, the angle
+between the plane and the flat feet's up, an estimate of the tilt's standard error and a ``confidence``
+(high / medium / low). The error counts half that angle: where the soles rest and how the flat feet stand
+are two measures of the tilt, and a capture whose feet disagree by a centimetre or two between left and right
+(or heel and toe) gives a tight-looking plane degrees off — where the flat feet then disagree with it. A low
+confidence becomes a warning in the refine report (never a silent tilt). Fewer than ``min_contact_frames``
+frames with a resting sole (swimming, a person never on the ground), or no flat foot and a body never upright
+on the plane found (crawling, rolling), raise :class:`FloorNotFoundError`.
 
-World frame: Z = the floor normal (up), the floor at Z = 0, the camera at (0, 0, height) with its viewing
-direction turned onto the +Y half (world +Y = the camera's forward axis projected on the floor), X = Y × Z.
-``x_world = R_world_from_cam @ x_cam + cam_position_world``; with a level camera this is exactly the add-on's
-old fixed mapping (``core.rotations.R_BLENDER_FROM_OPENCV``) lifted by the camera height.
+The world frame it defines: :mod:`.world`.
 """
 
 from __future__ import annotations
@@ -43,12 +48,12 @@ from .contacts import clean_runs, joint_speeds, runs
 from .smoothing import moving_average
 from ..smpl import forward_kinematics
 from .soles import sole_offsets, sole_points
+from .world import world_frame
 
 SMPL_UP = np.array([0.0, 1.0, 0.0])  # SMPL's canonical up axis
 UP_JOINTS = (0, 9)  # pelvis and spine3: their global rotations carry the torso's up
 UPRIGHT_DEG = 45.0  # a body stands upright while its torso is within this of the floor's normal
 PELVIS_ABOVE_M = 0.08
-AGREE_DEG = 0.0
 
 
 class FloorNotFoundError(MocapError):
@@ -123,22 +128,11 @@ class FloorFrame:
 
     def evidence(self) -> str:
         """What the floor rests on, for people: "±2.3°; 111 resting sole points on 17 contacts, spread …"."""
-        return (f"±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole points on {self.num_contacts} contacts, "
+        text = (f"±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole points on {self.num_contacts} contacts, "
                 f"spread {self.spread_m[0]:.2f} × {self.spread_m[1]:.2f} m")
-
-
-def world_frame(normal_cam: np.ndarray, offset: float) -> tuple[np.ndarray, np.ndarray]:
-    """(R_world_from_cam (3, 3), cam_position_world (3,)) for the floor {normal_cam · x = offset}."""
-    z = np.asarray(normal_cam, dtype=np.float64)
-    z = z / np.linalg.norm(z)
-    forward = np.array([0.0, 0.0, 1.0])
-    y = forward - (forward @ z) * z
-    if np.linalg.norm(y) < 1e-6:  # looking straight down or up: keep the image's "up" as forward
-        y = np.array([0.0, -1.0, 0.0]) - (-z[1]) * z
-    y = y / np.linalg.norm(y)
-    x = np.cross(y, z)
-    R = np.stack([x, y, z])
-    return R, np.array([0.0, 0.0, -float(offset)])
+        if self.disagreement_deg >= 1.0:
+            text += f"; the flat feet stand {self.disagreement_deg:.1f}° off that plane"
+        return text
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
@@ -334,8 +328,6 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
             feet = _flat_feet_up(c, keep, n, offset, config)
             if feet is not None:
                 prior, prior_kind = feet, "feet"
-                if AGREE_DEG > 0 and _angle_deg(feet, c.torso_up) < AGREE_DEG:
-                    prior = _unit(feet + c.torso_up)
             elif _angle_deg(c.torso_up, n) <= config.max_tilt_from_body_deg:  # an upright body's lean is bounded
                 prior, prior_kind = c.torso_up, "torso"
             else:
@@ -394,23 +386,3 @@ def _confidence(frame: FloorFrame, c: _Candidates, w: np.ndarray, cov: np.ndarra
         frame.confidence = "medium"
     else:
         frame.confidence = "low"
-
-
-# --------------------------------------------------------------------------------- motion between frames
-def motion_to_world(rotmat: np.ndarray, transl: np.ndarray, root_joint: np.ndarray, R: np.ndarray,
-                    c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Camera-frame SMPL motion -> world. rotmat: (T, 24, 3, 3), transl: (T, 3), root_joint: (3,) rest pelvis
-    J₀; R, c: x_world = R x_cam + c. SMPL turns about J₀, so t_w = R (J₀ + t) + c − J₀."""
-    Rw = np.array(rotmat, dtype=np.float64, copy=True)
-    Rw[:, 0] = R @ Rw[:, 0]
-    J0 = np.asarray(root_joint, dtype=np.float64)
-    return Rw, (J0 + np.asarray(transl, dtype=np.float64)) @ R.T + c - J0
-
-
-def motion_to_camera(rotmat_world: np.ndarray, transl_world: np.ndarray, root_joint: np.ndarray, R: np.ndarray,
-                     c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The inverse of :func:`motion_to_world`."""
-    Rc = np.array(rotmat_world, dtype=np.float64, copy=True)
-    Rc[:, 0] = R.T @ Rc[:, 0]
-    J0 = np.asarray(root_joint, dtype=np.float64)
-    return Rc, (J0 + np.asarray(transl_world, dtype=np.float64) - c) @ R - J0
