@@ -69,7 +69,7 @@ class ContactConfig:
 
     height_on_m: float = 0.04  # a sole point enters contact below this height above the floor (and slow enough)
     height_off_m: float = 0.07  # leave contact above this height
-    speed_on_mps: float = 0.7  # enter contact below this speed (m/s, along the floor, over ±2 frames)
+    speed_on_mps: float = 0.75  # enter contact below this speed (m/s, along the floor, over ±2 frames)
     speed_off_mps: float = 1.0  # leave contact above this speed
     min_contact_s: float = 0.1  # shorter contacts are dropped
     max_gap_s: float = 0.07  # shorter breaks inside a contact are bridged
@@ -90,7 +90,7 @@ class FootLockConfig:
     root_share: float = 0.5  # part of the correction along the floor taken by moving the root (the rest by leg IK), 0..1
     root_smoothing_s: float = 0.1  # the root's correction along the floor is averaged over this window (leg IK takes the rest)
     root_height_smoothing_s: float = 1.0  # ... and its height over this one (only a slow trend lifts the body)
-    soft_reach: float = 0.1  # leg IK: changes of reach within this share of the leg's length from straight are eased
+    soft_reach: float = 0.15  # leg IK: changes of reach within this share of the leg's length from straight are eased
     max_carry_s: float = 0.15  # the root's correction bridges breaks between contacts up to this long; longer
     # flights fade to no correction (nothing from one landing is carried through a jump)
     contact: ContactConfig = field(default_factory=ContactConfig)
