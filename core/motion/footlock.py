@@ -15,8 +15,9 @@ with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot
 2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`: a weighted 3-D
    fit of heel, ball and toe onto their pins; vertically only the pins' mean pull). A rolling foot has its heel
    pin released and its ball and toe pins on: it keeps rolling about them. Heel, ball and toe lie almost on a
-   line, so the foot's roll about it is held at the foot's mean up over each stretch it is pinned
-   (:func:`contact_up`; a captured roll jitters, and the ankle, 9 cm above the sole, would sway with it). The
+   line, so the foot's roll about it is held at its mean over each stretch the foot is pinned, and its pitch
+   follows a slow average (:func:`contact_up`; a captured roll or pitch jitters, and the ankle, 9 cm above the
+   sole, would sway with it). The
    fitted turns and targets are averaged over ``TURN_S`` (where a foot is planted its target does not jitter,
    so nothing is blurred there).
 3. **Root.** ``root_share`` of the feet's mean correction along the floor and all of its height (weighted by how
@@ -47,6 +48,7 @@ from .soles import FOOT_COLUMNS, sole_points
 LEGS = ((1, 4, 7), (2, 5, 8))  # (hip, knee, ankle) left, right
 TURN_S = 0.1  # the feet's fitted turns are averaged over this window
 LAND_S = 0.05  # a sole is pulled onto the floor from this long before its landing frame on
+FORWARD_S = 0.5  # the feet's forward axes (their pitch, when their roll is held) are averaged over this window
 
 
 def smootherstep(x: np.ndarray) -> np.ndarray:
@@ -156,15 +158,24 @@ def foot_motion(ankles: np.ndarray, foot_up: np.ndarray, soles: np.ndarray, delt
     return move, fweight, turn
 
 
-def contact_up(foot_up: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per foot, the weighted mean up axis over each stretch where any of its sole points is pinned (the foot's
-    roll about its heel-toe line held for the stretch), the captured up elsewhere. foot_up: (T, 2, 3); weight:
-    (T, 6) -> (T, 2, 3), not normalised."""
+def contact_up(foot_up: np.ndarray, foot_forward: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Per foot, the up axis square to ``foot_forward`` (the heel–toe line, world, Z up) whose roll about it is
+    held at the pin-weighted mean of the captured up's roll over each stretch where any of the foot's sole points
+    is pinned; the captured up elsewhere. Heel, ball and toe pins fix the foot's pitch and heading but not its
+    roll about that line. foot_up, foot_forward: (T, 2, 3) unit axes; weight: (T, 6) pin weights -> (T, 2, 3)
+    unit up axes (square to ``foot_forward`` where pinned)."""
     out = np.array(foot_up, dtype=np.float64, copy=True)
+    vertical = np.array([0.0, 0.0, 1.0])
     for f, cols in enumerate(FOOT_COLUMNS):
         w = weight[:, list(cols)].max(axis=1)
         for a, b in runs(w > 0):
-            out[a:b, f] = (w[a:b, None] * foot_up[a:b, f]).sum(axis=0)
+            fwd = foot_forward[a:b, f]
+            ref = vertical - (fwd @ vertical)[:, None] * fwd  # no roll: the vertical, square to the forward axis
+            ref /= np.maximum(np.linalg.norm(ref, axis=-1, keepdims=True), 1e-9)
+            up = foot_up[a:b, f]
+            roll = np.arctan2(np.einsum("ti,ti->t", np.cross(ref, up), fwd), np.einsum("ti,ti->t", ref, up))
+            held = (w[a:b] * roll).sum() / w[a:b].sum()
+            out[a:b, f] = ref * np.cos(held) + np.cross(fwd, ref) * np.sin(held)
     return out
 
 
@@ -270,9 +281,14 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
     soles = sole_points(joints, G, sole_offsets)
     delta, weight = sole_pins(soles, contact, times_s, config, vertical_weight)
     foot_up = G[:, [7, 8]] @ np.array([0.0, 1.0, 0.0])
-    # the roll the foot keeps: held over each pinned stretch; ``ground`` pins only heights and follows the capture
-    steady = contact_up(foot_up, weight) if config.mode != "ground" else moving_average(foot_up, 7)
-    steady /= np.linalg.norm(steady, axis=-1, keepdims=True)
+    # the up the feet keep: the roll held over each pinned stretch, the pitch a slow average (the captured ones
+    # jitter, and the ankle 9 cm above the sole sways with them); ``ground`` pins only heights: as captured
+    if config.mode != "ground":
+        forward = moving_average(G[:, [7, 8]] @ np.array([0.0, 0.0, 1.0]), _frames(times_s, FORWARD_S))
+        steady = contact_up(foot_up, forward / np.linalg.norm(forward, axis=-1, keepdims=True), weight)
+    else:
+        steady = moving_average(foot_up, 7)
+        steady /= np.linalg.norm(steady, axis=-1, keepdims=True)
     foot_delta, foot_weight, foot_turn = foot_motion(joints[:, [7, 8]], foot_up, soles, delta, weight, steady)
     # the fit jumps where pins come and go (its weights change fast): average the turn and where the ankles are
     # sent over a few frames (where a foot is planted its target does not jitter, so nothing is blurred there)
