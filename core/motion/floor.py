@@ -53,7 +53,7 @@ from .world import world_frame
 SMPL_UP = np.array([0.0, 1.0, 0.0])  # SMPL's canonical up axis
 UP_JOINTS = (0, 9)  # pelvis and spine3: their global rotations carry the torso's up
 UPRIGHT_DEG = 45.0  # a body stands upright while its torso is within this of the floor's normal
-PELVIS_ABOVE_M = 0.08
+PELVIS_ABOVE_M = 0.08  # SMPL's pelvis joint lies at least this far above whatever the body rests on
 
 
 class FloorNotFoundError(MocapError):
@@ -340,7 +340,7 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
     upright = c.torso_frames @ n > math.cos(math.radians(UPRIGHT_DEG))
     if prior_kind != "feet" and not upright.any():
         raise FloorNotFoundError("the floor could not be estimated: no foot stands flat on it and the body never "
-                                 f"stands upright (crawling, lying, rolling); the motion stays in the camera frame")
+                                 "stands upright (crawling, lying, rolling); the motion stays in the camera frame")
     if angle > config.max_tilt_from_body_deg:
         raise FloorNotFoundError(f"the floor could not be estimated: the plane under the feet is tilted {angle:.0f}° "
                                  f"from the {'feet' if prior_kind == 'feet' else 'body'}'s up (no consistent ground "

@@ -17,9 +17,8 @@ with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot
    pin released and its ball and toe pins on: it keeps rolling about them. Heel, ball and toe lie almost on a
    line, so the foot's roll about it is held at its mean over each stretch the foot is pinned, and its pitch
    follows a slow average (:func:`contact_up`; a captured roll or pitch jitters, and the ankle, 9 cm above the
-   sole, would sway with it). The
-   fitted turns and targets are averaged over ``TURN_S`` (where a foot is planted its target does not jitter,
-   so nothing is blurred there).
+   sole, would sway with it). The fitted turns and targets are averaged over ``TURN_S`` (where a foot is
+   planted its target does not jitter, so nothing is blurred there).
 3. **Root.** ``root_share`` of the feet's mean correction along the floor and all of its height (weighted by how
    planted each foot is) moves the whole body, averaged over ``root_smoothing_s`` (the height over
    ``root_height_smoothing_s``: only a slow trend, such as a camera's depth drift, lifts the body); across breaks
