@@ -49,7 +49,7 @@ CLIPS = {
     "roll": ("deepmimic_roll", 2, None, "forward rolls over the floor (DeepMimic)"),
     "crawl": ("deepmimic_crawl", 1, None, "crawling on hands and knees (DeepMimic)"),
     "getup_down": ("deepmimic_getup_facedown", 1, None, "lying face down, getting up, standing (DeepMimic)"),
-    "cmu_example": ("cmu_example_bvh", 1, None, "CMU clip from bvh-loader (0.6 s, 120 fps source)"),
+    "cmu_example": ("cmu_example_bvh", 1, None, "CMU clip from bvh-loader: a 0.6 s sprint, 120 fps source"),
 }
 HELD_OUT = ("spinkick", "kick", "punch", "cartwheel", "backflip", "roll", "crawl", "getup_down", "cmu_example")
 DEVELOPMENT = tuple(name for name in CLIPS if name not in HELD_OUT)

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import real_motion as rm
 from motion_cases import camera_clip, joints, ms, real_sequence, result_of, tilt_deg, track_of
 
 from core.config import FootLockConfig, RefineConfig
@@ -139,9 +140,9 @@ def test_capture_mode_warns_instead_of_failing():
 
 
 # ------------------------------------------------------------------------------------- real recorded motion
-# development clips (tests/real_motion.py; the held-out ones are only in bench/RESULTS.md); SURE: those whose floor
-# the stage finds within 2° in every noise draw tried
-DEVELOPMENT = ("walk", "run", "jump", "dance_a", "playground", "dance_b", "getup", "climb", "boxing", "spin")
+# development clips (the held-out ones are only in bench/RESULTS.md); SURE: those whose floor the stage finds
+# within 2° in every noise draw tried
+DEVELOPMENT = rm.DEVELOPMENT
 SURE = ("walk", "run", "jump", "playground", "climb", "boxing")
 DRAWS = (0, 1, 2)
 
