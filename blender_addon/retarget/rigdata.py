@@ -227,9 +227,9 @@ def keyed_pose(obj, frames):
     f = np.asarray(frames, dtype=np.float64)
     for fc in bag.fcurves:
         path = fc.data_path
-        if fc.mute or path.startswith('["') or path in _NOT_POSE:
+        if path.startswith('["') or path in _NOT_POSE:
             continue  # custom properties (a captured face) and visibility do not move bones
-        if not path.startswith('pose.bones["'):
+        if not path.startswith('pose.bones["') or fc.mute:
             return None
         name, _, prop = path[len('pose.bones["'):].partition('"].')
         if name not in index or prop not in _CHANNELS:
