@@ -133,29 +133,36 @@ def arkit_values(mesh, weights: np.ndarray) -> dict:
 
 
 def bake_shape_keys(mesh, frames, values: dict, name: str, source_name: str = ""):
-    """Key ``mesh``'s shape keys {name: (T,) values} at ``frames`` in a new action on its shape-key datablock
-    (replacing one we baked before; the mesh's own earlier action is kept with a fake user). Returns the action,
-    or None when there is nothing to key."""
-    import bpy
-
+    """Key ``mesh``'s shape keys {name: (T,) values} at ``frames`` in a new action assigned to its shape-key
+    datablock (tagged with ``source_name``). The action it had stays in the file until :func:`release`.
+    Returns the action, or None when there is nothing to key."""
     from .keyframes import fill_fcurve, new_action
 
     key = mesh.data.shape_keys
     if key is None or not values:
         return None
-    previous = key.animation_data.action if key.animation_data else None
     action, bag = new_action(key, name, id_type="KEY")
     action[SOURCE_KEY] = source_name
     group = bag.groups.new(GROUP)
     f = np.asarray(frames, dtype=np.float64)
     for block, v in values.items():
         fill_fcurve(bag, f'key_blocks["{_escape(block)}"].value', 0, group, f, np.clip(v, 0.0, 1.0))
-    if previous is not None and previous != action:
+    return action
+
+
+def release(replaced) -> None:
+    """After a bake succeeded: remove the replaced [(key, previous action)] that we had baked before; keep the
+    animator's own (with a fake user, so that Blender does not drop it)."""
+    import bpy
+
+    for key, previous in replaced:
+        current = key.animation_data.action if key.animation_data else None
+        if previous is None or previous == current:
+            continue
         if previous.get(SOURCE_KEY) is not None:
             bpy.data.actions.remove(previous)
         elif previous.users == 0:
             previous.use_fake_user = True
-    return action
 
 
 def _escape(name: str) -> str:

@@ -85,8 +85,11 @@ class TCMR_OT_retarget(Operator):
         if info["residual_deg"] > 1.0:
             self.report({"WARNING"}, f"some bones of '{target.name}' stay up to {info['residual_deg']:.0f}° off the "
                                      "source: constraints (e.g. IK) override their keys; mute them or use FK")
+        face_note = ""
+        if info["face_keys"]:
+            face_note = f"; face: {info['face_keys']} shape keys ({info['face_mode']})"
         self.report({"INFO"}, f"Retargeted {info['frames']} frames onto '{target.name}' as '{action.name}' "
-                              f"(map: {info['preset']}, leg ratio {info['ratio']:.2f})")
+                              f"(map: {info['preset']}, leg ratio {info['ratio']:.2f}{face_note})")
         return {"FINISHED"}
 
 
