@@ -132,6 +132,25 @@ def arkit_values(mesh, weights: np.ndarray) -> dict:
     return {name: weights[:, i] for name, i in match_shape_keys(names).items()}
 
 
+def read_shape_keys(mesh, frames) -> Optional[np.ndarray]:
+    """(T, 52) ARKit weights from the animated ARKit-named shape keys of ``mesh`` at ``frames``, or None."""
+    from .keyframes import channelbag_of
+
+    key = mesh.data.shape_keys
+    bag = channelbag_of(key) if key is not None else None
+    if bag is None:
+        return None
+    curves = {fc.data_path: fc for fc in bag.fcurves if not fc.mute}
+    f = np.asarray(frames, dtype=np.float64)
+    out, found = np.zeros((f.shape[0], len(ARKIT_BLENDSHAPE_NAMES))), False
+    for name, i in match_shape_keys(kb.name for kb in key.key_blocks[1:]).items():
+        fc = curves.get(f'key_blocks["{_escape(name)}"].value')
+        if fc is not None:
+            out[:, i] = [fc.evaluate(x) for x in f]
+            found = True
+    return np.clip(out, 0.0, 1.0) if found else None
+
+
 def bake_shape_keys(mesh, frames, values: dict, name: str, source_name: str = ""):
     """Key ``mesh``'s shape keys {name: (T,) values} at ``frames`` in a new action assigned to its shape-key
     datablock (tagged with ``source_name``). The action it had stays in the file until :func:`release`.

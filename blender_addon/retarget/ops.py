@@ -154,15 +154,16 @@ class TCMR_OT_retarget_save_preset(Operator):
 
 
 class TCMR_OT_export_action(Operator):
-    """Export an armature with one action: FBX (Unity, Unreal, Maya settings), glTF/GLB or BVH"""
+    """Export an armature with one action: FBX (Unity, Unreal, Maya settings), glTF/GLB or BVH; or its captured
+    face as an ARKit CSV (Live Link Face's layout)"""
 
     bl_idname = "tcmr.export_action"
     bl_label = "Export Animation"
 
     filepath: StringProperty(name="File", subtype="FILE_PATH")
     armature: StringProperty(name="Armature", description="Empty: the panel's target, else the active object")
-    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""), ("GLTF", "glTF / GLB", ""), ("BVH", "BVH", "")),
-                         default="FBX")
+    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""), ("GLTF", "glTF / GLB", ""), ("BVH", "BVH", ""),
+                                               ("CSV", "ARKit CSV", "")), default="FBX")
     fbx_preset: EnumProperty(name="For", items=(("UNITY", "Unity", ""), ("UNREAL", "Unreal", ""),
                                                 ("MAYA", "Maya", "")), default="UNITY")
     frame_start: IntProperty(name="Start", default=-1, description="-1: the action's first frame")

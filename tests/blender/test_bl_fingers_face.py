@@ -10,6 +10,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
+from extremity_motion import write_capture  # noqa: E402
 from tcmr_mocap.blender_addon import face, pose_keys  # noqa: E402
 from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
 from tcmr_mocap.core import rotations, smpl  # noqa: E402
@@ -17,40 +18,7 @@ from tcmr_mocap.core.extremities import handpose  # noqa: E402
 from tcmr_mocap.core.extremities.layout import ARKIT_BLENDSHAPE_NAMES, FINGER_CHAINS, HAND_SIDES  # noqa: E402
 from tcmr_mocap.core.skeleton import SMPL_JOINT_NAMES  # noqa: E402
 
-BETAS = np.array([0.8, -0.5, 0.3, 0.1, 0, 0, 0, 0, 0, -0.2])
 N = 24
-
-
-def hand_motion(n: int, seed: int = 0) -> np.ndarray:
-    """(n, 2, 15, 3) finger poses within the hand model's limits, changing smoothly."""
-    rng = np.random.default_rng(seed)
-    lim = np.radians(handpose.LIMITS_DEG)
-    u = 0.5 + 0.45 * np.sin(np.linspace(0, 2 * np.pi, n)[:, None, None, None] + rng.uniform(0, 6, (1, 2, 15, 3)))
-    angles = lim[..., 0] + u * (lim[..., 1] - lim[..., 0])  # (n, 2, 15, 3)
-    return np.stack([handpose.angles_to_hand_pose(angles[:, s], side) for s, side in enumerate(HAND_SIDES)], axis=1)
-
-
-def face_motion(n: int, seed: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    w = 0.5 + 0.5 * np.sin(np.linspace(0, 3, n)[:, None] + rng.uniform(0, 6, (1, 52)))
-    w[:, ARKIT_BLENDSHAPE_NAMES.index("tongueOut")] = 0.0
-    return w
-
-
-def write_capture(tmp_path, smpl_arrays, hands=True, faces=True, name="talk"):
-    R, transl = H.to_camera_frame(*H.procedural_motion(N))
-    result = H.make_result(smpl_arrays, {1: (R, transl, np.arange(N), BETAS)}, video_path=str(tmp_path / f"{name}.mp4"))
-    track = result.tracks[0]
-    if hands:
-        track.hand_pose_aa = hand_motion(N).astype(np.float32)
-        track.hand_conf = np.ones((N, 2), np.float32)
-    if faces:
-        track.face_blendshapes = face_motion(N).astype(np.float32)
-        track.face_conf = np.ones(N, np.float32)
-        track.head_rot_aa = rotations.rotmat_to_axis_angle(R[:, 15]).astype(np.float32)
-    path = tmp_path / f"{name}.npz"
-    result.save(path)
-    return path, result
 
 
 def expected_fingertips(track, R_world) -> np.ndarray:
@@ -69,7 +37,7 @@ def expected_fingertips(track, R_world) -> np.ndarray:
 
 
 def test_fingers_and_face_follow_the_capture(scene, tmp_path, smpl_arrays):
-    path, result = write_capture(tmp_path, smpl_arrays)
+    path, result = write_capture(tmp_path, smpl_arrays, N)
     assert bpy.ops.tcmr.import_motion(filepath=str(path), create_mesh=False) == {"FINISHED"}
     obj = bpy.data.objects["talk.mp4 · track 1"]
     names = {b.name for b in obj.data.bones}
@@ -103,7 +71,7 @@ def test_fingers_and_face_follow_the_capture(scene, tmp_path, smpl_arrays):
 
 
 def test_a_file_without_fingers_or_face_builds_todays_armature(scene, tmp_path, smpl_arrays):
-    path, _ = write_capture(tmp_path, smpl_arrays, hands=False, faces=False, name="plain")
+    path, _ = write_capture(tmp_path, smpl_arrays, N, "plain", hands=False, faces=False)
     assert bpy.ops.tcmr.import_motion(filepath=str(path), create_mesh=False) == {"FINISHED"}
     obj = bpy.data.objects["plain.mp4 · track 1"]
     assert sorted(b.name for b in obj.data.bones) == sorted(SMPL_JOINT_NAMES)
@@ -113,7 +81,7 @@ def test_a_file_without_fingers_or_face_builds_todays_armature(scene, tmp_path, 
 
 
 def test_refine_again_keeps_fingers_and_face(scene, tmp_path, smpl_arrays):
-    path, _ = write_capture(tmp_path, smpl_arrays)
+    path, _ = write_capture(tmp_path, smpl_arrays, N)
     assert bpy.ops.tcmr.import_motion(filepath=str(path), create_mesh=False) == {"FINISHED"}
     scene.tcmr_refine.live_update = False
     scene.tcmr_refine.upright, scene.tcmr_refine.foot_lock = False, "never"  # (a synthetic walk: no floor)

