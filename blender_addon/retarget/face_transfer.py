@@ -5,6 +5,7 @@ Per mesh the target's armature moves (deformed by it or parented to it): its ARK
 weights of the same names (face.arkit_index: case, separators, ``_L``/``_R`` and prefixes ignored); a character
 with none of them gets VRM expressions (vrm_expressions: the VRM add-on's expression binds, else shape keys named
 like the expressions). The keys are baked (face.bake_shape_keys: they survive export and a deleted capture).
+The panel's *Face to Selected Meshes* (ops.TCMR_OT_face_to_meshes) runs the same step on any meshes.
 """
 
 from __future__ import annotations
@@ -40,19 +41,20 @@ class FaceBake:
         face.release(self.replaced)
 
 
-def transfer(source, target, frames, name: str) -> FaceBake:
-    """Key the target's face from ``source``'s ARKit properties at ``frames``; nothing when the source has no
-    face or the target no matching shape keys."""
+def transfer(source, target, frames, name: str, meshes=None) -> FaceBake:
+    """Key the face of ``target`` (an armature: the meshes it moves; or ``meshes`` given, e.g. the selected ones,
+    with ``target`` the armature whose VRM data to read, or None) from ``source``'s ARKit properties at
+    ``frames``; nothing when the source has no face or the meshes no matching shape keys."""
     done = FaceBake()
     weights = face.read_properties(source, frames)
     if weights is None:
         return done
-    meshes = face.meshes_of(target)
+    meshes = face.meshes_of(target) if meshes is None else [m for m in meshes if m.data.shape_keys is not None]
     plan = {m.name: face.arkit_values(m, weights) for m in meshes}
     done.mode = "arkit" if any(plan.values()) else ""
     if not done.mode:
         expressions = vrm_expressions.expression_weights(weights)
-        table = vrm_expressions.binds(target)
+        table = vrm_expressions.binds(target) if target is not None else {}
         if table:
             plan, done.mode = vrm_expressions.bound_values(table, expressions), "vrm"
         else:

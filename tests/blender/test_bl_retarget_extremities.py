@@ -162,3 +162,32 @@ def test_vrm_addon_binds_and_table():
     assert {vrm_expressions.expression_of(n) for n in names} == {"blink", "blinkLeft", "blinkRight", "aa", "sad", None}
     named = vrm_expressions.named_values(names, vrm_expressions.expression_weights(w))
     assert set(named) == {"Fcl_EYE_Close_L", "Fcl_EYE_Close_R", "MTH_A", "Sorrow"}
+
+
+def test_face_onto_any_selected_mesh(capture):
+    """A separate head mesh (not rigged) with ARKit shape keys in other spellings follows the captured face;
+    bad input is one error line and changes nothing."""
+    source, track = capture
+    bpy.ops.mesh.primitive_cube_add()
+    head = bpy.context.active_object
+    head.shape_key_add(name="Basis")
+    for name in ("JawOpen", "eye_blink_L", "ARKit.mouthSmileRight", "notAFaceShape"):
+        head.shape_key_add(name=name)
+    with pytest.raises(RuntimeError, match="has no captured face"):
+        bpy.ops.tcmr.face_to_meshes(source=head.name)
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(False)
+    with pytest.raises(RuntimeError, match="select the meshes"):
+        bpy.ops.tcmr.face_to_meshes(source=source.name)
+    assert head.data.shape_keys.animation_data is None
+    head.select_set(True)
+    assert bpy.ops.tcmr.face_to_meshes(source=source.name) == {"FINISHED"}
+    blocks = head.data.shape_keys.key_blocks
+    bpy.context.scene.frame_set(4)
+    row = track.face_blendshapes[3]
+    for key, arkit in (("JawOpen", "jawOpen"), ("eye_blink_L", "eyeBlinkLeft"), ("ARKit.mouthSmileRight", "mouthSmileRight")):
+        assert blocks[key].value == pytest.approx(row[ARKIT_BLENDSHAPE_NAMES.index(arkit)], abs=1e-5), key
+    from tcmr_mocap.blender_addon.keyframes import channelbag_of
+
+    paths = {fc.data_path for fc in channelbag_of(head.data.shape_keys).fcurves}
+    assert paths == {f'key_blocks["{k}"].value' for k in ("JawOpen", "eye_blink_L", "ARKit.mouthSmileRight")}
