@@ -14,26 +14,18 @@ import platform
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "blender")]
+sys.path[:0] = [str(REPO), str(REPO / "bench"), str(REPO / "tests"), str(REPO / "tests" / "blender")]
 
 import realdata  # noqa: E402
+from bench_extremities import hand_task  # noqa: E402
 
 JOINTS = ("index1", "index2", "index3", "middle1", "middle2", "middle3", "pinky1", "pinky2", "pinky3", "ring1",
           "ring2", "ring3", "thumb1", "thumb2", "thumb3")
-
-
-def hand_task(folder: Path) -> Path:
-    path = folder / "hand_landmarker.task"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        zf.write(realdata.path("palm_detection_tflite"), "hand_detector.tflite")
-        zf.write(realdata.path("hand_landmark_tflite"), "hand_landmarks_detector.tflite")
-    return path
 
 
 def main(argv=None) -> int:

@@ -13,13 +13,12 @@ import argparse
 import importlib.util
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "blender")]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests"), str(ROOT / "tests" / "blender")]
 SHOTS = (("half", "thumb"), ("graded", "palm"), ("point", "back"))  # (pose, view) of the left hand, one per row
 PANEL = 300  # pixels of each square panel
 DISTANCE_M = 0.45  # a close-up (the measurement itself uses the footage-like shots of the tests)
@@ -71,6 +70,7 @@ def main() -> None:
     import realdata
     import synthetic
     import truth_scenes as TS
+    from bench_extremities import hand_task
     from core.config import ExtremitiesConfig
     from core.crop import crop_person
     from core.extremities.capture import best_hand
@@ -84,10 +84,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        task = tmp / "hand_landmarker.task"
-        with zipfile.ZipFile(task, "w", zipfile.ZIP_STORED) as zf:
-            zf.write(realdata.path("palm_detection_tflite"), "hand_detector.tflite")
-            zf.write(realdata.path("hand_landmark_tflite"), "hand_landmarks_detector.tflite")
+        task = hand_task(tmp)
         for k, (pose, view) in enumerate(SHOTS):
             bpy.ops.wm.read_factory_settings(use_empty=True)
             H.enable_addon()
