@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     s = result["summary"]
     hands = [r for r in result["shots"] if r["kind"] == "hand"]
     faces = [r for r in result["shots"] if r["kind"] == "face"]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, bpy {bpy.app.version_string}"
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+               f"bpy {bpy.app.version_string}")
     lines = [f"extremity ground truth, {time.strftime('%Y-%m-%d')}, {machine}; render {render_s:.1f} s, measure "
              f"{measure_s:.1f} s", "",
              "| hand shot | found | flexion error, visible joints (°) | all joints (°) |", "|---|---|---|---|"]
@@ -64,11 +65,11 @@ def main(argv=None) -> int:
         vis = np.array(r["visible"]) & np.isfinite(err)
         shown = f"{err[vis].mean():.1f} ({vis.sum()} joints)" if vis.any() else "(none visible)"
         lines.append(f"| {label} | {r['conf']:.2f} | {shown} | {np.nanmean(err):.1f} |")
-    lines += ["", f"hands found {s['hands_found']}/{s['hand_shots']}; flexion error: **{s['flexion_error_visible_deg']:.1f}°"
-              f"** mean over {s['visible_joints']} visible joints (goal ≤ 15°), {s['flexion_error_all_deg']:.1f}° over "
-              f"all {s['all_joints']}; per view " + ", ".join(f"{k} {v:.1f}°" for k, v in
-                                                            s["flexion_error_per_view_deg"].items()) +
-              f"; the fit on the true joints: {s['fit_on_true_joints_error_deg']:.2f}°",
+    views = ", ".join(f"{k} {v:.1f}°" for k, v in s["flexion_error_per_view_deg"].items())
+    lines += ["", f"hands found {s['hands_found']}/{s['hand_shots']}; flexion error: "
+              f"**{s['flexion_error_visible_deg']:.1f}°** mean over {s['visible_joints']} visible joints (goal ≤ 15°), "
+              f"{s['flexion_error_all_deg']:.1f}° over all {s['all_joints']}; per view {views}; "
+              f"the fit on the true joints: {s['fit_on_true_joints_error_deg']:.2f}°",
               "per joint (°): " + ", ".join(f"{n} {v}" for n, v in zip(JOINTS, s["flexion_error_per_joint_deg"])
                                             if v is not None), "",
               "| face shot (rendered weights) | " + " | ".join(extremity_truth.FACE_WEIGHTS) + " |",

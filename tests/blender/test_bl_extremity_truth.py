@@ -73,8 +73,9 @@ def test_finger_flexion_within_15_degrees_per_visible_joint(truth_measures, caps
     s = truth_measures["summary"]
     with capsys.disabled():
         print(f"\n[fingers] {s['hands_found']}/{s['hand_shots']} hands; visible joints {s['visible_joints']}: "
-              f"{s['flexion_error_visible_deg']:.1f}° mean; all {s['all_joints']}: {s['flexion_error_all_deg']:.1f}°; "
-              f"per view {({k: round(v, 1) for k, v in s['flexion_error_per_view_deg'].items()})}")
+              f"{s['flexion_error_visible_deg']:.1f}° mean; all {s['all_joints']}: "
+              f"{s['flexion_error_all_deg']:.1f}°; per view "
+              f"{ {k: round(v, 1) for k, v in s['flexion_error_per_view_deg'].items()} }")
     assert s["fit_on_true_joints_error_deg"] < 1.0  # the hand model and the plain measure agree
     assert s["hands_found"] >= s["hand_shots"] - 1
     assert s["flexion_error_visible_deg"] <= 15.0

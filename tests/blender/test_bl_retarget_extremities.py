@@ -85,7 +85,8 @@ def test_vrm_expressions_by_shape_key_names(capture, arkit_character):
     target = real_rigs.load(bpy.context, arkit_character)["mh"]
     body = next(c for c in target.children if c.type == "MESH")
     blocks = body.data.shape_keys.key_blocks
-    for arkit, vroid in (("eyeBlinkLeft", "Fcl_EYE_Close"), ("jawOpen", "Fcl_MTH_A"), ("mouthSmileLeft", "Fcl_ALL_Joy")):
+    for arkit, vroid in (("eyeBlinkLeft", "Fcl_EYE_Close"), ("jawOpen", "Fcl_MTH_A"),
+                         ("mouthSmileLeft", "Fcl_ALL_Joy")):
         blocks[arkit].name = vroid
     for block in list(blocks[1:]):
         if not block.name.startswith("Fcl_"):
@@ -97,7 +98,8 @@ def test_vrm_expressions_by_shape_key_names(capture, arkit_character):
                                                         "mouthSmileRight")}
     bpy.context.scene.frame_set(5)
     row = w[4]
-    assert blocks["Fcl_EYE_Close"].value == pytest.approx((row[idx["eyeBlinkLeft"]] + row[idx["eyeBlinkRight"]]) / 2, abs=1e-5)
+    blink = (row[idx["eyeBlinkLeft"]] + row[idx["eyeBlinkRight"]]) / 2
+    assert blocks["Fcl_EYE_Close"].value == pytest.approx(blink, abs=1e-5)
     assert blocks["Fcl_MTH_A"].value == pytest.approx(row[idx["jawOpen"]], abs=1e-5)
     assert blocks["Fcl_ALL_Joy"].value == pytest.approx((row[idx["mouthSmileLeft"]] + row[idx["mouthSmileRight"]]) / 2,
                                                         abs=1e-5)
@@ -185,7 +187,8 @@ def test_face_onto_any_selected_mesh(capture):
     blocks = head.data.shape_keys.key_blocks
     bpy.context.scene.frame_set(4)
     row = track.face_blendshapes[3]
-    for key, arkit in (("JawOpen", "jawOpen"), ("eye_blink_L", "eyeBlinkLeft"), ("ARKit.mouthSmileRight", "mouthSmileRight")):
+    for key, arkit in (("JawOpen", "jawOpen"), ("eye_blink_L", "eyeBlinkLeft"),
+                       ("ARKit.mouthSmileRight", "mouthSmileRight")):
         assert blocks[key].value == pytest.approx(row[ARKIT_BLENDSHAPE_NAMES.index(arkit)], abs=1e-5), key
     from tcmr_mocap.blender_addon.keyframes import channelbag_of
 

@@ -3,16 +3,18 @@ finger bones, the 52 ARKit face shape keys) rendered in known finger poses and k
 
 - Hands: each shot bends the character's finger joints by known angles (about each joint's hinge: the axis across
   the finger, in the palm's plane; the thumb towards the palm's middle), and looks at the back of the hand, at its
-  palm (the hand turned a quarter turn about its axis, palm to the front) or at its thumb's side, and frames the hand as a full-body shot of real footage would (the 0.32 m
-  hand crop about 200 px); the truth is the posed joints in 3D (wrist, thumb CMC/MCP/IP/tip, the fingers'
-  MCP/PIP/DIP/tip: bone heads and tails), from which tests/extremity_truth.py measures each joint's flexion.
-- Faces: each shot sets shape-key weights (jawOpen, eyeBlink, mouthSmile …) and frames the face at about 90 px
+  palm (the hand turned a quarter turn about its axis, palm to the front) or at its thumb's side, framing the hand
+  as a full-body shot of real footage would (the 0.32 m hand crop about 200 px); the truth is the posed joints in
+  3D (wrist, thumb CMC/MCP/IP/tip, the fingers' MCP/PIP/DIP/tip: bone heads and tails), from which
+  tests/extremity_truth.py measures each joint's flexion.
+- Faces: each shot sets shape-key weights (jawOpen, eyeBlink, mouthSmile …) and frames the face at about 85 px
   wide. Eyes (white, dark iris) and a dark mouth cavity are added: the base mesh has holes there.
 - Workbench, studio light, a skin colour; 512×512 px, 50 mm lens on a 36 mm sensor.
 
 :func:`render` writes ``shot_<k>.png`` and ``truth.json`` (per shot: kind, side, camera focal length in pixels,
 the wrist and hand (middle knuckle) or head in pixels with their depths, the 3D joints and which of them the
-camera sees (:func:`visible`), the weights) into a folder. Needs bpy; tests/extremity_truth.py (no bpy) measures the folder.
+camera sees (:func:`visible`), the weights) into a folder. Needs bpy; tests/extremity_truth.py (no bpy) measures
+the folder.
 """
 
 from __future__ import annotations
