@@ -1,4 +1,5 @@
-"""The SMPL armature: 24 bones named after the SMPL joints, in SMPL's kinematic tree, heads on the rest joints.
+"""The SMPL armature: 24 bones named after the SMPL joints, in SMPL's kinematic tree, heads on the rest joints;
+with captured fingers also 30 finger bones named as SMPL-X names them (``left_index1`` …, pose_keys.finger_rest).
 
 Each bone points to its (main) child; leaves continue their parent's direction. Bone rolls are only cosmetic:
 the keyframe maths reads every bone's actual rest rotation back from ``matrix_local`` (see pose_keys.py).
@@ -51,8 +52,9 @@ def edit_mode(context, obj):
             bpy.ops.object.mode_set(mode="OBJECT")
 
 
-def build_armature(context, name: str, rest_joints: np.ndarray, collection) -> tuple:
-    """Create the armature object in ``collection`` (which must be in the view layer).
+def build_armature(context, name: str, rest_joints: np.ndarray, collection, fingers: bool = False) -> tuple:
+    """Create the armature object in ``collection`` (which must be in the view layer); ``fingers``: with the 30
+    finger bones.
 
     rest_joints: (24, 3) SMPL frame. Returns (object, bone rest rotations (24, 3, 3) in armature space).
     """
@@ -73,6 +75,14 @@ def build_armature(context, name: str, rest_joints: np.ndarray, collection) -> t
             if SMPL_PARENTS[j] >= 0:
                 eb.parent = bones[SMPL_PARENTS[j]]
             bones.append(eb)
+        if fingers:
+            f_heads, f_tails, parents = pose_keys.finger_rest(rest_joints)
+            for name_f, head, tail, parent in zip(pose_keys.FINGER_BONE_NAMES, f_heads, f_tails, parents):
+                eb = arm.edit_bones.new(name_f)
+                eb.head, eb.tail = head.tolist(), tail.tolist()
+                eb.align_roll((0.0, 0.0, 1.0))  # bone Z up: fingers bend about their X axis
+                eb.parent = arm.edit_bones[parent]
+                eb.use_connect = parent not in SMPL_JOINT_NAMES
     for pose_bone in obj.pose.bones:
         pose_bone.rotation_mode = "QUATERNION"
     data.display_type = "OCTAHEDRAL"
@@ -80,7 +90,7 @@ def build_armature(context, name: str, rest_joints: np.ndarray, collection) -> t
     return obj, bone_rest_rotations(obj)
 
 
-def bone_rest_rotations(obj) -> np.ndarray:
-    """(24, 3, 3): rotation part of each bone's ``matrix_local``, in SMPL joint order."""
-    B = np.array([np.array(obj.data.bones[name].matrix_local.to_3x3()) for name in SMPL_JOINT_NAMES])
+def bone_rest_rotations(obj, names=SMPL_JOINT_NAMES) -> np.ndarray:
+    """(K, 3, 3): rotation part of each bone's ``matrix_local``, in ``names`` order (SMPL joint order)."""
+    B = np.array([np.array(obj.data.bones[name].matrix_local.to_3x3()) for name in names])
     return rotations.project_to_rotmat(B)  # stored as float32 in Blender

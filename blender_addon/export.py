@@ -9,6 +9,8 @@ Blender's bundled exporters, with a frame range and a frame rate.
 - glTF/GLB: the active action only, sampled over the range, at the exact frame rate (``gltf_times``: a
   29.83 fps motion keeps 29.83, where Blender's exporter alone writes 30.17).
 - BVH: the armature's motion (no mesh), native rotation orders.
+- CSV: the captured face as ARKit weights per frame in Live Link Face's layout (arkit_csv), sampled at the
+  export's frame rate over the range; the scene is not touched.
 - A frame rate other than the scene's retimes a temporary copy of the action (key times × fps / scene fps)
   and sets the scene's rate while writing; everything (scene, selection, the armature's action) is restored.
 """
@@ -18,11 +20,12 @@ from __future__ import annotations
 import os
 
 import bpy
+import numpy as np
 
 from ..core.errors import MocapError
 from . import gltf_times
 
-FORMATS = ("FBX", "GLTF", "BVH")
+FORMATS = ("FBX", "GLTF", "BVH", "CSV")
 FBX_COMMON = dict(use_selection=True, object_types={"ARMATURE", "MESH"}, add_leaf_bones=False, bake_anim=True,
                   bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
                   bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0, bake_anim_step=1.0,
@@ -63,7 +66,7 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
     active one). Returns the path written."""
     fmt = fmt.upper()
     if fmt not in FORMATS:
-        raise ExportError(f"unknown export format '{fmt}' (use FBX, GLTF or BVH)")
+        raise ExportError(f"unknown export format '{fmt}' (use FBX, GLTF, BVH or CSV)")
     if obj is None or obj.type != "ARMATURE":
         raise ExportError("export needs an armature: select the captured or retargeted rig")
     action = action or (obj.animation_data.action if obj.animation_data else None)
@@ -71,7 +74,7 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
         raise ExportError(f"'{obj.name}' has no action to export: capture, import or retarget first")
     settings = fbx_settings(preset) if fmt == "FBX" else None
     filepath = os.path.abspath(filepath) if filepath else ""
-    allowed = {"FBX": (".fbx",), "GLTF": (".glb", ".gltf"), "BVH": (".bvh",)}[fmt]
+    allowed = {"FBX": (".fbx",), "GLTF": (".glb", ".gltf"), "BVH": (".bvh",), "CSV": (".csv",)}[fmt]
     if filepath and not os.path.isdir(filepath) and not filepath.lower().endswith(allowed):  # format's extension
         filepath += allowed[0]
     check_writable(filepath)
@@ -81,6 +84,8 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
     if end < start:
         raise ExportError(f"the export frame range {start}-{end} is empty (end before start)")
     scene = context.scene
+    if fmt == "CSV":
+        return _face_csv(scene, obj, filepath, start, end, fps)
     saved = _Saved(context, obj)
     temp = None
     try:
@@ -124,6 +129,22 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
         if temp is not None:
             bpy.data.actions.remove(temp)
     return filepath
+
+
+def _face_csv(scene, obj, filepath: str, start: int, end: int, fps: float | None) -> str:
+    from . import arkit_csv
+
+    scene_fps = scene.render.fps / scene.render.fps_base
+    rate = float(fps or scene_fps)
+    count = int((end - start) * rate / scene_fps + 1e-6) + 1  # samples inside the range at the export's rate
+    weights = arkit_csv.face_weights(obj, start + np.arange(count) * scene_fps / rate)
+    if weights is None:
+        raise ExportError(f"'{obj.name}' has no captured face to write as ARKit CSV (capture with the Face option, "
+                          "or retarget a capture that has one)")
+    try:
+        return arkit_csv.write(filepath, weights, rate)
+    except OSError as err:
+        raise ExportError(f"cannot write {filepath}: {err.strerror or err}") from None
 
 
 def _retime(action, origin: float, ratio: float) -> None:

@@ -50,6 +50,8 @@ class BodyTrack:
     rest_joints: Optional[np.ndarray] = None  # (24, 3) SMPL frame, for ``betas``; None: from the SMPL file
     v_shaped: Optional[np.ndarray] = None  # (6890, 3) SMPL frame rest mesh (optional)
     contact: Optional[np.ndarray] = None  # (N, 4) bool foot contacts (refined results: core.motion.contacts order)
+    hand_pose_aa: Optional[np.ndarray] = None  # (N, 2, 15, 3) float64 finger joints (ours, with --hands)
+    face_blendshapes: Optional[np.ndarray] = None  # (N, 52) float64 ARKit weights (ours, with --face)
 
 
 @dataclass
@@ -149,6 +151,8 @@ def from_motion_result(result: MotionResult, result_file=None) -> SceneMotion:
             rest_joints=None if t.rest_joints is None else np.asarray(t.rest_joints, dtype=np.float64),
             v_shaped=None if t.v_shaped is None else np.asarray(t.v_shaped, dtype=np.float64),
             contact=None if t.contact is None else np.asarray(t.contact, dtype=bool),
+            hand_pose_aa=None if t.hand_pose_aa is None else np.asarray(t.hand_pose_aa, dtype=np.float64),
+            face_blendshapes=None if t.face_blendshapes is None else np.asarray(t.face_blendshapes, dtype=np.float64),
         ))
     video = resolve_video_path(str(result.video_path), result_file)
     decoded = result.meta.get("timestamps_decoded_frames")

@@ -4,8 +4,9 @@ A capture at 29.83 fps runs in a scene of ``fps = 30, fps_base = 1.0057``. Blend
 into seconds with a rate built from ``fps`` and ``fps_base`` the wrong way round (30 × 1.0057 = 30.17 instead of
 30 / 1.0057 = 29.83), so a GLB of a fractional-rate capture played 1 % fast. :func:`set_frame_rate` rewrites the
 animation samplers' time accessors of a written ``.glb`` or ``.gltf`` (with its ``.bin``) to ``frame / fps``:
-it measures the step the exporter used on the first sampled channel and rescales every sampler's times by the
-same factor, so an exporter that gets it right is left as it is (factor 1).
+it measures the step the exporter used on the channel with the most keys (one per frame: the exporter writes a
+channel that does not move as just its first and last key) and rescales every sampler's times by the same
+factor, so an exporter that gets it right is left as it is (factor 1).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def set_frame_rate(path: str, fps: float) -> float:
         with open(bin_path, "rb") as fh:
             binary = bytearray(fh.read())
     times = {i: _floats(doc, binary, i) for i in inputs}
-    probe = next((t for t in times.values() if t.shape[0] >= 2), None)
-    if probe is None:
+    probe = max(times.values(), key=lambda t: t.shape[0])  # a sampled channel, not a still one's two keys
+    if probe.shape[0] < 2:
         return 1.0
     step = (float(probe[-1]) - float(probe[0])) / (probe.shape[0] - 1)
     factor = (1.0 / float(fps)) / step

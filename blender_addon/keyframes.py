@@ -16,10 +16,11 @@ def _interpolation_value(name: str) -> int:
     return bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[name].value
 
 
-def new_action(obj, name: str):
-    """A fresh action with one slot for ``obj``, assigned to it. Returns (action, channelbag)."""
+def new_action(obj, name: str, id_type: str = "OBJECT"):
+    """A fresh action with one slot for ``obj`` (an object, or another ID of ``id_type``, e.g. a mesh's shape
+    keys: "KEY"), assigned to it. Returns (action, channelbag)."""
     action = bpy.data.actions.new(name)
-    slot = action.slots.new(id_type="OBJECT", name=obj.name)
+    slot = action.slots.new(id_type=id_type, name=obj.name)
     strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
     channelbag = strip.channelbag(slot, ensure=True)
     anim = obj.animation_data_create()
@@ -61,14 +62,16 @@ def fill_fcurve(channelbag, data_path: str, index: int, group, frames: np.ndarra
     return fcurve
 
 
-def write_pose_action(obj, name: str, frames: np.ndarray, quat_wxyz: np.ndarray, root_location: np.ndarray):
-    """Key every SMPL bone's quaternion and the root bone's location.
+def write_pose_action(obj, name: str, frames: np.ndarray, quat_wxyz: np.ndarray, root_location: np.ndarray,
+                      bone_names=SMPL_JOINT_NAMES):
+    """Key every bone's quaternion and the root bone's (the first one's) location.
 
-    frames: (K,) scene frames; quat_wxyz: (K, 24, 4); root_location: (K, 3). Returns the action.
+    frames: (K,) scene frames; quat_wxyz: (K, B, 4) for ``bone_names`` (B: the 24 SMPL joints, then any finger
+    bones); root_location: (K, 3). Returns (the action, its channelbag).
     """
     action, channelbag = new_action(obj, name)
     frames = np.asarray(frames, dtype=np.float64)
-    for j, bone in enumerate(SMPL_JOINT_NAMES):
+    for j, bone in enumerate(bone_names):
         group = channelbag.groups.new(bone)
         base = f'pose.bones["{bone}"]'
         if j == 0:
@@ -76,7 +79,7 @@ def write_pose_action(obj, name: str, frames: np.ndarray, quat_wxyz: np.ndarray,
                 fill_fcurve(channelbag, base + ".location", axis, group, frames, root_location[:, axis])
         for axis in range(4):
             fill_fcurve(channelbag, base + ".rotation_quaternion", axis, group, frames, quat_wxyz[:, j, axis])
-    return action
+    return action, channelbag
 
 
 def key_visibility(obj, first: int, last: int, name: str):

@@ -32,6 +32,8 @@ def capture_options(context, models_dir: str = "", detections: str = "") -> runt
         focal_length_px=s.focal_length_px if s.use_focal_length else None,
         detections=detections,
         fast=s.quality == "FAST",
+        hands=None if s.hands else False,  # on: when the model file is there (the core warns when it is not)
+        face=None if s.face else False,
     )
 
 

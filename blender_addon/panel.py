@@ -64,7 +64,10 @@ class TCMR_PT_mocap(Panel):
             sub.enabled = getattr(settings, flag)
             for value in values:
                 sub.prop(settings, value)
-        col.prop(settings, "create_mesh")
+        row = col.row(align=True)
+        row.prop(settings, "create_mesh")
+        row.prop(settings, "hands", toggle=True)
+        row.prop(settings, "face", toggle=True)
 
         if job.running:
             layout.progress(factor=job.progress, type="BAR", text=f"{job.label} {100 * job.progress:.0f}%")

@@ -14,6 +14,10 @@ bone j's rest matrix ``matrix_local`` in armature space, ``R_j`` = SMPL's local 
 - root location (the pose bone's location is in its rest frame): SMPL rotates about the pelvis joint J_0
   while ``transl`` moves the SMPL origin, so the pelvis goes to ``M · (J_0 + t)``:
   ``loc_0 = B_0ᵀ · (M · (J_0 + t) − A · J_0)``.
+
+Fingers (files with ``hand_pose_aa``): 15 bones per hand in SMPL-X/MANO order (``left_index1`` …), hanging off the
+wrists, with the rest hand of ``core.extremities.handpose`` (scaled to the body's hand) in SMPL's canonical axes;
+their local rotations are keyed with the same formula as the body's joints j ≥ 1 (:func:`finger_keys`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import rotations
+from ..core.extremities.handpose import REST_HAND_LEFT, rest_landmarks
+from ..core.extremities.layout import FINGER_CHAINS, HAND_JOINT_NAMES, HAND_SIDES, WRIST_JOINT
+from ..core.skeleton import SMPL_JOINT_NAMES
 
 # The armature's rest pose is SMPL's canonical T-pose (y up, facing +z) turned to stand on Blender's Z-up
 # ground, facing -Y (towards a capture camera at the origin looking along +Y).
@@ -54,6 +61,42 @@ def bone_keys(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, b
     pelvis_world = (J0[None] + np.asarray(transl, dtype=np.float64)) @ M.T  # (N, 3)
     root_location = (pelvis_world - A @ J0) @ B[0]  # B_0ᵀ · (…) for row vectors
     return quat, root_location
+
+
+# the 30 finger bones, left hand then right, each in HAND_JOINT_NAMES order: SMPL-X's names ("left_index1")
+FINGER_BONE_NAMES: tuple[str, ...] = tuple(f"{side}_{joint}" for side in HAND_SIDES for joint in HAND_JOINT_NAMES)
+_HAND_LENGTH_REST = float(np.linalg.norm(REST_HAND_LEFT[9]))  # wrist -> middle knuckle of the rest hand (m)
+
+
+def finger_rest(rest_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """Rest of the 30 finger bones (FINGER_BONE_NAMES order) in armature space: the rest hand of
+    core.extremities.handpose at each wrist, scaled so that its middle knuckle is as far from the wrist as SMPL's
+    hand joint. rest_joints: (24, 3) SMPL frame. Returns (heads (30, 3), tails (30, 3), parent bone names)."""
+    J = np.asarray(rest_joints, dtype=np.float64)
+    heads, tails, parents = np.zeros((30, 3)), np.zeros((30, 3)), []
+    for s, side in enumerate(HAND_SIDES):
+        wrist = SMPL_JOINT_NAMES.index(WRIST_JOINT[side])
+        hand = SMPL_JOINT_NAMES.index(f"{side}_hand")
+        scale = np.clip(np.linalg.norm(J[hand] - J[wrist]) / _HAND_LENGTH_REST, 0.5, 2.0)
+        marks = J[wrist] + scale * rest_landmarks(side)  # (21, 3) SMPL frame
+        for joints, chain in FINGER_CHAINS.values():
+            for k, j in enumerate(joints):
+                b = 15 * s + j
+                heads[b], tails[b] = marks[chain[k]], marks[chain[k + 1]]
+                parents.append((b, WRIST_JOINT[side] if k == 0 else FINGER_BONE_NAMES[15 * s + joints[k - 1]]))
+    order = [p for _, p in sorted(parents)]
+    return rest_heads(heads), rest_heads(tails), order
+
+
+def finger_keys(hand_pose_aa: np.ndarray, finger_rest_rotmat: np.ndarray) -> np.ndarray:
+    """Finger bone quaternions. hand_pose_aa: (N, 2, 15, 3) SMPL-X/MANO local axis-angle (left, right);
+    finger_rest_rotmat: (30, 3, 3) rotation of each finger bone's ``matrix_local`` (FINGER_BONE_NAMES order).
+    Returns (N, 30, 4) WXYZ, consecutive keys in one hemisphere: Q = Bᵀ · A · R · Aᵀ · B as for the body."""
+    R = rotations.axis_angle_to_rotmat(np.asarray(hand_pose_aa, dtype=np.float64).reshape(-1, 30, 3))
+    B = np.asarray(finger_rest_rotmat, dtype=np.float64)
+    A = R_ARMATURE_FROM_SMPL
+    Q = np.swapaxes(B, -1, -2)[None] @ (A @ R @ A.T) @ B[None]
+    return rotations.quat_wxyz_make_continuous(rotations.rotmat_to_quat_wxyz(Q))
 
 
 def scene_frames(times_s: np.ndarray, frame_ids: np.ndarray, source_fps: float,

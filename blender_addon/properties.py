@@ -7,7 +7,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
-from ..core.config import CaptureConfig
+from ..core.config import CaptureConfig, ExtremitiesConfig
 
 
 class TCMR_CaptureSettings(PropertyGroup):
@@ -44,6 +44,12 @@ class TCMR_CaptureSettings(PropertyGroup):
                                    default=1000.0, min=1.0)
     create_mesh: BoolProperty(name="Create Mesh", description="Add the skinned SMPL body to each armature",
                               default=True)
+    hands: BoolProperty(name="Hands", default=ExtremitiesConfig.hands is not False,
+                        description="Capture every person's fingers (15 joints per hand) when hand_landmarker.task "
+                                    "is in the models folder (README, \"Fingers and face\")")
+    face: BoolProperty(name="Face", default=ExtremitiesConfig.face is not False,
+                       description="Capture every person's face (52 ARKit weights on the armature, the head's "
+                                   "turn) when face_landmarker.task is in the models folder")
 
 
 class TCMR_JobStatus(PropertyGroup):

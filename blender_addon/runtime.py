@@ -139,6 +139,8 @@ class CaptureOptions:
     focal_length_px: Optional[float] = None
     detections: str = ""
     fast: bool = False  # the core's --fast preset (README "Speed")
+    hands: Optional[bool] = None  # --hands / --no-hands (None: when the model file is there)
+    face: Optional[bool] = None  # --face / --no-face
     extra: tuple = ()  # more core options, last (they win): the headless command passes the user's own on
 
 
@@ -164,6 +166,10 @@ def capture_command(python: Path, video: str, output: str, options: CaptureOptio
         cmd += ["--detections", str(options.detections)]
     if options.fast:
         cmd.append("--fast")
+    for part in ("hands", "face"):
+        wanted = getattr(options, part)
+        if wanted is not None:
+            cmd.append(f"--{part}" if wanted else f"--no-{part}")
     return cmd + [str(a) for a in options.extra]
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import bpy
+import numpy as np
 
 from ..core.config import CameraConfig
-from . import armature, body, camera, footage, formats, keyframes, mesh, pose_keys, preferences
+from ..core.skeleton import SMPL_JOINT_NAMES
+from . import armature, body, camera, face, footage, formats, keyframes, mesh, pose_keys, preferences
 
 SOURCE_KEY = "tcmr_source"  # custom property on our collections, objects and actions
 TRACK_KEY = "tcmr_track"
@@ -143,7 +145,8 @@ def _build(context, scene, motion, options, with_mesh, names, footage_root: str 
     scene_fps = camera.scene_fps(scene)
     for track in motion.tracks:
         name = f"{motion.name} · track {track.track_id}"
-        obj, bone_rest = armature.build_armature(context, name, track.rest_joints, collection)
+        fingers = track.hand_pose_aa is not None
+        obj, bone_rest = armature.build_armature(context, name, track.rest_joints, collection, fingers=fingers)
         made(obj, name)
         made(obj.data, name)
         obj[TRACK_KEY] = track.track_id
@@ -151,8 +154,16 @@ def _build(context, scene, motion, options, with_mesh, names, footage_root: str 
         transl = track.transl + motion.world_offset @ motion.R_world_from_data
         quat, root_location = pose_keys.bone_keys(track.rotmat, transl, track.rest_joints, bone_rest,
                                                  motion.R_world_from_data)
+        bones = SMPL_JOINT_NAMES
+        if fingers:
+            finger_rest = armature.bone_rest_rotations(obj, pose_keys.FINGER_BONE_NAMES)
+            quat = np.concatenate([quat, pose_keys.finger_keys(track.hand_pose_aa, finger_rest)], axis=1)
+            bones = SMPL_JOINT_NAMES + pose_keys.FINGER_BONE_NAMES
         frames, keep = pose_keys.scene_frames(track.times_s, track.frame_ids, motion.fps, scene_fps)
-        action = keyframes.write_pose_action(obj, name, frames, quat[keep], root_location[keep])
+        action, channelbag = keyframes.write_pose_action(obj, name, frames, quat[keep], root_location[keep], bones)
+        if track.face_blendshapes is not None:  # the 52 ARKit weights, keyed beside the bones
+            face.add_properties(obj)
+            face.key_properties(channelbag, frames, track.face_blendshapes[keep])
         made(action, name)
         result.armatures.append(obj)
         result.actions.append(action)

@@ -16,7 +16,8 @@ from ..retarget import cli as retarget_cli
 
 MOTION_EXTENSIONS = (".npz", ".pkl")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
-EXPORT_FORMATS = {"fbx": "FBX", "glb": "GLTF", "gltf": "GLTF", "bvh": "BVH"}  # --export name -> exporter
+EXPORT_FORMATS = {"fbx": "FBX", "glb": "GLTF", "gltf": "GLTF", "bvh": "BVH",  # --export name -> exporter
+                  "csv": "CSV"}  # (csv: the captured face, ARKit weights in Live Link Face's layout)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fbx", metavar="OUT.fbx", help="also export the main armature's action as FBX")
     p.add_argument("--gltf", metavar="OUT.glb", help="also export it as glTF (.glb or .gltf)")
     p.add_argument("--export", metavar="FORMATS", default="",
-                   help="comma list of fbx, glb, gltf, bvh: write <name>.<format> next to each .blend, each "
-                        "format its own file")
+                   help="comma list of fbx, glb, gltf, bvh, csv: write <name>.<format> next to each .blend, each "
+                        "format its own file (csv: the captured face's 52 ARKit weights per frame, Live Link "
+                        "Face's layout)")
     p.add_argument("--python", metavar="PY", help="Python of the core's environment (default: <repo>/.venv)")
     p.add_argument("--no-mesh", action="store_true", help="armatures only, no SMPL mesh")
     add_capture_options(p, title="capture (as `python -m core capture`; --track ID also picks the armature to "
@@ -120,7 +122,7 @@ def export_formats(text: str) -> list:
     out = []
     for item in filter(None, (t.strip().lower() for t in (text or "").split(","))):
         if item not in EXPORT_FORMATS:
-            raise ValueError(f"--export: unknown format '{item}' (use fbx, glb, gltf, bvh)")
+            raise ValueError(f"--export: unknown format '{item}' (use fbx, glb, gltf, bvh, csv)")
         if item not in out:
             out.append(item)
     return out

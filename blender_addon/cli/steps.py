@@ -65,7 +65,7 @@ def export_armature(result: scene_builder.BuildResult, track: Optional[str]):
 def finish(args, result: scene_builder.BuildResult, blend: str, exports: dict, render_to: Optional[str],
            warnings: list, on_frame=None) -> list:
     """Retarget (``--retarget-to``), set up the render (kept in the .blend, for farms), save, export, render.
-    ``exports``: {path: "FBX" | "GLTF" | "BVH"}. Returns the files written. A clip without a camera (an AMASS
+    ``exports``: {path: "FBX" | "GLTF" | "BVH" | "CSV"}. Returns the files written. A clip without a camera (an AMASS
     file) is saved without its render and a warning."""
     scene, context = bpy.context.scene, bpy.context
     written: list = []

@@ -11,6 +11,12 @@
    action. The rig's own IK controls and poles are keyed on that pose.
 4. Rigs whose bones follow constraints or drivers (a generated Rigify rig) are then evaluated frame by frame
    and corrected (evaluate.correct), soles included.
+5. A captured face (the source's ARKit properties) is keyed onto the target's ARKit-named shape keys, or its VRM
+   expressions (face_transfer).
+
+Fingers: a capture's SMPL-X finger bones (``left_index1`` …) are mapped by the ``smpl`` preset like any finger
+chain, and move the target's fingers through transfer.target_world (relative to the hand, between the two
+hand frames); a source without finger bones gives the target a relaxed hand.
 
 Nothing is changed when something is wrong (checked before anything is written); a failure while writing
 removes the new action and restores the target's action, pose and properties.
@@ -24,7 +30,7 @@ import bpy
 import numpy as np
 
 from ...core.errors import MocapError
-from . import bonemap, detect, evaluate, ground, transfer
+from . import bonemap, detect, evaluate, face_transfer, ground, transfer
 from .rigdata import (Skin, frame_range, object_rotation, pose_matrices, rig_info,  # noqa: F401
                       sample_source, skeleton, soles, source_action, target_rig)
 
@@ -121,7 +127,7 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
     scene = context.scene
     fps = scene.render.fps / scene.render.fps_base
     saved = _TargetState(target, scene)
-    keys = None
+    keys, face_bake = None, None
     try:
         motion = sample_source(scene, source, sbm, frames)
         motion.fingers = dict(fingers or {})
@@ -171,13 +177,17 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
         new = keys.action
         new[RESULT_SOURCE] = source.name
         new[RESULT_TARGET] = target.name
+        face_bake = face_transfer.transfer(source, target, frames, f"{action.name} · face")
     except BaseException:
+        if face_bake is not None:
+            face_bake.undo()
         if keys is not None:
             keys.remove()
         saved.restore()
         raise
     finally:
         scene.frame_set(saved.frame)
+    face_bake.commit()
     for old in [a for a in bpy.data.actions if a != new and a.get(RESULT_SOURCE) == source.name
                 and a.get(RESULT_TARGET) == target.name]:
         bpy.data.actions.remove(old)
@@ -186,7 +196,8 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
         previous.use_fake_user = True  # the animator's own take stays in the file (Blender drops unused actions)
     new.name = name
     return new, {"ratio": ratio, "preset": tbm.preset, "frames": len(frames), "passes": passes,
-                 "residual_deg": residual, "bone_map": dict(tbm.bones), "root": mode}
+                 "residual_deg": residual, "bone_map": dict(tbm.bones), "root": mode,
+                 "face_keys": face_bake.keys, "face_mode": face_bake.mode}
 
 
 def _write(obj, name, frames, pose, root, bm) -> evaluate.Keys:

@@ -42,8 +42,8 @@ def import_rig(context, path: str):
     try:
         if ext == ".fbx":
             bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)
-        elif ext in (".glb", ".gltf"):
-            bpy.ops.import_scene.gltf(filepath=path)
+        elif ext in (".glb", ".gltf"):  # (no bone display shape: it would be a stray Icosphere in the scene)
+            bpy.ops.import_scene.gltf(filepath=path, disable_bone_shape=True)
         else:
             with bpy.data.libraries.load(path, link=False) as (src, dst):
                 dst.objects = list(src.objects)

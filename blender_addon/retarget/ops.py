@@ -1,5 +1,6 @@
 """Operators: ``tcmr.retarget`` (bake a motion onto a rig), ``tcmr.retarget_detect`` (fill the panel's bone
-map), ``tcmr.retarget_save_preset`` (the panel's map as a preset file) and ``tcmr.export_action``."""
+map), ``tcmr.retarget_save_preset`` (the panel's map as a preset file), ``tcmr.face_to_meshes`` (a captured face
+onto any meshes' shape keys) and ``tcmr.export_action``."""
 
 from __future__ import annotations
 
@@ -85,8 +86,44 @@ class TCMR_OT_retarget(Operator):
         if info["residual_deg"] > 1.0:
             self.report({"WARNING"}, f"some bones of '{target.name}' stay up to {info['residual_deg']:.0f}° off the "
                                      "source: constraints (e.g. IK) override their keys; mute them or use FK")
+        face_note = ""
+        if info["face_keys"]:
+            face_note = f"; face: {info['face_keys']} shape keys ({info['face_mode']})"
         self.report({"INFO"}, f"Retargeted {info['frames']} frames onto '{target.name}' as '{action.name}' "
-                              f"(map: {info['preset']}, leg ratio {info['ratio']:.2f})")
+                              f"(map: {info['preset']}, leg ratio {info['ratio']:.2f}{face_note})")
+        return {"FINISHED"}
+
+
+class TCMR_OT_face_to_meshes(Operator):
+    """Key the selected meshes' ARKit-named shape keys (or VRM expressions) from the source armature's captured
+    face, over its action's frames"""
+
+    bl_idname = "tcmr.face_to_meshes"
+    bl_label = "Face to Selected Meshes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    source: StringProperty(name="Source", description="Armature with a captured face (empty: the panel's)")
+
+    def execute(self, context):
+        from .. import face
+        from . import face_transfer
+        from .rigdata import frame_range, source_action
+
+        settings = getattr(context.scene, "tcmr_retarget", None)
+        name = self.source or (settings.source.name if settings and settings.source else "")
+        source = bpy.data.objects.get(name)
+        context.window_manager.tcmr_job.last_error = ""
+        if source is None or not face.has_face(source):
+            return _fail(self, context, f"'{name}' has no captured face: pick a capture made with the Face option")
+        meshes = [o for o in context.selected_objects if o.type == "MESH"]
+        if not meshes:
+            return _fail(self, context, "select the meshes whose shape keys should follow the face")
+        action = source_action(source)
+        done = face_transfer.transfer(source, None, frame_range(action), f"{action.name} · face", meshes=meshes)
+        if not done.keys:
+            return _fail(self, context, "none of the selected meshes has ARKit-named shape keys or VRM expressions")
+        done.commit()
+        self.report({"INFO"}, f"Keyed {done.keys} shape keys from '{source.name}' ({done.mode})")
         return {"FINISHED"}
 
 
@@ -151,15 +188,16 @@ class TCMR_OT_retarget_save_preset(Operator):
 
 
 class TCMR_OT_export_action(Operator):
-    """Export an armature with one action: FBX (Unity, Unreal, Maya settings), glTF/GLB or BVH"""
+    """Export an armature with one action: FBX (Unity, Unreal, Maya settings), glTF/GLB or BVH; or its captured
+    face as an ARKit CSV (Live Link Face's layout)"""
 
     bl_idname = "tcmr.export_action"
     bl_label = "Export Animation"
 
     filepath: StringProperty(name="File", subtype="FILE_PATH")
     armature: StringProperty(name="Armature", description="Empty: the panel's target, else the active object")
-    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""), ("GLTF", "glTF / GLB", ""), ("BVH", "BVH", "")),
-                         default="FBX")
+    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""), ("GLTF", "glTF / GLB", ""), ("BVH", "BVH", ""),
+                                               ("CSV", "ARKit CSV", "")), default="FBX")
     fbx_preset: EnumProperty(name="For", items=(("UNITY", "Unity", ""), ("UNREAL", "Unreal", ""),
                                                 ("MAYA", "Maya", "")), default="UNITY")
     frame_start: IntProperty(name="Start", default=-1, description="-1: the action's first frame")
@@ -186,4 +224,5 @@ class TCMR_OT_export_action(Operator):
         return {"FINISHED"}
 
 
-CLASSES = (TCMR_OT_retarget, TCMR_OT_retarget_detect, TCMR_OT_retarget_save_preset, TCMR_OT_export_action)
+CLASSES = (TCMR_OT_retarget, TCMR_OT_retarget_detect, TCMR_OT_retarget_save_preset, TCMR_OT_face_to_meshes,
+           TCMR_OT_export_action)

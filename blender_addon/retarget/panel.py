@@ -48,6 +48,7 @@ class TCMR_PT_retarget(Panel):
         op.preset = s.preset
         op.root_motion = s.root_motion
         op.overlay = s.overlay
+        layout.operator("tcmr.face_to_meshes", icon="SHAPEKEY_DATA")
 
         box = layout.box()
         box.label(text="Export", icon="EXPORT")

@@ -36,7 +36,10 @@ class TCMR_RetargetSettings(PropertyGroup):
     bone_map_index: IntProperty(default=0)
     export_format: EnumProperty(name="Format", items=(("FBX", "FBX", "Unity, Unreal, Maya"),
                                                       ("GLTF", "glTF / GLB", "Web, Godot, three.js"),
-                                                      ("BVH", "BVH", "Motion only")), default="FBX")
+                                                      ("BVH", "BVH", "Motion only"),
+                                                      ("CSV", "ARKit CSV", "The captured face: 52 ARKit weights "
+                                                       "per frame, Live Link Face's layout (Unreal)")),
+                         default="FBX")
     fbx_preset: EnumProperty(name="For", items=(("UNITY", "Unity", ""), ("UNREAL", "Unreal", ""),
                                                 ("MAYA", "Maya", "")), default="UNITY")
     export_path: StringProperty(name="File", subtype="FILE_PATH", default="//animation.fbx")

@@ -203,6 +203,7 @@ def sample_source(scene, obj, bm: bonemap.BoneMap, frames: np.ndarray) -> transf
                            rot={s: rot[:, i] for i, s in enumerate(slots)})
 
 
+_NOT_POSE = ("hide_viewport", "hide_render")
 _CHANNELS = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "rotation_axis_angle": 4, "scale": 3}
 
 
@@ -226,6 +227,8 @@ def keyed_pose(obj, frames):
     f = np.asarray(frames, dtype=np.float64)
     for fc in bag.fcurves:
         path = fc.data_path
+        if path.startswith('["') or path in _NOT_POSE:
+            continue  # custom properties (a captured face) and visibility do not move bones
         if not path.startswith('pose.bones["') or fc.mute:
             return None
         name, _, prop = path[len('pose.bones["'):].partition('"].')

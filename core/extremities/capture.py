@@ -165,7 +165,7 @@ class _TrackState:
         self.blendshapes = np.zeros((n, NUM_BLENDSHAPES))
         self.face_conf = np.zeros(n)
         self.head_rotmat = targets.head_rotmat.copy()  # the body's own head where no face is seen
-        self.candidates: list = []  # (row, side index, wrist agreement, world landmarks (21, 3))
+        self.candidates: list = []  # (row, side index, wrist agreement, image landmarks (21, 3))
 
     def stream(self, key, make):
         if key not in self.streams:
@@ -178,7 +178,7 @@ class _TrackState:
         for det in detections:
             agreement = wrist_agreement(det, wrist, config.crop_px)
             if agreement > 0.0:
-                self.candidates.append((row, s, agreement, det.world_xyz))
+                self.candidates.append((row, s, agreement, det.image_xyz))
 
     def fit_hands(self, config: ExtremitiesConfig) -> None:
         """Fit every kept detection at once (numpy is slow per call, fast per batch); per row and hand the best."""
@@ -233,12 +233,13 @@ def wrist_agreement(det, wrist_crop_px, crop_px: int) -> float:
     return float(np.clip(1.0 - (near - 0.15) / 0.35, 0.0, 1.0))
 
 
-def score_hands(world_xyz, agreement, side: str, config: ExtremitiesConfig):
-    """Confidence and pose of M candidate detections of the body's ``side`` hand. world_xyz: (M, 21, 3);
+def score_hands(landmarks_xyz, agreement, side: str, config: ExtremitiesConfig):
+    """Confidence and pose of M candidate detections of the body's ``side`` hand. landmarks_xyz: (M, 21, 3) their
+    image landmarks (HandDetection.image_xyz: see fit_hand_either_depth);
     agreement: (M,) -> (conf (M,) = agreement × quality, pose_aa (M, 15, 3)); quality is 1 when the fitted pose
     explains the landmarks' bones within ``fit_good_deg`` (mean angle), 0 from ``fit_bad_deg`` on (a foot, a blur,
     another hand's fragment)."""
-    pose, error = fit_hand_either_depth(world_xyz, side)
+    pose, error = fit_hand_either_depth(landmarks_xyz, side)
     quality = np.clip((config.fit_bad_deg - error) / (config.fit_bad_deg - config.fit_good_deg), 0.0, 1.0)
     return np.asarray(agreement, dtype=np.float64) * quality, pose
 
@@ -250,7 +251,7 @@ def best_hand(detections, wrist_crop_px, side: str, config: ExtremitiesConfig):
     near = [(a, d) for a, d in near if a > 0.0]
     if not near:
         return 0.0, None
-    conf, pose = score_hands(np.stack([d.world_xyz for _, d in near]), [a for a, _ in near], side, config)
+    conf, pose = score_hands(np.stack([d.image_xyz for _, d in near]), [a for a, _ in near], side, config)
     k = int(np.argmax(conf))
     return (float(conf[k]), pose[k]) if conf[k] > 0.0 else (0.0, None)
 
@@ -264,11 +265,17 @@ def face_confidence(det, crop_px: int) -> float:
     return float(np.clip(1.0 - (near - 0.2) / 0.3, 0.0, 1.0))
 
 
-def fit_hand_either_depth(world_xyz, side: str):
-    """The finger pose of a ``side`` hand from world landmarks (M, 21, 3), trying the landmarks and their depth
-    mirror image: a single view leaves a hand's depth order ambiguous, and the landmarker sometimes gives the
-    mirror-image (other-handed) 3D hand. -> (pose_aa (M, 15, 3), fit error in degrees (M,))."""
-    P = np.asarray(world_xyz, dtype=np.float64).reshape(-1, 21, 3)
+def fit_hand_either_depth(landmarks_xyz, side: str):
+    """The finger pose of a ``side`` hand from landmarks (M, 21, 3) in any right-handed frame and scale, trying the
+    landmarks and their depth mirror image: a single view leaves a hand's depth order ambiguous, and the landmarker
+    sometimes gives the mirror-image (other-handed) 3D hand. -> (pose_aa (M, 15, 3), fit error in degrees (M,)).
+
+    The capture fits MediaPipe's *image* landmarks (crop pixels and the relative depth in the same scale), not its
+    metric world landmarks: on renders of a real character in known poses (tests/extremity_truth.py) the world
+    landmarks of a hand seen from its back were so far off that most failed the fit (mean angle error of the bones
+    30-85°) and the rest missed the joints' flexion by 32° on average; the image landmarks fitted every hand within
+    1-7° and missed the flexion by 19° (README, "Fingers and face")."""
+    P = np.asarray(landmarks_xyz, dtype=np.float64).reshape(-1, 21, 3)
     pose, error = fit_hand(np.concatenate([P, P * (1.0, 1.0, -1.0)]), side)
     m = P.shape[0]
     mirror = error[m:] < error[:m]

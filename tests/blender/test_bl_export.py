@@ -197,3 +197,114 @@ def test_export_needs_an_animated_armature(scene):
     rig = rigs.build_rig(bpy.context, "vrm")
     with pytest.raises(RuntimeError, match="no action"):
         bpy.ops.tcmr.export_action(filepath="/tmp/x.fbx", armature=rig.name)
+
+
+# ------------------------------------------------------------------------------------------ fingers and face
+@pytest.fixture
+def fingered(scene, tmp_path, smpl_arrays):
+    """A capture with fingers and a face (a walk, 20 frames)."""
+    from extremity_motion import import_capture
+
+    return import_capture(tmp_path, smpl_arrays, N_FINGER_FRAMES)
+
+
+N_FINGER_FRAMES = 20
+
+
+def joint_turns(obj, names, frames) -> np.ndarray:
+    """(T, K) degrees: how far each bone has turned relative to its parent since the first frame. Independent of
+    the rest axes an importer gives a bone (a fixed rest change per bone conjugates this rotation: same angle)."""
+    scene = bpy.context.scene
+    rel = np.empty((len(frames), len(names), 3, 3))
+    for i, f in enumerate(frames):
+        scene.frame_set(int(f))
+        for k, n in enumerate(names):
+            pb = obj.pose.bones[n]
+            M = np.array(pb.parent.matrix)[:3, :3].T @ np.array(pb.matrix)[:3, :3]
+            rel[i, k] = M / np.cbrt(np.linalg.det(M))
+    change = rel @ np.swapaxes(rel[:1], -1, -2)
+    cos = (np.trace(change, axis1=-2, axis2=-1) - 1.0) / 2.0
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+@pytest.mark.parametrize("fmt", ["FBX", "GLTF", "BVH"])
+def test_fingers_round_trip(fingered, tmp_path, fmt):
+    """Every finger joint's motion survives: the finger bones' heads (world, or armature space for BVH) and how
+    far each of the 30 bones turns relative to its parent, frame by frame, match after re-import."""
+    from tcmr_mocap.blender_addon.pose_keys import FINGER_BONE_NAMES
+
+    obj, _ = fingered
+    path = tmp_path / f"talk.{ {'FBX': 'fbx', 'GLTF': 'glb', 'BVH': 'bvh'}[fmt]}"
+    export.export_action(bpy.context, obj, str(path), fmt)
+    new, _ = reimport(path, fmt)
+    names = list(FINGER_BONE_NAMES)
+    assert set(names) <= {b.name for b in new.data.bones}
+    space = "armature" if fmt == "BVH" else "world"
+    frames = np.arange(1, N_FINGER_FRAMES + 1, 3)
+    err = np.abs(heads(obj, names, frames, space) - heads(new, names, frames, space)).max()
+    assert err < TOL_M, err
+    want = joint_turns(obj, names, frames)
+    assert want.max() > 30  # (the fingers move)
+    err = np.abs(joint_turns(new, names, frames) - want).max()
+    assert err < 0.1, err
+
+
+@pytest.mark.parametrize("fmt", ["FBX", "GLTF"])
+def test_shape_key_animation_round_trip(scene, tmp_path, smpl_arrays, arkit_character, fmt):
+    """A capture's face retargeted onto the MakeHuman character's ARKit shape keys: the exported file, read
+    back, animates the same shape keys with the same values on every frame."""
+    import real_rigs
+    from extremity_motion import import_capture
+
+    from tcmr_mocap.blender_addon.retarget import bake
+    from tcmr_mocap.core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
+
+    n = 12
+    source, track = import_capture(tmp_path, smpl_arrays, n, "face", still=True)
+    target = real_rigs.load(bpy.context, arkit_character)["mh"]
+    bake.retarget(bpy.context, source, target)
+    path = tmp_path / f"mh.{'fbx' if fmt == 'FBX' else 'glb'}"
+    export.export_action(bpy.context, target, str(path), fmt)
+    before = set(bpy.data.objects)
+    reimport(path, fmt)
+    body = next(o for o in bpy.data.objects if o not in before and o.type == "MESH" and o.data.shape_keys)
+    blocks = body.data.shape_keys.key_blocks
+    got = np.zeros((n, 52))
+    for f in range(n):
+        scene.frame_set(f + 1)
+        got[f] = [blocks[name].value for name in ARKIT_BLENDSHAPE_NAMES]
+    np.testing.assert_allclose(got, track.face_blendshapes, atol=2e-3)
+
+
+def test_arkit_csv(fingered, tmp_path):
+    """The face as Live Link Face's CSV: its header word for word, 61 columns counted, one row per frame with
+    the captured weights in the app's column order; at another frame rate the rows sample the same curves."""
+    import csv
+
+    from tcmr_mocap.core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
+
+    obj, track = fingered
+    path = tmp_path / "face.csv"
+    assert bpy.ops.tcmr.export_action(filepath=str(tmp_path / "face"), armature=obj.name, format="CSV") == {"FINISHED"}
+    rows = list(csv.reader(path.open()))
+    assert rows[0][:4] == ["Timecode", "BlendShapeCount", "EyeBlinkLeft", "EyeLookDownLeft"]
+    assert rows[0][-9:] == ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+                            "RightEyeYaw", "RightEyePitch", "RightEyeRoll"]
+    assert len(rows[0]) == 63 and len(rows) == N_FINGER_FRAMES + 1
+    assert [r[0] for r in rows[1:4]] == ["00:00:00:00.000", "00:00:00:01.000", "00:00:00:02.000"]
+    assert all(r[1] == "61" for r in rows[1:])
+    column = {name.lower(): i for i, name in enumerate(rows[0])}
+    got = np.array([[float(r[column[n.lower()]]) for n in ARKIT_BLENDSHAPE_NAMES] for r in rows[1:]])
+    np.testing.assert_allclose(got, track.face_blendshapes, atol=1e-6)
+    half = export.export_action(bpy.context, obj, str(tmp_path / "half.csv"), "CSV", fps=15.0)
+    rows = list(csv.reader(open(half)))
+    assert len(rows) == N_FINGER_FRAMES // 2 + 1 and rows[2][0] == "00:00:00:01.000"
+    got = np.array([[float(r[column[n.lower()]]) for n in ARKIT_BLENDSHAPE_NAMES] for r in rows[1:]])
+    np.testing.assert_allclose(got, track.face_blendshapes[::2], atol=1e-6)  # 15 fps: every 2nd frame at 30
+
+
+def test_arkit_csv_needs_a_face(retargeted, tmp_path):
+    _, target = retargeted
+    with pytest.raises(RuntimeError, match="no captured face"):
+        bpy.ops.tcmr.export_action(filepath=str(tmp_path / "x.csv"), armature=target.name, format="CSV")
+    assert not (tmp_path / "x.csv").exists()

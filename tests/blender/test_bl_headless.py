@@ -133,16 +133,23 @@ def test_headless_error_exit(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (REPO_ROOT / "core" / "pipeline.py").is_file(), reason="core/pipeline.py not there yet")
-def test_headless_capture_end_to_end(scene, tmp_path, models_dir, synthetic_video):
-    """Video -> core subprocess (synthetic models, boxes from a file) -> armature, camera, footage -> .blend."""
+def test_headless_capture_end_to_end(scene, tmp_path, models_dir, extremity_models_dir, synthetic_video):
+    """Video -> core subprocess (synthetic networks, the real hand and face models, boxes from a file) ->
+    armature with fingers and face, camera, footage -> .blend, and the face as an ARKit CSV."""
     import synthetic
 
     boxes = tmp_path / "boxes.json"
     frames = [{"frame": t, "bbox_xyxy": [synthetic.figure_box_xyxy(t).tolist()], "scores": [0.9]} for t in range(40)]
     boxes.write_text(json.dumps({"frames": frames}))
+    models = tmp_path / "models"
+    models.mkdir()
+    for folder in (models_dir, extremity_models_dir):
+        for item in folder.iterdir():
+            (models / item.name).symlink_to(item.resolve())
     out = tmp_path / "walk.blend"
-    proc = run_headless(synthetic_video, "-o", out, "--models", models_dir, "--detections", boxes, "--device", "cpu",
-                        "--python", H.runtime_python(), "--gltf", tmp_path / "walk.glb", timeout=600)
+    proc = run_headless(synthetic_video, "-o", out, "--models", models, "--detections", boxes, "--device", "cpu",
+                        "--python", H.runtime_python(), "--gltf", tmp_path / "walk.glb", "--hands", "--face",
+                        "--export", "csv", timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "[tcmr]" in proc.stdout  # progress lines from the core
     progress = [line for line in proc.stdout.splitlines() if line.startswith("[tcmr]")]
@@ -165,6 +172,12 @@ def test_headless_capture_end_to_end(scene, tmp_path, models_dir, synthetic_vide
     pelvis = np.array(arm.matrix_world @ arm.pose.bones["pelvis"].head)
     assert pelvis[1] > 0.5 and head[2] > pelvis[2]
     assert len(glb_json(tmp_path / "walk.glb")["animations"]) == 1
+    # fingers and face: a stick figure shows neither, so relaxed hands and a neutral face, keyed on every frame
+    assert "left_index1" in arm.data.bones and "right_thumb3" in arm.data.bones and "jawOpen" in arm
+    keys = H.fcurve_values(arm, 'pose.bones["left_index2"].rotation_quaternion', 0)[0]
+    np.testing.assert_array_equal(keys, np.arange(1, 41))
+    rows = (tmp_path / "walk.csv").read_text().splitlines()
+    assert rows[0].startswith("Timecode,BlendShapeCount,EyeBlinkLeft,") and len(rows) == 41
 
 
 @pytest.mark.slow
@@ -274,14 +287,39 @@ def test_headless_batch_resumable_with_exports_and_renders(tmp_path, models_dir,
 
 @pytest.mark.parametrize("batch", [False, True], ids=["one-clip", "batch"])
 def test_headless_fast_reaches_the_core(tmp_path, synthetic_video, batch):
-    """--fast is passed to `core capture` (one clip) and to `core batch`; without it neither gets it."""
-    for fast in (True, False):
-        folder = tmp_path / f"fast-{fast}"
+    """--fast, --hands/--no-hands and --face/--no-face are passed to `core capture` (one clip) and to `core batch`
+    as given; without them neither gets them."""
+    for k, extra in enumerate((["--fast", "--hands", "--no-face"], [], ["--no-hands", "--face"])):
+        folder = tmp_path / f"run-{k}"
         python = H.write_fake_core(folder / "fake", mode="error", message="stopped by the test")
         out = folder / "out" if batch else folder / "walk.blend"
-        extra = ["--fast"] if fast else []
         proc = run_headless(synthetic_video, "-o", out, "--python", python, "--models", folder, *extra)
         assert proc.returncode == 2 and "stopped by the test" in proc.stderr, proc.stderr[-2000:]
         argv = json.loads((python.parent / "argv.json").read_text())
         assert argv[2] == ("batch" if batch else "capture")
-        assert ("--fast" in argv) == fast
+        for option in ("--fast", "--hands", "--no-hands", "--face", "--no-face"):
+            assert (option in argv) == (option in extra), (option, argv)
+
+
+def test_headless_import_with_fingers_and_face_onto_a_character(tmp_path, smpl_arrays, arkit_character):
+    """A result with fingers and a face -> --retarget-to the MakeHuman character (ARKit shape keys) -> its FBX
+    holds the character's fingers and shape-key animation, and the CSV the captured weights."""
+    from extremity_motion import write_capture
+
+    path, result = write_capture(tmp_path, smpl_arrays, 16, "talk", still=True)
+    out = tmp_path / "talk.blend"
+    proc = run_headless("--import", path, "-o", out, "--no-mesh", "--retarget-to", arkit_character,
+                        "--export", "fbx,csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split(",") for line in (tmp_path / "talk.csv").read_text().splitlines()]
+    jaw = rows[0].index("JawOpen")
+    np.testing.assert_allclose([float(r[jaw]) for r in rows[1:]],
+                               result.tracks[0].face_blendshapes[:, 24], atol=1e-6)  # (24: jawOpen)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(tmp_path / "talk.fbx"), anim_offset=0.0)
+    arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    assert "index_02_l" in arm.data.bones and "left_index2" not in arm.data.bones  # the character's own
+    body = next(o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys)
+    key = body.data.shape_keys
+    bpy.context.scene.frame_set(9)
+    assert key.key_blocks["jawOpen"].value == pytest.approx(result.tracks[0].face_blendshapes[8, 24], abs=2e-3)

@@ -79,6 +79,18 @@ def test_retarget_to_rig_file_and_export(scene, tmp_path, motion_file, kind):
     assert {len(fc.keyframe_points) for fc in channelbag_of(rigs_in_blend[0]).fcurves} == {N_FRAMES}
 
 
+def test_a_gltf_rig_brings_only_the_character(scene, tmp_path):
+    """Issue 24 (15): the glTF importer's bone display shape (an Icosphere in a hidden collection) stays out."""
+    from tcmr_mocap.blender_addon.retarget import cli
+
+    rig_path, _ = write_rig(tmp_path, "glb")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    H.enable_addon()
+    rig = cli.import_rig(bpy.context, str(rig_path))
+    assert {o.name for o in bpy.data.objects} == {rig.name, *(c.name for c in rig.children_recursive)}
+    assert not bpy.data.collections and "Icosphere" not in bpy.data.meshes
+
+
 def test_retarget_to_errors(scene, tmp_path, motion_file):
     out = tmp_path / "out.blend"
     proc = run_headless("--import", motion_file, "-o", out, "--retarget-to", tmp_path / "missing.fbx")
