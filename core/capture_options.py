@@ -22,10 +22,10 @@ def add_capture_options(parser: argparse.ArgumentParser, detections: bool = True
     """Add the capture options (defaults from core/config.py) to ``parser``, in a group ``title`` if given.
     ``detections``: offer ``--detections FILE`` (one clip; a batch gives boxes per clip in its list)."""
     from .config import CaptureConfig, TrackerConfig, WindowConfig
-    from .device import DEVICE_CHOICES
+    from .runtime.device import DEVICE_CHOICES
     from .extremities.cli import add_extremity_options
     from .motion.cli import add_refine_options
-    from .speed import add_speed_options
+    from .cli.speed import add_speed_options
 
     d, dt = CaptureConfig(), TrackerConfig()
     g = parser.add_argument_group(title) if title else parser

@@ -28,7 +28,7 @@ import numpy as np
 
 from .crop import CROP_SIZE, crop_people_torch, crop_person, crops_to_imagenet
 from .errors import CancelledError
-from .interrupts import deferred_interrupts
+from .runtime.interrupts import deferred_interrupts
 from .tracking import Track, bbox_xyxy_to_cxcys
 from .video import VideoReader
 
@@ -53,7 +53,7 @@ class prefetch:
     ``with`` block early (break, error, cancel) stops the worker and closes the iterable *in the worker thread*
     (so a generator's ``finally`` runs there, e.g. releasing the video file).
 
-    No worker outlives the interpreter: a Ctrl-C is held back while the thread starts (:mod:`core.interrupts`),
+    No worker outlives the interpreter: a Ctrl-C is held back while the thread starts (:mod:`core.runtime.interrupts`),
     and any worker still running when Python exits (say, interrupted between creating and entering the ``with``
     block) is stopped and joined by an ``atexit`` hook. (A daemon thread still inside OpenCV or torch when
     Python finalises is ended by ``pthread_exit`` in C++ code, which aborts the process: "terminate called
@@ -67,7 +67,7 @@ class prefetch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, args=(iterable,), name="tcmr-prefetch", daemon=True)
         try:
-            with deferred_interrupts():  # start and record the thread as one step (core.interrupts)
+            with deferred_interrupts():  # start and record the thread as one step (core.runtime.interrupts)
                 _LIVE.add(self)
                 self._thread.start()
         except BaseException:  # a Ctrl-C held back while it started is raised here: stop the worker first

@@ -228,7 +228,8 @@ class Models:
 def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) -> Models:
     """Load TCMR, ResNet-50 and (``detector``) YOLO from ``config.models_dir`` onto ``config.device``."""
     from . import assets
-    from .tcmr.checkpoint import load_backbone, load_tcmr, resolve_device
+    from .runtime.device import resolve_device
+    from .tcmr.checkpoint import load_backbone, load_tcmr
 
     models_dir = assets.resolve_models_dir(config.models_dir)
     tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
@@ -252,7 +253,7 @@ def backbone_precision_kwargs(precision: str, device) -> dict:
         return {}
     import torch
 
-    from .speed import cpu_has_fast_bf16
+    from .runtime.device import cpu_has_fast_bf16
 
     if precision == "bf16":
         if device.type == "cpu" and not cpu_has_fast_bf16():
@@ -276,7 +277,7 @@ def _load_detector(detector_file, device, config: CaptureConfig):
 
 
 def _lanes_kwargs(config: CaptureConfig) -> dict:
-    """``lanes=`` for the loaders when the capture sets it (else their default, core.lanes.default_lanes())."""
+    """``lanes=`` for the loaders when the capture sets it (else their default, core.runtime.lanes.default_lanes())."""
     return {} if config.speed.lanes is None else {"lanes": int(config.speed.lanes)}
 
 

@@ -201,14 +201,14 @@ class PersonDetector:
     """ultralytics YOLO restricted to the person class. Weights from a local file only (nothing downloaded).
 
     On the CPU, frames are shared out between ``lanes`` copies of the network run at the same time
-    (:mod:`core.lanes`; None = ``core.lanes.default_lanes()``, 1 = one copy): each frame's boxes are what one
+    (:mod:`core.runtime.lanes`; None = ``core.runtime.lanes.default_lanes()``, 1 = one copy): each frame's boxes are what one
     network gives for it alone. Every copy is set up (ultralytics' imports, layer fusion) here, so the first
     video's detection stage does not pay for it.
     """
 
     def __init__(self, weights_path: str, device: str = "cpu", image_size: int = 640, confidence: float = 0.25,
                  batch_frames: int = 16, lanes: Optional[int] = None):
-        from . import lanes as cpu_lanes
+        from .runtime import lanes as cpu_lanes
 
         weights_path = os.fspath(weights_path)
         from .assets import refuse_code_in_pickle
@@ -254,7 +254,7 @@ class PersonDetector:
 
     def __call__(self, frames_rgb_u8: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """frames_rgb_u8: (n, H, W, 3) uint8 -> n × (bbox_xyxy (M, 4) float32, scores (M,) float32)."""
-        from . import lanes as cpu_lanes
+        from .runtime import lanes as cpu_lanes
 
         n = len(frames_rgb_u8)
         k = min(len(self._models), cpu_lanes.lane_count(self.lanes, self._device_type, n))

@@ -291,7 +291,7 @@ def capture_config(batch: dict, clip: Optional[dict] = None):
     if o.get("speed"):  # --fast and friends, applied as the capture command applies them
         from types import SimpleNamespace
 
-        from ..speed import apply_speed_args
+        from ..cli.speed import apply_speed_args
 
         config = apply_speed_args(config, SimpleNamespace(**o["speed"]))
     if o.get("extremities"):  # --hands/--face

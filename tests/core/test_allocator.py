@@ -1,4 +1,4 @@
-"""core.allocator: freed large blocks kept for reuse (no fresh page faults per batch), the opt-out, the loaders."""
+"""core.runtime.allocator: freed large blocks kept for reuse (no fresh page faults per batch), the opt-out, the loaders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core import allocator
+from core.runtime import allocator
 
 REPO = Path(__file__).resolve().parents[2]
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
@@ -21,7 +21,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 PROBE = r"""
 import ctypes, json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from core import allocator
+from core.runtime import allocator
 state = allocator.keep_freed_memory(None if sys.argv[2] == "env" else sys.argv[2] == "keep")
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]

@@ -1,13 +1,15 @@
-"""Device choice (core.device): auto = CUDA, else Apple MPS, else CPU; explicit choices the machine lacks are
+"""Device choice (core.runtime.device): auto = CUDA, else Apple MPS, else CPU; explicit choices the machine lacks are
 refused with one line that says what to use. Tested as a pure function with fake machines (no GPU/MPS here)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from core import device as device_mod
-from core.device import DEVICE_CHOICES, choose_device
 from core.errors import DeviceUnavailableError
+from core.runtime import device as device_mod
+from core.runtime.device import DEVICE_CHOICES, choose_device
 
 
 @pytest.mark.parametrize("cuda_count, mps, expected", [
@@ -57,7 +59,7 @@ def test_every_offered_choice_is_understood():
 
 def test_resolve_device_asks_torch(monkeypatch):
     torch = pytest.importorskip("torch")
-    from core.tcmr.checkpoint import resolve_device  # what the loaders and the pipeline call
+    from core.runtime.device import resolve_device  # what the loaders and the pipeline call
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
@@ -77,13 +79,17 @@ def test_resolve_device_asks_torch(monkeypatch):
 
 
 def test_choice_module_needs_no_torch():
-    import ast
+    """Importing the device module and choosing works without torch (only resolve_device and the bf16 probe ask it)."""
+    import subprocess
+    import sys
 
-    tree = ast.parse(open(device_mod.__file__, encoding="utf-8").read())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert "torch" not in imported
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from core.runtime.device import choose_device\n"
+            "print(choose_device('auto', 0, False))\n")
+    root = Path(device_mod.__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "cpu"
 
 
 def test_the_interfaces_offer_the_same_choices():
@@ -96,7 +102,7 @@ def test_the_interfaces_offer_the_same_choices():
     capture = build_parser()._subparsers._group_actions[0].choices["capture"]
     (action,) = [a for a in capture._actions if a.dest == "device"]
     assert tuple(action.choices) == DEVICE_CHOICES
-    prefs = (__import__("pathlib").Path(device_mod.__file__).parent.parent / "blender_addon" / "preferences.py")
+    prefs = Path(device_mod.__file__).resolve().parents[2] / "blender_addon" / "preferences.py"
     text = prefs.read_text()
     for name in DEVICE_CHOICES:
         assert f'("{name}", ' in text, f"the add-on's Device preference lacks {name}"

@@ -30,8 +30,8 @@ HEAVY_OWNERS = {
               "core/tracking.py",  # only to keep torch's thread count across the ultralytics import
               "core/batch/worker.py",  # only to split torch's threads between batch workers
               "core/crop.py",  # only inside crop_people_torch: the official crop cut on the GPU
-              "core/speed.py",  # only inside fast_precision: does this device do bf16 fast?
-              "core/lanes.py"],  # only to share torch's threads (and grad mode) between CPU lanes
+              "core/runtime/device.py",  # only inside its functions: which device, does it do bf16 fast?
+              "core/runtime/lanes.py"],  # only to share torch's threads (and grad mode) between CPU lanes
     "ray": ["core/distributed/ray_runner.py"],  # the one module that talks to Ray
     "torchvision": [],  # tests only: the backbone is our own ResNet-50
     "chumpy": [],  # SMPL .pkl files are read with a restricted unpickler instead
@@ -45,6 +45,7 @@ LAZY_ONLY = {
     "core/safe_load.py": {"torch", "scipy"},
     "core/result.py": {"torch", "smplx", "cv2", "scipy"},
     "core/skeleton.py": {"torch", "numpy"},
+    "core/runtime/device.py": {"torch"},
 }
 
 

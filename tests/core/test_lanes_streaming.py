@@ -1,4 +1,4 @@
-"""CPU lanes (core.lanes) and features streamed in pass 1 (core.features.StreamedFeatures): both are speed-ups
+"""CPU lanes (core.runtime.lanes) and features streamed in pass 1 (core.features.StreamedFeatures): both are speed-ups
 that must not change a number.
 
 - lanes: pieces run at once on separate threads with a share of torch's threads each, in order, errors and the
@@ -21,7 +21,7 @@ import torch
 
 import core
 import synthetic
-from core import lanes
+from core.runtime import lanes
 from core.config import CaptureConfig, SmoothingConfig, SpeedConfig
 
 

@@ -23,7 +23,7 @@ from core.config import CaptureConfig, SpeedConfig
 from core.crop import IMAGENET_STD, crop_people_torch, crop_person, crops_to_imagenet
 from core.errors import InvalidArgumentError
 from core.features import prefetch
-from core.speed import cpu_has_fast_bf16
+from core.runtime.device import cpu_has_fast_bf16
 
 
 def rel_err(a, b) -> float:
@@ -213,7 +213,7 @@ def test_ctrl_c_while_a_thread_starts_is_raised_after_it(monkeypatch):
     import threading
 
     from core import features
-    from core.interrupts import deferred_interrupts
+    from core.runtime.interrupts import deferred_interrupts
 
     real_start = threading.Thread.start
 
@@ -330,7 +330,7 @@ def _args(**kw):
 
 
 def test_fast_preset_and_explicit_flags():
-    from core.speed import apply_speed_args
+    from core.cli.speed import apply_speed_args
 
     exact = apply_speed_args(CaptureConfig(device="cpu"), _args())
     assert exact.speed == SpeedConfig() and exact.tracker.image_size == CaptureConfig().tracker.image_size

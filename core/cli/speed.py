@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from . import cli_values
-from .config import (FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, FAST_PRECISION, CaptureConfig, SpeedConfig,
+from .. import cli_values
+from ..config import (FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, FAST_PRECISION, CaptureConfig, SpeedConfig,
                      TrackerConfig)
+from ..runtime.device import fast_precision
 
 
 def _detector_size(text: str) -> int:
@@ -24,7 +25,7 @@ def _detector_size(text: str) -> int:
 
 
 def add_speed_options(parser: argparse.ArgumentParser) -> None:
-    """The five flags, defaults None (= exact, or what --fast sets; lanes: core.lanes.default_lanes())."""
+    """The five flags, defaults None (= exact, or what --fast sets; lanes: core.runtime.lanes.default_lanes())."""
     d, dt = SpeedConfig(), TrackerConfig()
     parser.add_argument("--fast", action="store_true",
                         help=f"faster, slightly less exact: --precision {FAST_PRECISION} (if the machine has it) "
@@ -53,40 +54,3 @@ def apply_speed_args(config: CaptureConfig, args: argparse.Namespace) -> Capture
     lanes = getattr(args, "lanes", None) or config.speed.lanes
     return replace(config, speed=replace(config.speed, precision=precision, detect_every=int(every), lanes=lanes),
                    tracker=replace(config.tracker, image_size=int(size)))
-
-
-def fast_precision(device: str) -> str:
-    """What --fast uses for ``device`` ("auto", "cpu", "cuda" …): bf16 where it is fast, else fp32 (or fp16 on a
-    GPU without bfloat16)."""
-    import torch
-
-    from .tcmr.checkpoint import resolve_device
-
-    try:
-        dev = resolve_device(device)
-    except Exception:  # noqa: BLE001 (a bad device is reported by the pipeline itself)
-        return "fp32"
-    if dev.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if dev.type == "cpu":
-        return "bf16" if cpu_has_fast_bf16() else "fp32"
-    return "fp32"
-
-
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (avx512_bf16 or AMX-BF16), where bf16 ResNet-50 is about 2×
-    faster than fp32. Linux: the CPU flags; elsewhere oneDNN's own bf16 check."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False

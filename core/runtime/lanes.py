@@ -84,7 +84,7 @@ def run(tasks: Sequence[Callable[[], T]]) -> list[T]:
     first, error, futures = None, None, []
     try:
         with deferred_interrupts():  # a submit may start a worker thread: a Ctrl-C must not lose it
-            pool = _pool(len(tasks) - 1)  # (core.interrupts); one held back is raised when the block ends
+            pool = _pool(len(tasks) - 1)  # (core.runtime.interrupts); one held back is raised when the block ends
             futures = [pool.submit(in_lane(task, n)) for task, n in zip(tasks[1:], shares[1:])]
     except KeyboardInterrupt as exc:  # the submitted pieces are still waited for below
         error = exc

@@ -1,0 +1,1 @@
+"""The command line's shared pieces: the capture options declared once (capture, batch, the headless Blender command)."""
