@@ -388,11 +388,11 @@ def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: P
     import torch
 
     from core.config import FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, CaptureConfig, SpeedConfig
-    from core.crop import crop_person
+    from core.capture.crop import crop_person
     from core.pipeline import load_models, run
     from core.runtime.device import fast_precision
-    from core.tracking import PersonDetector, bbox_xyxy_to_cxcys
-    from core.video import VideoReader
+    from core.capture.tracking import PersonDetector, bbox_xyxy_to_cxcys
+    from core.capture.video import VideoReader
 
     lines = [f"whole capture, {n}-frame synthetic clips{' (textured, panning)' if textured else ''}, device {device}, "
              f"decode thread {'on' if overlap else 'off'}; "

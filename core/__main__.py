@@ -159,7 +159,7 @@ def _capture(args, progress: _Progress) -> int:
 
 
 def _info(args) -> int:
-    from .video import VideoReader
+    from .capture.video import VideoReader
 
     reader = VideoReader(args.video)
     info = reader.info
@@ -182,7 +182,7 @@ def _info(args) -> int:
 
 
 def _footage(args, progress: _Progress) -> int:
-    from .footage import write_footage
+    from .capture.footage import write_footage
 
     start, end = args.frames if args.frames else (0, None)
     info = write_footage(args.video, args.output, start, end, quality=min(100, args.quality),

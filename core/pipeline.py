@@ -4,16 +4,16 @@ Two streaming passes over the video (memory stays flat with video length; only p
 
 1. **detect** — decode the chosen frames in chunks, YOLO person boxes, ByteTrack/BoT-SORT -> boxes per track
    (no pixels kept). Then the tracks are cleaned: short gaps filled by interpolation, long gaps split, short
-   tracks dropped (:func:`core.tracking.build_tracks`). With ``detections_path`` the boxes come from a file.
+   tracks dropped (:func:`core.capture.tracking.build_tracks`). With ``detections_path`` the boxes come from a file.
 2. **features** — decode again only the frames the surviving tracks need, crop every person, ResNet-50 ->
-   (N, 2048) per track (:mod:`core.features`).
+   (N, 2048) per track (:mod:`core.capture.features`).
 
 Why two passes rather than buffering frames around detection gaps: a gap's boxes are only known once the person
 reappears (up to ``max_gap_frames`` later), and a track's fate (kept or dropped as too short) only at its end;
 a second decode costs far less than running ResNet-50 on crops of tracks that are later dropped.
 
 Then per track: **regress** — TCMR over the whole track (``predict_sequence``), camera conversion
-(:mod:`core.camera`); **extremities** (``--hands``/``--face``, when their model files are there) — fingers and face
+(:mod:`core.capture.camera`); **extremities** (``--hands``/``--face``, when their model files are there) — fingers and face
 on crops around the body's own hands and head (:mod:`core.extremities`, a third decode of the tracks' frames); then
 **refine** over all tracks (:mod:`core.motion`: smoothing, floor, foot lock; fingers/face gaps and smoothing).
 
@@ -32,7 +32,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import __version__
-from .camera import cam_to_transl, crop_cam_to_orig, estimate_focal_length_px
+from .capture.camera import cam_to_transl, crop_cam_to_orig, estimate_focal_length_px
 from .config import CaptureConfig
 from .errors import (
     CancelledError,
@@ -42,7 +42,7 @@ from .errors import (
     VideoTooShortError,
 )
 from .result import MotionResult, TrackMotion
-from .video import VideoReader, check_frame_range, full_timestamps
+from .capture.video import VideoReader, check_frame_range, full_timestamps
 
 # overall progress span of each stage; the CLI reports "save" from 0.97 to 1
 STAGE_SPANS = {"open": (0.0, 0.02), "detect": (0.02, 0.40), "features": (0.40, 0.85), "regress": (0.85, 0.97)}
@@ -97,7 +97,7 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     _check_enough_frames(reader, config)  # a clip too short is refused before seconds of model loading
     detections = detector_file = None
     if config.detections_path:
-        from .tracking import load_detections
+        from .capture.tracking import load_detections
 
         detections = load_detections(config.detections_path)
     models_dir = assets.resolve_models_dir(config.models_dir)
@@ -119,7 +119,7 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     detector = models.detector if detector_file is not None else None
     report("open", 1.0, "models loaded")
 
-    from .features import StreamedFeatures, extract_track_features
+    from .capture.features import StreamedFeatures, extract_track_features
 
     streamed = None
     if config.speed.stream_features and wanted_track is None:  # (one chosen track: the others' rows would be waste)
@@ -222,7 +222,7 @@ class Models:
     device: object  # torch.device
     tcmr: object  # core.load_tcmr module
     backbone: object  # core.load_backbone module
-    detector: object = None  # core.tracking.PersonDetector, loaded on first need
+    detector: object = None  # core.capture.tracking.PersonDetector, loaded on first need
 
 
 def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) -> Models:
@@ -269,7 +269,7 @@ def backbone_precision_kwargs(precision: str, device) -> dict:
 
 
 def _load_detector(detector_file, device, config: CaptureConfig):
-    from .tracking import PersonDetector
+    from .capture.tracking import PersonDetector
 
     tc = config.tracker
     return _load("detector", PersonDetector, detector_file, device.type, tc.image_size, tc.detection_confidence,
@@ -307,11 +307,11 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
                       streamed=None):
     """Pass 1. -> (frame_ids (P,) of the processed frames, their times (P,), cleaned tracks).
 
-    ``streamed`` (a :class:`core.features.StreamedFeatures`): also crop every box the tracker records, while
+    ``streamed`` (a :class:`core.capture.features.StreamedFeatures`): also crop every box the tracker records, while
     its frame is decoded, and compute its features (only when pass 1 decodes pixels and tracks per frame)."""
-    from .features import chunk_frames_for, maybe_prefetch
-    from .tracking import PersonTracker, build_tracks
-    from .video import swap_red_blue
+    from .capture.features import chunk_frames_for, maybe_prefetch
+    from .capture.tracking import PersonTracker, build_tracks
+    from .capture.video import swap_red_blue
 
     tc = config.tracker
     per_frame = detector is not None or detections.track_ids is None

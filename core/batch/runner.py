@@ -122,7 +122,7 @@ def _remove_partials(out_dir: str, names) -> int:
 
 def _frames_to_process(video: str, config) -> int:
     """The container's frame count within the clip's range (VideoReadError for an unreadable file)."""
-    from ..video import VideoReader
+    from ..capture.video import VideoReader
 
     info = VideoReader(video).info
     count = info.frame_count if info.frame_count > 0 else 1000

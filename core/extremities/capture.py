@@ -88,7 +88,7 @@ def capture_extremities(reader, motions, times_s: dict, focal_px: float, width: 
 
     motions: the regressed TrackMotions (need rest_joints); times_s: {track_id: (N,) row times in seconds}.
     ``progress(fraction, message)`` after each chunk; ``cancel()`` True between chunks raises CancelledError."""
-    from ..crop import crop_person
+    from ..capture.crop import crop_person
     from .landmarkers import FaceStream, HandStream
 
     states = {}

@@ -83,8 +83,8 @@ def write_counter_video(path, **kwargs) -> Path:
 
 
 def video_timing(video) -> tuple[float, np.ndarray]:
-    """(nominal fps, (N,) time of every frame) as a capture reads the video (core.video.VideoReader)."""
-    code = ("import json; from core.video import VideoReader; r = VideoReader(sys.argv[1])\n"
+    """(nominal fps, (N,) time of every frame) as a capture reads the video (core.capture.video.VideoReader)."""
+    code = ("import json; from core.capture.video import VideoReader; r = VideoReader(sys.argv[1])\n"
             "for _ in r.scan(decode=False): pass\n"
             "print(json.dumps([r.nominal_fps(), r.timestamps_s.tolist()]))")
     if _has_cv2():

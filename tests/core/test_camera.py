@@ -1,4 +1,4 @@
-"""core.camera: hand-computed values, the crop<->image identity, and perspective vs weak perspective."""
+"""core.capture.camera: hand-computed values, the crop<->image identity, and perspective vs weak perspective."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.camera import (
+from core.capture.camera import (
     cam_to_transl,
     crop_cam_to_orig,
     estimate_focal_length_px,

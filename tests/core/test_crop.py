@@ -1,4 +1,4 @@
-"""core.crop: the official crop against a slow float bilinear oracle, the 112.0 centre, normalisation."""
+"""core.capture.crop: the official crop against a slow float bilinear oracle, the 112.0 centre, normalisation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("cv2")
 
-from core.crop import IMAGENET_MEAN, IMAGENET_STD, crop_affine, crop_person, crops_to_imagenet  # noqa: E402
+from core.capture.crop import IMAGENET_MEAN, IMAGENET_STD, crop_affine, crop_person, crops_to_imagenet  # noqa: E402
 
 
 def oracle_crop(image: np.ndarray, bbox_cxcys, scale: float, size: int = 224, subpixel: int = 0):

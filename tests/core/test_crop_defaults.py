@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 import pytest
 
-from core import crop
+from core.capture import crop
 from core.config import CropConfig
 
 
@@ -30,7 +30,7 @@ def test_crop_scale_defaults_are_the_configured_one(func, name):
 
 def test_pipeline_helpers_default_to_the_configured_scale():
     pytest.importorskip("cv2")
-    from core import features, tracking
+    from core.capture import features, tracking
 
     assert _default(features.extract_track_features, "bbox_scale") in (None, CropConfig.bbox_scale)
     assert _default(tracking.build_tracks, "bbox_scale") in (None, CropConfig.bbox_scale)

@@ -16,8 +16,8 @@ import mp4_timing  # noqa: E402
 import synthetic  # noqa: E402
 from cli_runner import run_core  # noqa: E402
 
-from core.footage import frame_file, read_footage  # noqa: E402
-from core.video import VideoReader  # noqa: E402
+from core.capture.footage import frame_file, read_footage  # noqa: E402
+from core.capture.video import VideoReader  # noqa: E402
 
 
 def test_frames_and_times_are_the_captures(tmp_path):

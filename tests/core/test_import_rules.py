@@ -22,14 +22,14 @@ FORBIDDEN = {"bpy", "mathutils", "bmesh", "bpy_extras", "blender_addon"}
 
 # heavy package -> the core files allowed to import it (glob patterns relative to the repo root)
 HEAVY_OWNERS = {
-    "cv2": ["core/video.py", "core/crop.py"],
-    "ultralytics": ["core/tracking.py"],
+    "cv2": ["core/capture/video.py", "core/capture/crop.py"],
+    "ultralytics": ["core/capture/tracking.py"],
     "smplx": ["core/smpl.py"],
     "torch": ["core/tcmr/*", "core/smpl.py", "core/safe_load.py", "core/assets.py", "core/pipeline.py",
-              "core/__main__.py", "core/rotations.py", "core/features.py",
-              "core/tracking.py",  # only to keep torch's thread count across the ultralytics import
+              "core/__main__.py", "core/rotations.py", "core/capture/features.py",
+              "core/capture/tracking.py",  # only to keep torch's thread count across the ultralytics import
               "core/batch/worker.py",  # only to split torch's threads between batch workers
-              "core/crop.py",  # only inside crop_people_torch: the official crop cut on the GPU
+              "core/capture/crop.py",  # only inside crop_people_torch: the official crop cut on the GPU
               "core/runtime/device.py",  # only inside its functions: which device, does it do bf16 fast?
               "core/runtime/lanes.py"],  # only to share torch's threads (and grad mode) between CPU lanes
     "ray": ["core/distributed/ray_runner.py"],  # the one module that talks to Ray

@@ -120,7 +120,7 @@ def test_npz_readers_refuse_pickled_members(module, name, tmp_path):
 @targets
 def test_detections_npz_refuses_pickled_members(module, name, tmp_path):
     pytest.importorskip("cv2")
-    from core.tracking import load_detections
+    from core.capture.tracking import load_detections
 
     marker = E.marker_for(tmp_path, module, name)
     path = E.write_npz(tmp_path / "boxes.npz", {"frame_ids": np.arange(3)},
@@ -148,7 +148,7 @@ def test_detector_file_with_command_globals_is_refused(module, name, tmp_path):
                    "yolo11s.pt", f"{module}.{name}", "refused for safety")
     if module == "os":  # a capture loads the detector itself: it scans first too (before ultralytics unpickles)
         pytest.importorskip("ultralytics")
-        from core.tracking import PersonDetector
+        from core.capture.tracking import PersonDetector
 
         assert_refused(lambda: PersonDetector(str(path)), InvalidModelFileError, marker, "yolo11s.pt",
                        f"{module}.{name}", "refused for safety")

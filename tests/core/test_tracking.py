@@ -1,4 +1,4 @@
-"""core.tracking: track clean-up on hand-made detections, the ultralytics tracker and detector, detection files."""
+"""core.capture.tracking: track clean-up on hand-made detections, the ultralytics tracker and detector, detection files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidArgumentError
-from core.tracking import bbox_xyxy_to_cxcys, build_tracks, fill_and_split, load_detections
+from core.capture.tracking import bbox_xyxy_to_cxcys, build_tracks, fill_and_split, load_detections
 
 
 def _boxes(positions, x0=10.0, speed=2.0, w=40.0, h=100.0):
@@ -73,7 +73,7 @@ def test_interpolated_rows_do_not_count_towards_the_minimum():
 def test_bytetrack_links_two_people_across_a_short_gap():
     torch = pytest.importorskip("torch")
     pytest.importorskip("ultralytics")
-    from core.tracking import PersonTracker
+    from core.capture.tracking import PersonTracker
 
     threads = torch.get_num_threads()
     tracker = PersonTracker("bytetrack", max_gap_frames=10)
@@ -102,8 +102,8 @@ def test_yolo_detector_on_the_synthetic_video(models_dir, synthetic_video):
     well-formed boxes (it may find nobody), torch's thread count untouched."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("ultralytics")
-    from core.tracking import PersonDetector
-    from core.video import VideoReader
+    from core.capture.tracking import PersonDetector
+    from core.capture.video import VideoReader
 
     threads = torch.get_num_threads()
     detector = PersonDetector(models_dir / "yolo11s.pt", "cpu", image_size=320, batch_frames=4)
@@ -119,7 +119,7 @@ def test_yolo_detector_on_the_synthetic_video(models_dir, synthetic_video):
 def test_bad_detector_file(tmp_path):
     pytest.importorskip("ultralytics")
     from core.errors import InvalidModelFileError
-    from core.tracking import PersonDetector
+    from core.capture.tracking import PersonDetector
 
     bad = tmp_path / "yolo11s.pt"
     bad.write_bytes(b"not a model")

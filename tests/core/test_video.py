@@ -1,4 +1,4 @@
-"""core.video: metadata, real timestamps (incl. a variable-frame-rate file), ranges, target fps, chunking, bad files."""
+"""core.capture.video: metadata, real timestamps (incl. a variable-frame-rate file), ranges, target fps, chunking, bad files."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from core import video as video_mod  # noqa: E402
+from core.capture import video as video_mod  # noqa: E402
 from core.errors import InvalidArgumentError, VideoReadError  # noqa: E402
-from core.video import VideoReader, full_timestamps  # noqa: E402
+from core.capture.video import VideoReader, full_timestamps  # noqa: E402
 
 
 # ------------------------------------------------------------------------------- a real VFR file (Matroska)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import CropConfig
+from ..config import CropConfig
 
 CROP_SIZE = CropConfig.crop_size  # 224
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)  # RGB

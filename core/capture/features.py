@@ -10,8 +10,8 @@ the result: one (2048,) float32 row per track row (8 KiB per person per frame).
 Speed (all optional, none changes the numbers of the default float32 path):
 - ``overlap``: the video is decoded one chunk ahead in a second thread (:class:`prefetch`) while the current
   chunk is cropped and run through ResNet-50 (OpenCV and torch both release the GIL).
-- on CUDA, crops of each frame are cut on the GPU (:func:`core.crop.crop_people_torch`) from frames uploaded
-  once through pinned memory; on the CPU they are OpenCV's (:func:`core.crop.crop_person`).
+- on CUDA, crops of each frame are cut on the GPU (:func:`core.capture.crop.crop_people_torch`) from frames uploaded
+  once through pinned memory; on the CPU they are OpenCV's (:func:`core.capture.crop.crop_person`).
 - the backbone's dtype (float32, or bfloat16 / float16 for ``--precision``) is what the crops are cast to.
 """
 
@@ -27,8 +27,8 @@ from typing import Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from .crop import CROP_SIZE, crop_people_torch, crop_person, crops_to_imagenet
-from .errors import CancelledError
-from .runtime.interrupts import deferred_interrupts
+from ..errors import CancelledError
+from ..runtime.interrupts import deferred_interrupts
 from .tracking import Track, bbox_xyxy_to_cxcys
 from .video import VideoReader
 
@@ -203,10 +203,10 @@ def extract_track_features(reader: VideoReader, tracks: list[Track], backbone, b
                            gpu_crops: bool = True, known: Optional["StreamedFeatures"] = None) -> dict[int, np.ndarray]:
     """Features of every row of every track: {track_id: (N, 2048) float32}, rows in track order.
 
-    Each row's crop is the official one (:func:`core.crop.crop_person`) of the tracker box with ``bbox_scale``.
+    Each row's crop is the official one (:func:`core.capture.crop.crop_person`) of the tracker box with ``bbox_scale``.
     ``progress(fraction, message)`` is called after every chunk; ``cancel()`` returning True between chunks
     raises CancelledError. ``overlap``: decode the next chunk in a second thread meanwhile. ``gpu_crops``: when
-    the backbone is on a CUDA device, cut the crops there (:func:`core.crop.crop_people_torch`). ``known``: rows
+    the backbone is on a CUDA device, cut the crops there (:func:`core.capture.crop.crop_people_torch`). ``known``: rows
     already computed during pass 1 (:class:`StreamedFeatures`): they are taken from there, and only the frames
     of the other rows (boxes filled in over gaps) are decoded again — none at all when every row is known.
     """
@@ -251,7 +251,7 @@ class StreamedFeatures:
     Rows are kept per (raw tracker id, position); :func:`extract_track_features` takes them by a cleaned
     track's ``source_track_id`` and position. Rows of tracks that are dropped later (too short) cost a
     backbone call each and are simply never taken. The crop is the same as pass 2's: the same float32 box,
-    the same :func:`core.crop.crop_person`.
+    the same :func:`core.capture.crop.crop_person`.
     """
 
     def __init__(self, backbone, bbox_scale: float, batch: int = 32, gpu_crops: bool = True):

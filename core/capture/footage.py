@@ -1,6 +1,6 @@
 """Footage for a Blender scene: a video's frames as numbered JPEG files, decoded exactly as a capture decodes them.
 
-A capture counts video frames by decoding sequentially (:class:`core.video.VideoReader`); its keys sit on those
+A capture counts video frames by decoding sequentially (:class:`core.capture.video.VideoReader`); its keys sit on those
 frames. Blender reads a movie through its own FFmpeg code, which numbers frames on the stream's frame rate: a
 phone clip with variable frame rate or an odd time base (e.g. 29.83 fps on average, a 60 fps stream rate)
 comes out with twice the frames, and the footage drifts away from the body. Written here, frame file ``N`` is the
@@ -17,7 +17,7 @@ disagrees with the capture's (``blender_addon/footage.py``).
 
 The files are written into a temporary folder that is renamed into place when complete, so a folder with a
 ``footage.json`` is always whole (an interrupted run leaves nothing under the final name). numpy + OpenCV through
-``core.video`` only; this module imports neither at import time (the add-on reads ``footage.json`` with it).
+``core.capture.video`` only; this module imports neither at import time (the add-on reads ``footage.json`` with it).
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def write_footage(video: str, folder: str, frame_start: int = 0, frame_end: Opti
     """Write video frames ``frame_start..frame_end`` (inclusive; None = to the end) of ``video`` into ``folder``
     (replaced as a whole). Returns the sidecar dict. Raises VideoReadError / InvalidArgumentError /
     OutputNotWritableError / CancelledError (nothing is left under ``folder`` then)."""
-    from .cli_values import check_output_folder
-    from .errors import CancelledError, OutputNotWritableError
+    from ..cli_values import check_output_folder
+    from ..errors import CancelledError, OutputNotWritableError
     from .video import VideoReader, encode_jpeg
 
     reader = VideoReader(video)

@@ -24,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidModelFileError
+from ..errors import InvalidArgumentError, InvalidModelFileError
 
 PERSON_CLASS = 0  # COCO "person"
 
@@ -208,10 +208,10 @@ class PersonDetector:
 
     def __init__(self, weights_path: str, device: str = "cpu", image_size: int = 640, confidence: float = 0.25,
                  batch_frames: int = 16, lanes: Optional[int] = None):
-        from .runtime import lanes as cpu_lanes
+        from ..runtime import lanes as cpu_lanes
 
         weights_path = os.fspath(weights_path)
-        from .assets import refuse_code_in_pickle
+        from ..assets import refuse_code_in_pickle
 
         refuse_code_in_pickle(weights_path)  # ultralytics unpickles the whole file: nothing in it may run code
         self.device = "cpu" if device == "cpu" else ("0" if device in ("cuda", "cuda:0") else device)
@@ -254,7 +254,7 @@ class PersonDetector:
 
     def __call__(self, frames_rgb_u8: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """frames_rgb_u8: (n, H, W, 3) uint8 -> n × (bbox_xyxy (M, 4) float32, scores (M,) float32)."""
-        from .runtime import lanes as cpu_lanes
+        from ..runtime import lanes as cpu_lanes
 
         n = len(frames_rgb_u8)
         k = min(len(self._models), cpu_lanes.lane_count(self.lanes, self._device_type, n))

@@ -1,6 +1,6 @@
 """Reading videos: metadata, real per-frame timestamps, frame ranges, ``target_fps`` subsampling, chunked streaming.
 
-The only module (with ``core.crop``) that imports OpenCV. Frames are decoded **sequentially** and counted:
+The only module (with ``core.capture.crop``) that imports OpenCV. Frames are decoded **sequentially** and counted:
 container frame counts and seeks lie for many files, sequential decoding does not. Every decoded frame's
 presentation time is read from ``CAP_PROP_POS_MSEC``, so variable-frame-rate files keep their real timing.
 
@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from .errors import InvalidArgumentError, VideoReadError
+from ..errors import InvalidArgumentError, VideoReadError
 
 MAX_CHUNK_BYTES = 192 * 2**20  # pixels held per chunk: 1080p -> 32 frames, 4K -> 8 frames
 _OPENCV_SET_UP = False
