@@ -838,13 +838,14 @@ def _content_range_total(value: str) -> Optional[int]:
 
 # ============================================================================ model files
 def _assets():
-    """``core.assets`` (standard library at import); the only place that knows the model files."""
+    """``core.assets``' model table and checks (standard library at import): the only place that knows the model
+    files. Returns (table, checks)."""
     try:
-        from core import assets
+        from core.assets import checks, table
     except ImportError as err:
         raise SetupError(f"cannot import core.assets from {REPO_ROOT} ({err}); run install_deps.py from the "
                          "repository folder it came with") from None
-    return assets
+    return table, checks
 
 
 class Validator:
@@ -859,7 +860,7 @@ class Validator:
         """Map each path to a one-line problem (None = valid)."""
         if not files:
             return {}
-        assets = _assets()
+        table, checks = _assets()
         results: dict[Path, Optional[str]] = {}
         rows = self._run_env_check(files) if self.python else None
         for role, path in files:
@@ -867,8 +868,8 @@ class Validator:
             if row is not None and row["status"] in ("ok", "invalid", "missing"):
                 results[path] = None if row["status"] == "ok" else row["message"]
                 continue
-            problem = assets.quick_check(role, path)
-            name = assets.MODEL_FILES[role].file_name
+            problem = checks.quick_check(role, path)
+            name = table.MODEL_FILES[role].file_name
             results[path] = f"{path} is not a valid {name}: {problem}" if problem else None
         return results
 
@@ -926,9 +927,9 @@ def download_models(models_dir: Path, validator: Validator, reporter: Reporter, 
     Fails fast (TCP pre-check) with instructions when a source is unreachable. Downloads resume from
     ``.part`` files; each file is validated before it takes its final name.
     """
-    assets = _assets()
+    table, _ = _assets()
     if specs is None:
-        specs = [s for s in assets.MODEL_FILES.values() if s.url]
+        specs = [s for s in table.MODEL_FILES.values() if s.url]
     models_dir.mkdir(parents=True, exist_ok=True)
     present = [(s.role, models_dir / s.file_name) for s in specs if (models_dir / s.file_name).is_file()]
     problems = validator.problems(present)
@@ -1016,11 +1017,11 @@ def find_model_sources(folder: Path) -> dict[str, tuple[Path, Optional[str]]]:
     Looks for the official names and aliases (e.g. SPIN's ``model_checkpoint.pt``) in ``folder`` and its
     direct subfolders (e.g. an unzipped ``base_data/``), then inside ``*.zip`` files there.
     """
-    assets = _assets()
+    table, _ = _assets()
     places = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     found: dict[str, tuple[Path, Optional[str]]] = {}
-    for role, spec in assets.MODEL_FILES.items():
-        names = assets.SMPL_FILE_NAMES if role == "smpl" else (spec.file_name,) + spec.aliases
+    for role, spec in table.MODEL_FILES.items():
+        names = table.SMPL_FILE_NAMES if role == "smpl" else (spec.file_name,) + spec.aliases
         for place in places:
             hit = next((place / n for n in names if (place / n).is_file()), None)
             if hit is not None:
@@ -1032,7 +1033,7 @@ def find_model_sources(folder: Path) -> dict[str, tuple[Path, Optional[str]]]:
                 members = {PurePosixPath(n).name for n in zf.namelist()}
         except (zipfile.BadZipFile, OSError):
             continue
-        for role, spec in assets.MODEL_FILES.items():
+        for role, spec in table.MODEL_FILES.items():
             if role not in found and spec.file_name in members:
                 found[role] = (archive, spec.file_name)
     return found
@@ -1047,10 +1048,10 @@ def import_models(source: Path, models_dir: Path, validator: Validator, reporter
     source = source.expanduser()
     if not source.is_dir():
         raise SetupError(f"--models-from {source}: no such folder; give the folder holding the downloaded files")
-    assets = _assets()
+    table, _ = _assets()
     found = find_model_sources(source)
     if not found:
-        names = ", ".join(s.file_name for s in assets.MODEL_FILES.values())
+        names = ", ".join(s.file_name for s in table.MODEL_FILES.values())
         raise SetupError(f"no model files in {source}: expected some of {names} (see models/README.md)")
     models_dir.mkdir(parents=True, exist_ok=True)
     candidates: list[tuple[str, Path]] = []
@@ -1065,7 +1066,7 @@ def import_models(source: Path, models_dir: Path, validator: Validator, reporter
     problems = validator.problems(candidates)
     refused = []
     for role, path in candidates:
-        spec = assets.MODEL_FILES[role]
+        spec = table.MODEL_FILES[role]
         name = path.name if role == "smpl" else spec.file_name
         if problems.get(path):
             refused.append(problems[path])
@@ -1117,15 +1118,15 @@ def _link_or_copy(src: Path, target: Path) -> None:
 
 def models_summary(models_dir: Path) -> tuple[list[str], list[str]]:
     """(missing required file names, present files with a header problem): cheap, no content check."""
-    assets = _assets()
+    table, checks = _assets()
     missing, broken = [], []
-    for role, spec in assets.MODEL_FILES.items():
-        path = assets.find_smpl_file(models_dir) if role == "smpl" else models_dir / spec.file_name
+    for role, spec in table.MODEL_FILES.items():
+        path = table.find_smpl_file(models_dir) if role == "smpl" else models_dir / spec.file_name
         if path is None or not path.is_file():
             if spec.required:
                 missing.append(spec.file_name)
-        elif assets.quick_check(role, path):
-            broken.append(f"{path.name}: {assets.quick_check(role, path)}")
+        elif checks.quick_check(role, path):
+            broken.append(f"{path.name}: {checks.quick_check(role, path)}")
     return missing, broken
 
 
@@ -1458,8 +1459,8 @@ def _run(args, reporter: Reporter) -> int:
     reporter.stage("verify", 0.92, summary)
     for warning in warnings:
         reporter.warn(warning)
-    assets = _assets()
-    models_dir = assets.resolve_models_dir(args.models_dir)
+    table, _ = _assets()
+    models_dir = table.resolve_models_dir(args.models_dir)
     validator = Validator(python, reporter)
     if args.check:
         return _check_models(models_dir, validator, reporter)
@@ -1493,15 +1494,15 @@ def _how_to_fill(models_dir: Path, given: Optional[str]) -> str:
 def _check_models(models_dir: Path, validator: Validator, reporter: Reporter) -> int:
     """``--check``: validate the model files present. Exit 0 all there and valid; 1 a file is invalid;
     EXIT_MODELS_MISSING (3) the environment is ready but required files are missing."""
-    assets = _assets()
+    table, _ = _assets()
     files, missing = [], []
-    for role, spec in assets.MODEL_FILES.items():
-        path = assets.find_smpl_file(models_dir) if role == "smpl" else models_dir / spec.file_name
+    for role, spec in table.MODEL_FILES.items():
+        path = table.find_smpl_file(models_dir) if role == "smpl" else models_dir / spec.file_name
         if path is not None and path.is_file():
             files.append((role, path))
         elif spec.required:
             missing.append(spec.file_name)
-            reporter.stage("models", None, assets.missing_message(role, models_dir))
+            reporter.stage("models", None, table.missing_message(role, models_dir))
     problems = validator.problems(files)
     for role, path in files:
         reporter.stage("models", None, f"{path.name}: {'ok' if not problems[path] else problems[path]}")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..core import assets
+from ..core.assets.table import (MODEL_FILES, find_model_file, find_smpl_file, missing_message, models_dir_problem,
+                                 resolve_models_dir)
 
 EXTENSION_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = EXTENSION_ROOT / "install_deps.py"
@@ -93,8 +94,8 @@ def forget_probes() -> None:
 
 def check_readiness(python: Optional[Path], models_dir: str = "") -> Readiness:
     """Is the runtime there, with its packages and the required model files?"""
-    folder = assets.resolve_models_dir(models_dir or None)
-    status = Readiness(python=python, models_dir=folder, smpl_file=assets.find_smpl_file(folder))
+    folder = resolve_models_dir(models_dir or None)
+    status = Readiness(python=python, models_dir=folder, smpl_file=find_smpl_file(folder))
     if python is None:
         status.problems.append("no runtime environment: click Install Dependencies in the add-on preferences "
                                "(or run `python3 install_deps.py`)")
@@ -105,13 +106,13 @@ def check_readiness(python: Optional[Path], models_dir: str = "") -> Readiness:
         if missing:
             status.problems.append(f"dependencies missing in {python}: {', '.join(missing)} "
                                    "(click Install Dependencies in the add-on preferences)")
-    folder_problem = assets.models_dir_problem(folder)
+    folder_problem = models_dir_problem(folder)
     if folder_problem is not None:  # one line for the folder, not one per file in it
         status.problems.append(folder_problem)
         return status
-    for role, spec in assets.MODEL_FILES.items():
-        if spec.required and assets.find_model_file(role, folder) is None:
-            status.problems.append(assets.missing_message(role, folder))
+    for role, spec in MODEL_FILES.items():
+        if spec.required and find_model_file(role, folder) is None:
+            status.problems.append(missing_message(role, folder))
     return status
 
 

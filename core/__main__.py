@@ -195,18 +195,18 @@ def _footage(args, progress: _Progress) -> int:
 
 
 def _export_smpl(args) -> int:
-    from . import assets
+    from .assets.table import find_smpl_file, model_path, resolve_models_dir
     from .smpl import export_smpl_npz, load_smpl_arrays, smpl_arrays_from_tcmr_state_dict
 
     cli_values.check_output_file(args.output)
-    models_dir = assets.resolve_models_dir(args.models)
-    smpl_file = assets.find_smpl_file(models_dir)
+    models_dir = resolve_models_dir(args.models)
+    smpl_file = find_smpl_file(models_dir)
     if smpl_file is not None:
         arrays, source = load_smpl_arrays(smpl_file), smpl_file
     else:
         from .tcmr.checkpoint import tcmr_state_dict_from_file
 
-        source = assets.model_path("tcmr", models_dir)
+        source = model_path("tcmr", models_dir)
         arrays = smpl_arrays_from_tcmr_state_dict(tcmr_state_dict_from_file(source))
     export_smpl_npz(arrays, args.output)
     print(f"wrote {args.output} (SMPL body from {source})")

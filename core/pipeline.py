@@ -32,7 +32,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import __version__
+from .assets.table import find_smpl_file, how_to_get, model_path, resolve_models_dir
 from .capture.camera import cam_to_transl, crop_cam_to_orig, estimate_focal_length_px
+from .capture.video import VideoReader, check_frame_range, full_timestamps
 from .config import CaptureConfig
 from .errors import (
     CancelledError,
@@ -42,7 +44,6 @@ from .errors import (
     VideoTooShortError,
 )
 from .result import MotionResult, TrackMotion
-from .capture.video import VideoReader, check_frame_range, full_timestamps
 
 # overall progress span of each stage; the CLI reports "save" from 0.97 to 1
 STAGE_SPANS = {"open": (0.0, 0.02), "detect": (0.02, 0.40), "features": (0.40, 0.85), "regress": (0.85, 0.97)}
@@ -84,8 +85,6 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
 
     ``models``: networks loaded once by :func:`load_models` and reused for many clips (batch workers); by
     default they are loaded for this run."""
-    from . import assets
-
     report = _Reporter(progress, cancel)
     report("open", 0.0, f"opening {video_path}")
     # cheap checks first (no torch import yet), so bad input fails in a fraction of a second: the options,
@@ -100,10 +99,10 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
         from .capture.tracking import load_detections
 
         detections = load_detections(config.detections_path)
-    models_dir = assets.resolve_models_dir(config.models_dir)
-    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
+    models_dir = resolve_models_dir(config.models_dir)
+    tcmr_file, spin_file = model_path("tcmr", models_dir), model_path("spin", models_dir)
     if not config.detections_path:
-        detector_file = assets.model_path("detector", models_dir)
+        detector_file = model_path("detector", models_dir)
     from .extremities.capture import resolve_parts
 
     parts = resolve_parts(config.extremities, models_dir)  # (--hands without its file: an error before any work)
@@ -227,15 +226,14 @@ class Models:
 
 def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) -> Models:
     """Load TCMR, ResNet-50 and (``detector``) YOLO from ``config.models_dir`` onto ``config.device``."""
-    from . import assets
     from .runtime.device import resolve_device
     from .tcmr.checkpoint import load_backbone, load_tcmr
 
-    models_dir = assets.resolve_models_dir(config.models_dir)
-    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
-    detector_file = assets.model_path("detector", models_dir) if detector else None
+    models_dir = resolve_models_dir(config.models_dir)
+    tcmr_file, spin_file = model_path("tcmr", models_dir), model_path("spin", models_dir)
+    detector_file = model_path("detector", models_dir) if detector else None
     device = resolve_device(config.device)
-    smpl_file = config.smpl_path or assets.find_smpl_file(models_dir)
+    smpl_file = config.smpl_path or find_smpl_file(models_dir)
     models = Models(device=device, tcmr=_load("tcmr", load_tcmr, tcmr_file, device=device, smpl=smpl_file),
                     backbone=_load("spin", load_backbone, spin_file, device=device, **_lanes_kwargs(config),
                                    **backbone_precision_kwargs(config.speed.precision, device)))
@@ -283,14 +281,12 @@ def _lanes_kwargs(config: CaptureConfig) -> dict:
 
 def _load(role: str, loader, *args, **kwargs):
     """loader(*args, **kwargs); a wrong model file's error also says where the right one comes from."""
-    from . import assets
-
     try:
         return loader(*args, **kwargs)
     except InvalidModelFileError as err:
         message = str(err)
         if "models/README.md" not in message and "install_deps" not in message:
-            message = f"{message.rstrip('.')}; get the right file: {assets.how_to_get(role)}"
+            message = f"{message.rstrip('.')}; get the right file: {how_to_get(role)}"
         raise InvalidModelFileError(message) from err
 
 

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 import install_deps as inst
-from core import assets
+from core.assets import table
 
 REPO = Path(inst.__file__).resolve().parent
 PY311 = (3, 11)
@@ -193,9 +193,10 @@ def test_install_deps_imports_only_the_standard_library():
             modules |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             modules.add(node.module.split(".")[0])
-    # `core` is our own package (core.assets imports only the standard library); fcntl is POSIX-only stdlib
+    # `core` is our own package (core.assets' table and checks import only the standard library); fcntl is
+    # POSIX-only stdlib
     assert modules - set(sys.stdlib_module_names) == {"core"}
-    done = subprocess.run([sys.executable, "-c", "import core.assets, sys; "
+    done = subprocess.run([sys.executable, "-c", "import core.assets.table, core.assets.checks, sys; "
                            "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"],
                           capture_output=True, text=True, cwd=REPO)
     assert done.stdout.strip() == "[]", done.stderr
@@ -571,7 +572,7 @@ def test_download_stall_ends_quickly(tmp_path):
 
 def test_download_models_fails_fast_without_network(tmp_path):
     specs = [dataclasses.replace(s, url=f"http://127.0.0.1:9/{s.file_name}")
-             for s in assets.MODEL_FILES.values() if s.url]
+             for s in table.MODEL_FILES.values() if s.url]
     start = time.monotonic()
     with pytest.raises(inst.SetupError) as err:
         inst.download_models(tmp_path / "models", inst.Validator(None, quiet()), quiet(), specs=specs)
@@ -597,9 +598,9 @@ def test_download_models_archive_and_direct_file(server, tmp_path):
     server.files["/base_data.zip"] = buf.getvalue()
     server.files["/yolo11s.pt"] = det_body
     specs = [
-        dataclasses.replace(assets.MODEL_FILES["tcmr"], url=server.base + "/base_data.zip"),
-        dataclasses.replace(assets.MODEL_FILES["spin"], url="http://127.0.0.1:9/model_checkpoint.pt"),  # down
-        dataclasses.replace(assets.MODEL_FILES["detector"], url=server.base + "/yolo11s.pt"),
+        dataclasses.replace(table.MODEL_FILES["tcmr"], url=server.base + "/base_data.zip"),
+        dataclasses.replace(table.MODEL_FILES["spin"], url="http://127.0.0.1:9/model_checkpoint.pt"),  # down
+        dataclasses.replace(table.MODEL_FILES["detector"], url=server.base + "/yolo11s.pt"),
     ]
     models = tmp_path / "models"
     out = io.StringIO()
@@ -619,7 +620,7 @@ def test_download_models_archive_and_direct_file(server, tmp_path):
 
 def test_download_models_refuses_a_bad_download(server, tmp_path):
     server.files["/yolo11s.pt"] = b"\x00" * 2_000_000  # neither zip nor pickle
-    spec = dataclasses.replace(assets.MODEL_FILES["detector"], url=server.base + "/yolo11s.pt")
+    spec = dataclasses.replace(table.MODEL_FILES["detector"], url=server.base + "/yolo11s.pt")
     with pytest.raises(inst.SetupError, match="refused"):
         inst.download_models(tmp_path / "m", inst.Validator(None, quiet()), quiet(), specs=[spec])
     assert not (tmp_path / "m" / "yolo11s.pt").exists() and not (tmp_path / "m" / "yolo11s.pt.part").exists()
@@ -799,11 +800,11 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_command():
 # ------------------------------------------------------------------------------------ hands and face bundles
 def test_task_bundles_are_in_the_model_table():
     for role, name in (("hands", "hand_landmarker.task"), ("face", "face_landmarker.task")):
-        spec = assets.MODEL_FILES[role]
+        spec = table.MODEL_FILES[role]
         assert spec.file_name == name and not spec.required and spec.licence.startswith("Apache-2.0")
         assert spec.url.startswith("https://storage.googleapis.com/mediapipe-models/") and spec.url.endswith(name)
         assert name in (REPO / "models" / "README.md").read_text() and spec.url in (REPO / "models" / "README.md").read_text()
-    assert assets.MODEL_FILES["face"].approx_size_bytes == 3_758_596  # Google's float16 v1 bundle
+    assert table.MODEL_FILES["face"].approx_size_bytes == 3_758_596  # Google's float16 v1 bundle
 
 
 def test_download_models_fetches_and_checks_the_task_bundles(server, tmp_path, hand_landmarker_task,
@@ -812,7 +813,7 @@ def test_download_models_fetches_and_checks_the_task_bundles(server, tmp_path, h
     with the standard library alone (no environment yet) and installed; a corrupt one is refused in one line."""
     server.files["/hand_landmarker.task"] = hand_landmarker_task.read_bytes()
     server.files["/face_landmarker.task"] = face_landmarker_task.read_bytes()
-    specs = [dataclasses.replace(assets.MODEL_FILES[r], url=f"{server.base}/{assets.MODEL_FILES[r].file_name}")
+    specs = [dataclasses.replace(table.MODEL_FILES[r], url=f"{server.base}/{table.MODEL_FILES[r].file_name}")
              for r in ("hands", "face")]
     models = tmp_path / "models"
     inst.download_models(models, inst.Validator(None, quiet()), quiet(), specs=specs)

@@ -135,13 +135,13 @@ def _frames_to_process(video: str, config) -> int:
 
 def _check_models(clips: list, capture: dict) -> None:
     """Missing model files fail the batch at once (every clip would fail the same way)."""
-    from .. import assets
+    from ..assets.table import model_path, resolve_models_dir
 
-    models_dir = assets.resolve_models_dir(capture.get("models"))
-    assets.model_path("tcmr", models_dir)
-    assets.model_path("spin", models_dir)
+    models_dir = resolve_models_dir(capture.get("models"))
+    model_path("tcmr", models_dir)
+    model_path("spin", models_dir)
     if any(not (c.options.get("detections") or capture.get("detections")) for c in clips):
-        assets.model_path("detector", models_dir)
+        model_path("detector", models_dir)
 
 
 def make_executor(opts: BatchOptions):
@@ -190,9 +190,9 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
                                    + " ...; --recursive searches sub-folders)")
     base = {k: v for k, v in opts.capture.items() if v is not None}
     _check_models(clips, base)
-    from .. import assets
+    from ..assets.table import resolve_models_dir
 
-    base["models"] = str(assets.resolve_models_dir(base.get("models")).resolve())  # workers elsewhere see the same
+    base["models"] = str(resolve_models_dir(base.get("models")).resolve())  # workers elsewhere see the same
     def opts_hash_of(clip) -> str:
         """Hash of the clip's effective capture settings (however they were given: command line, list, API)."""
         return capture_options_hash(inputs_mod.capture_config(base, clip.options))

@@ -211,7 +211,7 @@ class PersonDetector:
         from ..runtime import lanes as cpu_lanes
 
         weights_path = os.fspath(weights_path)
-        from ..assets import refuse_code_in_pickle
+        from ..assets.checks import refuse_code_in_pickle
 
         refuse_code_in_pickle(weights_path)  # ultralytics unpickles the whole file: nothing in it may run code
         self.device = "cpu" if device == "cpu" else ("0" if device in ("cuda", "cuda:0") else device)

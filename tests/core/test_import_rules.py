@@ -25,7 +25,7 @@ HEAVY_OWNERS = {
     "cv2": ["core/capture/video.py", "core/capture/crop.py"],
     "ultralytics": ["core/capture/tracking.py"],
     "smplx": ["core/smpl.py"],
-    "torch": ["core/tcmr/*", "core/smpl.py", "core/safe_load.py", "core/assets.py", "core/pipeline.py",
+    "torch": ["core/tcmr/*", "core/smpl.py", "core/safe_load.py", "core/assets/checks.py", "core/pipeline.py",
               "core/__main__.py", "core/rotations.py", "core/capture/features.py",
               "core/capture/tracking.py",  # only to keep torch's thread count across the ultralytics import
               "core/batch/worker.py",  # only to split torch's threads between batch workers
