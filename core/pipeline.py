@@ -224,6 +224,13 @@ class Models:
     detector: object = None  # core.capture.tracking.PersonDetector, loaded on first need
 
 
+def capture_warnings(result) -> list:
+    """What a finished capture warns about: its hands/face stage (e.g. no hand model file) and refine (e.g. no
+    floor found: the motion keeps the camera frame)."""
+    meta = getattr(result, "meta", None) or {}
+    return [str(w) for part in ("extremities", "refine") for w in (meta.get(part) or {}).get("warnings", [])]
+
+
 def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) -> Models:
     """Load TCMR, ResNet-50 and (``detector``) YOLO from ``config.models_dir`` onto ``config.device``."""
     from .runtime.device import resolve_device

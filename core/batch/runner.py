@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..cli.options import capture_config
 from ..cli_values import check_output_folder
 from ..errors import InvalidArgumentError, MocapError
 from . import inputs as inputs_mod
@@ -195,7 +196,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     base["models"] = str(resolve_models_dir(base.get("models")).resolve())  # workers elsewhere see the same
     def opts_hash_of(clip) -> str:
         """Hash of the clip's effective capture settings (however they were given: command line, list, API)."""
-        return capture_options_hash(inputs_mod.capture_config(base, clip.options))
+        return capture_options_hash(capture_config(base, clip.options))
     manifest = Manifest(os.path.join(out_dir, MANIFEST_NAME))
     the_plan = plan(clips, manifest, opts_hash_of, out_dir, retry_failed=opts.retry_failed,
                     content_hash=opts.content_hash, force=opts.force)
@@ -210,7 +211,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     stop = stop or threading.Event()
     tasks, failed_early = {}, []
     for clip, fingerprint in the_plan.todo:
-        config = inputs_mod.capture_config(base, clip.options)
+        config = capture_config(base, clip.options)
         task = {"key": clip.key, "video": clip.video, "output": os.path.join(out_dir, clip.output_name),
                 "config": base, "clip": clip.options, "fingerprint": {"size": fingerprint.get("size"),
                 "mtime_ns": fingerprint.get("mtime_ns"), "sha256": fingerprint.get("sha256")},

@@ -1,1 +1,1 @@
-"""The command line's shared pieces: the capture options declared once (capture, batch, the headless Blender command)."""
+"""The command line: the capture options declared once (capture, batch, headless Blender), the core's own commands."""

@@ -167,10 +167,10 @@ def test_addon_imports_are_light_and_visible(path):
 
 def test_headless_command_uses_the_core_batch():
     """The headless command is a thin layer over core.batch: its batch takes the manifest, the resume plan and the
-    options hash from there and declares the capture options through core.capture_options (issue 22/24)."""
+    options hash from there and declares the capture options through core.cli.options (issue 22/24)."""
     batch = {mod for mod in _modules(ADDON / "cli" / "batch.py")}
     assert {"core.batch.manifest", "core.batch.inputs", "core.cli_values"} <= batch, batch
-    assert "core.capture_options" in set(_modules(ADDON / "cli" / "options.py"))
+    assert "core.cli.options" in set(_modules(ADDON / "cli" / "options.py"))
 
 
 def _modules(path: Path):

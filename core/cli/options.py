@@ -2,8 +2,8 @@
 
 ``python -m core capture``, ``python -m core batch`` and the headless Blender command
 (``blender_addon/headless.py``) all declare them with :func:`add_capture_options`; :func:`capture_settings`
-turns the parsed values into the settings that :func:`core.batch.inputs.capture_config` makes a
-:class:`core.config.CaptureConfig` of (a batch's list rows override them per clip). The headless command runs the
+turns the parsed values into the settings that :func:`capture_config` makes a :class:`core.config.CaptureConfig`
+of (a batch's list rows override them per clip). The headless command runs the
 core as a subprocess and hands it the user's own words: :func:`capture_tokens` picks them out of its command line.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Optional
 
-from . import cli_values
+from .. import cli_values
 
 PER_CLIP_NOTE = "(for every clip; a list's columns override them per clip)"
 PATH_OPTIONS = ("--models", "--smpl", "--detections")  # their values name files (made absolute when passed on)
@@ -21,11 +22,11 @@ PATH_OPTIONS = ("--models", "--smpl", "--detections")  # their values name files
 def add_capture_options(parser: argparse.ArgumentParser, detections: bool = True, title: str | None = None) -> None:
     """Add the capture options (defaults from core/config.py) to ``parser``, in a group ``title`` if given.
     ``detections``: offer ``--detections FILE`` (one clip; a batch gives boxes per clip in its list)."""
-    from .config import CaptureConfig, TrackerConfig, WindowConfig
-    from .runtime.device import DEVICE_CHOICES
-    from .extremities.cli import add_extremity_options
-    from .motion.cli import add_refine_options
-    from .cli.speed import add_speed_options
+    from ..config import CaptureConfig, TrackerConfig, WindowConfig
+    from ..runtime.device import DEVICE_CHOICES
+    from ..extremities.cli import add_extremity_options
+    from ..motion.cli import add_refine_options
+    from .speed import add_speed_options
 
     d, dt = CaptureConfig(), TrackerConfig()
     g = parser.add_argument_group(title) if title else parser
@@ -69,9 +70,9 @@ _VALUES = ("track", "frames", "target_fps", "focal_length", "windowing", "tracke
 
 
 def capture_settings(args: argparse.Namespace) -> dict:
-    """The parsed options -> the settings dict of :func:`core.batch.inputs.capture_config` (paths absolute)."""
-    from .extremities.cli import extremity_args
-    from .motion.cli import refine_config_from_args
+    """The parsed options -> the settings dict of :func:`capture_config` (paths absolute)."""
+    from ..extremities.cli import extremity_args
+    from ..motion.cli import refine_config_from_args
 
     settings = {name: getattr(args, name) for name in _VALUES if getattr(args, name, None) is not None}
     if args.no_smoothing:
@@ -112,3 +113,38 @@ def capture_tokens(argv: list, detections: bool = True) -> list:
             out += [name] if value is None else [name, value]
         k += 1
     return out
+
+
+def capture_config(batch: dict, clip: Optional[dict] = None):
+    """CaptureConfig for one clip: the settings of :func:`capture_settings` (``batch``: models, device, smpl and
+    any ``core.batch.inputs.CLIP_OPTIONS`` name) overridden by the clip's own (a batch list's columns)."""
+    from dataclasses import replace
+
+    from ..config import CameraConfig, CaptureConfig, SmoothingConfig, TrackerConfig, WindowConfig
+
+    o = {**{k: v for k, v in batch.items() if v is not None}, **(clip or {})}
+    dt = TrackerConfig()
+    extra = {"refine": o["refine"]} if o.get("refine") is not None else {}  # a RefineConfig (batch level only)
+    start, end = cli_values.frame_range(o["frames"]) if o.get("frames") else (0, None)
+    config = CaptureConfig(
+        models_dir=o.get("models"), device=o.get("device", "auto"), track=str(o.get("track", "all")),
+        frame_start=start, frame_end=end, target_fps=o.get("target_fps"), smpl_path=o.get("smpl"),
+        save_vertices=bool(o.get("save_vertices", False)), detections_path=o.get("detections"),
+        tracker=replace(dt, tracker=o.get("tracker", dt.tracker),
+                        min_track_frames=int(o.get("min_track_frames", dt.min_track_frames)),
+                        max_gap_frames=int(o.get("max_gap_frames", dt.max_gap_frames))),
+        window=replace(WindowConfig(), windowing=o.get("windowing", WindowConfig().windowing)),
+        camera=replace(CameraConfig(), focal_length_px=o.get("focal_length")),
+        smoothing=replace(SmoothingConfig(), enabled=not o.get("no_smoothing", False)), **extra,
+    )
+    if o.get("speed"):  # --fast and friends, applied as the capture command applies them
+        from types import SimpleNamespace
+
+        from .speed import apply_speed_args
+
+        config = apply_speed_args(config, SimpleNamespace(**o["speed"]))
+    if o.get("extremities"):  # --hands/--face
+        from ..extremities.cli import apply_extremity_args
+
+        config = apply_extremity_args(config, o["extremities"])
+    return config
