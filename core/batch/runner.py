@@ -148,7 +148,7 @@ def _check_models(clips: list, capture: dict) -> None:
 def make_executor(opts: BatchOptions):
     device = str(opts.capture.get("device") or "auto")
     if opts.ray:
-        from ..distributed.ray_runner import RayExecutor
+        from .ray_runner import RayExecutor
 
         return RayExecutor(opts.ray, workers=opts.workers if opts.workers > 1 else None, device=device,
                            threads=opts.threads)

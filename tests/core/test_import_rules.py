@@ -32,7 +32,7 @@ HEAVY_OWNERS = {
               "core/capture/crop.py",  # only inside crop_people_torch: the official crop cut on the GPU
               "core/runtime/device.py",  # only inside its functions: which device, does it do bf16 fast?
               "core/runtime/lanes.py"],  # only to share torch's threads (and grad mode) between CPU lanes
-    "ray": ["core/distributed/ray_runner.py"],  # the one module that talks to Ray
+    "ray": ["core/batch/ray_runner.py"],  # the one module that talks to Ray
     "torchvision": [],  # tests only: the backbone is our own ResNet-50
     "chumpy": [],  # SMPL .pkl files are read with a restricted unpickler instead
 }

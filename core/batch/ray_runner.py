@@ -78,7 +78,7 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
 
 
 def _worker_class(ray):
-    from ..batch.worker import CaptureWorker
+    from .worker import CaptureWorker
 
     @ray.remote(max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES, max_concurrency=2)
     class CaptureActor:
