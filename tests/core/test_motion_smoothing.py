@@ -1,4 +1,4 @@
-"""core.smoothing: One-Euro filter behaviour, rotations stay rotations, real timestamps are used."""
+"""core.motion.smoothing: One-Euro filter behaviour, rotations stay rotations, real timestamps are used."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from core.config import SmoothingConfig
 from core.rotations import axis_angle_to_rotmat, rotmat_to_quat_wxyz
-from core.smoothing import one_euro, smooth_rotmat, smooth_translation
+from core.motion.smoothing import one_euro, smooth_rotmat, smooth_translation
 
 
 def test_constant_signal_is_unchanged():
