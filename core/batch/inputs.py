@@ -28,7 +28,7 @@ import json
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Iterable
 
 from .. import cli_values
 from ..errors import InvalidArgumentError
