@@ -17,21 +17,15 @@ from typing import Optional, Sequence
 
 from ..core.assets.table import (MODEL_FILES, find_model_file, find_smpl_file, missing_message, models_dir_problem,
                                  resolve_models_dir)
+from ..installer import envs, pins
 
 EXTENSION_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = EXTENSION_ROOT / "install_deps.py"
 REPO_ENV_DIR = EXTENSION_ROOT / ".venv"
 
 
-def _install_deps():
-    """The stdlib-only ``install_deps.py`` beside us (the one list of requirements), imported lazily."""
-    from .. import install_deps
-
-    return install_deps
-
-
 def env_python(env_dir) -> Path:
-    return _install_deps().env_python(Path(env_dir))
+    return envs.env_python(Path(env_dir))
 
 
 def resolve_python(configured: str = "", env_dirs: Sequence = ()) -> Optional[Path]:
@@ -43,14 +37,14 @@ def resolve_python(configured: str = "", env_dirs: Sequence = ()) -> Optional[Pa
         return Path(os.path.expanduser(configured))
     for env_dir in (REPO_ENV_DIR, *env_dirs):
         python = env_python(env_dir)
-        if python.is_file() and _install_deps().env_state(Path(env_dir)) != "building":
+        if python.is_file() and envs.env_state(Path(env_dir)) != "building":
             return python
     return None
 
 
 def runtime_modules() -> list[str]:
-    """Modules the core needs at run time (from requirements.txt, through install_deps)."""
-    return list(dict.fromkeys(r.module for r in _install_deps().load_requirements() if r.group == "runtime"))
+    """Modules the core needs at run time (from requirements.txt, read by install_deps.py's ``installer.pins``)."""
+    return list(dict.fromkeys(r.module for r in pins.load_requirements() if r.group == "runtime"))
 
 
 _PROBE = ("import importlib.util, json, sys; "
