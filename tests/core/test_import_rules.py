@@ -366,3 +366,11 @@ def test_light_modules_import_without_torch():
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_the_map_names_every_room():
+    """ARCHITECTURE.md (the contributor map) names every room of the packages, so a new room gets its line."""
+    text = (REPO / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rooms = sorted({rel(p.parent) for package in PACKAGES for p in (REPO / package).rglob("__init__.py")})
+    missing = [room for room in rooms if f"`{room}/" not in text]
+    assert not missing, f"ARCHITECTURE.md does not name these folders: {missing}"
