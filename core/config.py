@@ -195,7 +195,7 @@ class CaptureConfig:
     save_vertices: bool = False  # store per-frame SMPL vertices/joints49 in the result (large)
     feature_batch: int = 32  # crops per ResNet-50 call
     decode_chunk: int = 64  # frames decoded and processed together (memory does not grow with video length)
-    detections_path: Optional[str] = None  # person boxes from a .json/.npz file instead of YOLO (see core.capture.tracking)
+    detections_path: Optional[str] = None  # person boxes from a .json/.npz file instead of YOLO (core.capture.tracking)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     crop: CropConfig = field(default_factory=CropConfig)
     window: WindowConfig = field(default_factory=WindowConfig)

@@ -13,8 +13,8 @@ reappears (up to ``max_gap_frames`` later), and a track's fate (kept or dropped 
 a second decode costs far less than running ResNet-50 on crops of tracks that are later dropped.
 
 Then per track: **regress** — TCMR over the whole track (``predict_sequence``), camera conversion
-(:mod:`core.capture.camera`); **extremities** (``--hands``/``--face``, when their model files are there) — fingers and face
-on crops around the body's own hands and head (:mod:`core.extremities`, a third decode of the tracks' frames); then
+(:mod:`core.capture.camera`); **extremities** (``--hands``/``--face``, when their model files are there) — fingers and
+face on crops around the body's own hands and head (:mod:`core.extremities`, a third decode of the tracks' frames); then
 **refine** over all tracks (:mod:`core.motion`: smoothing, floor, foot lock; fingers/face gaps and smoothing).
 
 ``progress(stage, fraction, message)``: stage in "open", "detect", "features", "regress", "extremities"; fraction is the

@@ -645,7 +645,7 @@ def test_models_from_imports_official_names_aliases_and_zips(tmp_path):
                          ("yolo11s.pt", src / "yolo11s.pt")):
         assert (models / name).read_bytes() == origin.read_bytes()
         assert os.path.samefile(models / name, origin)  # hard-linked: same disk
-    model_setup.import_models(src, models, model_setup.Validator(None, quiet()), quiet())  # again: nothing to do, no error
+    model_setup.import_models(src, models, model_setup.Validator(None, quiet()), quiet())  # again: nothing to do
 
     zipped = tmp_path / "zipped"
     zipped.mkdir()

@@ -18,7 +18,8 @@ from typing import Optional
 
 from ..errors import InvalidModelFileError, MissingModelFileError
 from .checks import validate_model_file
-from .table import MODEL_FILES, MODELS_DIR_ENV, ROLES, absent_message, find_model_file, missing_message, resolve_models_dir
+from .table import (MODEL_FILES, MODELS_DIR_ENV, ROLES, absent_message, find_model_file, missing_message,
+                    resolve_models_dir)
 
 
 def _validate_entries(models_dir: Optional[str], files: list[str]) -> list[dict]:

@@ -1,1 +1,1 @@
-"""The body capture's steps: video frames -> person tracks -> crops -> ResNet-50 features; the camera geometry; footage."""
+"""The body capture's steps: video -> person tracks -> crops -> ResNet-50 features; camera geometry; footage."""

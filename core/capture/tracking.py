@@ -201,8 +201,8 @@ class PersonDetector:
     """ultralytics YOLO restricted to the person class. Weights from a local file only (nothing downloaded).
 
     On the CPU, frames are shared out between ``lanes`` copies of the network run at the same time
-    (:mod:`core.runtime.lanes`; None = ``core.runtime.lanes.default_lanes()``, 1 = one copy): each frame's boxes are what one
-    network gives for it alone. Every copy is set up (ultralytics' imports, layer fusion) here, so the first
+    (:mod:`core.runtime.lanes`; None = ``core.runtime.lanes.default_lanes()``, 1 = one copy): each frame's boxes
+    are what one network gives for it alone. Every copy is set up (ultralytics' imports, layer fusion) here, so the first
     video's detection stage does not pay for it.
     """
 

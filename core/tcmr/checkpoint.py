@@ -202,9 +202,9 @@ def load_backbone(path, device="cpu", dtype=torch.float32, channels_last: bool =
 
     Accepts SPIN's ``model`` layout or a bare state dict (only conv1/bn1/layer1-4 are read).
     ``channels_last`` stores the weights NHWC (faster convolutions on CPU and recent GPUs; same results
-    to float32 rounding). ``lanes``: CPU lanes a batch is split into (None: ``core.runtime.lanes.default_lanes()``, 1: off;
-    see :mod:`core.runtime.lanes`). Keeps freed memory for reuse from then on (:mod:`core.runtime.allocator`: the activations
-    of every batch reuse the same pages instead of faulting in fresh ones).
+    to float32 rounding). ``lanes``: CPU lanes a batch is split into (None: ``core.runtime.lanes.default_lanes()``,
+    1: off; see :mod:`core.runtime.lanes`). Keeps freed memory for reuse from then on (:mod:`core.runtime.allocator`:
+    the activations of every batch reuse the same pages instead of faulting in fresh ones).
     """
     keep_freed_memory()
     sd = spin_backbone_state_dict_from_file(path)

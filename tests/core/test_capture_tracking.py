@@ -1,4 +1,5 @@
-"""core.capture.tracking: track clean-up on hand-made detections, the ultralytics tracker and detector, detection files."""
+"""core.capture.tracking: track clean-up on hand-made detections, the ultralytics tracker and detector, detection
+files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""core.capture.video: metadata, real timestamps (incl. a variable-frame-rate file), ranges, target fps, chunking, bad files."""
+"""core.capture.video: metadata, real timestamps (incl. a variable-frame-rate file), ranges, target fps, chunking,
+bad files."""
 
 from __future__ import annotations
 

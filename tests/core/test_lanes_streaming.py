@@ -1,5 +1,5 @@
-"""CPU lanes (core.runtime.lanes) and features streamed in pass 1 (core.capture.features.StreamedFeatures): both are speed-ups
-that must not change a number.
+"""CPU lanes (core.runtime.lanes) and features streamed in pass 1 (core.capture.features.StreamedFeatures): both
+are speed-ups that must not change a number.
 
 - lanes: pieces run at once on separate threads with a share of torch's threads each, in order, errors and the
   caller's thread count and grad mode handled; no lanes inside a lane; the backbone and the detector give the

@@ -1,4 +1,5 @@
-"""core.runtime.allocator: freed large blocks kept for reuse (no fresh page faults per batch), the opt-out, the loaders."""
+"""core.runtime.allocator: freed large blocks kept for reuse (no fresh page faults per batch), the opt-out, the
+loaders."""
 
 from __future__ import annotations
 
