@@ -15,6 +15,7 @@ from .pins import REPO_ROOT, bpy_pythons, light_env_requirements
 from .pythons import find_python, python_version_of
 from .report import Reporter, SetupError
 
+
 def blender_test_env_link(bpy_version: str, repo: Path = REPO_ROOT) -> Path:
     """``<repo>/.venv-bpy5.2``: where the light environment for the bpy ``5.2.x`` tests is linked."""
     return repo / (".venv-bpy" + ".".join(bpy_version.split(".")[:2]))

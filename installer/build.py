@@ -18,6 +18,7 @@ from .packages import create_env, pip_commands, run_pip, verify_env
 from .pins import select_requirements
 from .report import Reporter, SetupError
 
+
 @dataclass(frozen=True)
 class EnvPlan:
     """What one environment is: its requirements, the torch build, the ``<repo>`` link name and a label."""
