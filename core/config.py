@@ -69,7 +69,7 @@ class ContactConfig:
 
     height_on_m: float = 0.04  # a sole point enters contact below this height above the floor (and slow enough)
     height_off_m: float = 0.07  # leave contact above this height
-    speed_on_mps: float = 0.6  # enter contact below this speed (m/s, along the floor, over ±2 frames)
+    speed_on_mps: float = 0.75  # enter contact below this speed (m/s, along the floor, over ±2 frames)
     speed_off_mps: float = 1.0  # leave contact above this speed
     min_contact_s: float = 0.1  # shorter contacts are dropped
     max_gap_s: float = 0.07  # shorter breaks inside a contact are bridged
@@ -82,14 +82,15 @@ class FootLockConfig:
 
     mode: FootLockMode = "auto"
     blend_s: float = 0.12  # pins fade in after landing / out before lift-off over this time (no pops)
-    blend_outside: float = 0.8  # share of the fade-in before the landing frame
+    blend_outside: float = 0.9  # share of the fade-in before the landing frame
     release_s: float = 0.1  # pins fade out over this time before lift-off ...
-    release_outside: float = 0.7  # ... this share of it after the contact's last frame (0: released by then)
+    release_outside: float = 0.9  # ... this share of it after the contact's last frame (0: released by then)
     slide_ok_m: float = 0.08  # a contact whose sole point strayed this far (rms) in the input is pinned fully ...
     slide_max_m: float = 0.2  # ... and not at all beyond this (a pivot, a shuffle, a false contact)
     root_share: float = 0.5  # part of the correction along the floor taken by moving the root (the rest by leg IK), 0..1
     root_smoothing_s: float = 0.1  # the root's correction along the floor is averaged over this window (leg IK takes the rest)
     root_height_smoothing_s: float = 1.0  # ... and its height over this one (only a slow trend lifts the body)
+    soft_reach: float = 0.15  # leg IK: changes of reach within this share of the leg's length from straight are eased
     max_carry_s: float = 0.15  # the root's correction bridges breaks between contacts up to this long; longer
     # flights fade to no correction (nothing from one landing is carried through a jump)
     contact: ContactConfig = field(default_factory=ContactConfig)
@@ -108,6 +109,7 @@ class FloorConfig:
     prior_weight: float = 0.003  # ridge towards the prior normal: tilt directions whose points spread less than this variance (m²) follow the prior
     min_contact_frames: int = 8  # fewer frames with a resting sole than this: the floor cannot be estimated
     max_tilt_from_body_deg: float = 35.0  # plane normals farther than this from the prior (flat feet, else torso) are rejected
+    search_from_body_deg: float = 80.0  # first planes are searched this far from the torso's up (a body lying down)
     high_confidence_deg: float = 0.75  # estimated tilt error up to this (and 4+ contacts): confidence high
     low_confidence_deg: float = 2.0  # estimated tilt error beyond this: confidence low (a warning)
 

@@ -1,14 +1,16 @@
 """Bake a source armature's motion onto a target armature as one new action of plain keyframes.
 
-1. Read both rigs' rest (world space) and sample the source's mapped bones over every frame of its action
-   (one ``frame_set`` per frame; the source is small).
-2. transfer.target_world: the world rotation each mapped target bone should have, and the hips' path.
-3. transfer.solve_pose: pose-bone values for plain parenting (numpy, all frames at once), keyed with
-   ``foreach_set`` into a fresh action.
-4. Rigs whose bones follow constraints or drivers (a generated Rigify rig: DEF bones follow FK controls
-   through MCH bones) are then evaluated frame by frame and the keyed controls corrected until the mapped
-   bones reach their rotations (a few passes; each pass propagates a control's change to the controls
-   below it).
+1. Read both rigs' rest (world space: where hands end, the hand frames, the skinned points under the feet)
+   and sample the source's mapped bones over every frame of its action (one ``frame_set`` per frame).
+2. transfer.target_world: the world rotation each mapped target bone should have; ground.root_path: where the
+   hips go (the source's path scaled by the leg ratio, in place, or — ``root_motion="overlay"``, for renders
+   over the footage — the source's own path, unscaled, on the source's floor).
+3. transfer.solve_pose: pose-bone values for plain parenting (numpy, all frames at once); control roots that
+   carry a foot or hand are moved to the limb's end; the soles measured on that pose set the root's height so
+   that the planted feet stand on the floor (ground.floor_offsets); keyed with ``foreach_set`` into a fresh
+   action. The rig's own IK controls and poles are keyed on that pose.
+4. Rigs whose bones follow constraints or drivers (a generated Rigify rig) are then evaluated frame by frame
+   and corrected (evaluate.correct), soles included.
 
 Nothing is changed when something is wrong (checked before anything is written); a failure while writing
 removes the new action and restores the target's action, pose and properties.
@@ -16,24 +18,28 @@ removes the new action and restores the target's action, pose and properties.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import bpy
 import numpy as np
 
-from ...core import rotations
 from ...core.errors import MocapError
-from .. import keyframes
-from . import bonemap, detect, transfer
-from .rigdata import (frame_range, object_rotation, pose_matrices, rig_info, sample_source,  # noqa: F401
-                      skeleton, source_action, target_rig)
+from . import bonemap, detect, evaluate, ground, transfer
+from .rigdata import (Skin, frame_range, object_rotation, pose_matrices, rig_info,  # noqa: F401
+                      sample_source, skeleton, soles, source_action, target_rig)
 
 RESULT_SOURCE = "tcmr_retarget_source"  # custom properties of a retargeted action
 RESULT_TARGET = "tcmr_retarget_target"
-MAX_PASSES = 6
-TOLERANCE_DEG = 0.2
+MAX_PASSES = evaluate.MAX_PASSES
 
 
 class RetargetError(MocapError):
-    """Bad input to the retargeting (one line that says what to do)."""
+    """Bad input to the retargeting (one line that says what to do); ``bone_map``: what could be mapped (for the
+    panel to offer when slots are missing)."""
+
+    def __init__(self, message: str, bone_map: dict | None = None):
+        super().__init__(message)
+        self.bone_map = bone_map or {}
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -44,15 +50,20 @@ def resolve_map(obj, preset: str, custom: dict | None = None, user_dir=None) -> 
         what = "nothing" if obj is None else f"'{obj.name}' ({obj.type.lower()})"
         raise RetargetError(f"the retarget target must be an armature, got {what}")
     names = [b.name for b in obj.data.bones]
+    info = rig_info(obj)
     if preset == "AUTO":
-        bm = detect.detect(rig_info(obj), user_dir)
+        bm = detect.detect(info, user_dir)
     elif preset == "CUSTOM":
         bones = {s: b for s, b in (custom or {}).items() if b}
         unknown = sorted(b for b in bones.values() if b not in obj.data.bones)
         if unknown:
             raise RetargetError(f"'{obj.name}' has no bone(s) {', '.join(unknown)}: fix the bone map")
+        twice = sorted({b for b in bones.values() if list(bones.values()).count(b) > 1})
+        if twice:
+            slots = [bonemap.slot_label(s) for s, b in bones.items() if b == twice[0]]
+            raise RetargetError(f"bone '{twice[0]}' is mapped to {' and '.join(slots)}: one bone per part")
         bm = bonemap.BoneMap(bones=bones, preset="CUSTOM")
-        auto = detect.detect(rig_info(obj), user_dir)  # keep the rig's key bones / switches if it is known
+        auto = detect.detect(info, user_dir)  # keep the rig's key bones / switches / controls if it is known
         if set(auto.bones.values()) >= set(bones.values()):
             bm.keys, bm.properties, bm.root = auto.keys, auto.properties, auto.root
             bm.snap, bm.poles = auto.snap, auto.poles
@@ -61,6 +72,10 @@ def resolve_map(obj, preset: str, custom: dict | None = None, user_dir=None) -> 
         if preset not in files:
             raise RetargetError(f"unknown bone-map preset '{preset}' (known: AUTO, CUSTOM, {', '.join(files)})")
         bm = bonemap.match_preset(bonemap.load_preset(files[preset]), names, preset)
+        detect.complete_hands(info, bm)
+        detect.ik_controls(info, bm)
+    if preset != "CUSTOM":
+        detect.split_torso(info, bm)
     if not bm.bones:
         raise RetargetError(f"'{obj.name}' has no recognisable humanoid bones: pick a preset or map the bones "
                             "in the panel")
@@ -68,15 +83,28 @@ def resolve_map(obj, preset: str, custom: dict | None = None, user_dir=None) -> 
     if missing:
         labels = ", ".join(bonemap.slot_label(s) for s in missing)
         raise RetargetError(f"'{obj.name}' is missing required bones for {labels}: map them in the panel or "
-                            "pick another preset")
+                            "pick another preset", bone_map=dict(bm.bones))
     return bm
 
 
+def root_mode(root_motion) -> str:
+    """True -> "path", False -> "in_place", or one of ground.ROOT_MODES."""
+    if isinstance(root_motion, str):
+        if root_motion not in ground.ROOT_MODES:
+            raise RetargetError(f"unknown root motion {root_motion!r} (one of {', '.join(ground.ROOT_MODES)})")
+        return root_motion
+    return "path" if root_motion else "in_place"
+
+
 # ------------------------------------------------------------------------------------------------ baking
-def retarget(context, source, target, preset: str = "AUTO", root_motion: bool = True,
-             custom_map: dict | None = None, source_preset: str = "AUTO", user_dir=None):
-    """Bake ``source``'s action onto ``target``. Returns (action, report dict with ``ratio``, ``preset``,
-    ``frames``, ``passes``, ``residual_deg``)."""
+def retarget(context, source, target, preset: str = "AUTO", root_motion=True, custom_map: dict | None = None,
+             source_preset: str = "AUTO", user_dir=None, fingers: dict | None = None):
+    """Bake ``source``'s action onto ``target``. ``root_motion``: True (the source's path scaled by the leg
+    ratio), False (in place) or "overlay" (the source's own path and floor, unscaled: the character over the
+    captured person); ``fingers``: captured finger rotations (hands.mano_to_hand_frame) for the target's
+    finger chains. Returns (action, report dict with ``ratio``, ``preset``, ``frames``, ``passes``,
+    ``residual_deg``, ``bone_map``)."""
+    mode = root_mode(root_motion)
     if source is None or source.type != "ARMATURE":
         raise RetargetError("the retarget source must be an armature (a capture or an imported motion)")
     if target is not None and source == target:
@@ -91,36 +119,61 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion: bool = 
         raise RetargetError(f"source: {err}") from None
     frames = frame_range(action)
     scene = context.scene
+    fps = scene.render.fps / scene.render.fps_base
     saved = _TargetState(target, scene)
-    new = None
+    keys = None
     try:
         motion = sample_source(scene, source, sbm, frames)
-        src_sk = skeleton(source, sbm)
-        tgt_sk = skeleton(target, tbm)
-        world, hips, ratio = transfer.target_world(src_sk, motion, tgt_sk, root_motion=root_motion)
+        motion.fingers = dict(fingers or {})
+        skin = Skin(target)  # its meshes, read once
+        src_sk, tgt_sk = skeleton(source, sbm), skeleton(target, tbm, skin)
+        world = transfer.target_world(src_sk, motion, tgt_sk)
+        bad = [tbm.bones[s] for s, W in world.items() if not np.isfinite(W).all()]
+        if bad:
+            raise RetargetError(f"'{target.name}': bone(s) {', '.join(bad[:3])} have no length to aim (a part and "
+                                "the next one start at the same point): check the bone map")
         rig = target_rig(target)
+        under_feet = soles(target, tbm, rig, skin)
+        source_floor = _source_floor(source, sbm, src_sk, motion)
+        hips, ratio, floor = ground.root_path(src_sk, motion, tgt_sk, mode, under_feet.floor, source_floor)
         follow = {tbm.bones[s]: W for s, W in world.items()}
         root = tbm.root or tbm.key_bone(tbm.bones["hips"])
-        feet = [tbm.bones[f"foot.{s}"] for s in "LR"]
-        _, _, ankles = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root, probe=feet)
-        hips[:, 2] += transfer.floor_offset(list(ankles.values()), float(np.mean([tgt_sk.heads[f"foot.{s}"][2]
-                                                                                  for s in "LR"])))
-        basis_rot, root_loc, _ = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root)
-        for bone, _prop, value in tbm.properties:
-            target.pose.bones[bone][_prop] = value
+        pins = _pins(tbm)
+        contacts, heights = ground.planted(ground.foot_points(src_sk, motion), fps, ground.leg_length(src_sk))
+        legs = {s: tuple(tbm.bones[f"{p}.{s}"] for p in ("thigh", "shin", "foot")) for s in "LR"}
+        footing = ground.Footing(under_feet, contacts, ratio * heights, floor, legs, follow, rig)
+        pose = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root, pins)
+        evaluated = evaluate.needs_evaluation(target, tbm)
+        if not tbm.keys:  # plain bones: the numpy pose is the rig's (Rigify-like rigs: measured when evaluated)
+            for _ in range(3):
+                hips[:, 2] += footing.update(pose.P)
+                pose = transfer.solve_pose(rig, follow, tbm.keys, tbm.bones["hips"], hips, root, pins)
+        for bone, prop, value in tbm.properties:
+            target.pose.bones[bone][prop] = value
         name = f"{action.name} · {target.name}"
-        new, bag, curves = _write_action(target, name, frames, basis_rot, root, root_loc, tbm.properties)
-        passes, residual = 0, 0.0
-        if _needs_evaluation(target, tbm):
-            passes, residual = _correct(scene, target, frames, follow, tbm, hips, root, basis_rot, root_loc,
-                                        curves)
-        if tbm.snap or tbm.poles:
-            place_ik_controls(scene, target, frames, tbm, bag)
+        keys = _write(target, name + " (baking)", frames, pose, root, tbm)
+        if not tbm.keys and (tbm.snap or tbm.poles):
+            evaluate.key_controls(keys, evaluate.ik_basis_numpy(rig, pose.P, tbm.snap, tbm.poles), tbm.snap)
+        passes, residual, P_eval = 0, 0.0, None
+        if evaluated:
+            with _meshes_resting(target):
+                passes, residual, P_eval = evaluate.correct(scene, target, frames, follow, tbm, hips, root, pose,
+                                                            keys, footing if tbm.keys else None)
+                if tbm.keys and (tbm.snap or tbm.poles):
+                    controls = [*tbm.snap, *tbm.poles]
+                    if P_eval is not None and evaluate.plain_controls(target, controls, P_eval):
+                        P_rig = evaluate.to_rig_order(P_eval, target, rig.names)
+                        basis = evaluate.ik_basis_numpy(rig, P_rig, tbm.snap, tbm.poles, parent_space=tuple(
+                            c for c in controls if not target.data.bones[c].use_local_location))
+                    else:
+                        basis = evaluate.ik_basis_evaluated(scene, target, frames, tbm.snap, tbm.poles)
+                    evaluate.key_controls(keys, basis, tbm.snap)
+        new = keys.action
         new[RESULT_SOURCE] = source.name
         new[RESULT_TARGET] = target.name
     except BaseException:
-        if new is not None:
-            bpy.data.actions.remove(new)
+        if keys is not None:
+            keys.remove()
         saved.restore()
         raise
     finally:
@@ -133,7 +186,61 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion: bool = 
         previous.use_fake_user = True  # the animator's own take stays in the file (Blender drops unused actions)
     new.name = name
     return new, {"ratio": ratio, "preset": tbm.preset, "frames": len(frames), "passes": passes,
-                 "residual_deg": residual, "bone_map": dict(tbm.bones)}
+                 "residual_deg": residual, "bone_map": dict(tbm.bones), "root": mode}
+
+
+def _write(obj, name, frames, pose, root, bm) -> evaluate.Keys:
+    for bone in pose.basis_rot:
+        pb = obj.pose.bones[bone]
+        if pb.rotation_mode == "AXIS_ANGLE":
+            pb.rotation_mode = "QUATERNION"
+    keys = evaluate.Keys(obj, name, frames)
+    try:
+        for bone, R in pose.basis_rot.items():
+            keys.rotation(bone, R)
+        keys.location(root, pose.root_loc)
+        for bone, loc in pose.carriers.items():
+            keys.location(bone, loc)
+        for bone, prop, value in bm.properties:
+            keys.switch(bone, prop, value)
+    except BaseException:
+        keys.remove()
+        raise
+    return keys
+
+
+def _pins(bm) -> dict:
+    """{foot/hand bone: shin/forearm bone}: limb ends that may hang under a separate control root."""
+    out = {}
+    for side in "LR":
+        for end, limb in (("foot", "shin"), ("hand", "forearm")):
+            a, b = bm.bones.get(f"{end}.{side}"), bm.bones.get(f"{limb}.{side}")
+            if a and b and not bm.keys:
+                out[a] = b
+    return out
+
+
+def _source_floor(obj, bm, sk, motion) -> float:
+    """The source's floor (world z): where its lowest foot points stand, less their height above its soles at
+    rest (its mesh's, if it has one)."""
+    low = ground.foot_points(sk, motion)[..., 2].min(axis=(1, 2))
+    rest_points = ground.foot_points(sk, None)[..., 2].min()
+    rest_soles = soles(obj, bm, target_rig(obj)).floor
+    return float(np.percentile(low, 5)) - (rest_points - rest_soles)
+
+
+@contextmanager
+def _meshes_resting(obj):
+    """While the rig is evaluated frame by frame, the meshes it deforms are not (nothing reads them then)."""
+    mods = [m for o in bpy.data.objects if o.type == "MESH" for m in o.modifiers
+            if m.type == "ARMATURE" and m.object == obj and m.show_viewport]
+    for m in mods:
+        m.show_viewport = False
+    try:
+        yield
+    finally:
+        for m in mods:
+            m.show_viewport = True
 
 
 def _alive(idb) -> bool:
@@ -141,175 +248,6 @@ def _alive(idb) -> bool:
         return idb.name is not None
     except ReferenceError:
         return False
-
-
-def _needs_evaluation(obj, bm) -> bool:
-    if bm.keys or bm.properties:
-        return True
-    if obj.animation_data is not None and len(obj.animation_data.drivers):
-        return True
-    for pb in obj.pose.bones:
-        b = pb.bone
-        if pb.constraints or not b.use_inherit_rotation or b.inherit_scale not in ("FULL",):
-            return True
-    return False
-
-
-def _rotation_channels(pb, R: np.ndarray) -> tuple[str, np.ndarray]:
-    """The data path and per-frame values for a pose bone's rotation mode. R: (T, 3, 3)."""
-    mode = pb.rotation_mode
-    if mode in ("QUATERNION", "AXIS_ANGLE"):
-        return "rotation_quaternion", rotations.quat_wxyz_make_continuous(rotations.rotmat_to_quat_wxyz(R))
-    return "rotation_euler", np.unwrap(rotations.rotmat_to_euler(R, mode), axis=0)
-
-
-def _write_action(obj, name, frames, basis_rot, root, root_loc, properties):
-    for bone in basis_rot:
-        pb = obj.pose.bones[bone]
-        if pb.rotation_mode == "AXIS_ANGLE":
-            pb.rotation_mode = "QUATERNION"
-    action, bag = keyframes.new_action(obj, name + " (baking)")
-    try:
-        curves = {}
-        f = np.asarray(frames, dtype=np.float64)
-        groups = {}
-
-        def group(bone):
-            if bone not in groups:
-                groups[bone] = bag.groups.new(bone)
-            return groups[bone]
-
-        for bone, R in basis_rot.items():
-            pb = obj.pose.bones[bone]
-            path, values = _rotation_channels(pb, R)
-            base = f'pose.bones["{bone}"].'
-            curves[bone] = [keyframes.fill_fcurve(bag, base + path, i, group(bone), f, values[:, i])
-                            for i in range(values.shape[1])]
-        base = f'pose.bones["{root}"].location'
-        curves[(root, "location")] = [keyframes.fill_fcurve(bag, base, i, group(root), f, root_loc[:, i])
-                                      for i in range(3)]
-        for bone, prop, value in properties:
-            keyframes.fill_fcurve(bag, f'pose.bones["{bone}"]["{prop}"]', 0, group(bone), f[[0, -1]],
-                                  np.array([value, value], dtype=np.float64))
-    except BaseException:
-        bpy.data.actions.remove(action)
-        raise
-    return action, bag, curves
-
-
-def _set_curves(obj, curves, bone, R):
-    path, values = _rotation_channels(obj.pose.bones[bone], R)
-    for i, fc in enumerate(curves[bone]):
-        _set_values(fc, values[:, i])
-
-
-def _set_values(fc, values):
-    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
-    fc.keyframe_points.foreach_get("co", co)
-    co = co.reshape(-1, 2)
-    co[:, 1] = values
-    fc.keyframe_points.foreach_set("co", co.ravel())
-    fc.update()
-
-
-def _correct(scene, obj, frames, follow, bm, hips, root, basis_rot, root_loc, curves):
-    """Evaluate, compare each mapped bone's world rotation with the wanted one, adjust the key bones."""
-    index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
-    O = object_rotation(obj)
-    mw_inv = np.linalg.inv(np.array(obj.matrix_world))
-    hips_arm = hips @ mw_inv[:3, :3].T + mw_inv[:3, 3]
-    key_of = {b: bm.key_bone(b) for b in follow}
-
-    def rest_rot(name):
-        return rotations.project_to_rotmat(np.array(obj.data.bones[name].matrix_local)[:3, :3])
-
-    # the key bones' own armature-space rotations: a control and the bone it moves keep their rest relation
-    # (what the mapped bone then does through the rig's constraints, twist splits and stretches is the rig's)
-    want_arm = {key_of[b]: O.T @ W @ rest_rot(b).T @ rest_rot(key_of[b]) for b, W in follow.items()}
-    keyed = set(key_of.values())
-    # the nearest keyed ancestor of each key bone (its change carries the key bone along)
-    up = {}
-    for k in keyed:
-        p = obj.data.bones[k].parent
-        while p is not None and p.name not in keyed:
-            p = p.parent
-        up[k] = p.name if p is not None else None
-    order = sorted(keyed, key=lambda k: len(obj.data.bones[k].parent_recursive))
-    residual = 0.0
-    for n_pass in range(1, MAX_PASSES + 1):
-        P = np.empty((len(frames), len(obj.pose.bones), 4, 4))
-        for t, f in enumerate(frames):
-            scene.frame_set(int(f))
-            P[t] = pose_matrices(obj)
-        errs = []
-        change = {}  # key bone -> achieved-to-wanted rotation (armature space), per frame
-        for bone, W in want_arm.items():
-            A = rotations.project_to_rotmat(P[:, index[bone], :3, :3])
-            C = W @ np.swapaxes(A, -1, -2)
-            errs.append(np.degrees(np.arccos(np.clip((np.trace(C, axis1=-2, axis2=-1) - 1) / 2, -1, 1))))
-            change[bone] = C
-        hips_err = hips_arm - P[:, index[bm.bones["hips"]], :3, 3]
-        residual = float(max(e.max() for e in errs))
-        if residual < TOLERANCE_DEG and np.abs(hips_err).max() < 1e-4:
-            return n_pass, residual
-        applied = {}  # key bone -> its world change this pass
-        for k in order:
-            K = rotations.project_to_rotmat(P[:, index[k], :3, :3])
-            X = K @ np.swapaxes(basis_rot[k], -1, -2)  # achieved parent-side rotation
-            if up[k] in applied:
-                X = applied[up[k]] @ X  # the ancestor's correction carries this bone along
-            K_new = change[k] @ K
-            basis_rot[k] = rotations.project_to_rotmat(np.swapaxes(X, -1, -2) @ K_new)
-            applied[k] = K_new @ np.swapaxes(K, -1, -2)
-            _set_curves(obj, curves, k, basis_rot[k])
-        if root in basis_rot:
-            Rb = basis_rot[root]
-        else:
-            Rb = np.broadcast_to(np.array(obj.pose.bones[root].matrix_basis)[:3, :3], (len(frames), 3, 3))
-        X3 = P[:, index[root], :3, :3] @ np.linalg.inv(Rb)
-        root_loc += np.linalg.solve(X3, hips_err[..., None])[..., 0]
-        for i, fc in enumerate(curves[(root, "location")]):
-            _set_values(fc, root_loc[:, i])
-    return MAX_PASSES, residual
-
-
-def place_ik_controls(scene, obj, frames, bm, bag) -> None:
-    """Key the IK controls on the baked (FK) pose, so that switching a limb to IK keeps it: each IK hand/foot
-    control rides on its limb end as at rest, each pole sits in the limb's bend plane (or, for a straight
-    limb, where it sits relative to the upper bone at rest). The IK/FK switches stay on FK.
-    (``Object.convert_space`` turns the wanted pose matrices into pose-bone values against the evaluated
-    parents, whatever the bones' local-location and inheritance settings.)"""
-    from mathutils import Matrix
-
-    L = {b.name: np.array(b.matrix_local) for b in obj.data.bones}
-    controls = [*bm.snap, *bm.poles]
-    basis = {c: np.empty((len(frames), 4, 4)) for c in controls}
-    for t, f in enumerate(frames):
-        scene.frame_set(int(f))
-        P = {pb.name: np.array(pb.matrix) for pb in obj.pose.bones}
-        want = {c: P[b] @ np.linalg.inv(L[b]) @ L[c] for c, b in bm.snap.items()}
-        for c, (upper, lower, end) in bm.poles.items():
-            a, b, e = (P[n][:3, 3] for n in (upper, lower, end))
-            out = b - 0.5 * (a + e)
-            dist = np.linalg.norm(L[c][:3, 3] - L[lower][:3, 3])
-            m = P[upper] @ np.linalg.inv(L[upper]) @ L[c]  # rigid with the upper bone (a straight limb)
-            if np.linalg.norm(out) > 0.02 * dist:
-                m[:3, 3] = b + out / np.linalg.norm(out) * dist
-            want[c] = m
-        for c in controls:
-            pb = obj.pose.bones[c]
-            basis[c][t] = np.array(obj.convert_space(pose_bone=pb, matrix=Matrix(want[c].tolist()),
-                                                     from_space="POSE", to_space="LOCAL"))
-    fr = np.asarray(frames, dtype=np.float64)
-    for c in controls:
-        group = bag.groups.new(c)
-        pb = obj.pose.bones[c]
-        if c in bm.snap:
-            path, values = _rotation_channels(pb, rotations.project_to_rotmat(basis[c][:, :3, :3]))
-            for i in range(values.shape[1]):
-                keyframes.fill_fcurve(bag, f'pose.bones["{c}"].{path}', i, group, fr, values[:, i])
-        for i in range(3):
-            keyframes.fill_fcurve(bag, f'pose.bones["{c}"].location', i, group, fr, basis[c][:, i, 3])
 
 
 class _TargetState:

@@ -1,9 +1,10 @@
 """Bone maps: which bone of a rig plays which humanoid part ("slot"), read from the preset data files in
 ``presets/`` (one JSON file per naming standard) or from the user's saved presets. numpy/stdlib only.
 
-Slots: ``hips``, the chains ``spine.0 …`` (hips to neck) and ``neck.0 …`` (neck to head), ``head``, and per side
-(``.L``/``.R``) ``shoulder`` (collar, optional), ``upper_arm``, ``forearm``, ``hand``, ``thigh``, ``shin``,
-``foot``, ``toe``. A preset file holds::
+Slots: ``hips``, the chains ``spine.0 …`` (hips to chest) and ``neck.0 …`` (chest to head), ``head``, and per
+side (``.L``/``.R``) ``shoulder`` (collar, optional), ``upper_arm``, ``forearm``, ``hand``, ``thigh``, ``shin``,
+``foot``, ``toe`` and the optional finger chains ``thumb1`` … ``thumb3``, ``index1`` …, ``middle1`` …, ``ring1`` …,
+``little1`` … (1 = the bone nearest the hand; palm/metacarpal bones are not fingers). A preset file holds::
 
     {"name": "...", "description": "...",
      "bones":  {"hips": "Hips", "upper_arm.L": "LeftArm|L_UpperArm", ...},   # "a|b": alternatives, first wins
@@ -26,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
-SIDE_PARTS = ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe")
+FINGERS = ("thumb", "index", "middle", "ring", "little")
+FINGER_PARTS = tuple(f"{f}{k}" for f in FINGERS for k in (1, 2, 3))
+SIDE_PARTS = ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe", *FINGER_PARTS)
 CHAINS = ("spine", "neck")
-OPTIONAL_PARTS = ("shoulder", "hand", "toe")
 REQUIRED = ("hips", "head", *(f"{p}.{s}" for p in ("upper_arm", "forearm", "thigh", "shin", "foot") for s in "LR"))
 
 
@@ -45,11 +47,18 @@ def slot_order(bones: dict) -> list[str]:
 
 
 def slot_label(slot: str) -> str:
-    """'upper_arm.L' -> 'Upper Arm L', 'spine.1' -> 'Spine 2'."""
+    """'upper_arm.L' -> 'Upper Arm L', 'spine.1' -> 'Spine 2', 'index1.L' -> 'Index 1 L'."""
     base, _, tail = slot.partition(".")
     if base in CHAINS:
         return f"{base.title()} {int(tail) + 1}"
+    base = re.sub(r"(\D)(\d)$", r"\1 \2", base)
     return f"{base.replace('_', ' ').title()}{' ' + tail if tail else ''}"
+
+
+def finger_of(slot: str) -> tuple[str, int, str] | None:
+    """'index2.L' -> ('index', 2, 'L'); None for other slots."""
+    m = re.fullmatch(r"(thumb|index|middle|ring|little)([123])\.([LR])", slot)
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else None
 
 
 @dataclass

@@ -59,13 +59,17 @@ def import_rig(context, path: str):
 
 
 def retarget_to_file(context, source, args):
-    """Import ``args.retarget_to`` and bake ``source``'s action onto it; the rig becomes the active object."""
+    """Import ``args.retarget_to`` and bake ``source``'s action onto it; the rig becomes the active object.
+    With ``--render`` the character goes where the captured person is (root motion "overlay": the source's own
+    path and floor, unscaled, so the render shows it over the person); otherwise the path scaled by the leg
+    ratio, or in place with ``--in-place``."""
     from . import bake
 
     if source is None:
         raise bake.RetargetError("--retarget-to: the scene has no captured armature to retarget")
     target = import_rig(context, args.retarget_to)
-    bake.retarget(context, source, target, preset=args.retarget_preset, root_motion=not args.in_place)
+    root = "overlay" if getattr(args, "render", None) else not getattr(args, "in_place", False)
+    bake.retarget(context, source, target, preset=args.retarget_preset, root_motion=root)
     for obj in context.view_layer.objects:
         obj.select_set(False)
     target.select_set(True)

@@ -58,6 +58,9 @@ class TCMR_OT_retarget(Operator):
                            description="Bone map: AUTO, CUSTOM (the panel's map) or a preset id (e.g. mixamo)")
     root_motion: BoolProperty(name="Root Motion", default=True,
                               description="Move the character along the source's path (off: in place)")
+    overlay: BoolProperty(name="Over the Footage", default=False,
+                          description="Stand where the captured person stands and follow their path unscaled, "
+                                      "on their floor (for renders over the footage)")
 
     def execute(self, context):
         settings = getattr(context.scene, "tcmr_retarget", None)
@@ -70,9 +73,14 @@ class TCMR_OT_retarget(Operator):
         if target is None:
             return _fail(self, context, f"no target object '{tgt_name}': pick the character's armature")
         try:
-            action, info = bake.retarget(context, source, target, self.preset, self.root_motion,
+            root = "overlay" if self.overlay else self.root_motion
+            action, info = bake.retarget(context, source, target, self.preset, root,
                                          custom_map=_panel_map(context), user_dir=user_preset_dir())
         except MocapError as err:
+            if getattr(err, "bone_map", None) and settings is not None and self.preset != "CUSTOM" \
+                    and (settings.target is None or settings.target == target):
+                settings.target = target
+                show_map(settings, err.bone_map, with_missing=True)  # what was found, the gaps to fill
             return _fail(self, context, str(err))
         if info["residual_deg"] > 1.0:
             self.report({"WARNING"}, f"some bones of '{target.name}' stay up to {info['residual_deg']:.0f}° off the "
@@ -96,13 +104,22 @@ class TCMR_OT_retarget_detect(Operator):
             bm = bake.resolve_map(settings.target, preset, None, user_preset_dir())
         except MocapError as err:
             return _fail(self, context, str(err))
-        settings.bone_map.clear()
-        for slot in bonemap.slot_order(bm.bones):
-            item = settings.bone_map.add()
-            item.slot = slot
-            item.bone = bm.bones[slot]
+        show_map(settings, bm.bones)
         self.report({"INFO"}, f"Bone map from {bm.preset}: {len(bm.bones)} bones")
         return {"FINISHED"}
+
+
+def show_map(settings, bones: dict, with_missing: bool = False) -> None:
+    """The panel's bone map: ``bones`` in slot order (and, ``with_missing``, the required slots they lack,
+    empty, for the user to fill)."""
+    bones = dict(bones)
+    if with_missing:
+        bones.update({s: "" for s in bonemap.REQUIRED if not bones.get(s)})
+    settings.bone_map.clear()
+    for slot in bonemap.slot_order(bones):
+        item = settings.bone_map.add()
+        item.slot = slot
+        item.bone = bones[slot]
 
 
 class TCMR_OT_retarget_save_preset(Operator):

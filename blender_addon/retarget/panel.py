@@ -35,7 +35,9 @@ class TCMR_PT_retarget(Panel):
         row = col.row(align=True)
         row.prop(s, "preset")
         row.operator("tcmr.retarget_detect", text="", icon="VIEWZOOM")
-        col.prop(s, "root_motion")
+        row = col.row(align=True)
+        row.prop(s, "root_motion")
+        row.prop(s, "overlay")
         if len(s.bone_map):
             layout.template_list("TCMR_UL_bone_map", "", s, "bone_map", s, "bone_map_index", rows=6)
             layout.operator("tcmr.retarget_save_preset", icon="PRESET_NEW")
@@ -45,6 +47,7 @@ class TCMR_PT_retarget(Panel):
         op = row.operator("tcmr.retarget", icon="ARMATURE_DATA")
         op.preset = s.preset
         op.root_motion = s.root_motion
+        op.overlay = s.overlay
 
         box = layout.box()
         box.label(text="Export", icon="EXPORT")

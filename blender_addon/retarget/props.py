@@ -29,6 +29,9 @@ class TCMR_RetargetSettings(PropertyGroup):
     root_motion: BoolProperty(name="Root Motion", default=True,
                               description="Move along the source's path, scaled by the leg-length ratio "
                                           "(off: in place)")
+    overlay: BoolProperty(name="Over the Footage", default=False,
+                          description="Stand where the captured person stands and follow their path unscaled, "
+                                      "on their floor (for renders over the footage)")
     bone_map: CollectionProperty(type=TCMR_BoneMapItem)
     bone_map_index: IntProperty(default=0)
     export_format: EnumProperty(name="Format", items=(("FBX", "FBX", "Unity, Unreal, Maya"),

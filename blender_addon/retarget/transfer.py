@@ -3,18 +3,26 @@
 World space throughout until :func:`solve_pose`; rotations act on column vectors (core/rotations.py).
 
 - A *segment* of a slot runs from its bone's head to the next joint's head (upper arm -> forearm head, shin ->
-  foot head, spine.k -> spine.k+1 …): what the mesh follows, whatever way the bone's tail or axes point.
+  foot head, spine.k -> spine.k+1 …): what the mesh follows, whatever way the bone's tail or axes point. A
+  hand's segment ends at the base of its fingers (or the centroid of its hand mesh), never at a tail an
+  importer pointed along some local axis (``Skeleton.ends``).
 - Each rig gets a *body frame* from its rest (left = thighs and upper arms right -> left, up = hips -> neck,
   forward = left × up) and every segment a *segment frame* F = (segment direction, a reference axis made
-  perpendicular: forward, or up for feet and toes). The source's posed segment frame is its posed direction
-  with the reference axis carried by the source bone's rotation since rest.
+  perpendicular: forward, or up for feet). The source's posed segment frame is its posed direction with the
+  reference axis carried by the source bone's rotation since rest.
 - The target bone's world rotation is then ``W_t = F_src(t) · F_tgt_rest⁻¹ · R_tgt_rest``: its segment points
   where the source's points, with the twist the source's has, starting from the target's *actual* rest (T- or
   A-pose, any roll). Chains of other lengths (spine, neck) are matched by the fraction of chain length.
 - Hips: the pelvis frame (left, up) is copied the same way; head: the source's rotation since rest, turned
-  by the body frames. Root: ``hips_t = hips_tgt_rest + ratio · (hips_src(t) − hips_src(0))`` horizontally
-  (or fixed, in place) and ``ankle_tgt_rest + ratio · (hips_src(t) − ankle floor_src)`` vertically, ratio =
-  target leg length / source leg length, so strides fit and feet stay on the target's floor.
+  by the body frames.
+- Toes keep their own rest bend: a toe turns with its foot plus the source toe's change relative to the source
+  foot (never the source's toe direction: SMPL's toe continues the ankle -> ball line).
+- Fingers turn with their hand plus a rotation relative to the hand: the source's finger bones' (carried
+  between the two rigs' hand frames), captured hand poses (``Motion.fingers``, hand-frame coordinates, see
+  hands.py), or a relaxed curl.
+- :func:`solve_pose` turns world rotations into pose-bone values for plain parenting; a mapped bone hanging
+  under a separate control root (``FootControl.L -> Foot.L``) is pinned to the end of its limb by moving that
+  root. Where the root goes (path, floor) is ground.py.
 """
 
 from __future__ import annotations
@@ -29,23 +37,34 @@ from .bonemap import CHAINS
 
 @dataclass
 class Skeleton:
-    """A rig's mapped slots in world space (rest). heads/tails: slot -> (3,), rot: slot -> (3, 3)."""
+    """A rig's mapped slots in world space (rest). heads/tails: slot -> (3,), rot: slot -> (3, 3);
+    ends: slot -> (3,) where a limb end's segment ends (hands: the finger bases or the hand mesh's centroid;
+    default: the tail); end_slots: slot -> [slots] whose heads' mean is that end (a hand's finger bases: posed,
+    they move with the palm bones too); hand_frames: side -> (3, 3) (hands.hand_frame)."""
 
     heads: dict
     tails: dict
     rot: dict
+    ends: dict = field(default_factory=dict)
+    end_slots: dict = field(default_factory=dict)
+    hand_frames: dict = field(default_factory=dict)
 
     def has(self, slot: str) -> bool:
         return slot in self.heads
 
+    def end(self, slot: str) -> np.ndarray:
+        return self.ends.get(slot, self.tails[slot])
+
 
 @dataclass
 class Motion:
-    """The source posed: slot -> heads (T, 3) and world rotations (T, 3, 3)."""
+    """The source posed: slot -> heads (T, 3) and world rotations (T, 3, 3); optionally captured fingers:
+    fingers: {finger slot: (T, 3, 3) rotation relative to the hand in hand-frame coordinates}
+    (hands.mano_to_hand_frame)."""
 
     heads: dict
     rot: dict
-    meta: dict = field(default_factory=dict)
+    fingers: dict = field(default_factory=dict)
 
 
 def _unit(v):
@@ -75,16 +94,6 @@ def body_frame(sk: Skeleton) -> np.ndarray:
     up = top - sk.heads["hips"]
     F = frame(left, up)  # (left, up⊥, left × up = forward)
     return F
-
-
-def segment_end(sk: Skeleton, slot: str) -> np.ndarray:
-    """Rest head of the next joint after ``slot`` (or the bone's tail at a chain end)."""
-    part, _, side = slot.partition(".")
-    nxt = {"shoulder": "upper_arm", "upper_arm": "forearm", "forearm": "hand", "thigh": "shin", "shin": "foot",
-           "foot": "toe"}.get(part)
-    if nxt and sk.has(f"{nxt}.{side}"):
-        return sk.heads[f"{nxt}.{side}"]
-    return sk.tails[slot]
 
 
 def _reference(part: str, body: np.ndarray) -> np.ndarray:
@@ -123,19 +132,12 @@ def _at_fraction(points: np.ndarray, fr: np.ndarray, u: float) -> np.ndarray:
     return points[..., i, :] + w * (points[..., i + 1, :] - points[..., i, :]), i
 
 
-def leg_length(sk: Skeleton) -> float:
-    lengths = []
-    for s in "LR":
-        if all(sk.has(f"{p}.{s}") for p in ("thigh", "shin", "foot")):
-            lengths.append(np.linalg.norm(sk.heads[f"shin.{s}"] - sk.heads[f"thigh.{s}"])
-                           + np.linalg.norm(sk.heads[f"foot.{s}"] - sk.heads[f"shin.{s}"]))
-    return float(np.mean(lengths)) if lengths else 1.0
+NEXT = {"shoulder": "upper_arm", "upper_arm": "forearm", "forearm": "hand", "thigh": "shin", "shin": "foot",
+        "foot": "toe"}
 
 
-def target_world(src: Skeleton, motion: Motion, tgt: Skeleton, root_motion: bool = True) -> tuple[dict, np.ndarray, float]:
-    """World rotations the target's mapped bones should have, and where its hips head goes.
-
-    Returns ({target slot: (T, 3, 3)}, hips head (T, 3), leg ratio)."""
+def target_world(src: Skeleton, motion: Motion, tgt: Skeleton) -> dict:
+    """World rotations the target's mapped bones should have: {target slot: (T, 3, 3)}."""
     B_s, B_t = body_frame(src), body_frame(tgt)
     out = {}
 
@@ -148,24 +150,28 @@ def target_world(src: Skeleton, motion: Motion, tgt: Skeleton, root_motion: bool
         out["head"] = delta("head") @ B_s @ B_t.T @ tgt.rot["head"]
     # limbs: the same slot's segment
     for side in "LR":
-        for part in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe"):
+        for part in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot"):
             slot = f"{part}.{side}"
             if not (src.has(slot) and tgt.has(slot)):
                 continue
             ref_s, ref_t = _reference(part, B_s), _reference(part, B_t)
-            nxt = {"shoulder": "upper_arm", "upper_arm": "forearm", "forearm": "hand", "thigh": "shin",
-                   "shin": "foot", "foot": "toe"}.get(part)
+            nxt = NEXT.get(part)
             has_next = nxt and src.has(f"{nxt}.{side}") and tgt.has(f"{nxt}.{side}")
             D = delta(slot)
             if has_next:
                 d_t = motion.heads[f"{nxt}.{side}"] - motion.heads[slot]
                 d_rest_t = tgt.heads[f"{nxt}.{side}"] - tgt.heads[slot]
-            else:  # a limb end: the bone's own direction (head -> tail) on both sides
-                d_t = D @ (src.tails[slot] - src.heads[slot])
-                d_rest_t = tgt.tails[slot] - tgt.heads[slot]
+            elif slot in src.end_slots:  # a hand: to its finger bases as posed
+                d_t = np.mean([motion.heads[s] for s in src.end_slots[slot]], axis=0) - motion.heads[slot]
+                d_rest_t = tgt.end(slot) - tgt.heads[slot]
+            else:  # a limb end: to its hand mesh (or the tail), carried by the bone
+                d_t = D @ (src.end(slot) - src.heads[slot])
+                d_rest_t = tgt.end(slot) - tgt.heads[slot]
             F_src = frame(d_t, D @ ref_s)
             F_tgt = frame(d_rest_t, ref_t)
             out[slot] = F_src @ F_tgt.T @ tgt.rot[slot]
+        _toe(src, motion, tgt, side, B_s @ B_t.T, out)
+        _fingers(src, motion, tgt, side, out)
     # spine / neck chains by fraction of length
     for s_slots, t_slots, end in _torso_chains(src, tgt):
         s_end_slot = _first(src, end)
@@ -186,19 +192,55 @@ def target_world(src: Skeleton, motion: Motion, tgt: Skeleton, root_motion: bool
             F_src = frame(pb - pa, D @ ref_s)
             F_tgt = frame(Q_rest[k + 1] - Q_rest[k], ref_t)
             out[slot] = F_src @ F_tgt.T @ tgt.rot[slot]
-    # root
-    ratio = leg_length(tgt) / max(leg_length(src), 1e-9)
-    hips_src = motion.heads["hips"]
-    ankles = np.stack([motion.heads[f"foot.{s}"][:, 2] for s in "LR" if f"foot.{s}" in motion.heads], -1)
-    floor_src = float(np.percentile(ankles.min(axis=-1), 5))
-    ankle_tgt = float(np.mean([tgt.heads[f"foot.{s}"][2] for s in "LR" if tgt.has(f"foot.{s}")]))
-    hips = np.empty_like(hips_src)
-    if root_motion:
-        hips[:, :2] = tgt.heads["hips"][:2] + ratio * (hips_src[:, :2] - hips_src[:1, :2])
+    return out
+
+
+def _toe(src, motion, tgt, side, M, out) -> None:
+    """The target toe turns with its foot, plus the source toe's change relative to its foot (written in the
+    target's axes: M = B_s B_tᵀ takes the target's body axes to the source's): it keeps its own rest bend."""
+    foot, toe = f"foot.{side}", f"toe.{side}"
+    if not (tgt.has(toe) and foot in out):
+        return
+    D_foot_t = out[foot] @ tgt.rot[foot].T
+    if src.has(toe) and src.has(foot):
+        D_fs = motion.rot[foot] @ src.rot[foot].T
+        D_ts = motion.rot[toe] @ src.rot[toe].T
+        E = M.T @ np.swapaxes(D_fs, -1, -2) @ D_ts @ M  # the toe's own change, target axes
     else:
-        hips[:, :2] = tgt.heads["hips"][:2]
-    hips[:, 2] = ankle_tgt + ratio * (hips_src[:, 2] - floor_src)
-    return out, hips, ratio
+        E = np.eye(3)
+    out[toe] = D_foot_t @ E @ tgt.rot[toe]
+
+
+def _fingers(src, motion, tgt, side, out) -> None:
+    """Finger bones: their hand's change since rest, then their own rotation relative to the hand: from the
+    source's finger bones (between the hand frames), else captured (Motion.fingers), else relaxed."""
+    from . import hands
+    from .bonemap import finger_of
+
+    hand = f"hand.{side}"
+    slots = [s for s in tgt.heads if (finger_of(s) or ("", 0, ""))[2] == side]
+    if not slots or hand not in out:
+        return
+    T = out[hand].shape[0]
+    D_hand_t = out[hand] @ tgt.rot[hand].T
+    H_t = tgt.hand_frames.get(side)
+    relaxed_dirs = {}
+    for slot in slots:
+        if H_t is not None and src.has(slot) and src.has(hand) and side in src.hand_frames:
+            H_s = src.hand_frames[side]
+            D_h = motion.rot[hand] @ src.rot[hand].T
+            D_f = motion.rot[slot] @ src.rot[slot].T
+            rel = H_t @ H_s.T @ np.swapaxes(D_h, -1, -2) @ D_f @ H_s @ H_t.T
+        elif H_t is not None and slot in motion.fingers:
+            rel = H_t @ motion.fingers[slot] @ H_t.T
+        else:
+            relaxed_dirs[slot] = tgt.end(slot) - tgt.heads[slot]
+            continue
+        out[slot] = D_hand_t @ rel @ tgt.rot[slot]
+    if relaxed_dirs:
+        back = (H_t if H_t is not None else hands.hand_frame(tgt.heads[hand], tgt.end(hand), side=side))[:, 1]
+        for slot, rel in hands.relaxed(relaxed_dirs, {side: back}, T).items():
+            out[slot] = D_hand_t @ rel @ tgt.rot[slot]
 
 
 def _first(sk: Skeleton, chain_or_slot: str):
@@ -231,15 +273,27 @@ def _rot_scale(M):
     return rotations.project_to_rotmat(M / np.maximum(s, 1e-12)), s[..., 0, 0]
 
 
+@dataclass
+class Pose:
+    """Solved pose-bone values over T frames: basis_rot {key bone: (T, 3, 3)}, root_loc (T, 3) basis location of
+    the root bone, carriers {bone: (T, 3) basis location} of control roots moved to pin limb ends, and the
+    armature-space pose matrices of every bone P (T, N, 4, 4) (TargetRig order)."""
+
+    basis_rot: dict
+    root_loc: np.ndarray
+    carriers: dict
+    P: np.ndarray
+
+
 def solve_pose(rig: TargetRig, follow_world: dict, keys: dict, hips_follow: str, hips_world: np.ndarray,
-               root: str, probe: tuple = ()) -> tuple[dict, np.ndarray, dict]:
+               root: str, pins: dict | None = None) -> Pose:
     """Pose-bone values (plain parenting, no constraints) giving the followed bones their world rotations.
 
     follow_world: {bone: (T, 3, 3)} world rotation wanted for a mapped bone; keys: {mapped bone: key bone}
     (the key bone moves rigidly with the mapped one, e.g. a Rigify FK control and its DEF bone);
-    hips_world: (T, 3) wanted world position of ``hips_follow``'s head, reached by translating ``root``.
-    Returns ({key bone: basis rotation (T, 3, 3)}, root basis location (T, 3), {probe bone: world head
-    (T, 3)} for the bones in ``probe`` below the root).
+    hips_world: (T, 3) wanted world position of ``hips_follow``'s head, reached by translating ``root``;
+    pins: {bone: limb bone}: ``bone`` (a foot or hand under a separate control root) is carried to where it
+    would sit if it hung from the limb bone as at rest, by moving its topmost ancestor that is not the limb's.
     """
     index = {n: i for i, n in enumerate(rig.names)}
     O_rot, O_s = _rot_scale(rig.object_world[:3, :3])
@@ -255,8 +309,7 @@ def solve_pose(rig: TargetRig, follow_world: dict, keys: dict, hips_follow: str,
     P = np.empty((T, N, 4, 4))
     basis_rot = {}
     for j in range(N):
-        p = rig.parents[j]
-        X = (P[:, p] @ np.linalg.inv(L[p]) @ L[j]) if p >= 0 else np.broadcast_to(L[j], (T, 4, 4)).copy()
+        X = _parent_side(rig, P, j, T)
         if j in key_rot:
             Xr, _ = _rot_scale(X[:, :3, :3])
             Rb = np.swapaxes(Xr, -1, -2) @ key_rot[j]
@@ -268,25 +321,57 @@ def solve_pose(rig: TargetRig, follow_world: dict, keys: dict, hips_follow: str,
             P[:, j] = X @ rig.basis[j]
     f = index[hips_follow]
     k = index[keys.get(hips_follow, hips_follow)]
-    follow_pose = P[:, k] @ np.linalg.inv(L[k]) @ L[f]  # the followed bone rides on its key bone
-    h0 = follow_pose[:, :3, 3]
+    h0 = (P[:, k] @ np.linalg.inv(L[k]) @ L[f])[:, :3, 3]  # the followed bone rides on its key bone
     want = hips_world @ O_inv[:3, :3].T + O_inv[:3, 3]
     r = index[root]
-    pr = rig.parents[r]
-    Xr = (P[:, pr] @ np.linalg.inv(L[pr]) @ L[r]) if pr >= 0 else np.broadcast_to(L[r], (T, 4, 4))
-    X3 = Xr[:, :3, :3]  # basis location is applied before the bone's rotation: head = X_loc + X3 · loc
     old = np.zeros(3) if r in key_rot else rig.basis[r][:3, 3]
-    loc = np.linalg.solve(X3, (want - h0)[..., None])[..., 0] + old
-    heads = {}
-    for bone in probe:
-        b, kb = index[bone], index[keys.get(bone, bone)]
-        head = (P[:, kb] @ np.linalg.inv(L[kb]) @ L[b])[:, :3, 3] + (want - h0)
-        heads[bone] = head @ rig.object_world[:3, :3].T + rig.object_world[:3, 3]
-    return basis_rot, loc, heads
+    root_loc = _translate(rig, P, r, want - h0) + old
+    carriers = {}
+    for bone, limb in (pins or {}).items():
+        b, p = index[bone], index[limb]
+        c = _carrier(rig, b, p)
+        if c is None:
+            continue
+        target = (P[:, p] @ np.linalg.inv(L[p]) @ L[b])[:, :3, 3]
+        carriers[rig.names[c]] = _translate(rig, P, c, target - P[:, b, :3, 3]) + rig.basis[c][:3, 3]
+    return Pose(basis_rot=basis_rot, root_loc=root_loc, carriers=carriers, P=P)
 
 
-def floor_offset(ankles_world: list, ankle_rest_z: float) -> float:
-    """Vertical shift that puts the lower foot's ankle, in its lowest 5 % of frames, at the rig's rest
-    ankle height (the feet on the target's floor whatever its leg proportions). ankles_world: [(T, 3)]."""
-    low = np.min(np.stack([a[:, 2] for a in ankles_world], -1), axis=-1)
-    return float(ankle_rest_z - np.percentile(low, 5))
+def _parent_side(rig: TargetRig, P: np.ndarray, j: int, T: int) -> np.ndarray:
+    """(T, 4, 4): bone j's pose matrix before its own basis (its parent's pose carried to j's rest)."""
+    p = rig.parents[j]
+    L = rig.rest_local
+    if p < 0:
+        return np.broadcast_to(L[j], (T, 4, 4)).copy()
+    return P[:, p] @ np.linalg.inv(L[p]) @ L[j]
+
+
+def _translate(rig: TargetRig, P: np.ndarray, j: int, shift: np.ndarray) -> np.ndarray:
+    """Move bone j's head (and everything below it) by ``shift`` (T, 3) armature space, in P; returns the
+    change of j's basis location that does it (a basis location acts before the bone's rotation)."""
+    X3 = _parent_side(rig, P, j, P.shape[0])[:, :3, :3]
+    below = [j] + [c for c in range(len(rig.names)) if j in _ancestors(rig, c)]
+    moved = P[:, below]
+    moved[..., :3, 3] += shift[:, None, :]
+    P[:, below] = moved
+    return np.linalg.solve(X3, shift[..., None])[..., 0]
+
+
+def _ancestors(rig: TargetRig, j: int) -> list:
+    out = []
+    while rig.parents[j] >= 0:
+        j = int(rig.parents[j])
+        out.append(j)
+    return out
+
+
+def _carrier(rig: TargetRig, bone: int, limb: int):
+    """The topmost ancestor of ``bone`` (or itself) that is not an ancestor of ``limb``; None when ``bone``
+    already hangs below ``limb``."""
+    up = set(_ancestors(rig, limb))
+    if limb in _ancestors(rig, bone):
+        return None
+    c = bone
+    while rig.parents[c] >= 0 and int(rig.parents[c]) not in up:
+        c = int(rig.parents[c])
+    return c

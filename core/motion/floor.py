@@ -8,31 +8,37 @@ rest on, found from **where the soles rest**, pooled over every track of the vid
    averaged path, below ``still_speed_mps`` for at least ``min_still_s``. A swinging foot, a foot in flight
    and the first and last frames of a step never count; a leaning torso, raised heels and fast travel change
    nothing here.
-2. **The plane** ``z = αa + βb + δ`` (a, b, z along the current normal's basis) by iteratively reweighted least
+2. **A first plane** by RANSAC (:func:`_ransac`): the level the soles rest on most, preferring the lowest,
+   searched up to ``search_from_body_deg`` from the torso's up (a body lying, crawling or getting up has its
+   torso far from up), facing the side the pelvis is on.
+3. **The plane** ``z = αa + βb + δ`` (a, b, z along the current normal's basis) by iteratively reweighted least
    squares: Huber weights beyond ``inlier_m``, points far above the plane dropped (a foot on a step, a raised
    heel held still), and at each frame only each foot's lowest points (within ``lowest_tol_m``). Four rounds,
    from a wide inlier band to the final one.
-3. **What positions cannot settle**: a ridge ``prior_weight`` (m²) pulls the tilt towards a prior normal only
+4. **What positions cannot settle**: a ridge ``prior_weight`` (m²) pulls the tilt towards a prior normal only
    in directions the resting points do not spread along (a person standing still, a straight line). The prior
-   is the mean "up" of the **feet while they stand flat** (heel and ball both resting at the same height),
-   else the torso's up (pelvis and upper spine).
+   is the first plane itself in the first round, then the mean "up" of the **feet while they stand flat**
+   (heel and ball both resting at the same height), else the torso's up (pelvis and upper spine) where it is
+   within ``max_tilt_from_body_deg`` of the plane, else the first plane.
 
 The result records how sure it is (:class:`FloorFrame`): the resting points used and on how many separate
-contacts, their spread along the floor, the residual, the prior's share of each tilt direction, an estimate
-of the tilt's standard error and a ``confidence`` (high / medium / low). A low confidence becomes a warning
-in the refine report (never a silent tilt). Fewer than ``min_contact_frames`` frames with a resting sole
-(swimming, a person never on the ground) raise :class:`FloorNotFoundError`.
+contacts, their spread along the floor, the residual, the prior's share of each tilt direction, the angle
+between the plane and the flat feet's up, an estimate of the tilt's standard error and a ``confidence``
+(high / medium / low). The error counts half that angle: where the soles rest and how the flat feet stand
+are two measures of the tilt, and a capture whose feet disagree by a centimetre or two between left and right
+(or heel and toe) gives a tight-looking plane degrees off — where the flat feet then disagree with it. A low
+confidence becomes a warning in the refine report (never a silent tilt). Fewer than ``min_contact_frames``
+frames with a resting sole (swimming, a person never on the ground), or no flat foot and a body never upright
+on the plane found (crawling, rolling), raise :class:`FloorNotFoundError`.
 
-World frame: Z = the floor normal (up), the floor at Z = 0, the camera at (0, 0, height) with its viewing
-direction turned onto the +Y half (world +Y = the camera's forward axis projected on the floor), X = Y × Z.
-``x_world = R_world_from_cam @ x_cam + cam_position_world``; with a level camera this is exactly the add-on's
-old fixed mapping (``core.rotations.R_BLENDER_FROM_OPENCV``) lifted by the camera height.
+The world frame it defines: :mod:`.world`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -42,9 +48,12 @@ from .contacts import clean_runs, joint_speeds, runs
 from .smoothing import moving_average
 from ..smpl import forward_kinematics
 from .soles import sole_offsets, sole_points
+from .world import world_frame
 
 SMPL_UP = np.array([0.0, 1.0, 0.0])  # SMPL's canonical up axis
 UP_JOINTS = (0, 9)  # pelvis and spine3: their global rotations carry the torso's up
+UPRIGHT_DEG = 45.0  # a body stands upright while its torso is within this of the floor's normal
+PELVIS_ABOVE_M = 0.08  # SMPL's pelvis joint lies at least this far above whatever the body rests on
 
 
 class FloorNotFoundError(MocapError):
@@ -54,12 +63,14 @@ class FloorNotFoundError(MocapError):
 @dataclass
 class FloorInput:
     """One track, camera frame. soles: (T, 6, 3) sole points (:func:`.soles.sole_points`); foot_up: (T, 2, 3)
-    each foot's up axis (SMPL y of the ankles); torso_up: (T, 3); times_s: (T,)."""
+    each foot's up axis (SMPL y of the ankles); torso_up: (T, 3); times_s: (T,); pelvis: (T, 3) or None (the
+    body lies above its floor: it tells a floor from the same plane upside down)."""
 
     soles: np.ndarray
     foot_up: np.ndarray
     torso_up: np.ndarray
     times_s: np.ndarray
+    pelvis: Optional[np.ndarray] = None
 
     @classmethod
     def from_motion(cls, rest_joints, rotmat, transl, times_s, v_shaped=None) -> "FloorInput":
@@ -69,7 +80,7 @@ class FloorInput:
         joints = P + np.asarray(transl, dtype=np.float64)[:, None]
         return cls(soles=sole_points(joints, G, sole_offsets(rest_joints, v_shaped)), foot_up=G[:, [7, 8]] @ SMPL_UP,
                    torso_up=(G[:, list(UP_JOINTS)] @ SMPL_UP).mean(axis=1),
-                   times_s=np.asarray(times_s, dtype=np.float64))
+                   times_s=np.asarray(times_s, dtype=np.float64), pelvis=joints[:, 0])
 
 
 @dataclass
@@ -82,8 +93,10 @@ class FloorFrame:
     num_contacts: int = 0  # separate resting runs those points come from
     spread_m: tuple = (0.0, 0.0)  # std of the points along the floor's two principal directions (major, minor)
     rms_m: float = 0.0  # residual of the inliers
-    prior: str = "feet"  # what settled the directions the points do not span: "feet" (flat feet) or "torso"
+    prior: str = "feet"  # what settled the directions the points do not span: "feet" (flat feet), "torso" or
+    # "plane" (the points' own first plane: a body lying or crawling, whose torso is not up)
     prior_share: tuple = (0.0, 0.0)  # the prior's weight in the tilt along (major, minor), 0..1
+    disagreement_deg: float = 0.0  # angle between the plane and the flat feet's up (0 without flat feet)
     tilt_error_deg: float = 0.0  # standard error estimate of the floor's tilt
     confidence: str = "high"  # high | medium | low
 
@@ -110,26 +123,21 @@ class FloorFrame:
                 "num_contacts": int(self.num_contacts), "spread_m": [round(float(v), 4) for v in self.spread_m],
                 "rms_m": round(float(self.rms_m), 5), "prior": self.prior,
                 "prior_share": [round(float(v), 3) for v in self.prior_share],
+                "disagreement_deg": round(float(self.disagreement_deg), 3),
                 "tilt_error_deg": round(float(self.tilt_error_deg), 3), "confidence": self.confidence}
 
     def evidence(self) -> str:
         """What the floor rests on, for people: "±2.3°; 111 resting sole points on 17 contacts, spread …"."""
-        return (f"±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole points on {self.num_contacts} contacts, "
+        text = (f"±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole points on {self.num_contacts} contacts, "
                 f"spread {self.spread_m[0]:.2f} × {self.spread_m[1]:.2f} m")
+        if self.disagreement_deg >= 1.0:
+            text += f"; the flat feet stand {self.disagreement_deg:.1f}° off that plane"
+        return text
 
 
-def world_frame(normal_cam: np.ndarray, offset: float) -> tuple[np.ndarray, np.ndarray]:
-    """(R_world_from_cam (3, 3), cam_position_world (3,)) for the floor {normal_cam · x = offset}."""
-    z = np.asarray(normal_cam, dtype=np.float64)
-    z = z / np.linalg.norm(z)
-    forward = np.array([0.0, 0.0, 1.0])
-    y = forward - (forward @ z) * z
-    if np.linalg.norm(y) < 1e-6:  # looking straight down or up: keep the image's "up" as forward
-        y = np.array([0.0, -1.0, 0.0]) - (-z[1]) * z
-    y = y / np.linalg.norm(y)
-    x = np.cross(y, z)
-    R = np.stack([x, y, z])
-    return R, np.array([0.0, 0.0, -float(offset)])
+def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
+    """Angle between two unit vectors, degrees."""
+    return math.degrees(math.acos(float(np.clip(u @ v, -1.0, 1.0))))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -160,13 +168,19 @@ class _Candidates:
     column: np.ndarray  # (K,) sole column 0..5
     foot_up: np.ndarray  # (K, 3) that foot's up axis at that frame
     torso_up: np.ndarray  # (3,) mean over every frame of every track
+    pelvis: np.ndarray  # (M, 3) pelvis positions (a subsample of every track's frames; may be empty)
+    torso_frames: np.ndarray  # (M', 3) the torso's up at a subsample of every track's frames
 
 
 def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
     pts, group, run, col, fup = [], [], [], [], []
     gid = rid = 0
-    ups = []
+    ups, pelvis, torso_frames = [], [], []
     for inp in inputs:
+        step = max(1, inp.soles.shape[0] // 100)
+        torso_frames.append(inp.torso_up[::step])
+        if inp.pelvis is not None:
+            pelvis.append(inp.pelvis[::step])
         T = inp.soles.shape[0]
         ups.append(inp.torso_up)
         still = resting(inp, config)
@@ -186,7 +200,8 @@ def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
     cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
     torso = _unit(np.concatenate(ups).mean(axis=0)) if ups else SMPL_UP
     return _Candidates(cat(pts, (0, 3)), cat(group, (0,)).astype(np.int64), cat(run, (0,)).astype(np.int64),
-                       cat(col, (0,)).astype(np.int64), cat(fup, (0, 3)), torso)
+                       cat(col, (0,)).astype(np.int64), cat(fup, (0, 3)), torso, cat(pelvis, (0, 3)),
+                       cat(torso_frames, (0, 3)))
 
 
 def _fit_plane(points, weights0, u, offset, prior, prior_weight, inlier_m):
@@ -248,10 +263,12 @@ def _flat_feet_up(c: _Candidates, keep: np.ndarray, n: np.ndarray, offset: float
 
 def _ransac(c: _Candidates, prior: np.ndarray, config: FloorConfig, trials: int = 300):
     """The level the soles rest on most, preferring the lowest: planes through three resting points of
-    different contacts (spanning at least ``min_span_m``, within ``max_tilt_from_body_deg`` of the prior) are
-    scored by their points within 2 ``inlier_m``; of the planes scoring at least half the best, the one with
-    the fewest points below it wins (a floor is under a step, a bench, a climbing frame). Seeded: the same input
-    gives the same plane. -> (normal, offset) or None."""
+    different contacts (spanning at least ``min_span_m``, within ``search_from_body_deg`` of the torso's up —
+    wide, as a body lying, crawling or getting up has its torso far from up) are scored by their points within
+    2 ``inlier_m``; of the planes scoring at least half the best, the one with the fewest points below it wins
+    (a floor is under a step, a bench, a climbing frame). A plane faces the side where the pelvis mostly is
+    (the torso's side without pelvis positions). Seeded: the same input gives the same plane.
+    -> (normal, offset) or None."""
     K = c.points.shape[0]
     if K < 3:
         return None
@@ -265,8 +282,13 @@ def _ransac(c: _Candidates, prior: np.ndarray, config: FloorConfig, trials: int 
     ok = (area2 / np.maximum(longest, 1e-9) > config.min_span_m) & (c.run[idx[:, 0]] != c.run[idx[:, 1]]) & \
          (c.run[idx[:, 1]] != c.run[idx[:, 2]]) & (c.run[idx[:, 0]] != c.run[idx[:, 2]])
     n = n / np.maximum(area2, 1e-12)[:, None]
-    n = np.where((n @ prior)[:, None] < 0, -n, n)
-    ok &= n @ prior > math.cos(math.radians(config.max_tilt_from_body_deg))
+    if c.pelvis.shape[0]:  # the body lies above its floor, the pelvis joint at least a buttock's depth
+        above = np.median(c.pelvis @ n.T - np.sum(n * p0, axis=1), axis=0)  # (trials,)
+        n = np.where(above[:, None] < 0, -n, n)
+        ok &= np.abs(above) > PELVIS_ABOVE_M
+    else:
+        n = np.where((n @ prior)[:, None] < 0, -n, n)
+    ok &= n @ prior > math.cos(math.radians(config.search_from_body_deg))
     if not ok.any():
         return None
     n, p0 = n[ok], p0[ok]
@@ -292,11 +314,13 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
             f"(at least {config.min_contact_frames} needed; the person may never touch the ground); "
             "the motion stays in the camera frame (use --no-upright and --foot-lock never to skip the floor)")
     prior, prior_kind = c.torso_up, "torso"
-    found = _ransac(c, prior, config)
+    found = _ransac(c, c.torso_up, config)
     if found is None:
         n, offset = prior, float(np.median(c.points @ prior))
     else:
         n, offset = found
+        prior, prior_kind = n, "plane"  # the first fit leans on the plane itself, not on a torso that may lie
+    plane = prior
     keep = np.abs(c.points @ n - offset) < 4.0 * config.inlier_m
     for it, band in enumerate((4.0, 2.0, 1.0, 1.0)):
         if it > 0:
@@ -304,11 +328,19 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
             feet = _flat_feet_up(c, keep, n, offset, config)
             if feet is not None:
                 prior, prior_kind = feet, "feet"
+            elif _angle_deg(c.torso_up, n) <= config.max_tilt_from_body_deg:  # an upright body's lean is bounded
+                prior, prior_kind = c.torso_up, "torso"
+            else:
+                prior, prior_kind = plane, "plane"
             if keep.sum() < 3:
                 break
         n, offset, w, cov = _fit_plane(c.points, keep.astype(np.float64), n, offset, prior, config.prior_weight,
                                        band * config.inlier_m)
-    angle = math.degrees(math.acos(float(np.clip(n @ prior, -1.0, 1.0))))
+    angle = _angle_deg(n, prior)
+    upright = c.torso_frames @ n > math.cos(math.radians(UPRIGHT_DEG))
+    if prior_kind != "feet" and not upright.any():
+        raise FloorNotFoundError("the floor could not be estimated: no foot stands flat on it and the body never "
+                                 "stands upright (crawling, lying, rolling); the motion stays in the camera frame")
     if angle > config.max_tilt_from_body_deg:
         raise FloorNotFoundError(f"the floor could not be estimated: the plane under the feet is tilted {angle:.0f}° "
                                  f"from the {'feet' if prior_kind == 'feet' else 'body'}'s up (no consistent ground "
@@ -321,7 +353,8 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
         offset += float(np.median(h[near]))
     R, cam = world_frame(n, offset)
     frame = FloorFrame(normal_cam=n, offset=offset, num_points=int((w > 0.5).sum()), R_world_from_cam=R,
-                       cam_position_world=cam, prior=prior_kind)
+                       cam_position_world=cam, prior=prior_kind,
+                       disagreement_deg=angle if prior_kind == "feet" else 0.0)
     _confidence(frame, c, w, cov, config)
     return frame
 
@@ -342,30 +375,14 @@ def _confidence(frame: FloorFrame, c: _Candidates, w: np.ndarray, cov: np.ndarra
     n_eff = max(frame.num_contacts, 1)
     data = frame.rms_m / np.sqrt(n_eff * (var + lam))
     prior_err = math.radians(3.0 if frame.prior == "feet" else 10.0)
-    frame.tilt_error_deg = float(math.degrees(np.sqrt(np.sum(data ** 2 + (share * prior_err) ** 2))))
+    model = math.degrees(np.sqrt(np.sum(data ** 2 + (share * prior_err) ** 2)))
+    # where the soles rest and how the flat feet stand are two measures of the tilt; the angle between them is
+    # a floor under their errors (a capture whose feet disagree by centimetres between left and right, or
+    # between heel and toe, gives a confident-looking plane that is degrees off): half of it joins the error
+    frame.tilt_error_deg = float(math.hypot(model, 0.5 * frame.disagreement_deg))
     if frame.tilt_error_deg <= config.high_confidence_deg and frame.num_contacts >= 4:
         frame.confidence = "high"
     elif frame.tilt_error_deg <= config.low_confidence_deg:
         frame.confidence = "medium"
     else:
         frame.confidence = "low"
-
-
-# --------------------------------------------------------------------------------- motion between frames
-def motion_to_world(rotmat: np.ndarray, transl: np.ndarray, root_joint: np.ndarray, R: np.ndarray,
-                    c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Camera-frame SMPL motion -> world. rotmat: (T, 24, 3, 3), transl: (T, 3), root_joint: (3,) rest pelvis
-    J₀; R, c: x_world = R x_cam + c. SMPL turns about J₀, so t_w = R (J₀ + t) + c − J₀."""
-    Rw = np.array(rotmat, dtype=np.float64, copy=True)
-    Rw[:, 0] = R @ Rw[:, 0]
-    J0 = np.asarray(root_joint, dtype=np.float64)
-    return Rw, (J0 + np.asarray(transl, dtype=np.float64)) @ R.T + c - J0
-
-
-def motion_to_camera(rotmat_world: np.ndarray, transl_world: np.ndarray, root_joint: np.ndarray, R: np.ndarray,
-                     c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The inverse of :func:`motion_to_world`."""
-    Rc = np.array(rotmat_world, dtype=np.float64, copy=True)
-    Rc[:, 0] = R.T @ Rc[:, 0]
-    J0 = np.asarray(root_joint, dtype=np.float64)
-    return Rc, (J0 + np.asarray(transl_world, dtype=np.float64) - c) @ R - J0

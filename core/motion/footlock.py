@@ -14,8 +14,11 @@ with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot
    shuffle, a false contact); the pull onto the floor is scaled by the floor's confidence (``vertical_weight``).
 2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`: a weighted 3-D
    fit of heel, ball and toe onto their pins; vertically only the pins' mean pull). A rolling foot has its heel
-   pin released and its ball and toe pins on: it keeps rolling about them. The fitted turns and targets are
-   averaged over ``TURN_S`` (where a foot is planted its target does not jitter, so nothing is blurred there).
+   pin released and its ball and toe pins on: it keeps rolling about them. Heel, ball and toe lie almost on a
+   line, so the foot's roll about it is held at its mean over each stretch the foot is pinned, and its pitch
+   follows a slow average (:func:`contact_up`; a captured roll or pitch jitters, and the ankle, 9 cm above the
+   sole, would sway with it). The fitted turns and targets are averaged over ``TURN_S`` (where a foot is
+   planted its target does not jitter, so nothing is blurred there).
 3. **Root.** ``root_share`` of the feet's mean correction along the floor and all of its height (weighted by how
    planted each foot is) moves the whole body, averaged over ``root_smoothing_s`` (the height over
    ``root_height_smoothing_s``: only a slow trend, such as a camera's depth drift, lifts the body); across breaks
@@ -23,7 +26,9 @@ with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot
    flight it fades to no correction at all, so nothing from one landing is carried through a jump.
 4. **Legs.** The rest of each foot's correction goes to an analytic two-bone IK on hip, knee and ankle: the
    knee bends (law of cosines, in the leg's own plane), the hip swings the ankle onto its target; the ankle's
-   world orientation is kept, turned by the foot's fitted turn. Only rotations change; bone lengths are SMPL's.
+   world orientation is kept, turned by the foot's fitted turn. Near a straight knee, changes of reach are
+   eased (``soft_reach``: there a millimetre of leg length is a large knee swing, the acceleration a viewer
+   sees). Only rotations change; bone lengths are SMPL's.
 
 Forward kinematics comes from :func:`core.smpl.forward_kinematics`; rotations from :mod:`core.rotations`.
 """
@@ -42,6 +47,7 @@ from .soles import FOOT_COLUMNS, sole_points
 LEGS = ((1, 4, 7), (2, 5, 8))  # (hip, knee, ankle) left, right
 TURN_S = 0.1  # the feet's fitted turns are averaged over this window
 LAND_S = 0.05  # a sole is pulled onto the floor from this long before its landing frame on
+FORWARD_S = 0.5  # the feet's forward axes (their pitch, when their roll is held) are averaged over this window
 
 
 def smootherstep(x: np.ndarray) -> np.ndarray:
@@ -151,13 +157,36 @@ def foot_motion(ankles: np.ndarray, foot_up: np.ndarray, soles: np.ndarray, delt
     return move, fweight, turn
 
 
+def contact_up(foot_up: np.ndarray, foot_forward: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Per foot, the up axis square to ``foot_forward`` (the heel–toe line, world, Z up) whose roll about it is
+    held at the pin-weighted mean of the captured up's roll over each stretch where any of the foot's sole points
+    is pinned; the captured up elsewhere. Heel, ball and toe pins fix the foot's pitch and heading but not its
+    roll about that line. foot_up, foot_forward: (T, 2, 3) unit axes; weight: (T, 6) pin weights -> (T, 2, 3)
+    unit up axes (square to ``foot_forward`` where pinned)."""
+    out = np.array(foot_up, dtype=np.float64, copy=True)
+    vertical = np.array([0.0, 0.0, 1.0])
+    for f, cols in enumerate(FOOT_COLUMNS):
+        w = weight[:, list(cols)].max(axis=1)
+        for a, b in runs(w > 0):
+            fwd = foot_forward[a:b, f]
+            ref = vertical - (fwd @ vertical)[:, None] * fwd  # no roll: the vertical, square to the forward axis
+            ref /= np.maximum(np.linalg.norm(ref, axis=-1, keepdims=True), 1e-9)
+            up = foot_up[a:b, f]
+            roll = np.arctan2(np.einsum("ti,ti->t", np.cross(ref, up), fwd), np.einsum("ti,ti->t", ref, up))
+            held = (w[a:b] * roll).sum() / w[a:b].sum()
+            out[a:b, f] = ref * np.cos(held) + np.cross(fwd, ref) * np.sin(held)
+    return out
+
+
 def two_bone_ik(rotmat: np.ndarray, glob: np.ndarray, joints: np.ndarray, leg: tuple[int, int, int],
-                target: np.ndarray, rows: np.ndarray, ankle_global=None) -> None:
+                target: np.ndarray, rows: np.ndarray, ankle_global=None, soft_reach: float = 0.0) -> None:
     """Move the ankle of ``leg`` onto ``target`` at ``rows``, in place on ``rotmat`` (local rotations).
 
     rotmat, glob: (T, 24, 3, 3) local and global rotations; joints: (T, 24, 3) positions; target: (T, 3).
-    Beyond reach the leg straightens towards the target. The ankle's global rotation is kept, or becomes
-    ``ankle_global`` ((len(rows), 3, 3)) when given.
+    Beyond reach the leg straightens towards the target. Within ``soft_reach`` (a share of the leg's length) of
+    full reach, changes of the hip-ankle distance are eased exponentially (near a straight knee a millimetre of
+    length is a large knee swing; the ankle then falls short by millimetres instead of the knee popping). The
+    ankle's global rotation is kept, or becomes ``ankle_global`` ((len(rows), 3, 3)) when given.
     """
     if rows.size == 0:
         return
@@ -167,7 +196,18 @@ def two_bone_ik(rotmat: np.ndarray, glob: np.ndarray, joints: np.ndarray, leg: t
     l1 = np.linalg.norm(u, axis=-1)
     l2 = np.linalg.norm(v, axis=-1)
     d = target[rows] - h
-    dist = np.clip(np.linalg.norm(d, axis=-1), np.abs(l1 - l2) + 1e-4, (l1 + l2) * (1.0 - 1e-4))
+    dist = np.linalg.norm(d, axis=-1)
+    if soft_reach > 0:  # near full reach a small change of length swings the knee far: ease it there
+        reach = (l1 + l2) * (1.0 - 1e-4)
+        soft = soft_reach * (l1 + l2)
+        start = reach - soft
+
+        def eased(x):
+            return np.where(x > start, reach - soft * np.exp(-(x - start) / soft), x)
+
+        d0 = np.linalg.norm(a - h, axis=-1)
+        dist = d0 + eased(dist) - eased(d0)  # the change of length, eased; a leg asked to stay stays
+    dist = np.clip(dist, np.abs(l1 - l2) + 1e-4, (l1 + l2) * (1.0 - 1e-4))
     cos_cur = np.clip(np.sum(u * v, axis=-1) / (l1 * l2), -1.0, 1.0)
     cos_new = np.clip((l1 ** 2 + l2 ** 2 - dist ** 2) / (2.0 * l1 * l2), -1.0, 1.0)
     axis = np.cross(u, v)
@@ -240,8 +280,14 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
     soles = sole_points(joints, G, sole_offsets)
     delta, weight = sole_pins(soles, contact, times_s, config, vertical_weight)
     foot_up = G[:, [7, 8]] @ np.array([0.0, 1.0, 0.0])
-    steady = moving_average(foot_up, 7)
-    steady /= np.linalg.norm(steady, axis=-1, keepdims=True)
+    # the up the feet keep: the roll held over each pinned stretch, the pitch a slow average (the captured ones
+    # jitter, and the ankle 9 cm above the sole sways with them); ``ground`` pins only heights: as captured
+    if config.mode != "ground":
+        forward = moving_average(G[:, [7, 8]] @ np.array([0.0, 0.0, 1.0]), _frames(times_s, FORWARD_S))
+        steady = contact_up(foot_up, forward / np.linalg.norm(forward, axis=-1, keepdims=True), weight)
+    else:
+        steady = moving_average(foot_up, 7)
+        steady /= np.linalg.norm(steady, axis=-1, keepdims=True)
     foot_delta, foot_weight, foot_turn = foot_motion(joints[:, [7, 8]], foot_up, soles, delta, weight, steady)
     # the fit jumps where pins come and go (its weights change fast): average the turn and where the ankles are
     # sent over a few frames (where a foot is planted its target does not jitter, so nothing is blurred there)
@@ -258,5 +304,6 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
         residual = foot_delta[:, f] - foot_weight[:, f:f + 1] * root
         turning = np.abs(foot_turn[:, f] - np.eye(3)).max(axis=(1, 2)) > 1e-9
         rows = np.flatnonzero((np.linalg.norm(residual, axis=-1) > 1e-7) | turning)
-        two_bone_ik(R, G, joints, leg, joints[:, ankle] + residual, rows, foot_turn[rows, f] @ G[rows, ankle])
+        two_bone_ik(R, G, joints, leg, joints[:, ankle] + residual, rows, foot_turn[rows, f] @ G[rows, ankle],
+                    config.soft_reach)
     return R, t

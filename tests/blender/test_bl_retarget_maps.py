@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tcmr_mocap.blender_addon.retarget import bonemap, detect, transfer
+from tcmr_mocap.blender_addon.retarget import bonemap, detect, ground, transfer
 from tcmr_mocap.core import rotations
 
 
@@ -94,6 +94,7 @@ EXPECT = {"hips": "hips", "spine.0": "spine0", "spine.1": "spine1", "neck.0": "n
 for _s in "LR":
     EXPECT.update({f"{p}.{_s}": f"{p}.{_s}" for p in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin",
                                                       "foot", "toe")})
+FINGERS = {f"index{k}.{s}": key for s in "LR" for k, key in ((1, f"finger.{s}"), (2, f"finger_end.{s}"))}
 
 
 @pytest.mark.parametrize("mode", ["synonyms", "hierarchy"])
@@ -101,7 +102,7 @@ def test_structure_detection(mode):
     joints = _joints()
     if mode == "synonyms":  # side markers + wrist/ankle synonyms, unknown words for the rest
         rig = _rig(joints, lambda k: SYNONYMS[k])
-        expect = {slot: SYNONYMS[key] for slot, key in EXPECT.items()}
+        expect = {slot: SYNONYMS[key] for slot, key in {**EXPECT, **FINGERS}.items()}  # one finger, named
     else:  # no usable names at all: geometry + hierarchy
         rig = _rig(joints, lambda k: f"b{[j[0] for j in joints].index(k):02d}")
         keys = [j[0] for j in joints]
@@ -154,7 +155,8 @@ def test_transfer_matches_segments_for_any_rest_rotation():
     tgt = transfer.Skeleton(heads={s: 1.3 * turn @ h for s, h in src.heads.items()},
                             tails={s: 1.3 * turn @ h for s, h in src.tails.items()},
                             rot={s: rotations.quat_wxyz_to_rotmat(rng.normal(size=4)) for s in slots})
-    world, hips, ratio = transfer.target_world(src, motion, tgt)
+    world = transfer.target_world(src, motion, tgt)
+    hips, ratio, _ = ground.root_path(src, motion, tgt, "path", 0.0, 0.0)
     assert ratio == pytest.approx(1.3)
     for slot, nxt in (("upper_arm.L", "forearm.L"), ("forearm.R", "hand.R"), ("thigh.L", "shin.L"),
                       ("shin.R", "foot.R"), ("foot.L", "toe.L")):
@@ -164,5 +166,16 @@ def test_transfer_matches_segments_for_any_rest_rotation():
         want = motion.heads[nxt] - motion.heads[slot]
         cos = np.sum(posed * want, -1) / np.linalg.norm(posed, axis=-1) / np.linalg.norm(want, axis=-1)
         assert np.all(cos > np.cos(np.radians(1e-4))), slot
-    np.testing.assert_allclose(hips[:, :2] - hips[:1, :2], 1.3 * (motion.heads["hips"] - motion.heads["hips"][:1])[:, :2],
-                               atol=1e-9)
+    travel = motion.heads["hips"] - motion.heads["hips"][:1]
+    np.testing.assert_allclose(hips[:, :2] - hips[:1, :2], 1.3 * travel[:, :2], atol=1e-9)
+
+
+@pytest.mark.parametrize("pid", sorted(ALL))
+def test_preset_sides(pid):
+    """Every name a preset gives a left (right) slot carries a left (right) marker: a preset with, say, the
+    Character Creator shins swapped (shin.L: CC_Base_R_Calf) drives the left leg's shin with the right one."""
+    preset = bonemap.load_preset(ALL[pid])
+    for slot, entry in preset["bones"].items():
+        if slot.endswith((".L", ".R")):
+            for name in entry.split("|"):
+                assert detect.side_of(name) == slot[-1], (pid, slot, name)

@@ -8,7 +8,7 @@ import pytest
 from motion_cases import camera_clip, joints, ms, real_sequence, tilt_deg
 
 from core.config import RefineConfig
-from core.motion import floor
+from core.motion import floor, world
 from core.motion.contacts import foot_rest_heights
 from core.rotations import R_BLENDER_FROM_OPENCV
 
@@ -41,18 +41,27 @@ def test_noisy_walk_still_under_one_and_a_half_degrees():
     assert tilt_deg(f.normal_cam, R) < 1.5
 
 
-REAL = ("walk", "run", "jump", "dance_a", "playground", "climb", "boxing")
+# real clips whose floor the stage finds within 2° in every noise draw tried (3); the others are in
+# test_a_floor_degrees_off_is_never_silent, and every clip's numbers are in bench/RESULTS.md
+SURE = ("walk", "run", "jump", "playground", "climb", "boxing")
+DRAWS = (0, 1, 2)
 
 
-@pytest.mark.parametrize("name", REAL)
-def test_floor_on_real_motion(name, real_file):
-    """Real leaning runners, dancers on raised heels, jumps, a climbing frame above the floor, a boxer on the
-    spot: in a camera pitched 15°, rolled 3°, 1.4 m up, with jitter and drift, the floor is within 2° and says
-    how sure it is."""
-    _clean, R, C, res = real_sequence(name)
+def _real_floor(name, seed):
+    _clean, R, C, res = real_sequence(name, seed)
     tr = res.tracks[0]
     f = floor.estimate_floor([floor.FloorInput.from_motion(tr.rest_joints, tr.rotmat, tr.transl_cam, tr.times_s
                                                            if tr.times_s is not None else res.timestamps_s)])
+    return f, R, C
+
+
+@pytest.mark.parametrize("seed", DRAWS)
+@pytest.mark.parametrize("name", SURE)
+def test_floor_on_real_motion(name, seed, real_file):
+    """Real leaning runners, jumps with crouched landings, a climbing frame above the floor, a boxer on the spot:
+    in a camera pitched 15°, rolled 3°, 1.4 m up, with jitter and drift, the floor is within 2° and says how
+    sure it is, in every noise draw."""
+    f, R, C = _real_floor(name, seed)
     tilt = tilt_deg(f.normal_cam, R)
     assert tilt < 2.0
     assert f.camera_height_m == pytest.approx(C[1], abs=0.03 + 7.0 * np.radians(tilt))  # the feet are ~6 m away
@@ -69,21 +78,45 @@ def test_floor_of_a_person_standing_still():
     assert f.spread_m[0] < 0.35  # it did not travel
 
 
-def test_unsure_floors_say_so(real_file):
-    """Feet that hardly ever rest (a dance that slides on the balls) or a person lying most of the time: the
-    floor comes back with a low confidence, which the refine turns into a warning (never a silent tilt)."""
+UNSURE = ("dance_a", "dance_b", "getup")
+
+
+@pytest.mark.parametrize("name", SURE + UNSURE + ("spin",))
+def test_a_floor_degrees_off_is_never_silent(name, real_file):
+    """On every development clip and noise draw the floor is within 2° or comes with a low-confidence warning.
+    The dances (short, on the spot, feet that disagree by centimetres between left and right in the recording)
+    and the person getting up from the floor are degrees off in some draws: they warn in every one."""
     from core.motion.refine import refine_result
 
-    for name in ("dance_b", "getup"):
-        _clean, R, _C, res = real_sequence(name)
+    for seed in DRAWS:
+        _clean, R, _C, res = real_sequence(name, seed)
         _out, report = refine_result(res, RefineConfig(), strict=False)
-        if tilt_deg(report.floor.normal_cam, R) >= 2.0:
-            assert report.floor.confidence == "low"
-            assert any("low confidence" in w for w in report.warnings)
+        low = report.floor.confidence == "low"
+        assert low == any("low confidence" in w for w in report.warnings)
+        assert tilt_deg(report.floor.normal_cam, R) < 2.0 or low, (name, seed)
+        if name in UNSURE:
+            assert low, (name, seed)
+
+
+def test_feet_that_disagree_lower_the_confidence():
+    """A person standing still whose left foot the capture puts 2.5 cm higher than the right (a leg length or a
+    retarget off by that much): the resting soles alone would tilt the floor by degrees; the flat feet's own up
+    disagrees with that plane, and the floor says it is unsure. The same clip with consistent feet is sure."""
+    c, R, _C, _res, (rc, tc) = camera_clip("stand", 15.0, 3.0, noisy=False)
+    inp = _inputs(rc, tc, c["times_s"])[0]
+    sure = floor.estimate_floor([inp], RefineConfig().floor)
+    assert sure.confidence != "low" and tilt_deg(sure.normal_cam, R) < 1.0
+    lifted = inp.soles.copy()
+    lifted[:, [0, 2, 4]] += 0.025 * (R @ np.array([0.0, 1.0, 0.0]))  # the left foot's sole points, up
+    unsure = floor.estimate_floor([floor.FloorInput(lifted, inp.foot_up, inp.torso_up, inp.times_s, inp.pelvis)],
+                                  RefineConfig().floor)
+    assert tilt_deg(unsure.normal_cam, R) > 2.0  # positions alone cannot tell
+    assert unsure.disagreement_deg > 2.0 and unsure.confidence == "low"
+    assert "flat feet stand" in unsure.evidence()
 
 
 def test_level_camera_gives_the_old_fixed_mapping():
-    R, c = floor.world_frame(np.array([0.0, -1.0, 0.0]), -1.5)
+    R, c = world.world_frame(np.array([0.0, -1.0, 0.0]), -1.5)
     np.testing.assert_allclose(R, R_BLENDER_FROM_OPENCV, atol=1e-12)
     np.testing.assert_allclose(c, [0, 0, 1.5])
 
@@ -98,10 +131,11 @@ def test_never_on_the_ground_raises():
 
 def test_motion_world_round_trip():
     c, _R, _C, _res, (rc, tc) = camera_clip("walk", noisy=False)
-    Rw, cw = floor.world_frame(np.array([0.1, -0.95, 0.2]), -1.3)
+    Rw, cw = world.world_frame(np.array([0.1, -0.95, 0.2]), -1.3)
     J0 = ms.REST_JOINTS[0]
-    rw, tw = floor.motion_to_world(rc, tc, J0, Rw, cw)
+    rw, tw = world.motion_to_world(rc, tc, J0, Rw, cw)
     np.testing.assert_allclose(joints(rw, tw), joints(rc, tc) @ Rw.T + cw, atol=1e-9)
-    back = floor.motion_to_camera(rw, tw, J0, Rw, cw)
+    back = world.motion_to_camera(rw, tw, J0, Rw, cw)
     np.testing.assert_allclose(back[0], rc, atol=1e-12)
     np.testing.assert_allclose(back[1], tc, atol=1e-12)
+

@@ -142,6 +142,55 @@ def test_two_bone_ik_reaches_keeps_bones_and_foot_orientation():
     np.testing.assert_allclose(np.linalg.det(R2[:, [1, 4, 7]]), 1.0, atol=1e-9)
 
 
+def test_soft_reach_eases_length_changes_near_a_straight_knee_only():
+    """With ``soft_reach`` a leg asked to keep its ankle keeps it exactly; a nearly straight leg asked 1 cm longer
+    gets less (its knee would swing far: ``eased`` as 1 - exp); a well bent leg still reaches its target."""
+    c = ms.make_clip("sit", seconds=4.0)  # standing, bending to sit, getting up: straight and bent legs
+    R = c["rotmat"].copy()
+    P, G = forward_kinematics(ms.REST_JOINTS, R)
+    rows = np.arange(R.shape[0])
+    stay = R.copy()
+    footlock.two_bone_ik(stay, G, P, footlock.LEGS[0], P[:, 7], rows, soft_reach=0.15)
+    np.testing.assert_allclose(forward_kinematics(ms.REST_JOINTS, stay)[0][:, 7], P[:, 7], atol=1e-6)
+    l1 = np.linalg.norm(P[:, 4] - P[:, 1], axis=-1)
+    l2 = np.linalg.norm(P[:, 7] - P[:, 4], axis=-1)
+    length = np.linalg.norm(P[:, 7] - P[:, 1], axis=-1)
+    along = (P[:, 7] - P[:, 1]) / length[:, None]
+    longer = P[:, 7] + 0.01 * along  # 1 cm further from the hip
+    eased = R.copy()
+    footlock.two_bone_ik(eased, G, P, footlock.LEGS[0], longer, rows, soft_reach=0.15)
+    got = np.linalg.norm(forward_kinematics(ms.REST_JOINTS, eased)[0][:, 7] - P[:, 1], axis=-1) - length
+    straight = length > 0.97 * (l1 + l2)
+    bent = length + 0.01 < (1.0 - 0.15) * (l1 + l2)  # below the eased zone
+    assert straight.any() and bent.any()
+    assert np.all(got[straight] < 0.007) and np.all(got[straight] > 0.0)  # some of the centimetre, not all
+    np.testing.assert_allclose(got[bent], 0.01, atol=1e-4)  # far from straight: the whole centimetre
+
+
+def test_contact_up_holds_the_roll_and_keeps_the_pitch():
+    """Over a pinned stretch the foot's up keeps the captured pitch (square to the forward axis) and rolls by the
+    pin-weighted mean of the captured roll; outside it is the captured up. Oracle: ups built by turning the
+    roll-free up about the forward axis (core.rotations), the expected one by the mean angle."""
+    from core.rotations import axis_angle_to_rotmat
+
+    rng = np.random.default_rng(3)
+    T = 40
+    pitch = np.radians(np.linspace(-10.0, 25.0, T))  # the heel rising
+    forward = np.stack([np.zeros(T), np.cos(pitch), np.sin(pitch)], axis=1)  # world, Z up, walking along +Y
+    flat_up = np.stack([np.zeros(T), -np.sin(pitch), np.cos(pitch)], axis=1)  # square to it, no roll
+    roll = np.radians(rng.normal(4.0, 2.0, T))
+    up = np.einsum("tij,tj->ti", axis_angle_to_rotmat(forward * roll[:, None]), flat_up)
+    weight = np.zeros((T, 6))
+    weight[10:30, [0, 2, 4]] = np.linspace(0.2, 1.0, 20)[:, None]  # the left foot pinned in frames 10..29
+    out = footlock.contact_up(np.stack([up, up], axis=1), np.stack([forward, forward], axis=1), weight)
+    w = weight[10:30, 0]
+    held = (w * roll[10:30]).sum() / w.sum()
+    want = np.einsum("tij,tj->ti", axis_angle_to_rotmat(forward[10:30] * held), flat_up[10:30])
+    np.testing.assert_allclose(out[10:30, 0], want, atol=1e-9)
+    np.testing.assert_allclose(out[:10, 0], up[:10], atol=0)
+    np.testing.assert_allclose(out[:, 1], up, atol=0)  # the right foot is not pinned
+
+
 def test_a_straight_leg_bends_its_knee_forwards():
     """A perfectly straight leg has no plane to bend in: the knee must bend forwards (the way knees bend), never
     backwards, when the ankle is pulled towards the hip."""
@@ -168,9 +217,10 @@ def test_never_and_ground_modes():
     lifted = t + [0, 0, 0.03]  # floating 3 cm
     R3, t3 = footlock.lock_feet(R, lifted, ms.REST_JOINTS, clip["times_s"], contact, off,
                                 FootLockConfig(mode="ground"))
-    P, G = forward_kinematics(ms.REST_JOINTS, R3)
-    S = soles.sole_points(P + t3[:, None], G, off)
-    assert np.abs(S[..., 2][contact]).mean() < 0.01  # back on the floor
+    def height(rot, tra):  # mean distance of the resting soles from the floor
+        P, G = forward_kinematics(ms.REST_JOINTS, rot)
+        return np.abs(soles.sole_points(P + tra[:, None], G, off)[..., 2][contact]).mean()
+    assert height(R3, t3) < 0.5 * height(R, lifted)  # at least half way back on the floor (straight legs reach little)
     feet0 = joints(R, lifted)[:, FOOT]
     feet = joints(R3, t3)[:, FOOT]
     # ground does not pin: the horizontal slide stays
