@@ -190,6 +190,20 @@ def test_parse_requirement_file_errors_name_the_line(tmp_path):
         pins.parse_requirement_file(tmp_path / "missing.txt", "runtime")
 
 
+@pytest.mark.parametrize("how", ["path", "host"])
+def test_the_script_finds_its_package_from_any_folder(tmp_path, how):
+    """Run by path from another folder (what Install Dependencies does), or by a host that does not put the
+    script's folder on sys.path (``blender -b --python install_deps.py -- ARGS``, here runpy): either way the
+    package beside it is found."""
+    script = str(REPO / "install_deps.py")
+    command = ([sys.executable, script, "--help"] if how == "path" else
+               [sys.executable, "-c", "import runpy, sys; sys.argv = ['install_deps.py', '--help']; "
+                f"runpy.run_path({script!r}, run_name='__main__')"])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("usage: install_deps.py"), done.stderr
+
+
 def test_install_deps_imports_only_the_standard_library():
     modules = set()
     for path in SETUP_FILES:
