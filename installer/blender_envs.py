@@ -35,7 +35,7 @@ def plan_blender_test_env() -> EnvPlan:
 
 def setup_blender_test_envs(args, reporter: Reporter, offline: bool) -> list[Path]:
     """``--dev``: a light environment (numpy, bpy, pytest) for each tested Blender whose Python is not the
-    one running us, built by running this script with that Python. Returns the links made."""
+    one running us, built by running install_deps.py with that Python. Returns the links made."""
     current = sys.version_info[:2]
     overrides = {}
     for item in args.blender_python or []:

@@ -16,11 +16,11 @@ from typing import Optional
 from .markers import evaluate_marker, marker_environment
 from .report import SetupError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent  # where install_deps.py and the requirement files are
 SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # every pin in requirements.txt has releases for these
 
 
-REQUIREMENT_FILES = {  # group -> file beside this script (pip's format: `name==version ; marker  # why`)
+REQUIREMENT_FILES = {  # group -> file beside install_deps.py (pip's format: `name==version ; marker  # why`)
     "runtime": "requirements.txt",
     "test": "requirements-test.txt",
     "ray": "requirements-ray.txt",
