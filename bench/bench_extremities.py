@@ -32,7 +32,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 import realdata  # noqa: E402
 
 from core.config import ExtremitiesConfig  # noqa: E402
-from core.crop import crop_person  # noqa: E402
+from core.capture.crop import crop_person  # noqa: E402
 from core.extremities.capture import best_hand, face_confidence, score_hands, wrist_agreement  # noqa: E402
 from core.extremities.crops import frame_to_crop  # noqa: E402
 from core.extremities.landmarkers import FaceStream, HandStream  # noqa: E402

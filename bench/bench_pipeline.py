@@ -37,8 +37,8 @@ def main() -> int:
     import synthetic
     from core.config import CaptureConfig, SmoothingConfig
     from core.pipeline import run
-    from core.tracking import PersonDetector, PersonTracker
-    from core.video import VideoReader
+    from core.capture.tracking import PersonDetector, PersonTracker
+    from core.capture.video import VideoReader
 
     work = Path(tempfile.mkdtemp(prefix="tcmr_bench_"))
     models = Path(args.models) if args.models else synthetic.write_models_dir(work / "models")

@@ -12,7 +12,7 @@ Prints markdown tables for bench/RESULTS.md, with the machine and its load (``os
   (``bench/official_scheme.py``: torchvision ResNet-50 NCHW fp32, one 16-frame window per frame through
   ``torch.nn.GRU``, SMPL for every window). Alternating rounds in one process; the ratio is per round, the
   median is reported. Outputs are compared (max error relative to each output's largest value). Each case
-  runs with its allocator setting (``core.allocator``): the official scheme with glibc's defaults, as a plain
+  runs with its allocator setting (``core.runtime.allocator``): the official scheme with glibc's defaults, as a plain
   process runs it, ours with freed memory kept, as ``core``'s loaders set it; rows of the official scheme
   with freed memory kept, and of ours with glibc's defaults, give the like-for-like ratios.
   On the CPU it ends with an arithmetic bound: the stage's FLOPs (``model_flops_per_frame``) over the fastest
@@ -84,7 +84,7 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     import torch
 
     import core
-    from core.allocator import keep_freed_memory
+    from core.runtime.allocator import keep_freed_memory
     from core.tcmr import spin_backbone_state_dict_from_file, tcmr_state_dict_from_file
     from official_scheme import load_official, run_official
 
@@ -94,7 +94,7 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
     tcmr = core.load_tcmr(models / "tcmr_demo_model.pth.tar", device=device)
     backbone = core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device)
     fast_backbone = None
-    from core.speed import cpu_has_fast_bf16
+    from core.runtime.device import cpu_has_fast_bf16
 
     if device.startswith("cuda") or cpu_has_fast_bf16():
         fast_backbone = core.load_backbone(models / "spin_model_checkpoint.pth.tar", device=device,
@@ -113,11 +113,11 @@ def bench_model(models: Path, frames: int, rounds: int, device: str) -> list[str
                                          with_verts=with_smpl)
         return go
 
-    # every case runs with its allocator setting (core.allocator): the official scheme as a plain process runs
+    # every case runs with its allocator setting (core.runtime.allocator): the official scheme as a plain process runs
     # it (glibc's defaults: large blocks mmapped and unmapped when freed), ours as core's loaders set it (freed
     # memory kept); the "freed memory kept" official rows give the like-for-like ratio
     official_name = "official scheme (torchvision ResNet-50 NCHW fp32 + nn.GRU per window + SMPL verts)"
-    official_kept = "official scheme, freed memory kept (core.allocator, as ours)"
+    official_kept = "official scheme, freed memory kept (core.runtime.allocator, as ours)"
     ours_exact = "ours, exact (fp32; default capture: no verts)"
     features_official_kept = "— ResNet-50 alone: official, freed memory kept"
     features_ours = "— ResNet-50 alone: ours, fused plan (batches of 32, CPU lanes)"
@@ -263,7 +263,7 @@ def machine_peak_gflops(repeats: int = 5) -> tuple[float, str]:
     import torch.nn.functional as F
     from bench_network import best_of
 
-    from core import lanes
+    from core.runtime import lanes
     from core.tcmr.backbone import _has_mkldnn_pointwise
     from core.tcmr.temporal import _onednn_linear_ok
 
@@ -388,11 +388,11 @@ def bench_capture(models: Path, n: int, sizes, people_list, device: str, work: P
     import torch
 
     from core.config import FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, CaptureConfig, SpeedConfig
-    from core.crop import crop_person
+    from core.capture.crop import crop_person
     from core.pipeline import load_models, run
-    from core.speed import fast_precision
-    from core.tracking import PersonDetector, bbox_xyxy_to_cxcys
-    from core.video import VideoReader
+    from core.runtime.device import fast_precision
+    from core.capture.tracking import PersonDetector, bbox_xyxy_to_cxcys
+    from core.capture.video import VideoReader
 
     lines = [f"whole capture, {n}-frame synthetic clips{' (textured, panning)' if textured else ''}, device {device}, "
              f"decode thread {'on' if overlap else 'off'}; "

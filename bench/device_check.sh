@@ -34,7 +34,7 @@ fi
 } 2>&1 | tee "$OUT/machine.txt"
 status=0
 if [[ $steps == *" tests "* ]]; then
-  "$py" -m pytest -q -p no:cacheprovider -rs tests/core/test_cuda.py tests/core/test_float32_exact.py \
+  "$py" -m pytest -q -p no:cacheprovider -rs tests/core/test_cuda.py tests/core/test_tcmr_float32.py \
     "tests/core/test_network.py::test_cuda_matches_cpu" 2>&1 | tee "$OUT/tests.txt" || status=1
 fi
 if [[ $steps == *" model "* ]]; then

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from ..core import assets, smpl
+from ..core import smpl
+from ..core.assets.table import MODEL_FILES, find_smpl_file, missing_message, resolve_models_dir
 from ..core.errors import MissingModelFileError
 from .formats import SceneMotion
 
@@ -20,19 +21,19 @@ _ARRAYS_CACHE: dict[tuple[str, float], dict] = {}
 
 def smpl_file(models_dir=None) -> Optional[Path]:
     """The SMPL model file in the models directory (explicit > $TCMR_MOCAP_MODELS > <repo>/models), or None."""
-    return assets.find_smpl_file(assets.resolve_models_dir(models_dir or None))
+    return find_smpl_file(resolve_models_dir(models_dir or None))
 
 
 def export_hint(models_dir=None) -> str:
-    folder = assets.resolve_models_dir(models_dir or None)
-    return (f"python -m core export-smpl --models {folder} -o {folder / assets.MODEL_FILES['smpl'].file_name}"
+    folder = resolve_models_dir(models_dir or None)
+    return (f"python -m core export-smpl --models {folder} -o {folder / MODEL_FILES['smpl'].file_name}"
             " (writes the copy inside the TCMR checkpoint)")
 
 
 def no_body_message(models_dir=None) -> str:
     """One line: why there is no skeleton and how to get the SMPL body."""
-    folder = assets.resolve_models_dir(models_dir or None)
-    return (f"this file has no SMPL rest skeleton and {assets.missing_message('smpl', folder)}; "
+    folder = resolve_models_dir(models_dir or None)
+    return (f"this file has no SMPL rest skeleton and {missing_message('smpl', folder)}; "
             f"or run: {export_hint(models_dir)}")
 
 

@@ -1,6 +1,6 @@
 """The footage behind the capture camera, frame for frame the images the capture saw.
 
-A capture's keys sit on video frames as the core counts them (sequential decoding, ``core.video``): scene frame
+A capture's keys sit on video frames as the core counts them (sequential decoding, ``core.capture.video``): scene frame
 ``k`` holds video frame ``k - 1``. Blender opens a movie with its own FFmpeg reader, which numbers frames on the
 stream's frame rate; for phone clips with a variable frame rate or an odd time base that numbering differs (a
 29.83 fps clip read as 60 fps with twice the frames), and the footage would drift off the body. So:
@@ -9,7 +9,7 @@ stream's frame rate; for phone clips with a variable frame rate or an odd time b
   frame rate, and the capture's frame times on that rate's grid (to 0.1 ms): then Blender's frame ``k`` is the
   core's frame ``k - 1``, with no copy of the footage;
 - otherwise the core writes the frames it decodes as an image sequence (``python -m core footage``, numbered by
-  video frame, see ``core/footage.py``), and the camera shows that: exact by construction, in the viewport and
+  video frame, see ``core/capture/footage.py``), and the camera shows that: exact by construction, in the viewport and
   in renders, whatever the container says. It is written once per video and frame range (into
   ``BuildOptions.footage_dir``: beside the ``.blend`` for the headless command, else ``tcmr_footage`` beside a
   saved ``.blend``, else the user cache) and reused while the video is unchanged;
@@ -31,7 +31,7 @@ from typing import Optional
 import bpy
 import numpy as np
 
-from ..core import footage as core_footage
+from ..core.capture import footage as core_footage
 from ..core.errors import MocapError
 from . import camera
 

@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from ..core import rotations
-from ..core.camera import cam_to_transl, estimate_focal_length_px, image_size_from_orig_cam
+from ..core.capture.camera import cam_to_transl, estimate_focal_length_px, image_size_from_orig_cam
 from ..core.config import CameraConfig
 from ..core.errors import InvalidMotionFileError
 from ..core.result import MotionResult

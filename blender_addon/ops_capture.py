@@ -11,7 +11,7 @@ from bpy.props import StringProperty
 from bpy.types import Operator
 
 from ..core.errors import MocapError
-from . import preferences, refine_props, runtime, scene_builder
+from . import preferences, refine_props, refine_store, runtime, scene_builder
 from .capture import CaptureSession
 from .job import ProgressPrinter
 from .modal import ModalJobMixin
@@ -25,7 +25,7 @@ def capture_options(context, models_dir: str = "", detections: str = "") -> runt
         models_dir=models_dir or preferences.models_dir(context),
         device=preferences.device(context),
         track="all" if s.person == "ALL" else str(s.track_id),
-        refine=refine_props.refine_config(context.scene.tcmr_refine),
+        refine=refine_store.refine_config(context.scene.tcmr_refine),
         frame_start=s.frame_start if s.use_frame_range else None,
         frame_end=s.frame_end if s.use_frame_range else None,
         target_fps=s.target_fps if s.use_target_fps else None,

@@ -69,10 +69,10 @@ class TCMR_OT_export_smpl(_JobOperator, Operator):
 
     def command(self, context):
         status = preferences.readiness(context)
-        from ..core import assets
+        from ..core.assets.table import MODEL_FILES
 
         return runtime.export_smpl_command(status.python, preferences.models_dir(context),
-                                           status.models_dir / assets.MODEL_FILES["smpl"].file_name)
+                                           status.models_dir / MODEL_FILES["smpl"].file_name)
 
     @classmethod
     def poll(cls, context):

@@ -11,7 +11,7 @@ import bpy
 from bpy.types import Operator
 
 from ..core.errors import MocapError
-from . import formats, refine_props, refine_store, scene_builder
+from . import formats, refine_store, scene_builder
 
 
 def target_collection(context):
@@ -40,7 +40,7 @@ def refine_collection(context, collection, settings) -> scene_builder.BuildResul
     raw = refine_store.stored(collection)
     if raw is None:
         raise MocapError(f"'{collection.name}' holds no raw capture to refine (import or capture it again)")
-    refined = refine_store.refine(raw, refine_props.refine_config(settings))
+    refined = refine_store.refine(raw, refine_store.refine_config(settings))
     motion = formats.from_motion_result(refined)
     options = scene_builder.BuildOptions(
         create_mesh=any(o.type == "MESH" and "· body" in o.name for o in collection.all_objects),

@@ -1,14 +1,13 @@
 """Refine options in the panel (per scene, saved with the .blend). Defaults come from core/config.py.
 
 The one set of refine options: a capture passes them to the core (which refines once), *Refine Again* and
-*Live Update* refine the stored raw output with them.
+*Live Update* refine the stored raw output with them (``refine_store.refine_config`` makes them the core's
+``RefineConfig``).
 
 With *Live Update* on, changing an option re-refines the selected result from its stored raw output a moment
 later (changes within 0.3 s are combined into one rebuild)."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
@@ -88,20 +87,9 @@ class TCMR_RefineSettings(PropertyGroup):
                               description="Re-refine the selected result as soon as an option changes")
 
 
-def refine_config(settings) -> RefineConfig:
-    """The panel's options as a RefineConfig."""
-    window = int(settings.window) | 1
-    one_euro = dataclasses.replace(_DS, min_cutoff_hz=settings.min_cutoff, beta=settings.beta,
-                                   translation_min_cutoff_hz=settings.translation_min_cutoff)
-    return dataclasses.replace(_D, smoothing=settings.smoothing, one_euro=one_euro, average_window=window,
-                               fps=float(settings.fps) if settings.use_fps else None,
-                               foot_lock=dataclasses.replace(_DL, mode=settings.foot_lock),
-                               floor=dataclasses.replace(_DF, upright=settings.upright))
-
-
 def display_options(context) -> dict:
     """What a capture's import takes from the refine panel besides the refine itself (which the core does, with
-    ``refine_config``): scene_builder.BuildOptions keywords."""
+    ``refine_store.refine_config``): scene_builder.BuildOptions keywords."""
     s = context.scene.tcmr_refine
     return {"show_ground": s.show_ground, "show_contacts": s.show_contacts}
 

@@ -15,22 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..core import assets
+from ..core.assets.table import (MODEL_FILES, find_model_file, find_smpl_file, missing_message, models_dir_problem,
+                                 resolve_models_dir)
+from ..installer import envs, pins
 
 EXTENSION_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = EXTENSION_ROOT / "install_deps.py"
 REPO_ENV_DIR = EXTENSION_ROOT / ".venv"
 
 
-def _install_deps():
-    """The stdlib-only ``install_deps.py`` beside us (the one list of requirements), imported lazily."""
-    from .. import install_deps
-
-    return install_deps
-
-
 def env_python(env_dir) -> Path:
-    return _install_deps().env_python(Path(env_dir))
+    return envs.env_python(Path(env_dir))
 
 
 def resolve_python(configured: str = "", env_dirs: Sequence = ()) -> Optional[Path]:
@@ -42,14 +37,14 @@ def resolve_python(configured: str = "", env_dirs: Sequence = ()) -> Optional[Pa
         return Path(os.path.expanduser(configured))
     for env_dir in (REPO_ENV_DIR, *env_dirs):
         python = env_python(env_dir)
-        if python.is_file() and _install_deps().env_state(Path(env_dir)) != "building":
+        if python.is_file() and envs.env_state(Path(env_dir)) != "building":
             return python
     return None
 
 
 def runtime_modules() -> list[str]:
-    """Modules the core needs at run time (from requirements.txt, through install_deps)."""
-    return list(dict.fromkeys(r.module for r in _install_deps().load_requirements() if r.group == "runtime"))
+    """Modules the core needs at run time (from requirements.txt, read by install_deps.py's ``installer.pins``)."""
+    return list(dict.fromkeys(r.module for r in pins.load_requirements() if r.group == "runtime"))
 
 
 _PROBE = ("import importlib.util, json, sys; "
@@ -93,8 +88,8 @@ def forget_probes() -> None:
 
 def check_readiness(python: Optional[Path], models_dir: str = "") -> Readiness:
     """Is the runtime there, with its packages and the required model files?"""
-    folder = assets.resolve_models_dir(models_dir or None)
-    status = Readiness(python=python, models_dir=folder, smpl_file=assets.find_smpl_file(folder))
+    folder = resolve_models_dir(models_dir or None)
+    status = Readiness(python=python, models_dir=folder, smpl_file=find_smpl_file(folder))
     if python is None:
         status.problems.append("no runtime environment: click Install Dependencies in the add-on preferences "
                                "(or run `python3 install_deps.py`)")
@@ -105,13 +100,13 @@ def check_readiness(python: Optional[Path], models_dir: str = "") -> Readiness:
         if missing:
             status.problems.append(f"dependencies missing in {python}: {', '.join(missing)} "
                                    "(click Install Dependencies in the add-on preferences)")
-    folder_problem = assets.models_dir_problem(folder)
+    folder_problem = models_dir_problem(folder)
     if folder_problem is not None:  # one line for the folder, not one per file in it
         status.problems.append(folder_problem)
         return status
-    for role, spec in assets.MODEL_FILES.items():
-        if spec.required and assets.find_model_file(role, folder) is None:
-            status.problems.append(assets.missing_message(role, folder))
+    for role, spec in MODEL_FILES.items():
+        if spec.required and find_model_file(role, folder) is None:
+            status.problems.append(missing_message(role, folder))
     return status
 
 

@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_tcmr": ("tcmr.checkpoint", "load_tcmr"),
     "load_backbone": ("tcmr.checkpoint", "load_backbone"),
-    "crop_person": ("crop", "crop_person"),
-    "crop_cam_to_orig": ("camera", "crop_cam_to_orig"),
+    "crop_person": ("capture.crop", "crop_person"),
+    "crop_cam_to_orig": ("capture.camera", "crop_cam_to_orig"),
     "MotionResult": ("result", "MotionResult"),
     "TrackMotion": ("result", "TrackMotion"),
     "CaptureConfig": ("config", "CaptureConfig"),

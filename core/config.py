@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 Windowing = Literal["ours", "official"]
-Device = Literal["auto", "cpu", "cuda", "mps"]  # core.device.DEVICE_CHOICES
+Device = Literal["auto", "cpu", "cuda", "mps"]  # core.runtime.device.DEVICE_CHOICES
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class SpeedConfig:
     stream_features: bool = True  # compute each row's features in pass 1, while its frame is decoded for
     # detection (pass 2 then decodes only frames of filled-in rows); same crops, same numbers
     lanes: Optional[int] = None  # CPU: split each detector / ResNet-50 batch over this many threads at once
-    # (core.lanes; None = TCMR_LANES or 2, 1 = off); the numbers do not change
+    # (core.runtime.lanes; None = TCMR_LANES or 2, 1 = off); the numbers do not change
 
 
 # what --fast sets (explicit --precision / --detect-every / --detector-size override it)
@@ -197,7 +197,7 @@ class CaptureConfig:
     save_vertices: bool = False  # store per-frame SMPL vertices/joints49 in the result (large)
     feature_batch: int = 32  # crops per ResNet-50 call
     decode_chunk: int = 64  # frames decoded and processed together (memory does not grow with video length)
-    detections_path: Optional[str] = None  # person boxes from a .json/.npz file instead of YOLO (see core.tracking)
+    detections_path: Optional[str] = None  # person boxes from a .json/.npz file instead of YOLO (core.capture.tracking)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     crop: CropConfig = field(default_factory=CropConfig)
     window: WindowConfig = field(default_factory=WindowConfig)

@@ -4,17 +4,17 @@ Two streaming passes over the video (memory stays flat with video length; only p
 
 1. **detect** — decode the chosen frames in chunks, YOLO person boxes, ByteTrack/BoT-SORT -> boxes per track
    (no pixels kept). Then the tracks are cleaned: short gaps filled by interpolation, long gaps split, short
-   tracks dropped (:func:`core.tracking.build_tracks`). With ``detections_path`` the boxes come from a file.
+   tracks dropped (:func:`core.capture.tracking.build_tracks`). With ``detections_path`` the boxes come from a file.
 2. **features** — decode again only the frames the surviving tracks need, crop every person, ResNet-50 ->
-   (N, 2048) per track (:mod:`core.features`).
+   (N, 2048) per track (:mod:`core.capture.features`).
 
 Why two passes rather than buffering frames around detection gaps: a gap's boxes are only known once the person
 reappears (up to ``max_gap_frames`` later), and a track's fate (kept or dropped as too short) only at its end;
 a second decode costs far less than running ResNet-50 on crops of tracks that are later dropped.
 
 Then per track: **regress** — TCMR over the whole track (``predict_sequence``), camera conversion
-(:mod:`core.camera`); **extremities** (``--hands``/``--face``, when their model files are there) — fingers and face
-on crops around the body's own hands and head (:mod:`core.extremities`, a third decode of the tracks' frames); then
+(:mod:`core.capture.camera`); **extremities** (``--hands``/``--face``, when their model files are there) — fingers and
+face on crops around the body's own hands and head (:mod:`core.extremities`, a third decode of the tracks' frames); then
 **refine** over all tracks (:mod:`core.motion`: smoothing, floor, foot lock; fingers/face gaps and smoothing).
 
 ``progress(stage, fraction, message)``: stage in "open", "detect", "features", "regress", "extremities"; fraction is the
@@ -32,7 +32,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import __version__
-from .camera import cam_to_transl, crop_cam_to_orig, estimate_focal_length_px
+from .assets.table import find_smpl_file, how_to_get, model_path, resolve_models_dir
+from .capture.camera import cam_to_transl, crop_cam_to_orig, estimate_focal_length_px
+from .capture.video import VideoReader, check_frame_range, full_timestamps
 from .config import CaptureConfig
 from .errors import (
     CancelledError,
@@ -42,7 +44,6 @@ from .errors import (
     VideoTooShortError,
 )
 from .result import MotionResult, TrackMotion
-from .video import VideoReader, check_frame_range, full_timestamps
 
 # overall progress span of each stage; the CLI reports "save" from 0.97 to 1
 STAGE_SPANS = {"open": (0.0, 0.02), "detect": (0.02, 0.40), "features": (0.40, 0.85), "regress": (0.85, 0.97)}
@@ -84,8 +85,6 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
 
     ``models``: networks loaded once by :func:`load_models` and reused for many clips (batch workers); by
     default they are loaded for this run."""
-    from . import assets
-
     report = _Reporter(progress, cancel)
     report("open", 0.0, f"opening {video_path}")
     # cheap checks first (no torch import yet), so bad input fails in a fraction of a second: the options,
@@ -97,13 +96,13 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     _check_enough_frames(reader, config)  # a clip too short is refused before seconds of model loading
     detections = detector_file = None
     if config.detections_path:
-        from .tracking import load_detections
+        from .capture.tracking import load_detections
 
         detections = load_detections(config.detections_path)
-    models_dir = assets.resolve_models_dir(config.models_dir)
-    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
+    models_dir = resolve_models_dir(config.models_dir)
+    tcmr_file, spin_file = model_path("tcmr", models_dir), model_path("spin", models_dir)
     if not config.detections_path:
-        detector_file = assets.model_path("detector", models_dir)
+        detector_file = model_path("detector", models_dir)
     from .extremities.capture import resolve_parts
 
     parts = resolve_parts(config.extremities, models_dir)  # (--hands without its file: an error before any work)
@@ -119,7 +118,7 @@ def run(video_path: str, config: CaptureConfig = CaptureConfig(), progress: Opti
     detector = models.detector if detector_file is not None else None
     report("open", 1.0, "models loaded")
 
-    from .features import StreamedFeatures, extract_track_features
+    from .capture.features import StreamedFeatures, extract_track_features
 
     streamed = None
     if config.speed.stream_features and wanted_track is None:  # (one chosen track: the others' rows would be waste)
@@ -222,19 +221,26 @@ class Models:
     device: object  # torch.device
     tcmr: object  # core.load_tcmr module
     backbone: object  # core.load_backbone module
-    detector: object = None  # core.tracking.PersonDetector, loaded on first need
+    detector: object = None  # core.capture.tracking.PersonDetector, loaded on first need
+
+
+def capture_warnings(result) -> list:
+    """What a finished capture warns about: its hands/face stage (e.g. no hand model file) and refine (e.g. no
+    floor found: the motion keeps the camera frame)."""
+    meta = getattr(result, "meta", None) or {}
+    return [str(w) for part in ("extremities", "refine") for w in (meta.get(part) or {}).get("warnings", [])]
 
 
 def load_models(config: CaptureConfig = CaptureConfig(), detector: bool = True) -> Models:
     """Load TCMR, ResNet-50 and (``detector``) YOLO from ``config.models_dir`` onto ``config.device``."""
-    from . import assets
-    from .tcmr.checkpoint import load_backbone, load_tcmr, resolve_device
+    from .runtime.device import resolve_device
+    from .tcmr.checkpoint import load_backbone, load_tcmr
 
-    models_dir = assets.resolve_models_dir(config.models_dir)
-    tcmr_file, spin_file = assets.model_path("tcmr", models_dir), assets.model_path("spin", models_dir)
-    detector_file = assets.model_path("detector", models_dir) if detector else None
+    models_dir = resolve_models_dir(config.models_dir)
+    tcmr_file, spin_file = model_path("tcmr", models_dir), model_path("spin", models_dir)
+    detector_file = model_path("detector", models_dir) if detector else None
     device = resolve_device(config.device)
-    smpl_file = config.smpl_path or assets.find_smpl_file(models_dir)
+    smpl_file = config.smpl_path or find_smpl_file(models_dir)
     models = Models(device=device, tcmr=_load("tcmr", load_tcmr, tcmr_file, device=device, smpl=smpl_file),
                     backbone=_load("spin", load_backbone, spin_file, device=device, **_lanes_kwargs(config),
                                    **backbone_precision_kwargs(config.speed.precision, device)))
@@ -252,7 +258,7 @@ def backbone_precision_kwargs(precision: str, device) -> dict:
         return {}
     import torch
 
-    from .speed import cpu_has_fast_bf16
+    from .runtime.device import cpu_has_fast_bf16
 
     if precision == "bf16":
         if device.type == "cpu" and not cpu_has_fast_bf16():
@@ -268,7 +274,7 @@ def backbone_precision_kwargs(precision: str, device) -> dict:
 
 
 def _load_detector(detector_file, device, config: CaptureConfig):
-    from .tracking import PersonDetector
+    from .capture.tracking import PersonDetector
 
     tc = config.tracker
     return _load("detector", PersonDetector, detector_file, device.type, tc.image_size, tc.detection_confidence,
@@ -276,20 +282,18 @@ def _load_detector(detector_file, device, config: CaptureConfig):
 
 
 def _lanes_kwargs(config: CaptureConfig) -> dict:
-    """``lanes=`` for the loaders when the capture sets it (else their default, core.lanes.default_lanes())."""
+    """``lanes=`` for the loaders when the capture sets it (else their default, core.runtime.lanes.default_lanes())."""
     return {} if config.speed.lanes is None else {"lanes": int(config.speed.lanes)}
 
 
 def _load(role: str, loader, *args, **kwargs):
     """loader(*args, **kwargs); a wrong model file's error also says where the right one comes from."""
-    from . import assets
-
     try:
         return loader(*args, **kwargs)
     except InvalidModelFileError as err:
         message = str(err)
         if "models/README.md" not in message and "install_deps" not in message:
-            message = f"{message.rstrip('.')}; get the right file: {assets.how_to_get(role)}"
+            message = f"{message.rstrip('.')}; get the right file: {how_to_get(role)}"
         raise InvalidModelFileError(message) from err
 
 
@@ -306,11 +310,11 @@ def _detect_and_track(reader: VideoReader, config: CaptureConfig, detector, dete
                       streamed=None):
     """Pass 1. -> (frame_ids (P,) of the processed frames, their times (P,), cleaned tracks).
 
-    ``streamed`` (a :class:`core.features.StreamedFeatures`): also crop every box the tracker records, while
+    ``streamed`` (a :class:`core.capture.features.StreamedFeatures`): also crop every box the tracker records, while
     its frame is decoded, and compute its features (only when pass 1 decodes pixels and tracks per frame)."""
-    from .features import chunk_frames_for, maybe_prefetch
-    from .tracking import PersonTracker, build_tracks
-    from .video import swap_red_blue
+    from .capture.features import chunk_frames_for, maybe_prefetch
+    from .capture.tracking import PersonTracker, build_tracks
+    from .capture.video import swap_red_blue
 
     tc = config.tracker
     per_frame = detector is not None or detections.track_ids is None

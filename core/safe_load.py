@@ -1,6 +1,10 @@
-"""Loading pickled model files without letting them run code.
+"""Pickles from files we did not write: scanning them without running them, and loading them with allow-lists.
 
-Two entry points, both refuse every global that is not on a short allow-list:
+Scanning (``pickletools`` only, nothing is imported or executed): :func:`pickle_globals_in_zip` lists the
+globals a torch zip's pickles name and :func:`unsafe_pickle_globals` picks those that run commands or code (for the
+detector, the one file ultralytics unpickles in full: ``core.assets.checks`` refuses it first).
+
+Loading: two entry points, both refuse every global that is not on a short allow-list:
 
 - :func:`load_smpl_pickle` reads the official ``SMPL_*.pkl`` (a latin-1 Python 2 pickle holding numpy arrays,
   ``chumpy`` objects and a ``scipy.sparse`` ``J_regressor``) *without* chumpy or scipy: chumpy objects become
@@ -23,11 +27,87 @@ import importlib
 import io
 import os
 import pickle
+import pickletools
+import zipfile
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from .errors import InvalidModelFileError, MissingModelFileError
+
+# ---------------------------------------------------------------------------------------- scanning
+# Globals no model file needs and that run commands or code when a pickle calls them. The detector is the one
+# file ultralytics unpickles in full, so its pickle is scanned for these first (:func:`unsafe_pickle_globals`).
+_UNSAFE_MODULES = ("os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy", "pty",
+                   "ctypes", "pickle", "marshal", "code", "codeop", "webbrowser", "multiprocessing", "tempfile")
+_UNSAFE_BUILTINS = ("eval", "exec", "compile", "__import__", "open", "breakpoint", "input", "globals", "locals",
+                    "vars", "setattr", "delattr")
+UNRESOLVED_GLOBAL = ("?", "?")  # a STACK_GLOBAL whose names the scan could not follow
+
+
+def pickle_globals_in_zip(path) -> Optional[set[tuple[str, str]]]:
+    """(module, name) pairs referenced by the ``data.pkl`` of a torch zip checkpoint, or None if not one.
+    Every pickle in the zip is scanned (whichever one a loader reads, its globals are in the set).
+
+    Uses ``pickletools`` only: nothing in the file is imported or executed.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            if not any(n.endswith("data.pkl") for n in names):
+                return None
+            found: set[tuple[str, str]] = set()
+            for name in names:
+                if name.endswith(".pkl"):
+                    found |= _pickle_globals(zf.read(name))
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return None
+    return found
+
+
+def unsafe_pickle_globals(globals_) -> list[str]:
+    """The ``module.name`` of each global in ``globals_`` (from :func:`pickle_globals_in_zip`) that can run a
+    command or code (os/posix/nt/subprocess/..., builtins.eval/exec/...), or one the scan could not resolve."""
+    bad = set()
+    for module, name in globals_:
+        top = module.split(".")[0]
+        if (module, name) == UNRESOLVED_GLOBAL:
+            bad.add("an unresolvable global")
+        elif top in _UNSAFE_MODULES or (top in ("builtins", "__builtin__") and name in _UNSAFE_BUILTINS):
+            bad.add(f"{module}.{name}")
+    return sorted(bad)
+
+
+def _pickle_globals(data: bytes) -> set[tuple[str, str]]:
+    """Globals of a pickle: GLOBAL args and STACK_GLOBAL (module, name) from the strings pushed before
+    (:data:`UNRESOLVED_GLOBAL` when those are not plain strings the scan can follow)."""
+    found: set[tuple[str, str]] = set()
+    memo: dict[int, str] = {}
+    recent: list[Optional[str]] = []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ("GLOBAL", "INST"):
+                module, _, name = str(arg).partition(" ")
+                found.add((module, name))
+            elif op.name == "STACK_GLOBAL":
+                resolved = len(recent) >= 2 and None not in recent[-2:]
+                found.add((recent[-2], recent[-1]) if resolved else UNRESOLVED_GLOBAL)
+            elif op.name == "MEMOIZE":
+                memo[len(memo)] = recent[-1] if recent else None
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and recent:
+                memo[int(arg)] = recent[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+                recent.append(memo.get(int(arg)))
+            elif isinstance(arg, str) and ("UNICODE" in op.name or "STRING" in op.name):
+                recent.append(str(arg))
+            else:
+                recent.append(None)
+            del recent[:-4]
+    except (ValueError, EOFError):
+        pass  # truncated pickle: report what was seen
+    return found
+
 
 # ---------------------------------------------------------------------------------------- numpy globals
 # (module, name) of numpy's array/scalar reconstructors, as numpy 1 (numpy.core) and numpy 2 (numpy._core) write them

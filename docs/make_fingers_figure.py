@@ -72,7 +72,7 @@ def main() -> None:
     import truth_scenes as TS
     from bench_extremities import hand_task
     from core.config import ExtremitiesConfig
-    from core.crop import crop_person
+    from core.capture.crop import crop_person
     from core.extremities.capture import best_hand
     from core.extremities.crops import frame_to_crop
     from core.extremities.handpose import relaxed_hand_pose

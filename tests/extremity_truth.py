@@ -63,7 +63,7 @@ def flexion_visible(visible) -> np.ndarray:
 
 
 def _crop(rgb, centre_px, depth_m: float, metres: float, focal_px: float, crop_px: int):
-    from core.crop import crop_person
+    from core.capture.crop import crop_person
 
     box = (float(centre_px[0]), float(centre_px[1]), focal_px * metres / depth_m)
     return crop_person(rgb, box, scale=1.0, crop_size=crop_px), box

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-import install_deps as inst
+from installer import blender_envs, envs, pins
 
 REPO = Path(__file__).resolve().parents[1]
-OTHER_BLENDERS = {py: bpy for py, bpy in inst.bpy_pythons().items() if py != sys.version_info[:2]}
+OTHER_BLENDERS = {py: bpy for py, bpy in pins.bpy_pythons().items() if py != sys.version_info[:2]}
 
 
 def _summary_counts(output: str) -> dict[str, int]:
@@ -35,9 +35,9 @@ def _summary_counts(output: str) -> dict[str, int]:
 @pytest.mark.parametrize("python_version, bpy_version", sorted(OTHER_BLENDERS.items()),
                          ids=[f"bpy-{b}" for _, b in sorted(OTHER_BLENDERS.items())])
 def test_blender_suite_on_another_blender(python_version, bpy_version):
-    link = inst.blender_test_env_link(bpy_version, REPO)
-    python = inst.env_python(link)
-    if not python.is_file() or inst.env_state(link) != "ready":
+    link = blender_envs.blender_test_env_link(bpy_version, REPO)
+    python = envs.env_python(link)
+    if not python.is_file() or envs.env_state(link) != "ready":
         message = (f"no Blender {bpy_version} test environment at {link}: run `python3 install_deps.py --dev` with a "
                    f"Python {python_version[0]}.{python_version[1]} installed (or --blender-python "
                    f"{python_version[0]}.{python_version[1]}=PATH)")

@@ -1,5 +1,5 @@
 """The headless command's options: its own (inputs, outputs, exports, rendering, batch), the capture options as
-the core declares them (``core/capture_options.py``: passed on to the core as the user typed them), and the
+the core declares them (``core/cli/options.py``: passed on to the core as the user typed them), and the
 retarget and export options (``retarget/cli.py``)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 import sys
 
 from ...core import cli_values
-from ...core.capture_options import add_capture_options, capture_tokens
+from ...core.cli.options import add_capture_options, capture_tokens
 from ..render import ENGINES
 from ..retarget import cli as retarget_cli
 

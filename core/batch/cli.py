@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 EPILOG = """\
@@ -49,14 +48,14 @@ def add_parser(sub, formatter=argparse.RawDescriptionHelpFormatter):
     g.add_argument("--recursive", action="store_true", help="also search sub-folders of folder inputs")
     g.add_argument("--dry-run", action="store_true", help="list what would be captured, then stop")
     g.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stderr")
-    from ..capture_options import PER_CLIP_NOTE, add_capture_options
+    from ..cli.options import PER_CLIP_NOTE, add_capture_options
 
     add_capture_options(p, detections=False, title=f"capture options {PER_CLIP_NOTE}")  # as for capture
     return p
 
 
 def options_from_args(args):
-    from ..capture_options import capture_settings
+    from ..cli.options import capture_settings
     from ..errors import InvalidArgumentError
     from .runner import BatchOptions
 

@@ -28,7 +28,7 @@ import json
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Iterable
 
 from .. import cli_values
 from ..errors import InvalidArgumentError
@@ -261,41 +261,3 @@ def _safe_stem(path: str) -> str:
     stem = os.path.splitext(os.path.basename(path))[0] or "clip"
     keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
     return (keep or "clip")[:80]
-
-
-def capture_config(batch: dict, clip: Optional[dict] = None):
-    """CaptureConfig for one clip: the batch's options (``batch``: models, device, smpl and any CLIP_OPTIONS
-    name) overridden by the clip's own."""
-    from dataclasses import replace
-
-    from ..config import CameraConfig, CaptureConfig, SmoothingConfig, TrackerConfig, WindowConfig
-
-    o = {**{k: v for k, v in batch.items() if v is not None}, **(clip or {})}
-    dt = TrackerConfig()
-    extra = {"refine": o["refine"]} if o.get("refine") is not None else {}  # a RefineConfig (batch level only)
-    start, end = 0, None
-    if o.get("frames"):
-        a, _, b = _frames(o["frames"]).partition(":")
-        start, end = int(a), (int(b) if b else None)
-    config = CaptureConfig(
-        models_dir=o.get("models"), device=o.get("device", "auto"), track=str(o.get("track", "all")),
-        frame_start=start, frame_end=end, target_fps=o.get("target_fps"), smpl_path=o.get("smpl"),
-        save_vertices=bool(o.get("save_vertices", False)), detections_path=o.get("detections"),
-        tracker=replace(dt, tracker=o.get("tracker", dt.tracker),
-                        min_track_frames=int(o.get("min_track_frames", dt.min_track_frames)),
-                        max_gap_frames=int(o.get("max_gap_frames", dt.max_gap_frames))),
-        window=replace(WindowConfig(), windowing=o.get("windowing", WindowConfig().windowing)),
-        camera=replace(CameraConfig(), focal_length_px=o.get("focal_length")),
-        smoothing=replace(SmoothingConfig(), enabled=not o.get("no_smoothing", False)), **extra,
-    )
-    if o.get("speed"):  # --fast and friends, applied as the capture command applies them
-        from types import SimpleNamespace
-
-        from ..speed import apply_speed_args
-
-        config = apply_speed_args(config, SimpleNamespace(**o["speed"]))
-    if o.get("extremities"):  # --hands/--face
-        from ..extremities.cli import apply_extremity_args
-
-        config = apply_extremity_args(config, o["extremities"])
-    return config

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..cli.options import capture_config
 from ..cli_values import check_output_folder
 from ..errors import InvalidArgumentError, MocapError
 from . import inputs as inputs_mod
@@ -122,7 +123,7 @@ def _remove_partials(out_dir: str, names) -> int:
 
 def _frames_to_process(video: str, config) -> int:
     """The container's frame count within the clip's range (VideoReadError for an unreadable file)."""
-    from ..video import VideoReader
+    from ..capture.video import VideoReader
 
     info = VideoReader(video).info
     count = info.frame_count if info.frame_count > 0 else 1000
@@ -135,19 +136,19 @@ def _frames_to_process(video: str, config) -> int:
 
 def _check_models(clips: list, capture: dict) -> None:
     """Missing model files fail the batch at once (every clip would fail the same way)."""
-    from .. import assets
+    from ..assets.table import model_path, resolve_models_dir
 
-    models_dir = assets.resolve_models_dir(capture.get("models"))
-    assets.model_path("tcmr", models_dir)
-    assets.model_path("spin", models_dir)
+    models_dir = resolve_models_dir(capture.get("models"))
+    model_path("tcmr", models_dir)
+    model_path("spin", models_dir)
     if any(not (c.options.get("detections") or capture.get("detections")) for c in clips):
-        assets.model_path("detector", models_dir)
+        model_path("detector", models_dir)
 
 
 def make_executor(opts: BatchOptions):
     device = str(opts.capture.get("device") or "auto")
     if opts.ray:
-        from ..distributed.ray_runner import RayExecutor
+        from .ray_runner import RayExecutor
 
         return RayExecutor(opts.ray, workers=opts.workers if opts.workers > 1 else None, device=device,
                            threads=opts.threads)
@@ -190,12 +191,12 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
                                    + " ...; --recursive searches sub-folders)")
     base = {k: v for k, v in opts.capture.items() if v is not None}
     _check_models(clips, base)
-    from .. import assets
+    from ..assets.table import resolve_models_dir
 
-    base["models"] = str(assets.resolve_models_dir(base.get("models")).resolve())  # workers elsewhere see the same
+    base["models"] = str(resolve_models_dir(base.get("models")).resolve())  # workers elsewhere see the same
     def opts_hash_of(clip) -> str:
         """Hash of the clip's effective capture settings (however they were given: command line, list, API)."""
-        return capture_options_hash(inputs_mod.capture_config(base, clip.options))
+        return capture_options_hash(capture_config(base, clip.options))
     manifest = Manifest(os.path.join(out_dir, MANIFEST_NAME))
     the_plan = plan(clips, manifest, opts_hash_of, out_dir, retry_failed=opts.retry_failed,
                     content_hash=opts.content_hash, force=opts.force)
@@ -210,7 +211,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
     stop = stop or threading.Event()
     tasks, failed_early = {}, []
     for clip, fingerprint in the_plan.todo:
-        config = inputs_mod.capture_config(base, clip.options)
+        config = capture_config(base, clip.options)
         task = {"key": clip.key, "video": clip.video, "output": os.path.join(out_dir, clip.output_name),
                 "config": base, "clip": clip.options, "fingerprint": {"size": fingerprint.get("size"),
                 "mtime_ns": fingerprint.get("mtime_ns"), "sha256": fingerprint.get("sha256")},

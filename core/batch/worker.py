@@ -73,8 +73,8 @@ class CaptureWorker:
     def capture(self, task: dict, progress: Optional[Callable[[float, str], None]] = None,
                 cancel: Optional[Callable[[], bool]] = None) -> dict:
         """Capture one clip and write its result. Raises CancelledError when ``cancel()`` turned True."""
-        from ..pipeline import run
-        from .inputs import capture_config
+        from ..cli.options import capture_config
+        from ..pipeline import capture_warnings, run
 
         t0 = time.perf_counter()
         out = {"worker": self.name, "status": "failed", "error": None, "tracks": 0, "person_frames": 0}
@@ -110,13 +110,6 @@ class CaptureWorker:
             out["traceback"] = traceback.format_exc(limit=20)[-2000:]  # small: one atomic pipe write (local.py)
         out["seconds"] = round(time.perf_counter() - t0, 3)
         return out
-
-
-def capture_warnings(result) -> list:
-    """What a finished capture warns about: its hands/face stage (e.g. no hand model file) and refine (e.g. no
-    floor found: the motion keeps the camera frame)."""
-    meta = getattr(result, "meta", None) or {}
-    return [str(w) for part in ("extremities", "refine") for w in (meta.get(part) or {}).get("warnings", [])]
 
 
 def _one_line(err: BaseException) -> str:

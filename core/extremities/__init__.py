@@ -1,4 +1,4 @@
-"""Fingers and face: a capture stage of its own, the one owner of MediaPipe (as core.tracking owns ultralytics).
+"""Fingers and face: a capture stage of its own, the one owner of MediaPipe (as core.capture.tracking owns ultralytics).
 
 capture -> **extremities** -> refine: after the body is regressed, every track's hands and face are looked for in
 crops around the body's own joints, and stored per row beside the body (``layout.RESULT_ARRAYS``).

@@ -51,7 +51,8 @@ class Parts:
 
 def resolve_parts(config: ExtremitiesConfig, models_dir) -> Parts:
     """Which of hands/face run. Raises (one line) for a part asked for explicitly that cannot run."""
-    from .. import assets
+    from ..assets.checks import validate_model_file
+    from ..assets.table import find_model_file, missing_message
     from .landmarkers import mediapipe_problem
 
     parts = Parts()
@@ -60,13 +61,13 @@ def resolve_parts(config: ExtremitiesConfig, models_dir) -> Parts:
         if wanted is False:
             continue
         role = PART_ROLES[part]
-        found = assets.find_model_file(role, models_dir) if Path(models_dir).is_dir() else None
+        found = find_model_file(role, models_dir) if Path(models_dir).is_dir() else None
         error: Optional[Exception] = None
         if found is None:
-            error = MissingModelFileError(assets.missing_message(role, models_dir))
+            error = MissingModelFileError(missing_message(role, models_dir))
         else:
             try:
-                assets.validate_model_file(role, found)
+                validate_model_file(role, found)
             except InvalidModelFileError as err:
                 error = err
         package = mediapipe_problem() if error is None else None
@@ -88,7 +89,7 @@ def capture_extremities(reader, motions, times_s: dict, focal_px: float, width: 
 
     motions: the regressed TrackMotions (need rest_joints); times_s: {track_id: (N,) row times in seconds}.
     ``progress(fraction, message)`` after each chunk; ``cancel()`` True between chunks raises CancelledError."""
-    from ..crop import crop_person
+    from ..capture.crop import crop_person
     from .landmarkers import FaceStream, HandStream
 
     states = {}

@@ -1,10 +1,10 @@
 """Where to look for each person's hands and face: the body's own joints projected into the frame.
 
 The captured body (rest joints, local rotations, camera-frame translation) is posed (``core.smpl``) and its wrists,
-hands and head are projected with the capture's pinhole camera (``core.camera``: focal length in pixels, principal
-point at the image centre), so the crops follow the person the body belongs to. A crop is a square of a fixed
+hands and head are projected with the capture's pinhole camera (``core.capture.camera``: focal length in pixels,
+principal point at the image centre), so the crops follow the person the body belongs to. A crop is a square of a fixed
 size in metres at the joint's depth (``ExtremitiesConfig.hand_crop_m`` / ``face_crop_m``), cut and resampled by
-:func:`core.crop.crop_person` (OpenCV, bilinear, black outside the frame).
+:func:`core.capture.crop.crop_person` (OpenCV, bilinear, black outside the frame).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..camera import project_perspective
+from ..capture.camera import project_perspective
 from ..smpl import forward_kinematics
 
 # SMPL joints (core.skeleton.SMPL_JOINT_NAMES)

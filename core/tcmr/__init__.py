@@ -13,7 +13,6 @@ from __future__ import annotations
 from .checkpoint import (
     load_backbone,
     load_tcmr,
-    resolve_device,
     spin_backbone_state_dict_from_file,
     tcmr_state_dict_from_file,
 )
@@ -23,7 +22,6 @@ __all__ = [
     "TCMR",
     "load_backbone",
     "load_tcmr",
-    "resolve_device",
     "spin_backbone_state_dict_from_file",
     "tcmr_state_dict_from_file",
     "window_indices",

@@ -13,7 +13,7 @@ Same maths as the layer-by-layer path; results equal to float32 rounding (measur
 tensor. The plan is rebuilt when any weight, dtype or device changes; ``fuse(False)`` turns it off (then the
 plain layer-by-layer path always runs). float64 models always run layer by layer. On CUDA both paths run with
 TensorFloat-32 off (:mod:`.float32`), so float32 stays float32.
-On the CPU a batch of crops is split into ``lanes`` pieces run at the same time (:mod:`core.lanes`; ~7 % faster
+On the CPU a batch of crops is split into ``lanes`` pieces run at the same time (:mod:`core.runtime.lanes`; ~7 % faster
 on 2 cores, same rows); ``model.lanes = 1`` turns that off.
 """
 
@@ -80,7 +80,7 @@ class ResNet50Features(nn.Module):
         self.avgpool = nn.AvgPool2d(7, stride=1)
         self._fuse = True
         self._plan: "_InferencePlan | None" = None
-        self.lanes: "int | None" = None  # CPU lanes for the plan (None: core.lanes.default_lanes(); 1: off)
+        self.lanes: "int | None" = None  # CPU lanes for the plan (None: core.runtime.lanes.default_lanes(); 1: off)
 
     def fuse(self, enabled: bool = True) -> "ResNet50Features":
         """Use (default) or never use the fused inference plan (see the module docstring). Returns self."""
@@ -106,8 +106,8 @@ class ResNet50Features(nn.Module):
         return self.forward_layers(crops)
 
     def _run_plan(self, plan: "_InferencePlan", crops):
-        """The plan on all crops; on the CPU split into lanes (:mod:`core.lanes`, same rows as one call)."""
-        from .. import lanes
+        """The plan on all crops; on the CPU split into lanes (:mod:`core.runtime.lanes`, same rows as one call)."""
+        from ..runtime import lanes
 
         n_lanes = lanes.lane_count(getattr(self, "lanes", None), crops.device.type, crops.shape[0], _MIN_LANE_CROPS)
         if n_lanes <= 1:

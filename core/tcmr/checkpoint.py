@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from ..allocator import keep_freed_memory
 from ..errors import InvalidModelFileError, MissingModelFileError
+from ..runtime.allocator import keep_freed_memory
+from ..runtime.device import resolve_device
 from ..safe_load import torch_load_weights
 from ..smpl import TCMR_SMPL_PREFIX as SMPL_PREFIX
 from .backbone import ResNet50Features
@@ -132,18 +133,6 @@ def spin_backbone_state_dict_from_file(path) -> "OrderedDict":
     return OrderedDict((k, out[k]) for k in expected)
 
 
-def resolve_device(device="cpu") -> torch.device:
-    """"auto" -> CUDA, else Apple MPS, else CPU; a requested device the machine lacks -> DeviceUnavailableError
-    (the choice itself: :func:`core.device.choose_device`)."""
-    from ..device import choose_device
-
-    if isinstance(device, torch.device):
-        device = str(device)
-    cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    mps = getattr(torch.backends, "mps", None)
-    return torch.device(choose_device(device, cuda_count, bool(mps is not None and mps.is_available())))
-
-
 def _smpl_body_arrays(smpl, sd: dict, path: Path):
     """The SMPL arrays for the model: explicit file / dict, else the checkpoint's copy, else None."""
     import numpy as np
@@ -186,7 +175,7 @@ def load_tcmr(path, device="cpu", smpl=None, dtype=torch.float32) -> TCMR:
     a dict of SMPL arrays; False -> no body (no verts/joints49). ``device``: "cpu", "cuda", "auto" or a
     torch.device; ``dtype``: the floating dtype to run in (float32 reproduces the release).
     The returned module's ``smpl_arrays`` is the numpy SMPL dict in use (or None).
-    Keeps freed memory for reuse from then on (:mod:`core.allocator`).
+    Keeps freed memory for reuse from then on (:mod:`core.runtime.allocator`).
     """
     keep_freed_memory()
     path = Path(path)
@@ -213,9 +202,9 @@ def load_backbone(path, device="cpu", dtype=torch.float32, channels_last: bool =
 
     Accepts SPIN's ``model`` layout or a bare state dict (only conv1/bn1/layer1-4 are read).
     ``channels_last`` stores the weights NHWC (faster convolutions on CPU and recent GPUs; same results
-    to float32 rounding). ``lanes``: CPU lanes a batch is split into (None: ``core.lanes.default_lanes()``, 1: off;
-    see :mod:`core.lanes`). Keeps freed memory for reuse from then on (:mod:`core.allocator`: the activations
-    of every batch reuse the same pages instead of faulting in fresh ones).
+    to float32 rounding). ``lanes``: CPU lanes a batch is split into (None: ``core.runtime.lanes.default_lanes()``,
+    1: off; see :mod:`core.runtime.lanes`). Keeps freed memory for reuse from then on (:mod:`core.runtime.allocator`:
+    the activations of every batch reuse the same pages instead of faulting in fresh ones).
     """
     keep_freed_memory()
     sd = spin_backbone_state_dict_from_file(path)

@@ -83,12 +83,12 @@ def write_counter_video(path, **kwargs) -> Path:
 
 
 def video_timing(video) -> tuple[float, np.ndarray]:
-    """(nominal fps, (N,) time of every frame) as a capture reads the video (core.video.VideoReader)."""
-    code = ("import json; from core.video import VideoReader; r = VideoReader(sys.argv[1])\n"
+    """(nominal fps, (N,) time of every frame) as a capture reads the video (core.capture.video.VideoReader)."""
+    code = ("import json; from core.capture.video import VideoReader; r = VideoReader(sys.argv[1])\n"
             "for _ in r.scan(decode=False): pass\n"
             "print(json.dumps([r.nominal_fps(), r.timestamps_s.tolist()]))")
     if _has_cv2():
-        from tcmr_mocap.core.video import VideoReader
+        from tcmr_mocap.core.capture.video import VideoReader
 
         reader = VideoReader(str(video))
         for _ in reader.scan(decode=False):
@@ -308,7 +308,7 @@ def tcmr_demo_output(rotmat_cam: np.ndarray, transl_cam: np.ndarray, betas, widt
                      focal=None, frame_ids=None) -> dict:
     """One track of the official demo output whose camera (pred_cam, bboxes, orig_cam) encodes transl_cam
     for the image size and a focal length of the image diagonal (the formula of spec §7, inverted)."""
-    from tcmr_mocap.core.camera import crop_cam_to_orig
+    from tcmr_mocap.core.capture.camera import crop_cam_to_orig
 
     n = rotmat_cam.shape[0]
     f = focal or float(np.hypot(width, height))

@@ -35,7 +35,8 @@ def extension_zip(tmp_path_factory):
 
 def test_zip_contents(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
-    for required in ("blender_manifest.toml", "__init__.py", "install_deps.py", "blender_addon/__init__.py",
+    for required in ("blender_manifest.toml", "__init__.py", "install_deps.py", "installer/__init__.py",
+                     "installer/main.py", "installer/pins.py", "installer/envs.py", "blender_addon/__init__.py",
                      "blender_addon/headless.py", "core/__init__.py", "core/rotations.py", "core/result.py",
                      # Install Dependencies reads the pins from these files inside the installed extension
                      "requirements.txt", "requirements-test.txt", "requirements-ray.txt", "requirements-dev.txt"):
@@ -61,6 +62,8 @@ def test_install_and_enable(extension_zip, tmp_path):
         assert hasattr(bpy.types, "TCMR_PT_mocap")
         prefs = bpy.context.preferences.addons[module].preferences
         assert prefs.bl_rna.identifier == "TCMR_AddonPreferences" and prefs.device == "auto"
+        import importlib  # the pins, read through install_deps.py's package inside the installed extension
+        assert "torch" in importlib.import_module(module + ".blender_addon.runtime").runtime_modules()
         addon_utils.disable(module, default_set=True)
         assert not hasattr(bpy.types, "TCMR_PT_mocap")
         print("EXTENSION OK")
@@ -70,3 +73,8 @@ def test_install_and_enable(extension_zip, tmp_path):
                           capture_output=True, text=True, timeout=120, env=env)
     assert "EXTENSION OK" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "repo" / "tcmr_mocap" / "blender_manifest.toml").is_file()
+    # Install Dependencies runs the installed install_deps.py by path: its package comes along, from any folder
+    script = tmp_path / "repo" / "tcmr_mocap" / "install_deps.py"
+    done = subprocess.run([sys.executable, str(script), "--check", "--json", "--env", str(tmp_path / "no-env")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "environment not ready" in done.stdout, done.stdout + done.stderr

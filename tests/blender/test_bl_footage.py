@@ -28,7 +28,7 @@ KINDS = {  # name -> (sample durations, time scale), None: the file as OpenCV wr
 
 
 def capture_like(tmp_path, smpl_arrays, video, n: int, width: int, height: int, frame_ids=None):
-    """A result for ``video`` with the frame rate and timestamps a capture records (core.video's reading)."""
+    """A result for ``video`` with the frame rate and timestamps a capture records (core.capture.video's reading)."""
     fps, timestamps = H.video_timing(video)
     assert timestamps.shape[0] == n
     ids = np.arange(n) if frame_ids is None else np.asarray(frame_ids)

@@ -28,10 +28,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.version_info[:2] != (3, 1
 
 
 def _runtime_dir() -> Path:
-    from tcmr_mocap import install_deps
+    from tcmr_mocap.installer.envs import default_env_cache
 
     root = os.environ.get("TCMR_TEST_RUNTIMES")
-    return Path(root) / "py3.13" if root else install_deps.default_env_cache().parent / "test-runtimes" / "py3.13"
+    return Path(root) / "py3.13" if root else default_env_cache().parent / "test-runtimes" / "py3.13"
 
 
 def test_install_dependencies_then_capture(scene, tmp_path, models_dir, synthetic_video, monkeypatch):

@@ -210,7 +210,7 @@ def test_refine_panel_is_registered(scene):
 
 
 def test_refine_config_from_the_panel(scene):
-    from tcmr_mocap.blender_addon.refine_props import refine_config
+    from tcmr_mocap.blender_addon.refine_store import refine_config
 
     s = bpy.context.scene.tcmr_refine
     s.live_update = False

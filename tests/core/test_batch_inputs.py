@@ -14,6 +14,7 @@ import pytest
 
 from core.batch import inputs as I
 from core.batch.manifest import Manifest, plan, video_fingerprint
+from core.cli.options import capture_config
 from core.errors import InvalidArgumentError
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
@@ -65,10 +66,10 @@ def test_txt_and_csv_lists_with_per_clip_options(tmp_path):
     assert second.output_name == "a_15fps.npz"
     assert third.video == str(tmp_path / "clips" / "with space.mp4")
     assert first.key != second.key  # the same video with other options is another clip
-    config = I.capture_config({"models": "/m", "device": "cpu", "target_fps": 20.0}, first.options)
+    config = capture_config({"models": "/m", "device": "cpu", "target_fps": 20.0}, first.options)
     assert (config.frame_start, config.frame_end, config.track, config.target_fps) == (10, 99, "2", 20.0)
     assert config.detections_path == str(tmp_path / "clips" / "boxes.json") and config.smoothing.enabled
-    assert not I.capture_config({}, second.options).smoothing.enabled
+    assert not capture_config({}, second.options).smoothing.enabled
 
     (tmp_path / "l.csv").write_text("video,detections,frames,no_smoothing\nclips/a.mp4,clips/boxes.json,0:49,yes\n"
                                     "clips/a.mp4,,,\n")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA G
 
 import core  # noqa: E402
 import synthetic  # noqa: E402
-from core.crop import IMAGENET_STD, crop_people_torch, crop_person, crops_to_imagenet  # noqa: E402
+from core.capture.crop import IMAGENET_STD, crop_people_torch, crop_person, crops_to_imagenet  # noqa: E402
 
 
 def rel_err(a, b) -> float:
@@ -86,7 +86,7 @@ def test_gpu_crop_on_the_gpu_matches_the_opencv_crop():
 def test_capture_on_cuda_equals_the_networks_by_hand(models_dir, synthetic_video, tmp_path, tcmr_model):
     from core.config import CaptureConfig, SmoothingConfig, TrackerConfig
     from core.pipeline import run
-    from core.tracking import bbox_xyxy_to_cxcys
+    from core.capture.tracking import bbox_xyxy_to_cxcys
 
     frames = list(range(20))
     boxes = np.array([synthetic.figure_box_xyxy(t) for t in frames])

@@ -109,7 +109,7 @@ def test_batch_takes_the_same_switches():
     import argparse
 
     from core.batch.cli import add_parser, options_from_args
-    from core.batch.inputs import capture_config
+    from core.cli.options import capture_config
     import dataclasses
 
     from core.batch.manifest import _SPEED_ONLY, capture_options_hash, options_hash

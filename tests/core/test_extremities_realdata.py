@@ -13,7 +13,7 @@ pytest.importorskip("mediapipe")
 cv2 = pytest.importorskip("cv2")
 
 from core.config import ExtremitiesConfig  # noqa: E402
-from core.crop import crop_person  # noqa: E402
+from core.capture.crop import crop_person  # noqa: E402
 from core.extremities import handpose as hp  # noqa: E402
 from core.extremities.capture import best_hand, face_confidence  # noqa: E402
 from core.extremities.crops import frame_to_crop  # noqa: E402

@@ -1,5 +1,5 @@
-"""CPU lanes (core.lanes) and features streamed in pass 1 (core.features.StreamedFeatures): both are speed-ups
-that must not change a number.
+"""CPU lanes (core.runtime.lanes) and features streamed in pass 1 (core.capture.features.StreamedFeatures): both
+are speed-ups that must not change a number.
 
 - lanes: pieces run at once on separate threads with a share of torch's threads each, in order, errors and the
   caller's thread count and grad mode handled; no lanes inside a lane; the backbone and the detector give the
@@ -21,7 +21,7 @@ import torch
 
 import core
 import synthetic
-from core import lanes
+from core.runtime import lanes
 from core.config import CaptureConfig, SmoothingConfig, SpeedConfig
 
 
@@ -160,8 +160,8 @@ def test_backbone_in_lanes_equals_one_call(spin_checkpoint, two_threads):
 def test_detector_in_lanes_gives_each_frames_boxes(tmp_path, synthetic_video, two_threads):
     """A detector whose head calls everything a person (many boxes per frame): two lanes = one, frame by frame."""
     pytest.importorskip("ultralytics")
-    from core.tracking import PersonDetector
-    from core.video import VideoReader
+    from core.capture.tracking import PersonDetector
+    from core.capture.video import VideoReader
 
     weights = synthetic.write_detector_weights(tmp_path / "yolo11s.pt", person_logit=8.0)
     frames = np.concatenate([c.frames_rgb_u8 for c in VideoReader(synthetic_video).scan(chunk_frames=8)])[:7]
@@ -180,7 +180,7 @@ def test_detector_in_lanes_gives_each_frames_boxes(tmp_path, synthetic_video, tw
 def test_detector_lanes_keep_the_frame_order(tmp_path, monkeypatch, two_threads):
     """Frames shared out over lanes and batches come back in order, each copy of the network used."""
     pytest.importorskip("ultralytics")
-    from core.tracking import PersonDetector
+    from core.capture.tracking import PersonDetector
 
     used = []
 
@@ -228,7 +228,7 @@ class BoxDetector:
 
 def _capture(models_dir, video, monkeypatch, n_frames, tracker="bytetrack", **speed):
     from core.pipeline import load_models, run
-    from core.video import VideoReader
+    from core.capture.video import VideoReader
 
     reads = []
     plain_read = VideoReader.read
@@ -262,7 +262,7 @@ def test_streamed_features_equal_the_two_pass_ones(models_dir, synthetic_video, 
 
 def test_botsort_gets_bgr_frames_and_streams(models_dir, synthetic_video, monkeypatch):
     """BoT-SORT (which looks at the pixels) gets each frame in BGR order, contiguous; the capture streams."""
-    from core.tracking import PersonTracker
+    from core.capture.tracking import PersonTracker
 
     seen = []
     plain_update = PersonTracker.update
@@ -274,7 +274,7 @@ def test_botsort_gets_bgr_frames_and_streams(models_dir, synthetic_video, monkey
     monkeypatch.setattr(PersonTracker, "update", spy)
     result, reads = _capture(models_dir, synthetic_video, monkeypatch, 40, tracker="botsort")
     assert len(result.tracks) == 1 and len(result.tracks[0]) == 40 and reads == []
-    from core.video import VideoReader
+    from core.capture.video import VideoReader
 
     first = next(iter(VideoReader(synthetic_video).scan(chunk_frames=1))).frames_rgb_u8[0]
     assert len(seen) == 40 and seen[0].flags["C_CONTIGUOUS"]
@@ -293,7 +293,7 @@ def test_streaming_with_detect_every_decodes_only_filled_in_frames(models_dir, s
 
 
 def test_a_chosen_track_is_not_streamed(models_dir, synthetic_video, monkeypatch):
-    import core.features as features_mod
+    import core.capture.features as features_mod
 
     made = []
     plain = features_mod.StreamedFeatures
@@ -336,9 +336,9 @@ def test_streamed_rows_through_the_gpu_crop_path(synthetic_video):
     """The GPU branch (frames uploaded once per chunk, crops cut by grid_sample) run on CPU tensors: each row's
     feature lands under its own (track, position) key, close to the OpenCV crop's, and frames without
     people are not uploaded."""
-    from core.crop import CROP_SIZE, crop_person, crops_to_imagenet
-    from core.features import StreamedFeatures
-    from core.video import VideoReader
+    from core.capture.crop import CROP_SIZE, crop_person, crops_to_imagenet
+    from core.capture.features import StreamedFeatures
+    from core.capture.video import VideoReader
 
     chunk = next(iter(VideoReader(synthetic_video).scan(chunk_frames=6)))
 
@@ -362,7 +362,7 @@ def test_streamed_rows_through_the_gpu_crop_path(synthetic_video):
         torch.from_numpy = plain_from_numpy
     store.finish()
     assert uploaded == [2]  # frames 0 and 2 only
-    from core.tracking import bbox_xyxy_to_cxcys
+    from core.capture.tracking import bbox_xyxy_to_cxcys
 
     for tid, pos, box in rows[0] + rows[2]:
         got = store.take(tid, pos)

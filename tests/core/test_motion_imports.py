@@ -16,7 +16,7 @@ def guarded(name, *a, **k):
         raise ImportError('blocked: ' + name)
     return real(name, *a, **k)
 builtins.__import__ = guarded
-import core.motion.refine, core.motion.cli, core.metrics, core.smoothing
+import core.motion.refine, core.motion.cli, core.motion.smoothing, core.metrics
 heavy = [m for m in ('torch', 'scipy', 'cv2') if m in sys.modules]
 assert not heavy, heavy
 print('ok')

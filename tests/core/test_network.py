@@ -195,7 +195,7 @@ def test_cuda_unavailable_is_a_user_error(tcmr_checkpoint, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DeviceUnavailableError):
         core.load_tcmr(tcmr_checkpoint, device="cuda")
-    from core.tcmr import resolve_device
+    from core.runtime.device import resolve_device
 
     assert resolve_device("auto").type == "cpu"
 

@@ -15,9 +15,9 @@ pytest.importorskip("cv2")
 
 import core.tcmr.checkpoint as checkpoint  # noqa: E402
 from core import smpl  # noqa: E402
-from core.camera import cam_to_transl, crop_cam_to_orig  # noqa: E402
+from core.capture.camera import cam_to_transl, crop_cam_to_orig  # noqa: E402
 from core.config import CaptureConfig, SmoothingConfig, TrackerConfig  # noqa: E402
-from core.crop import crop_person, crops_to_imagenet  # noqa: E402
+from core.capture.crop import crop_person, crops_to_imagenet  # noqa: E402
 from core.errors import (  # noqa: E402
     CancelledError,
     DeviceUnavailableError,
@@ -29,7 +29,7 @@ from core.errors import (  # noqa: E402
 from core.pipeline import run  # noqa: E402
 from core.result import MotionResult  # noqa: E402
 from core.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle  # noqa: E402
-from core.tracking import bbox_xyxy_to_cxcys  # noqa: E402
+from core.capture.tracking import bbox_xyxy_to_cxcys  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 import synthetic  # noqa: E402

@@ -48,7 +48,7 @@ def test_unreachable_address_fails_fast(tmp_path):
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")
-    from core.distributed.ray_runner import loopback_only
+    from core.batch.ray_runner import loopback_only
 
     loopback_only()
     core_dir = str(REPO / "core")

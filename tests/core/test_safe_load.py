@@ -80,7 +80,7 @@ def _write_torch(layout: str, path: Path, data: bytes) -> Path:
 @targets
 def test_torch_loaders_refuse_code(module, name, torch_layout, tmp_path):
     pytest.importorskip("torch")
-    from core import assets
+    from core.assets import checks
     from core.safe_load import torch_load_weights
     from core.tcmr.checkpoint import spin_backbone_state_dict_from_file, tcmr_state_dict_from_file
 
@@ -89,7 +89,7 @@ def test_torch_loaders_refuse_code(module, name, torch_layout, tmp_path):
     assert_refused(lambda: torch_load_weights(path), InvalidModelFileError, marker, path.name)
     assert_refused(lambda: tcmr_state_dict_from_file(path), InvalidModelFileError, marker, path.name)
     assert_refused(lambda: spin_backbone_state_dict_from_file(path), InvalidModelFileError, marker, path.name)
-    assert assets.sniff_role(path) is None and not E.ran(marker)
+    assert checks.sniff_role(path) is None and not E.ran(marker)
 
 
 def test_torch_loader_message_for_refused_code(tmp_path):
@@ -120,7 +120,7 @@ def test_npz_readers_refuse_pickled_members(module, name, tmp_path):
 @targets
 def test_detections_npz_refuses_pickled_members(module, name, tmp_path):
     pytest.importorskip("cv2")
-    from core.tracking import load_detections
+    from core.capture.tracking import load_detections
 
     marker = E.marker_for(tmp_path, module, name)
     path = E.write_npz(tmp_path / "boxes.npz", {"frame_ids": np.arange(3)},
@@ -134,7 +134,8 @@ def test_detector_file_with_command_globals_is_refused(module, name, tmp_path):
     """ultralytics unpickles yolo11s.pt in full, so its pickle is scanned (never run) for such globals first:
     a file that also names a real detection model class is still refused, and nothing runs."""
     pytest.importorskip("torch")
-    from core import assets
+    from core import safe_load
+    from core.assets import checks
 
     marker = E.marker_for(tmp_path, module, name)
     looks_right = b"cultralytics.nn.tasks\nDetectionModel\n0"  # push the class, then POP it
@@ -142,44 +143,44 @@ def test_detector_file_with_command_globals_is_refused(module, name, tmp_path):
     path = E.write_torch_zip(tmp_path / "yolo11s.pt", data)
     with zipfile.ZipFile(path, "a") as zf:  # as big as a checkpoint, past the size check
         zf.writestr("archive/data/99", b"\0" * 1_100_000)
-    assert (module, name) in assets.pickle_globals_in_zip(path)
-    assert assets.unsafe_pickle_globals(assets.pickle_globals_in_zip(path)) == [f"{module}.{name}"]
-    assert_refused(lambda: assets.validate_model_file("detector", path), InvalidModelFileError, marker,
+    assert (module, name) in safe_load.pickle_globals_in_zip(path)
+    assert safe_load.unsafe_pickle_globals(safe_load.pickle_globals_in_zip(path)) == [f"{module}.{name}"]
+    assert_refused(lambda: checks.validate_model_file("detector", path), InvalidModelFileError, marker,
                    "yolo11s.pt", f"{module}.{name}", "refused for safety")
     if module == "os":  # a capture loads the detector itself: it scans first too (before ultralytics unpickles)
         pytest.importorskip("ultralytics")
-        from core.tracking import PersonDetector
+        from core.capture.tracking import PersonDetector
 
         assert_refused(lambda: PersonDetector(str(path)), InvalidModelFileError, marker, "yolo11s.pt",
                        f"{module}.{name}", "refused for safety")
 
 
 def test_pickle_scan_sees_every_way_of_naming_a_global(tmp_path):
-    from core import assets
+    from core import safe_load
 
     marker = tmp_path / "MARKER"
     inst = b"(S'touch x'\nios\nsystem\n."  # protocol 0 INST: imports os.system like GLOBAL does
-    assert ("os", "system") in assets._pickle_globals(inst)
+    assert ("os", "system") in safe_load._pickle_globals(inst)
     hidden = b"\x80\x04(X\x02\x00\x00\x00os\x94X\x06\x00\x00\x00system\x94h\x00h\x01\x93."  # names via the memo
-    assert ("os", "system") in assets._pickle_globals(hidden)
+    assert ("os", "system") in safe_load._pickle_globals(hidden)
     built = b"\x80\x04X\x02\x00\x00\x00osX\x06\x00\x00\x00systemh\x07\x93."  # a name the scan cannot follow
-    assert assets.unsafe_pickle_globals(assets._pickle_globals(built)) == ["an unresolvable global"]
+    assert safe_load.unsafe_pickle_globals(safe_load._pickle_globals(built)) == ["an unresolvable global"]
     # a decoy data.pkl beside the one torch reads does not hide the real one
     evil = E.write_torch_zip(tmp_path / "a.pt", E.payload("subprocess", "call", marker))
     with zipfile.ZipFile(evil, "a") as zf:
         zf.writestr("data.pkl", pickle.dumps({"weights": 1}, protocol=2))
-    assert ("subprocess", "call") in assets.pickle_globals_in_zip(evil)
+    assert ("subprocess", "call") in safe_load.pickle_globals_in_zip(evil)
     assert not marker.exists()
 
 
 def test_refuse_code_in_pickle_before_a_full_load(tmp_path):
     """The guard a caller runs before a library unpickles the file in full (ultralytics and the detector)."""
     pytest.importorskip("torch")
-    from core import assets
+    from core.assets import checks
 
     marker = E.marker_for(tmp_path, "os", "system")
     evil = E.write_torch_zip(tmp_path / "yolo11s.pt", E.payload("os", "system", marker))
-    assert_refused(lambda: assets.refuse_code_in_pickle(evil), InvalidModelFileError, marker,
+    assert_refused(lambda: checks.refuse_code_in_pickle(evil), InvalidModelFileError, marker,
                    str(evil), "os.system", "refused for safety", "yolo11s.pt")
     clean = E.write_torch_zip(tmp_path / "clean.pt", pickle.dumps({"weights": [1.0]}, protocol=2))
-    assert assets.refuse_code_in_pickle(clean) is None
+    assert checks.refuse_code_in_pickle(clean) is None

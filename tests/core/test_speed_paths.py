@@ -20,10 +20,10 @@ import torch
 import core
 import synthetic
 from core.config import CaptureConfig, SpeedConfig
-from core.crop import IMAGENET_STD, crop_people_torch, crop_person, crops_to_imagenet
+from core.capture.crop import IMAGENET_STD, crop_people_torch, crop_person, crops_to_imagenet
 from core.errors import InvalidArgumentError
-from core.features import prefetch
-from core.speed import cpu_has_fast_bf16
+from core.capture.features import prefetch
+from core.runtime.device import cpu_has_fast_bf16
 
 
 def rel_err(a, b) -> float:
@@ -212,8 +212,8 @@ def test_ctrl_c_while_a_thread_starts_is_raised_after_it(monkeypatch):
     import signal
     import threading
 
-    from core import features
-    from core.interrupts import deferred_interrupts
+    from core.capture import features
+    from core.runtime.interrupts import deferred_interrupts
 
     real_start = threading.Thread.start
 
@@ -247,7 +247,7 @@ def test_ctrl_c_while_a_thread_starts_is_raised_after_it(monkeypatch):
 def test_prefetch_left_open_is_stopped_at_exit():
     """A worker whose ``with`` block never ran (an interrupt between creating and entering it) is stopped by the
     exit hook, before Python finalises its daemon threads."""
-    from core import features
+    from core.capture import features
 
     closed: list = []
     worker = prefetch(_endless(closed))
@@ -262,7 +262,7 @@ def test_detect_every_interpolates_between_detections(tmp_path, synthetic_video)
     and the boxes stay close to the every-frame ones (box IoU). (A stand-in detector that knows the figure's
     box for each frame it is shown.)"""
     from core.pipeline import _detect_and_track, _Reporter
-    from core.video import VideoReader
+    from core.capture.video import VideoReader
 
     n = 40
     frames = np.concatenate([c.frames_rgb_u8 for c in VideoReader(str(synthetic_video)).scan()]).astype(np.int16)
@@ -301,8 +301,8 @@ def test_detect_every_never_thins_out_boxes_from_a_file(tmp_path, synthetic_vide
     import json
 
     from core.pipeline import _detect_and_track, _Reporter
-    from core.tracking import load_detections
-    from core.video import VideoReader
+    from core.capture.tracking import load_detections
+    from core.capture.video import VideoReader
 
     n = 40
     boxes = [synthetic.figure_box_xyxy(t, 320, 240, n) for t in range(n)]
@@ -330,7 +330,7 @@ def _args(**kw):
 
 
 def test_fast_preset_and_explicit_flags():
-    from core.speed import apply_speed_args
+    from core.cli.speed import apply_speed_args
 
     exact = apply_speed_args(CaptureConfig(device="cpu"), _args())
     assert exact.speed == SpeedConfig() and exact.tracker.image_size == CaptureConfig().tracker.image_size

@@ -1,0 +1,1 @@
+"""The command line: the capture options declared once (capture, batch, headless Blender), the core's own commands."""
