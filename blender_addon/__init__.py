@@ -14,7 +14,8 @@ _classes: list = []
 def register():
     import bpy
 
-    from . import modal, ops_capture, ops_import, ops_runtime, panel, preferences, properties, retarget
+    from . import ops_capture, ops_import, panel, properties, retarget
+    from .runtime import modal, ops as ops_runtime, preferences
     from . import refine_ops, refine_panel, refine_props
     from .retarget import props as retarget_props
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Optional
 
 from ..core.errors import CancelledError, DependencyMissingError, MocapError, VideoReadError
-from . import runtime, scene_builder
-from .job import CANCELLED, DONE, SubprocessJob
+from . import scene_builder
+from .runtime import commands, environment
+from .runtime.job import CANCELLED, DONE, SubprocessJob, start_in_extension
 
 
 class CaptureSession:
-    def __init__(self, python: Optional[Path], video_path: str, options: runtime.CaptureOptions,
+    def __init__(self, python: Optional[Path], video_path: str, options: commands.CaptureOptions,
                  build: scene_builder.BuildOptions):
         self.python = python
         self.video_path = os.path.abspath(video_path) if video_path else ""
@@ -36,12 +37,11 @@ class CaptureSession:
         if not os.path.isfile(self.video_path):
             raise VideoReadError(f"video not found: {self.video_path}")
         if self.python is None or not Path(self.python).is_file():
-            raise DependencyMissingError(runtime.check_readiness(self.python, self.options.models_dir).problems[0])
+            raise DependencyMissingError(environment.check_readiness(self.python, self.options.models_dir).problems[0])
         self._tmpdir = tempfile.mkdtemp(prefix="tcmr_capture_")
         output = os.path.join(self._tmpdir, Path(self.video_path).stem + ".npz")
-        argv = runtime.capture_command(self.python, self.video_path, output, self.options)
-        self.job = SubprocessJob(argv, cwd=runtime.EXTENSION_ROOT, env=runtime.clean_env(runtime.EXTENSION_ROOT),
-                                 progress_stream="stderr").start()
+        argv = commands.capture_command(self.python, self.video_path, output, self.options)
+        self.job = start_in_extension(argv)
         self._default_output = output
         return self
 

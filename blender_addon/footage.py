@@ -99,12 +99,11 @@ def frames_needed(motion) -> tuple[int, int]:
 
 def write_sequence(video: str, folder: str, first: int, last: int, python, on_update=None) -> None:
     """Run ``python -m core footage`` (the core's own decode). Raises MocapError with the core's message."""
-    from . import runtime
-    from .job import DONE, SubprocessJob
+    from .runtime.job import DONE, start_in_extension
 
     argv = [str(python), "-m", "core", "footage", video, "-o", folder, "--frames", f"{first}:{last}",
             "--progress-json"]
-    job = SubprocessJob(argv, cwd=runtime.EXTENSION_ROOT, env=runtime.clean_env(runtime.EXTENSION_ROOT)).start()
+    job = start_in_extension(argv)
     try:
         job.wait(on_update=on_update)
     except KeyboardInterrupt:

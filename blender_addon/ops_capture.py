@@ -11,17 +11,18 @@ from bpy.props import StringProperty
 from bpy.types import Operator
 
 from ..core.errors import MocapError
-from . import preferences, refine_props, refine_store, runtime, scene_builder
+from . import refine_props, refine_store, scene_builder
+from .runtime import commands, environment, preferences
 from .capture import CaptureSession
-from .job import ProgressPrinter
-from .modal import ModalJobMixin
+from .runtime.job import ProgressPrinter
+from .runtime.modal import ModalJobMixin
 
 
-def capture_options(context, models_dir: str = "", detections: str = "") -> runtime.CaptureOptions:
+def capture_options(context, models_dir: str = "", detections: str = "") -> commands.CaptureOptions:
     """The panel's options (scene.tcmr, the refine panel's scene.tcmr_refine) + the preferences as core CLI
     options: the core refines the capture once, with the refine panel's options."""
     s = context.scene.tcmr
-    return runtime.CaptureOptions(
+    return commands.CaptureOptions(
         models_dir=models_dir or preferences.models_dir(context),
         device=preferences.device(context),
         track="all" if s.person == "ALL" else str(s.track_id),
@@ -63,7 +64,7 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
     def _session(self, context) -> CaptureSession:
         s = context.scene.tcmr
         video = bpy.path.abspath(self.filepath or s.video_path)
-        python = (runtime.resolve_python(bpy.path.abspath(self.python_path)) if self.python_path
+        python = (environment.resolve_python(bpy.path.abspath(self.python_path)) if self.python_path
                   else preferences.runtime_python(context))
         models_dir = bpy.path.abspath(self.models_dir) if self.models_dir else ""
         detections = self.detections or s.detections_path  # the operator's, else the panel's

@@ -8,7 +8,8 @@ from bpy.types import Operator
 from bpy_extras.io_utils import ImportHelper
 
 from ..core.errors import MocapError
-from . import preferences, scene_builder
+from . import scene_builder
+from .runtime import preferences
 
 
 class TCMR_OT_import_motion(Operator, ImportHelper):

@@ -6,7 +6,7 @@ import textwrap
 
 from bpy.types import Panel
 
-from . import preferences
+from .runtime import preferences
 
 
 def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:

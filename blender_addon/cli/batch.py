@@ -28,8 +28,7 @@ from ...core.batch.manifest import Manifest, options_hash, plan
 from ...core.batch.runner import EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED
 from ...core.cli_values import check_output_folder
 from ...core.errors import CancelledError, DependencyMissingError, MocapError
-from .. import runtime
-from ..job import SubprocessJob
+from ..runtime.job import start_in_extension
 from . import options as cli_options
 from . import steps
 
@@ -181,8 +180,7 @@ def capture_videos(args, for_core: list, captures: str, printer) -> dict:
     for flag in ("retry_failed", "recursive"):  # (--force redoes the Blender stage; captures stay cached)
         if getattr(args, flag):
             argv.append("--" + flag.replace("_", "-"))
-    job = SubprocessJob(argv, cwd=runtime.EXTENSION_ROOT, env=runtime.clean_env(runtime.EXTENSION_ROOT),
-                        progress_stream="stderr").start()
+    job = start_in_extension(argv)
     try:  # its end state is reported per clip: print progress only while it runs
         job.wait(on_update=lambda j: printer(j) if j.state == "running" else None)
     except KeyboardInterrupt:

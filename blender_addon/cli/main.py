@@ -13,7 +13,7 @@ import bpy
 
 from ...core.batch.runner import EXIT_INTERRUPTED
 from ...core.errors import MocapError
-from ..job import ProgressPrinter
+from ..runtime.job import ProgressPrinter
 from . import batch, steps
 from .options import export_files, is_motion_file, parse_args
 

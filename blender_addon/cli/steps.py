@@ -13,7 +13,8 @@ from typing import Optional
 import bpy
 
 from ...core.errors import MocapError
-from .. import export, preferences, render, runtime, scene_builder
+from .. import export, render, scene_builder
+from ..runtime import commands, environment, preferences
 from ..capture import CaptureSession
 from ..retarget import cli as retarget_cli
 
@@ -29,12 +30,12 @@ def build_options(args, blend: str, printer) -> scene_builder.BuildOptions:
 
 def core_python(args):
     """The core's Python: ``--python``, else the add-on's runtime environment (None when there is none)."""
-    return runtime.resolve_python(args.python) if args.python else preferences.runtime_python(bpy.context)
+    return environment.resolve_python(args.python) if args.python else preferences.runtime_python(bpy.context)
 
 
 def capture(args, video: str, build: scene_builder.BuildOptions, printer) -> scene_builder.BuildResult:
     """Capture ``video`` with the core (its options as the user gave them) and build the result into the scene."""
-    options = runtime.CaptureOptions(models_dir=build.models_dir, device=preferences.device(bpy.context),
+    options = commands.CaptureOptions(models_dir=build.models_dir, device=preferences.device(bpy.context),
                                      extra=tuple(args.capture_argv))
     session = CaptureSession(core_python(args), os.path.abspath(video), options, build).start()
     session.wait(on_update=printer)

@@ -14,9 +14,10 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
-from tcmr_mocap.blender_addon import runtime, scene_builder  # noqa: E402
+from tcmr_mocap.blender_addon import scene_builder  # noqa: E402
+from tcmr_mocap.blender_addon.runtime import commands  # noqa: E402
 from tcmr_mocap.blender_addon.capture import CaptureSession  # noqa: E402
-from tcmr_mocap.blender_addon.modal import ModalJobMixin  # noqa: E402
+from tcmr_mocap.blender_addon.runtime.modal import ModalJobMixin  # noqa: E402
 
 BETAS = np.zeros(10)
 
@@ -135,7 +136,7 @@ TIMER = SimpleNamespace(type="TIMER", value="NOTHING")
 
 
 def _session(python, video, mesh=False):
-    return CaptureSession(python, str(video), runtime.CaptureOptions(),
+    return CaptureSession(python, str(video), commands.CaptureOptions(),
                           scene_builder.BuildOptions(create_mesh=mesh)).start()
 
 

@@ -98,12 +98,13 @@ def test_refine_again_keeps_fingers_and_face(scene, tmp_path, smpl_arrays):
 
 
 def test_capture_switches_reach_the_core(scene):
-    from tcmr_mocap.blender_addon import ops_capture, runtime
+    from tcmr_mocap.blender_addon import ops_capture
+    from tcmr_mocap.blender_addon.runtime import commands
 
     s = scene.tcmr
     assert s.hands and s.face  # default: captured when the model files are there
-    cmd = runtime.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
+    cmd = commands.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
     assert "--hands" not in cmd and "--no-hands" not in cmd and "--no-face" not in cmd
     s.hands, s.face = False, False
-    cmd = runtime.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
+    cmd = commands.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
     assert "--no-hands" in cmd and "--no-face" in cmd

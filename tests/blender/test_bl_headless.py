@@ -211,7 +211,7 @@ def test_progress_printer_prints_each_line_once():
     import io
     import types
 
-    from tcmr_mocap.blender_addon.job import ProgressPrinter
+    from tcmr_mocap.blender_addon.runtime.job import ProgressPrinter
 
     out = io.StringIO()
     printer = ProgressPrinter(out)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import bpy
 from bpy.types import Operator
 
-from . import preferences, runtime
-from .job import DONE, SubprocessJob
+from . import commands, environment, preferences
+from .job import DONE, start_in_extension
 from .modal import ModalJobMixin
 
 
@@ -20,9 +20,7 @@ class _JobOperator(ModalJobMixin):
         return not context.window_manager.tcmr_job.running
 
     def _start(self, context):
-        self.runner = SubprocessJob(self.command(context), cwd=runtime.EXTENSION_ROOT,
-                                    env=runtime.clean_env(runtime.EXTENSION_ROOT),
-                                    progress_stream=self.progress_stream).start()
+        self.runner = start_in_extension(self.command(context), self.progress_stream)
 
     def invoke(self, context, event):
         if context.window is None:
@@ -36,7 +34,7 @@ class _JobOperator(ModalJobMixin):
         return self.job_finished(context)
 
     def job_finished(self, context):
-        runtime.forget_probes()
+        environment.forget_probes()
         if self.runner.state != DONE:
             return self.fail(context, f"{self.job_label}: {self.runner.error}")
         for warning in self.runner.warnings:
@@ -54,7 +52,7 @@ class TCMR_OT_install_deps(_JobOperator, Operator):
 
     def command(self, context):
         prefs = preferences.get_prefs(context)
-        return runtime.install_command(preferences.user_env_dir(), preferences.models_dir(context),
+        return commands.install_command(preferences.user_env_dir(), preferences.models_dir(context),
                                        download_models=bool(prefs and prefs.download_models),
                                        online=bool(bpy.app.online_access))
 
@@ -69,9 +67,9 @@ class TCMR_OT_export_smpl(_JobOperator, Operator):
 
     def command(self, context):
         status = preferences.readiness(context)
-        from ..core.assets.table import MODEL_FILES
+        from ...core.assets.table import MODEL_FILES
 
-        return runtime.export_smpl_command(status.python, preferences.models_dir(context),
+        return commands.export_smpl_command(status.python, preferences.models_dir(context),
                                            status.models_dir / MODEL_FILES["smpl"].file_name)
 
     @classmethod
@@ -86,7 +84,7 @@ class TCMR_OT_refresh_status(Operator):
     bl_label = "Refresh"
 
     def execute(self, context):
-        runtime.forget_probes()
+        environment.forget_probes()
         status = preferences.readiness(context)
         self.report({"INFO"} if status.ready else {"WARNING"},
                     "runtime and models ready" if status.ready else status.problems[0])

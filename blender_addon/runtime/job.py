@@ -18,10 +18,18 @@ import threading
 import time
 from typing import Optional, Sequence
 
-from .runtime import parse_event
+from .commands import parse_event
+from .environment import EXTENSION_ROOT, clean_env
 
 RUNNING, DONE, ERROR, CANCELLED = "running", "done", "error", "cancelled"
 _EOF = object()
+
+
+def start_in_extension(argv: Sequence[str], progress_stream: str = "stderr") -> "SubprocessJob":
+    """Start ``argv`` (the core, install_deps.py) in the extension root, which is also its ``PYTHONPATH`` (the
+    only place where ``core`` is a top-level name), without Blender's own Python settings."""
+    job = SubprocessJob(argv, cwd=EXTENSION_ROOT, env=clean_env(EXTENSION_ROOT), progress_stream=progress_stream)
+    return job.start()
 
 
 class SubprocessJob:

@@ -10,11 +10,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy.types import AddonPreferences
 
-from ..core.config import CaptureConfig
-from . import runtime
+from ...core.config import CaptureConfig
+from . import environment
 
 # The add-on's package: "tcmr_mocap", or "bl_ext.<repo>.tcmr_mocap" when installed as an extension.
-ADDON_ID = __package__.rpartition(".")[0]
+ADDON_ID = __package__.rpartition(".blender_addon")[0]
 
 
 class TCMR_AddonPreferences(AddonPreferences):
@@ -85,11 +85,11 @@ def runtime_python(context=None) -> Optional[Path]:
     prefs = get_prefs(context)
     configured = bpy.path.abspath(prefs.python_path) if prefs and prefs.python_path else ""
     env_dir = user_env_dir()
-    return runtime.resolve_python(configured, [env_dir] if env_dir else [])
+    return environment.resolve_python(configured, [env_dir] if env_dir else [])
 
 
-def readiness(context=None) -> runtime.Readiness:
-    return runtime.check_readiness(runtime_python(context), models_dir(context))
+def readiness(context=None) -> environment.Readiness:
+    return environment.check_readiness(runtime_python(context), models_dir(context))
 
 
 CLASSES = (TCMR_AddonPreferences,)
