@@ -14,7 +14,8 @@ _classes: list = []
 def register():
     import bpy
 
-    from . import ops_capture, ops_import, panel, properties, retarget
+    from . import ops_capture, panel, properties, retarget
+    from .scene import ops as ops_import
     from .runtime import modal, ops as ops_runtime, preferences
     from . import refine_ops, refine_panel, refine_props
     from .retarget import props as retarget_props
@@ -33,7 +34,8 @@ def register():
 def unregister():
     import bpy
 
-    from . import ops_import, properties, refine_props
+    from . import properties, refine_props
+    from .scene import ops as ops_import
     from .retarget import props as retarget_props
 
     bpy.types.TOPBAR_MT_file_import.remove(ops_import.menu_import)

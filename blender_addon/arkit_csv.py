@@ -80,7 +80,7 @@ def face_weights(obj, frames) -> np.ndarray | None:
     them (module docstring), or None."""
     import bpy
 
-    from . import face
+    from .scene import face
     from .retarget.bake import RESULT_SOURCE
 
     weights = face.read_properties(obj, frames)

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Optional
 
 from ..core.errors import CancelledError, DependencyMissingError, MocapError, VideoReadError
-from . import scene_builder
+from .scene import builder
 from .runtime import commands, environment
 from .runtime.job import CANCELLED, DONE, SubprocessJob, start_in_extension
 
 
 class CaptureSession:
     def __init__(self, python: Optional[Path], video_path: str, options: commands.CaptureOptions,
-                 build: scene_builder.BuildOptions):
+                 build: builder.BuildOptions):
         self.python = python
         self.video_path = os.path.abspath(video_path) if video_path else ""
         self.options = options
@@ -78,7 +78,7 @@ class CaptureSession:
             raise CancelledError("capture cancelled") from None
 
     # ---------------------------------------------------------------------------------------- the end
-    def finish(self, context) -> scene_builder.BuildResult:
+    def finish(self, context) -> builder.BuildResult:
         """Import the result into the scene (after the job ended). Raises MocapError with the core's message
         when it failed; the temporary files are removed either way."""
         try:
@@ -89,7 +89,7 @@ class CaptureSession:
             output = self.job.output or self._default_output
             if not os.path.isfile(output):
                 raise MocapError(f"the core finished but wrote no result file ({output})")
-            return scene_builder.import_file(context, output, self.build)
+            return builder.import_file(context, output, self.build)
         finally:
             self.cleanup()
 

@@ -11,7 +11,8 @@ from bpy.props import StringProperty
 from bpy.types import Operator
 
 from ..core.errors import MocapError
-from . import refine_props, refine_store, scene_builder
+from . import refine_props
+from .scene import raw_store, builder
 from .runtime import commands, environment, preferences
 from .capture import CaptureSession
 from .runtime.job import ProgressPrinter
@@ -26,7 +27,7 @@ def capture_options(context, models_dir: str = "", detections: str = "") -> comm
         models_dir=models_dir or preferences.models_dir(context),
         device=preferences.device(context),
         track="all" if s.person == "ALL" else str(s.track_id),
-        refine=refine_store.refine_config(context.scene.tcmr_refine),
+        refine=raw_store.refine_config(context.scene.tcmr_refine),
         frame_start=s.frame_start if s.use_frame_range else None,
         frame_end=s.frame_end if s.use_frame_range else None,
         target_fps=s.target_fps if s.use_target_fps else None,
@@ -71,8 +72,8 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
         options = capture_options(context, models_dir, bpy.path.abspath(detections) if detections else "")
         if self.device:
             options.device = self.device
-        build = scene_builder.BuildOptions(create_mesh=s.create_mesh, set_scene=True,
-                                           models_dir=options.models_dir, **refine_props.display_options(context))
+        build = builder.BuildOptions(create_mesh=s.create_mesh, set_scene=True,
+                                     models_dir=options.models_dir, **refine_props.display_options(context))
         return CaptureSession(python, video, options, build)
 
     def invoke(self, context, event):

@@ -11,7 +11,7 @@ import bpy
 from bpy.types import Operator
 
 from ..core.errors import MocapError
-from . import formats, refine_store, scene_builder
+from .scene import formats, raw_store, builder
 
 
 def target_collection(context):
@@ -19,9 +19,9 @@ def target_collection(context):
     obj = context.view_layer.objects.active if context.view_layer else None
     if obj is not None:
         for coll in obj.users_collection:
-            if coll.get(refine_store.RAW_KEY) is not None:
+            if coll.get(raw_store.RAW_KEY) is not None:
                 return coll
-    found = [c for c in bpy.data.collections if c.get(refine_store.RAW_KEY) is not None]
+    found = [c for c in bpy.data.collections if c.get(raw_store.RAW_KEY) is not None]
     return found[-1] if found else None
 
 
@@ -34,23 +34,23 @@ def _footage(collection) -> str:
     return ""
 
 
-def refine_collection(context, collection, settings) -> scene_builder.BuildResult:
+def refine_collection(context, collection, settings) -> builder.BuildResult:
     """Refine ``collection``'s stored raw result with ``settings`` (scene.tcmr_refine) and rebuild it.
     Raises MocapError (scene unchanged)."""
-    raw = refine_store.stored(collection)
+    raw = raw_store.stored(collection)
     if raw is None:
         raise MocapError(f"'{collection.name}' holds no raw capture to refine (import or capture it again)")
-    refined = refine_store.refine(raw, refine_store.refine_config(settings))
+    refined = raw_store.refine(raw, raw_store.refine_config(settings))
     motion = formats.from_motion_result(refined)
-    options = scene_builder.BuildOptions(
+    options = builder.BuildOptions(
         create_mesh=any(o.type == "MESH" and "· body" in o.name for o in collection.all_objects),
         set_scene=True, video_path=_footage(collection), show_ground=settings.show_ground,
         show_contacts=settings.show_contacts)
     frame = context.scene.frame_current
-    result = scene_builder.build_scene(context, motion, options)
+    result = builder.build_scene(context, motion, options)
     context.scene.frame_current = min(max(frame, context.scene.frame_start), context.scene.frame_end)
-    refine_store.remember(result.collection, raw, refined.meta.get("refine"))
-    result.warnings.extend(refine_store.warnings(result.collection))  # e.g. a floor of low confidence
+    raw_store.remember(result.collection, raw, refined.meta.get("refine"))
+    result.warnings.extend(raw_store.warnings(result.collection))  # e.g. a floor of low confidence
     return result
 
 
@@ -86,7 +86,7 @@ class TCMR_OT_refine(Operator):
             return {"CANCELLED"}
         for warning in result.warnings:
             self.report({"WARNING"}, warning)
-        self.report({"INFO"}, f"Refined '{result.collection.name}': {refine_store.floor_summary(result.collection)}")
+        self.report({"INFO"}, f"Refined '{result.collection.name}': {raw_store.floor_summary(result.collection)}")
         return {"FINISHED"}
 
 

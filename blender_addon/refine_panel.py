@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from bpy.types import Panel
 
-from . import refine_ops, refine_store
+from . import refine_ops
+from .scene import raw_store
 from .panel import wrapped_label
 
 
@@ -44,8 +45,8 @@ class TCMR_PT_refine(Panel):
             wrapped_label(layout, context, "Capture or import a result to refine it; captures use these options.",
                           icon="INFO")
             return
-        wrapped_label(layout, context, f"{target.name}: {refine_store.floor_summary(target)}", icon="VIEW_PERSPECTIVE")
-        for warning in refine_store.warnings(target):
+        wrapped_label(layout, context, f"{target.name}: {raw_store.floor_summary(target)}", icon="VIEW_PERSPECTIVE")
+        for warning in raw_store.warnings(target):
             wrapped_label(layout, context, warning, icon="ERROR")
         layout.operator("tcmr.refine", icon="FILE_REFRESH")
 

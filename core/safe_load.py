@@ -16,7 +16,7 @@ A refused or broken file raises :class:`~core.errors.InvalidModelFileError` (one
 
 :func:`numpy_array_global` is the allow-list of globals that plain numpy arrays/scalars need in a pickle (under
 numpy 1 and numpy 2 names); the SMPL unpickler here and the add-on's TCMR-output unpickler
-(``blender_addon.tcmr_pickle``) both build on it. This module imports only the standard library and numpy at
+(``blender_addon.scene.tcmr_pickle``) both build on it. This module imports only the standard library and numpy at
 module level, so the add-on can use it.
 """
 

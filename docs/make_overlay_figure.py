@@ -3,7 +3,7 @@
 The footage is the Sports2D demo clip (tests/realdata.py, ``sports2d_demo``: 1768×994, two people walking) given
 a variable frame rate (a 50 ms gap every 7 frames; tests/mp4_timing.py) with the same pixels: Blender alone reads
 it as 60 fps with 492 frames. The scene is built the way a capture result is imported (the capture's frame rate
-and timestamps), so the background is the capture's own decode (blender_addon/footage.py), and it is rendered
+and timestamps), so the background is the capture's own decode (blender_addon/scene/footage.py), and it is rendered
 with blender_addon/render.py (Workbench, over the footage, through the matched camera).
 
 The body is not a capture of these people: this repository ships no network weights (the tests use random ones,
@@ -92,7 +92,8 @@ def main():
     import mp4_timing
     import realdata
     import synthetic
-    from tcmr_mocap.blender_addon import render, scene_builder
+    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.scene import builder
 
     work = Path(tempfile.mkdtemp(prefix="tcmr_fig_"))
     video = work / "sports2d_phone.mp4"
@@ -110,7 +111,7 @@ def main():
     result.save(str(work / "capture.npz"))
     bpy.ops.wm.read_factory_settings(use_empty=True)
     conftest.enable_addon()
-    built = scene_builder.import_file(bpy.context, str(work / "capture.npz"), scene_builder.BuildOptions(
+    built = builder.import_file(bpy.context, str(work / "capture.npz"), builder.BuildOptions(
         create_mesh=False, set_scene=True, footage_dir=str(work / "footage"), python=H.runtime_python()))
     scene = bpy.context.scene
     clip = render.footage_clip(scene)

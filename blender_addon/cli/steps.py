@@ -13,15 +13,16 @@ from typing import Optional
 import bpy
 
 from ...core.errors import MocapError
-from .. import export, render, scene_builder
+from .. import export, render
+from ..scene import builder
 from ..runtime import commands, environment, preferences
 from ..capture import CaptureSession
 from ..retarget import cli as retarget_cli
 
 
-def build_options(args, blend: str, printer) -> scene_builder.BuildOptions:
+def build_options(args, blend: str, printer) -> builder.BuildOptions:
     """Scene options of the command line; footage frames (where Blender misreads the movie) beside the .blend."""
-    return scene_builder.BuildOptions(
+    return builder.BuildOptions(
         create_mesh=not args.no_mesh, set_scene=True,
         models_dir=os.path.abspath(args.models) if args.models else preferences.models_dir(bpy.context),
         footage_dir=os.path.join(os.path.dirname(os.path.abspath(blend)), "footage"),
@@ -33,10 +34,10 @@ def core_python(args):
     return environment.resolve_python(args.python) if args.python else preferences.runtime_python(bpy.context)
 
 
-def capture(args, video: str, build: scene_builder.BuildOptions, printer) -> scene_builder.BuildResult:
+def capture(args, video: str, build: builder.BuildOptions, printer) -> builder.BuildResult:
     """Capture ``video`` with the core (its options as the user gave them) and build the result into the scene."""
     options = commands.CaptureOptions(models_dir=build.models_dir, device=preferences.device(bpy.context),
-                                     extra=tuple(args.capture_argv))
+                                      extra=tuple(args.capture_argv))
     session = CaptureSession(core_python(args), os.path.abspath(video), options, build).start()
     session.wait(on_update=printer)
     printer(session)
@@ -45,14 +46,14 @@ def capture(args, video: str, build: scene_builder.BuildOptions, printer) -> sce
     return result
 
 
-def import_motion(path: str, build: scene_builder.BuildOptions) -> scene_builder.BuildResult:
-    return scene_builder.import_file(bpy.context, os.path.abspath(path), build)
+def import_motion(path: str, build: builder.BuildOptions) -> builder.BuildResult:
+    return builder.import_file(bpy.context, os.path.abspath(path), build)
 
 
-def export_armature(result: scene_builder.BuildResult, track: Optional[str]):
+def export_armature(result: builder.BuildResult, track: Optional[str]):
     """The armature exports take: ``--track ID``'s, else the longest track's."""
     if track and str(track).strip().lower() != "all":
-        from .. import scene_builder as sb
+        from ..scene import builder as sb
 
         wanted = str(track).strip()
         for obj in result.armatures:
@@ -63,7 +64,7 @@ def export_armature(result: scene_builder.BuildResult, track: Optional[str]):
     return result.longest
 
 
-def finish(args, result: scene_builder.BuildResult, blend: str, exports: dict, render_to: Optional[str],
+def finish(args, result: builder.BuildResult, blend: str, exports: dict, render_to: Optional[str],
            warnings: list, on_frame=None) -> list:
     """Retarget (``--retarget-to``), set up the render (kept in the .blend, for farms), save, export, render.
     ``exports``: {path: "FBX" | "GLTF" | "BVH" | "CSV"}. Returns the files written. A clip without a camera (an AMASS

@@ -105,7 +105,7 @@ class TCMR_OT_face_to_meshes(Operator):
     source: StringProperty(name="Source", description="Armature with a captured face (empty: the panel's)")
 
     def execute(self, context):
-        from .. import face
+        from ..scene import face
         from . import face_transfer
         from .rigdata import frame_range, source_action
 

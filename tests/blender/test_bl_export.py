@@ -10,7 +10,7 @@ bpy = pytest.importorskip("bpy")
 
 import rigs  # noqa: E402
 from tcmr_mocap.blender_addon import export  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 
 N_FRAMES = 60
 TOL_M = 1e-3
@@ -128,13 +128,13 @@ def test_fractional_frame_rate_stays_exact(scene, tmp_path, smpl_arrays):
 
     import blender_helpers as H
     import fbx_binary
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
 
     fps, n = 29.83, 30
     R, transl = H.to_camera_frame(*H.procedural_motion(n))
     H.make_result(smpl_arrays, {1: (R, transl, np.arange(n), np.zeros(10))}, fps=fps).save(tmp_path / "tennis.npz")
-    scene_builder.import_file(bpy.context, str(tmp_path / "tennis.npz"),
-                              scene_builder.BuildOptions(create_mesh=False, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "tennis.npz"),
+                        builder.BuildOptions(create_mesh=False, set_scene=True))
     assert scene.render.fps / scene.render.fps_base == pytest.approx(fps, rel=1e-6)
     arm = bpy.context.view_layer.objects.active
     for name in ("tennis.glb", "tennis.gltf"):
@@ -231,7 +231,7 @@ def joint_turns(obj, names, frames) -> np.ndarray:
 def test_fingers_round_trip(fingered, tmp_path, fmt):
     """Every finger joint's motion survives: the finger bones' heads (world, or armature space for BVH) and how
     far each of the 30 bones turns relative to its parent, frame by frame, match after re-import."""
-    from tcmr_mocap.blender_addon.pose_keys import FINGER_BONE_NAMES
+    from tcmr_mocap.blender_addon.scene.pose_keys import FINGER_BONE_NAMES
 
     obj, _ = fingered
     path = tmp_path / f"talk.{ {'FBX': 'fbx', 'GLTF': 'glb', 'BVH': 'bvh'}[fmt]}"

@@ -11,8 +11,8 @@ bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
 from extremity_motion import write_capture  # noqa: E402
-from tcmr_mocap.blender_addon import face, pose_keys  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.scene import face, pose_keys  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 from tcmr_mocap.core import rotations, smpl  # noqa: E402
 from tcmr_mocap.core.extremities import handpose  # noqa: E402
 from tcmr_mocap.core.extremities.layout import ARKIT_BLENDSHAPE_NAMES, FINGER_CHAINS, HAND_SIDES  # noqa: E402

@@ -1,4 +1,4 @@
-"""blender_addon.footage: the scene shows, at every frame, the very video frame the capture used for it, for
+"""blender_addon.scene.footage: the scene shows, at every frame, the very video frame the capture used for it, for
 constant-rate, variable-rate and odd-time-base videos (issue 24, item 1).
 
 Videos of each kind are made from one OpenCV-written MP4 with the same pixels and new container timing
@@ -44,9 +44,9 @@ def capture_like(tmp_path, smpl_arrays, video, n: int, width: int, height: int, 
 
 
 def build(path, tmp_path):
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
 
-    return scene_builder.import_file(bpy.context, str(path), scene_builder.BuildOptions(
+    return builder.import_file(bpy.context, str(path), builder.BuildOptions(
         create_mesh=False, set_scene=True, footage_dir=str(tmp_path / "footage"), python=H.runtime_python()))
 
 

@@ -1,4 +1,4 @@
-"""Motion file readers (blender_addon/formats.py, tcmr_pickle.py): numpy only, no Blender needed."""
+"""Motion file readers (blender_addon/scene/formats.py, tcmr_pickle.py): numpy only, no Blender needed."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 import blender_helpers as H
 import evil_pickles as E  # tests/evil_pickles.py (tests/ is on sys.path: tests/conftest.py)
-from tcmr_mocap.blender_addon import formats
-from tcmr_mocap.blender_addon.tcmr_pickle import load_tcmr_pickle
+from tcmr_mocap.blender_addon.scene import formats
+from tcmr_mocap.blender_addon.scene.tcmr_pickle import load_tcmr_pickle
 from tcmr_mocap.core import rotations
 from tcmr_mocap.core.errors import InvalidMotionFileError
 

@@ -28,7 +28,7 @@ def body_mask(rgb: np.ndarray) -> np.ndarray:
 def three_people(tmp_path, smpl_arrays):
     """A 40-frame clip: track 1 on every frame (centre), track 2 only from frame 25 (right), track 3 only up to
     frame 14 (left)."""
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
 
     video = H.write_video(tmp_path / "street.mp4", n_frames=40)
     R, transl = H.procedural_motion(40)
@@ -39,8 +39,8 @@ def three_people(tmp_path, smpl_arrays):
     result = H.make_result(smpl_arrays, tracks, video_path=str(video), width=W, height=HGT, focal_length_px=F,
                            num_frames=40)
     result.save(str(tmp_path / "street.npz"))
-    return scene_builder.import_file(bpy.context, str(tmp_path / "street.npz"),
-                                     scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    return builder.import_file(bpy.context, str(tmp_path / "street.npz"),
+                               builder.BuildOptions(create_mesh=True, set_scene=True))
 
 
 def test_people_are_hidden_outside_their_frames(scene, tmp_path, smpl_arrays):
@@ -81,7 +81,7 @@ def test_longest_track_is_the_active_armature(scene, tmp_path, smpl_arrays):
 
 def upright_walk(tmp_path, smpl_arrays):
     """A refined (upright: level floor, ground plane) walk seen from a camera 22° down, with its footage."""
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
     from tcmr_mocap.core import smpl
     from tcmr_mocap.core.config import RefineConfig
     from tcmr_mocap.core.motion.refine import refine_result
@@ -95,8 +95,8 @@ def upright_walk(tmp_path, smpl_arrays):
                         width=W, height=HGT, focal_length_px=F)
     refined, _ = refine_result(raw, RefineConfig())
     refined.save(str(tmp_path / "walk.npz"))
-    scene_builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
-                              scene_builder.BuildOptions(create_mesh=True, set_scene=True, show_ground=True))
+    builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
+                        builder.BuildOptions(create_mesh=True, set_scene=True, show_ground=True))
     assert "walk.mp4 · ground" in bpy.data.objects
     return video
 

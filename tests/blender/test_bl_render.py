@@ -46,7 +46,7 @@ def segment_distance(points: np.ndarray, joints: np.ndarray) -> np.ndarray:
 def captured_scene(scene, tmp_path, smpl_arrays):
     """A capture-like result (walking, arms raising, 5 m in front of a 320x240 camera, f = 400 px) of the
     synthetic video, built into the scene as a capture would be."""
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
 
     video = H.write_video(tmp_path / "walk.mp4", n_frames=12)
     R, transl = H.procedural_motion(12)
@@ -54,8 +54,8 @@ def captured_scene(scene, tmp_path, smpl_arrays):
     result = H.make_result(smpl_arrays, {1: (R_cam, t_cam, np.arange(12), np.zeros(10))}, video_path=str(video),
                            width=W, height=HGT, focal_length_px=F)
     result.save(str(tmp_path / "walk.npz"))
-    scene_builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
-                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
+                        builder.BuildOptions(create_mesh=True, set_scene=True))
     return scene, result.tracks[0], video
 
 
@@ -199,7 +199,8 @@ def test_cycles_renders_the_body_in_the_same_place(captured_scene, tmp_path):
 def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays):
     """A motion resampled to 15 fps over a 30 fps video: the scene runs at 15 fps and scene frame k shows video
     frame 2 (k - 1), the frame its keys came from (Blender alone would show video frame k - 1)."""
-    from tcmr_mocap.blender_addon import camera, render, scene_builder
+    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.scene import camera, builder
 
     video = H.write_video(tmp_path / "walk.mp4", n_frames=12)
     R, transl = H.procedural_motion(12)
@@ -210,8 +211,8 @@ def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays
     result.motion_fps = 15.0
     result.tracks[0].times_s = rows / 30.0
     result.save(str(tmp_path / "walk15.npz"))
-    scene_builder.import_file(bpy.context, str(tmp_path / "walk15.npz"),
-                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "walk15.npz"),
+                        builder.BuildOptions(create_mesh=True, set_scene=True))
     assert camera.scene_fps(scene) == 15.0 and scene.frame_end == 6
     clip = render.footage_clip(scene)
     scene.frame_set(4)
@@ -225,8 +226,8 @@ def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays
     # imported again at the video's own rate, the driver goes and the clip runs one frame per frame
     H.make_result(smpl_arrays, {1: (R_cam, t_cam, np.arange(12), np.zeros(10))}, video_path=str(video),
                   width=W, height=HGT, focal_length_px=F).save(str(tmp_path / "walk30.npz"))
-    scene_builder.import_file(bpy.context, str(tmp_path / "walk30.npz"),
-                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "walk30.npz"),
+                        builder.BuildOptions(create_mesh=True, set_scene=True))
     scene.frame_set(4)
     assert camera.scene_fps(scene) == 30.0 and render.footage_clip(scene).frame_offset == 0
     assert not (clip.animation_data and clip.animation_data.drivers)

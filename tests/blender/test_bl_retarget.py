@@ -12,7 +12,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import rigs  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 from tcmr_mocap.blender_addon.retarget import bake, evaluate  # noqa: E402
 
 N_FRAMES = 120
@@ -156,7 +156,7 @@ def test_target_without_humanoid_bones(source):
     data = bpy.data.armatures.new("crane")
     obj = bpy.data.objects.new("crane", data)
     bpy.context.scene.collection.objects.link(obj)
-    from tcmr_mocap.blender_addon.armature import edit_mode
+    from tcmr_mocap.blender_addon.scene.armature import edit_mode
 
     with edit_mode(bpy.context, obj) as arm:
         prev = None
@@ -174,7 +174,7 @@ def test_target_without_humanoid_bones(source):
 
 def test_missing_required_bones_are_named(source):
     target = rigs.build_rig(bpy.context, "mixamo")
-    from tcmr_mocap.blender_addon.armature import edit_mode
+    from tcmr_mocap.blender_addon.scene.armature import edit_mode
 
     with edit_mode(bpy.context, target) as arm:
         arm.edit_bones.remove(arm.edit_bones["LeftForeArm"])

@@ -14,7 +14,7 @@ bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
 import rigs  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HEADLESS = REPO_ROOT / "blender_addon" / "headless.py"

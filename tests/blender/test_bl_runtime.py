@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcmr_mocap.blender_addon import pose_keys
+from tcmr_mocap.blender_addon.scene import pose_keys
 from tcmr_mocap.blender_addon.runtime import commands, environment
 from tcmr_mocap.core.config import FootLockConfig, RefineConfig
 from tcmr_mocap.blender_addon.runtime.job import CANCELLED, DONE, ERROR, SubprocessJob

@@ -18,8 +18,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..core.errors import InvalidMotionFileError
-from ..core.safe_load import numpy_array_global
+from ...core.errors import InvalidMotionFileError
+from ...core.safe_load import numpy_array_global
 
 _COMPRESSED_MAGIC = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00\x00", b"\x04\x22\x4d\x18")
 

@@ -20,13 +20,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..core import rotations
-from ..core.capture.camera import cam_to_transl, estimate_focal_length_px, image_size_from_orig_cam
-from ..core.config import CameraConfig
-from ..core.errors import InvalidMotionFileError
-from ..core.result import MotionResult
-from ..core.result_schema import looks_like_result, read_npz_members
-from ..core.skeleton import NUM_BETAS, NUM_SMPL_JOINTS, SMPLH_NUM_BODY_JOINTS
+from ...core import rotations
+from ...core.capture.camera import cam_to_transl, estimate_focal_length_px, image_size_from_orig_cam
+from ...core.config import CameraConfig
+from ...core.errors import InvalidMotionFileError
+from ...core.result import MotionResult
+from ...core.result_schema import looks_like_result, read_npz_members
+from ...core.skeleton import NUM_BETAS, NUM_SMPL_JOINTS, SMPLH_NUM_BODY_JOINTS
 
 DATA_FRAME_OPENCV_CAMERA = "opencv_camera"  # x right, y down, z forward (TCMR, ours)
 DATA_FRAME_Z_UP = "z_up"  # already Blender's world axes (AMASS)

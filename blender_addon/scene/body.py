@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from ..core import smpl
-from ..core.assets.table import MODEL_FILES, find_smpl_file, missing_message, resolve_models_dir
-from ..core.errors import MissingModelFileError
+from ...core import smpl
+from ...core.assets.table import MODEL_FILES, find_smpl_file, missing_message, resolve_models_dir
+from ...core.errors import MissingModelFileError
 from .formats import SceneMotion
 
 _ARRAYS_CACHE: dict[tuple[str, float], dict] = {}

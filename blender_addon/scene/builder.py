@@ -15,10 +15,10 @@ from typing import Callable, Optional
 import bpy
 import numpy as np
 
-from ..core.config import CameraConfig
-from ..core.skeleton import SMPL_JOINT_NAMES
+from ...core.config import CameraConfig
+from ...core.skeleton import SMPL_JOINT_NAMES
 from . import armature, body, camera, face, footage, formats, keyframes, mesh, pose_keys
-from .runtime import preferences
+from ..runtime import preferences
 
 SOURCE_KEY = "tcmr_source"  # custom property on our collections, objects and actions
 TRACK_KEY = "tcmr_track"
@@ -60,14 +60,14 @@ class BuildResult:
 def import_file(context, filepath: str, options: BuildOptions) -> BuildResult:
     """Read any supported motion file and build it into the scene (what ``tcmr.import_motion`` runs).
     Our results are first re-refined when ``options.refine`` is set, and their raw network output is stored
-    in the new collection (refine_store), so the panel can refine them again without the file."""
-    from . import refine_store
+    in the new collection (raw_store), so the panel can refine them again without the file."""
+    from . import raw_store
 
-    motion, raw = refine_store.load_motion(filepath, options.refine)
+    motion, raw = raw_store.load_motion(filepath, options.refine)
     result = build_scene(context, motion, options)
     if raw is not None:
         refine_info = getattr(motion, "refine_info", None)
-        refine_store.remember(result.collection, raw, refine_info)
+        raw_store.remember(result.collection, raw, refine_info)
         if refine_info:  # e.g. a floor found with low confidence, or none
             result.warnings.extend(refine_info.get("warnings", []))
     return result
@@ -75,7 +75,7 @@ def import_file(context, filepath: str, options: BuildOptions) -> BuildResult:
 
 def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> BuildResult:
     if not motion.tracks:
-        from ..core.errors import NoPersonFoundError
+        from ...core.errors import NoPersonFoundError
 
         raise NoPersonFoundError(f"{motion.name}: the file holds no person track")
     footage_root = options.footage_dir

@@ -7,9 +7,9 @@ from bpy.props import BoolProperty, StringProperty
 from bpy.types import Operator
 from bpy_extras.io_utils import ImportHelper
 
-from ..core.errors import MocapError
-from . import scene_builder
-from .runtime import preferences
+from ...core.errors import MocapError
+from . import builder
+from ..runtime import preferences
 
 
 class TCMR_OT_import_motion(Operator, ImportHelper):
@@ -32,7 +32,7 @@ class TCMR_OT_import_motion(Operator, ImportHelper):
                                description="Where the SMPL file is (empty: the preferences')")
 
     def execute(self, context):
-        options = scene_builder.BuildOptions(
+        options = builder.BuildOptions(
             create_mesh=self.create_mesh,
             set_scene=self.set_scene,
             models_dir=bpy.path.abspath(self.models_dir) if self.models_dir else preferences.models_dir(context),
@@ -40,7 +40,7 @@ class TCMR_OT_import_motion(Operator, ImportHelper):
         )
         context.window_manager.tcmr_job.last_error = ""
         try:
-            result = scene_builder.import_file(context, bpy.path.abspath(self.filepath), options)
+            result = builder.import_file(context, bpy.path.abspath(self.filepath), options)
         except MocapError as err:
             context.window_manager.tcmr_job.last_error = str(err)
             self.report({"ERROR"}, str(err))

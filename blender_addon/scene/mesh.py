@@ -7,7 +7,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.skeleton import SMPL_JOINT_NAMES
+from ...core.skeleton import SMPL_JOINT_NAMES
 from . import pose_keys
 
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import rotations
-from ..core.extremities.handpose import REST_HAND_LEFT, rest_landmarks
-from ..core.extremities.layout import FINGER_CHAINS, HAND_JOINT_NAMES, HAND_SIDES, WRIST_JOINT
-from ..core.skeleton import SMPL_JOINT_NAMES
+from ...core import rotations
+from ...core.extremities.handpose import REST_HAND_LEFT, rest_landmarks
+from ...core.extremities.layout import FINGER_CHAINS, HAND_JOINT_NAMES, HAND_SIDES, WRIST_JOINT
+from ...core.skeleton import SMPL_JOINT_NAMES
 
 # The armature's rest pose is SMPL's canonical T-pose (y up, facing +z) turned to stand on Blender's Z-up
 # ground, facing -Y (towards a capture camera at the origin looking along +Y).

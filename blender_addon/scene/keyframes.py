@@ -9,7 +9,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.skeleton import SMPL_JOINT_NAMES
+from ...core.skeleton import SMPL_JOINT_NAMES
 
 
 def _interpolation_value(name: str) -> int:

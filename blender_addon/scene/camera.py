@@ -8,7 +8,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from ..core import rotations
+from ...core import rotations
 from . import pose_keys
 
 # Camera object axes (x right, y up, looking down -z) -> world: OpenCV camera -> world, after camera -> OpenCV.

@@ -16,10 +16,10 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from ..core.config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
-from ..core.errors import InvalidResultError
-from ..core.result import MotionResult, write_npz
-from ..core.result_schema import looks_like_result, problem
+from ...core.config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
+from ...core.errors import InvalidResultError
+from ...core.result import MotionResult, write_npz
+from ...core.result_schema import looks_like_result, problem
 from . import formats
 
 RAW_KEY = "tcmr_raw_npz"  # bytes: the raw MotionResult (an uncompressed .npz; compressing cost 0.6 s per 10,000 frames)
@@ -60,7 +60,7 @@ def refine(result: MotionResult, config, strict: bool = True) -> MotionResult:
     """Refine from the raw output. strict (the panel's Refine): a missing floor or a too short track raises
     MocapError; not strict (a capture's import): they become warnings and the camera frame stays. The refined
     result passes the same checks as a file before it reaches the scene (InvalidResultError: nothing changes)."""
-    from ..core.motion.refine import refine_result
+    from ...core.motion.refine import refine_result
 
     refined = refine_result(result, config, strict=strict)[0]
     found = problem(refined.to_arrays())

@@ -31,8 +31,8 @@ from typing import Optional
 import bpy
 import numpy as np
 
-from ..core.capture import footage as core_footage
-from ..core.errors import MocapError
+from ...core.capture import footage as core_footage
+from ...core.errors import MocapError
 from . import camera
 
 CACHE_ENV = "TCMR_MOCAP_CACHE"
@@ -99,7 +99,7 @@ def frames_needed(motion) -> tuple[int, int]:
 
 def write_sequence(video: str, folder: str, first: int, last: int, python, on_update=None) -> None:
     """Run ``python -m core footage`` (the core's own decode). Raises MocapError with the core's message."""
-    from .runtime.job import DONE, start_in_extension
+    from ..runtime.job import DONE, start_in_extension
 
     argv = [str(python), "-m", "core", "footage", video, "-o", folder, "--frames", f"{first}:{last}",
             "--progress-json"]

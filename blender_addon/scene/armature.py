@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import bpy
 import numpy as np
 
-from ..core import rotations
-from ..core.skeleton import NUM_SMPL_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
+from ...core import rotations
+from ...core.skeleton import NUM_SMPL_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
 from . import pose_keys
 
 _MAIN_CHILD = {0: 3, 9: 12}  # pelvis -> spine1, spine3 -> neck (the other children branch off)

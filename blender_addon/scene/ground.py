@@ -6,8 +6,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.motion.contacts import FOOT_OF_COLUMN, FOOT_JOINT_IDS, runs
-from ..core.smpl import forward_kinematics
+from ...core.motion.contacts import FOOT_OF_COLUMN, FOOT_JOINT_IDS, runs
+from ...core.smpl import forward_kinematics
 from . import keyframes, pose_keys
 
 GROUND_MARGIN_M = 1.0  # the plane reaches this far beyond every foot position

@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
+from ...core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
 
 GROUP = "Face"  # F-curve group of the face properties in the armature's action
 SOURCE_KEY = "tcmr_face_source"  # custom property of a shape-key action we baked: the armature it came from
