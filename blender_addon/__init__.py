@@ -17,12 +17,12 @@ def register():
     from . import ops_capture, panel, properties, retarget
     from .scene import ops as ops_import
     from .runtime import modal, ops as ops_runtime, preferences
-    from . import refine_ops, refine_panel, refine_props
+    from .refine import ops, panel as refine_panel, props as refine_props
     from .retarget import props as retarget_props
 
     _classes[:] = [*properties.CLASSES, *preferences.CLASSES, *modal.CLASSES, *ops_capture.CLASSES,
                    *ops_import.CLASSES, *ops_runtime.CLASSES, *panel.CLASSES, *retarget.classes(),
-                   *refine_props.CLASSES, *refine_ops.CLASSES, *refine_panel.CLASSES]
+                   *refine_props.CLASSES, *ops.CLASSES, *refine_panel.CLASSES]
     for cls in _classes:
         bpy.utils.register_class(cls)
     properties.register_properties()
@@ -34,7 +34,8 @@ def register():
 def unregister():
     import bpy
 
-    from . import properties, refine_props
+    from . import properties
+    from .refine import props as refine_props
     from .scene import ops as ops_import
     from .retarget import props as retarget_props
 

@@ -11,8 +11,8 @@ from bpy.props import StringProperty
 from bpy.types import Operator
 
 from ..core.errors import MocapError
-from . import refine_props
-from .scene import raw_store, builder
+from .refine import settings as refine_settings
+from .scene import builder
 from .runtime import commands, environment, preferences
 from .capture import CaptureSession
 from .runtime.job import ProgressPrinter
@@ -27,7 +27,7 @@ def capture_options(context, models_dir: str = "", detections: str = "") -> comm
         models_dir=models_dir or preferences.models_dir(context),
         device=preferences.device(context),
         track="all" if s.person == "ALL" else str(s.track_id),
-        refine=raw_store.refine_config(context.scene.tcmr_refine),
+        refine=refine_settings.refine_config(context.scene.tcmr_refine),
         frame_start=s.frame_start if s.use_frame_range else None,
         frame_end=s.frame_end if s.use_frame_range else None,
         target_fps=s.target_fps if s.use_target_fps else None,
@@ -73,7 +73,7 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
         if self.device:
             options.device = self.device
         build = builder.BuildOptions(create_mesh=s.create_mesh, set_scene=True,
-                                     models_dir=options.models_dir, **refine_props.display_options(context))
+                                     models_dir=options.models_dir, **refine_settings.display_options(context))
         return CaptureSession(python, video, options, build)
 
     def invoke(self, context, event):

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from bpy.types import Panel
 
 from .runtime import preferences
-
-
-def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:
-    """A label broken into lines that fit the sidebar."""
-    width = max(20, int((context.region.width if context.region else 300) / 7))
-    col = layout.column(align=True)
-    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
-        col.label(text=line, icon=icon if i == 0 else "BLANK1")
+from .ui import wrapped_label
 
 
 class TCMR_PT_mocap(Panel):

@@ -3,9 +3,9 @@
 A capture's ``.npz`` lives in a temporary folder that is deleted after import, and an imported file may move;
 so the raw result (``MotionResult`` with every track's ``raw_view()``, no per-frame vertices) is stored
 **inside the .blend**, as a compressed ``.npz`` in a bytes custom property (``tcmr_raw_npz``) of the result's
-collection. Moving or sharing the .blend keeps it. The panel's options become the core's ``RefineConfig`` here
-(:func:`refine_config`), for *Refine Again*, *Live Update* and a capture alike. numpy only (no bpy): collections
-and the panel's settings are passed in.
+collection. Moving or sharing the .blend keeps it. The scene's import reads our results through here (refined
+with the options given, the raw output remembered on the new collection); the refine room's *Refine Again* and
+*Live Update* refine the stored raw output again. numpy only (no bpy): collections are passed in.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from ...core.config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
 from ...core.errors import InvalidResultError
 from ...core.result import MotionResult, write_npz
 from ...core.result_schema import looks_like_result, problem
@@ -43,17 +42,6 @@ def to_bytes(result: MotionResult) -> bytes:
 def from_bytes(data: bytes) -> MotionResult:
     """The stored raw result, through the one validator (a .blend may come from anywhere)."""
     return MotionResult.load(io.BytesIO(bytes(data)), source="the raw capture stored in this .blend")
-
-
-def refine_config(settings) -> RefineConfig:
-    """The refine panel's options (``scene.tcmr_refine``) as the core's RefineConfig (the rest: core defaults)."""
-    window = int(settings.window) | 1
-    one_euro = dataclasses.replace(SmoothingConfig(), min_cutoff_hz=settings.min_cutoff, beta=settings.beta,
-                                   translation_min_cutoff_hz=settings.translation_min_cutoff)
-    return dataclasses.replace(RefineConfig(), smoothing=settings.smoothing, one_euro=one_euro, average_window=window,
-                               fps=float(settings.fps) if settings.use_fps else None,
-                               foot_lock=dataclasses.replace(FootLockConfig(), mode=settings.foot_lock),
-                               floor=dataclasses.replace(FloorConfig(), upright=settings.upright))
 
 
 def refine(result: MotionResult, config, strict: bool = True) -> MotionResult:

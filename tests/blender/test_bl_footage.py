@@ -110,7 +110,8 @@ def test_real_phone_like_clip_in_sync(scene, tmp_path, smpl_arrays, real_file):
 def test_refine_again_keeps_the_captured_frames(scene, tmp_path, smpl_arrays):
     """Refine Again rebuilds the scene from the footage the camera shows: for a sequence that is a frame file,
     which stands for its video (footage.source_video), so the same frames come back, not a movie or nothing."""
-    from tcmr_mocap.blender_addon import refine_ops, render
+    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.refine import ops as refine_ops
 
     video = H.write_counter_video(tmp_path / "cfr.mp4", n_frames=N, width=W, height=HGT)
     mp4_timing.retime(video, tmp_path / "vfr.mp4", *KINDS["variable"])

@@ -19,7 +19,6 @@ import blender_helpers as H  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import motion_synth as ms  # noqa: E402
 
-from tcmr_mocap.blender_addon import refine_ops  # noqa: E402
 from tcmr_mocap.blender_addon.scene import raw_store  # noqa: E402
 from tcmr_mocap.core import smpl  # noqa: E402
 from tcmr_mocap.core.config import FootLockConfig, RefineConfig  # noqa: E402
@@ -158,7 +157,7 @@ def test_a_captures_refine_is_shown_not_repeated(scene, tmp_path, smpl_arrays):
     """A capture's file comes refined by the core with the refine panel's options: its import keeps that refine
     (no second one), stores the raw output, and the panel shows the floor's confidence and the warnings."""
     from test_bl_ui import Layout
-    from tcmr_mocap.blender_addon import refine_props
+    from tcmr_mocap.blender_addon.refine.settings import display_options
     from tcmr_mocap.blender_addon.scene import builder
 
     raw, _R, _C = capture_like(smpl_arrays, tmp_path)
@@ -168,7 +167,7 @@ def test_a_captures_refine_is_shown_not_repeated(scene, tmp_path, smpl_arrays):
     refined.save(tmp_path / "walk.npz")
     s = bpy.context.scene.tcmr_refine
     s.live_update = False
-    extras = refine_props.display_options(bpy.context)
+    extras = display_options(bpy.context)
     assert "refine" not in extras
     result = builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
                                  builder.BuildOptions(create_mesh=False, **extras))
@@ -212,7 +211,7 @@ def test_refine_panel_is_registered(scene):
 
 
 def test_refine_config_from_the_panel(scene):
-    from tcmr_mocap.blender_addon.scene.raw_store import refine_config
+    from tcmr_mocap.blender_addon.refine.settings import refine_config
 
     s = bpy.context.scene.tcmr_refine
     s.live_update = False
@@ -223,7 +222,7 @@ def test_refine_config_from_the_panel(scene):
 
 
 def test_live_update_rebuilds_after_a_change(scene, tmp_path, smpl_arrays):
-    from tcmr_mocap.blender_addon import refine_props
+    from tcmr_mocap.blender_addon.refine import props as refine_props
 
     raw, _R, _C = capture_like(smpl_arrays, tmp_path)
     raw.save(tmp_path / "walk.npz")

@@ -1,7 +1,7 @@
 """Refine options in the panel (per scene, saved with the .blend). Defaults come from core/config.py.
 
 The one set of refine options: a capture passes them to the core (which refines once), *Refine Again* and
-*Live Update* refine the stored raw output with them (``refine_store.refine_config`` makes them the core's
+*Live Update* refine the stored raw output with them (``settings.refine_config`` makes them the core's
 ``RefineConfig``).
 
 With *Live Update* on, changing an option re-refines the selected result from its stored raw output a moment
@@ -13,7 +13,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 from bpy.types import PropertyGroup
 
-from ..core.config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
+from ...core.config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
 
 _D, _DL, _DF, _DS = RefineConfig(), FootLockConfig(), FloorConfig(), SmoothingConfig()
 FOOT_LOCK_ITEMS = (
@@ -43,11 +43,11 @@ def _deferred_refine():
     """Timer callback: run ``tcmr.refine`` in a 3D viewport's context (one undo step, like the button); without a
     window (background) refine directly. Errors end up in the panel, never in the timer."""
     _pending["scheduled"] = False
-    from . import refine_ops
+    from . import ops
 
     context = bpy.context
     try:
-        if refine_ops.target_collection(context) is None:
+        if ops.target_collection(context) is None:
             return None
         for window in context.window_manager.windows:
             for area in window.screen.areas:
@@ -55,7 +55,7 @@ def _deferred_refine():
                     with context.temp_override(window=window, area=area):
                         bpy.ops.tcmr.refine()
                     return None
-        refine_ops.refine_target(context, quiet=True)
+        ops.refine_target(context, quiet=True)
     except Exception as err:  # a timer must not raise; the panel shows the message
         context.window_manager.tcmr_job.last_error = " ".join(str(err).split())
     return None
@@ -86,12 +86,6 @@ class TCMR_RefineSettings(PropertyGroup):
     live_update: BoolProperty(name="Live Update", default=True,
                               description="Re-refine the selected result as soon as an option changes")
 
-
-def display_options(context) -> dict:
-    """What a capture's import takes from the refine panel besides the refine itself (which the core does, with
-    ``refine_store.refine_config``): scene_builder.BuildOptions keywords."""
-    s = context.scene.tcmr_refine
-    return {"show_ground": s.show_ground, "show_contacts": s.show_contacts}
 
 
 CLASSES = (TCMR_RefineSettings,)

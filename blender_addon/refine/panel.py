@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bpy.types import Panel
 
-from . import refine_ops
-from .scene import raw_store
-from .panel import wrapped_label
+from . import ops
+from ..scene import raw_store
+from ..ui import wrapped_label
 
 
 class TCMR_PT_refine(Panel):
@@ -40,7 +40,7 @@ class TCMR_PT_refine(Panel):
         row.prop(s, "show_ground", toggle=True)
         row.prop(s, "show_contacts", toggle=True)
         col.prop(s, "live_update")
-        target = refine_ops.target_collection(context)
+        target = ops.target_collection(context)
         if target is None:
             wrapped_label(layout, context, "Capture or import a result to refine it; captures use these options.",
                           icon="INFO")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import bpy
 from bpy.types import Operator
 
-from ..core.errors import MocapError
-from .scene import formats, raw_store, builder
+from ...core.errors import MocapError
+from ..scene import builder, formats, raw_store
+from .settings import refine_config
 
 
 def target_collection(context):
@@ -40,7 +41,7 @@ def refine_collection(context, collection, settings) -> builder.BuildResult:
     raw = raw_store.stored(collection)
     if raw is None:
         raise MocapError(f"'{collection.name}' holds no raw capture to refine (import or capture it again)")
-    refined = raw_store.refine(raw, raw_store.refine_config(settings))
+    refined = raw_store.refine(raw, refine_config(settings))
     motion = formats.from_motion_result(refined)
     options = builder.BuildOptions(
         create_mesh=any(o.type == "MESH" and "· body" in o.name for o in collection.all_objects),
