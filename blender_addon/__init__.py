@@ -14,7 +14,8 @@ _classes: list = []
 def register():
     import bpy
 
-    from . import ops_capture, panel, properties, retarget
+    from . import retarget
+    from .capture import ops as ops_capture, panel, props as properties
     from .scene import ops as ops_import
     from .runtime import modal, ops as ops_runtime, preferences
     from .refine import ops, panel as refine_panel, props as refine_props
@@ -34,7 +35,7 @@ def register():
 def unregister():
     import bpy
 
-    from . import properties
+    from .capture import props as properties
     from .refine import props as refine_props
     from .scene import ops as ops_import
     from .retarget import props as retarget_props

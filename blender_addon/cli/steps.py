@@ -16,7 +16,7 @@ from ...core.errors import MocapError
 from .. import export, render
 from ..scene import builder
 from ..runtime import commands, environment, preferences
-from ..capture import CaptureSession
+from ..capture.session import CaptureSession
 from ..retarget import cli as retarget_cli
 
 

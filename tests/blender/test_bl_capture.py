@@ -16,7 +16,7 @@ bpy = pytest.importorskip("bpy")
 import blender_helpers as H  # noqa: E402
 from tcmr_mocap.blender_addon.scene import builder  # noqa: E402
 from tcmr_mocap.blender_addon.runtime import commands  # noqa: E402
-from tcmr_mocap.blender_addon.capture import CaptureSession  # noqa: E402
+from tcmr_mocap.blender_addon.capture.session import CaptureSession  # noqa: E402
 from tcmr_mocap.blender_addon.runtime.modal import ModalJobMixin  # noqa: E402
 
 BETAS = np.zeros(10)

@@ -98,7 +98,7 @@ def test_refine_again_keeps_fingers_and_face(scene, tmp_path, smpl_arrays):
 
 
 def test_capture_switches_reach_the_core(scene):
-    from tcmr_mocap.blender_addon import ops_capture
+    from tcmr_mocap.blender_addon.capture import ops as ops_capture
     from tcmr_mocap.blender_addon.runtime import commands
 
     s = scene.tcmr

@@ -10,13 +10,13 @@ import bpy
 from bpy.props import StringProperty
 from bpy.types import Operator
 
-from ..core.errors import MocapError
-from .refine import settings as refine_settings
-from .scene import builder
-from .runtime import commands, environment, preferences
-from .capture import CaptureSession
-from .runtime.job import ProgressPrinter
-from .runtime.modal import ModalJobMixin
+from ...core.errors import MocapError
+from ..refine import settings as refine_settings
+from ..scene import builder
+from ..runtime import commands, environment, preferences
+from .session import CaptureSession
+from ..runtime.job import ProgressPrinter
+from ..runtime.modal import ModalJobMixin
 
 
 def capture_options(context, models_dir: str = "", detections: str = "") -> commands.CaptureOptions:

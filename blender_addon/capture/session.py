@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from ..core.errors import CancelledError, DependencyMissingError, MocapError, VideoReadError
-from .scene import builder
-from .runtime import commands, environment
-from .runtime.job import CANCELLED, DONE, SubprocessJob, start_in_extension
+from ...core.errors import CancelledError, DependencyMissingError, MocapError, VideoReadError
+from ..scene import builder
+from ..runtime import commands, environment
+from ..runtime.job import CANCELLED, DONE, SubprocessJob, start_in_extension
 
 
 class CaptureSession:

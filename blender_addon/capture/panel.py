@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bpy.types import Panel
 
-from .runtime import preferences
-from .ui import wrapped_label
+from ..runtime import preferences
+from ..ui import wrapped_label
 
 
 class TCMR_PT_mocap(Panel):

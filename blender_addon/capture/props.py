@@ -7,7 +7,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
-from ..core.config import CaptureConfig, ExtremitiesConfig
+from ...core.config import CaptureConfig, ExtremitiesConfig
 
 
 class TCMR_CaptureSettings(PropertyGroup):
