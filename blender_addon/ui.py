@@ -1,4 +1,4 @@
-"""Drawing helpers shared by the Mocap tab's panels (the main panel and its Refine sub-panel)."""
+"""What the Mocap tab's panels and operators share: labels that fit the sidebar, an operator's error line."""
 
 from __future__ import annotations
 
@@ -11,3 +11,11 @@ def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:
     col = layout.column(align=True)
     for i, line in enumerate(textwrap.wrap(text, width) or [""]):
         col.label(text=line, icon=icon if i == 0 else "BLANK1")
+
+
+def fail(op, context, message: str) -> set:
+    """Report ``message`` as one error line, kept in the panel too; returns the operator's {'CANCELLED'}."""
+    message = " ".join(str(message).split())
+    context.window_manager.tcmr_job.last_error = message
+    op.report({"ERROR"}, message)
+    return {"CANCELLED"}

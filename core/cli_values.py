@@ -21,16 +21,25 @@ class BadValue(argparse.ArgumentTypeError, ValueError):
     """A value that does not parse; ``str(err)`` says what was expected."""
 
 
-def frame_range(text: str) -> tuple[int, "int | None"]:
-    """'START:END' (inclusive; either side may be empty) -> (start, end or None)."""
+def _ends(text: str) -> tuple["int | None", "int | None"]:
+    """'START:END' -> (START, END) as whole numbers, None for an empty side; ValueError when not of that form."""
     start, sep, end = str(text).partition(":")
+    if not sep:
+        raise ValueError(text)
+    return (int(start) if start.strip() else None), (int(end) if end.strip() else None)
+
+
+def _text(first: "int | None", last: "int | None") -> str:
+    return f"{'' if first is None else first}:{'' if last is None else last}"
+
+
+def frame_range(text: str) -> tuple[int, "int | None"]:
+    """Video frames 'START:END' (inclusive, counted from 0; either side may be empty) -> (start, end or None)."""
     try:
-        if not sep:
-            raise ValueError
-        first = int(start) if start.strip() else 0
-        last = int(end) if end.strip() else None
+        first, last = _ends(text)
     except ValueError:
         raise BadValue(f"expected START:END frame numbers, e.g. 0:299, got {text!r}") from None
+    first = 0 if first is None else first
     if first < 0 or (last is not None and last < first):
         raise BadValue(f"frame range {text!r} must satisfy 0 <= START <= END")
     return first, last
@@ -38,8 +47,20 @@ def frame_range(text: str) -> tuple[int, "int | None"]:
 
 def frame_range_text(text: str) -> str:
     """'START:END' checked as :func:`frame_range` and written back in one form: '10:20', '5:' (open end)."""
-    first, last = frame_range(text)
-    return f"{first}:{'' if last is None else last}"
+    return _text(*frame_range(text))
+
+
+def scene_frames(text: str) -> tuple["int | None", "int | None"]:
+    """Blender scene frames 'START:END' (inclusive; an empty side: the action's own first or last frame)."""
+    try:
+        return _ends(text)
+    except ValueError:
+        raise BadValue(f"expected START:END scene frames, e.g. 1:250, got {text!r}") from None
+
+
+def scene_frames_text(text: str) -> str:
+    """'START:END' checked as :func:`scene_frames` and written back in one form: '1:250', '5:', ':40'."""
+    return _text(*scene_frames(text))
 
 
 def _number(text: str) -> float:

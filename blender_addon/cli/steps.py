@@ -1,5 +1,6 @@
 """The Blender steps of the headless command for one clip: the scene (a capture through the core, or an imported
-motion file), then retarget, save, export and render (:func:`finish`).
+motion file), then retarget (``--retarget-to RIG``: the character imported from .fbx, .glb/.gltf or .blend, the
+motion baked onto it), save, export and render (:func:`finish`).
 
 Every step raises MocapError with one line when it cannot be done; :func:`finish` then removes the files it had
 written for the clip, so a failed clip leaves nothing half-done behind.
@@ -12,12 +13,16 @@ from typing import Optional
 
 import bpy
 
+from ...core.cli_values import scene_frames
 from ...core.errors import MocapError
-from .. import export, render
-from ..scene import builder
-from ..runtime import commands, environment, preferences
+from .. import render
 from ..capture.session import CaptureSession
-from ..retarget import cli as retarget_cli
+from ..export import exporter
+from ..retarget.bake import RetargetError, retarget
+from ..runtime import commands, environment, preferences
+from ..scene import builder
+
+RIG_EXTENSIONS = (".fbx", ".glb", ".gltf", ".blend")
 
 
 def build_options(args, blend: str, printer) -> builder.BuildOptions:
@@ -53,13 +58,11 @@ def import_motion(path: str, build: builder.BuildOptions) -> builder.BuildResult
 def export_armature(result: builder.BuildResult, track: Optional[str]):
     """The armature exports take: ``--track ID``'s, else the longest track's."""
     if track and str(track).strip().lower() != "all":
-        from ..scene import builder as sb
-
         wanted = str(track).strip()
         for obj in result.armatures:
-            if str(obj.get(sb.TRACK_KEY)) == wanted:
+            if str(obj.get(builder.TRACK_KEY)) == wanted:
                 return obj
-        ids = ", ".join(str(o.get(sb.TRACK_KEY)) for o in result.armatures)
+        ids = ", ".join(str(o.get(builder.TRACK_KEY)) for o in result.armatures)
         raise MocapError(f"--track {wanted}: there is no such track (tracks: {ids})")
     return result.longest
 
@@ -79,7 +82,7 @@ def finish(args, result: builder.BuildResult, blend: str, exports: dict, render_
         smpl_bodies = []
         if getattr(args, "retarget_to", None):  # the character rig, with the motion baked on, is what gets exported
             smpl_bodies = [c for c in armature.children if c.type == "MESH"]
-            armature = retarget_cli.retarget_to_file(context, armature, args)  # (args.render: overlay placement)
+            armature = retarget_to_file(context, armature, args)  # (args.render: overlay placement)
         if render_to:  # with a retargeted character, the character is rendered (the SMPL body is hidden)
             frames = None
             if args.render_frames:
@@ -91,8 +94,7 @@ def finish(args, result: builder.BuildResult, blend: str, exports: dict, render_
                 warnings.append("rendered without footage: the video was not found (the body over a transparent "
                                 "background)")
         for path, fmt in exports.items():
-            written.append(export.export_action(context, armature, path, fmt=fmt,
-                                                **retarget_cli.export_options(args)))
+            written.append(exporter.export_action(context, armature, path, fmt=fmt, **export_options(args)))
         if render_to:
             written += _render(scene, render_to, on_frame)
         bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(blend), check_existing=False)
@@ -102,6 +104,62 @@ def finish(args, result: builder.BuildResult, blend: str, exports: dict, render_
             _remove(path)
         raise
     return written
+
+
+def import_rig(context, path: str):
+    """The armature in a rig file, added to the scene (with its meshes). Raises RetargetError."""
+    path = os.path.abspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in RIG_EXTENSIONS:
+        raise RetargetError(f"--retarget-to: cannot read '{ext}' files (use .fbx, .glb, .gltf or .blend)")
+    if not os.path.isfile(path):
+        raise RetargetError(f"--retarget-to: no such file {path}")
+    before = set(bpy.data.objects)
+    try:
+        if ext == ".fbx":
+            bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)
+        elif ext in (".glb", ".gltf"):  # (no bone display shape: it would be a stray Icosphere in the scene)
+            bpy.ops.import_scene.gltf(filepath=path, disable_bone_shape=True)
+        else:
+            with bpy.data.libraries.load(path, link=False) as (src, dst):
+                dst.objects = list(src.objects)
+            for obj in dst.objects:
+                if obj is not None and obj.name not in context.scene.objects:
+                    context.scene.collection.objects.link(obj)
+    except (RuntimeError, OSError) as err:
+        raise RetargetError(f"--retarget-to: cannot read {path}: {str(err).strip().splitlines()[-1]}") from None
+    armatures = [o for o in bpy.data.objects if o not in before and o.type == "ARMATURE"]
+    if not armatures:
+        raise RetargetError(f"--retarget-to: {os.path.basename(path)} holds no armature")
+    return max(armatures, key=lambda o: len(o.data.bones))
+
+
+def retarget_to_file(context, source, args):
+    """Import ``args.retarget_to`` and bake ``source``'s action onto it; the rig becomes the active object.
+    With ``--render`` the character goes where the captured person is (root motion "overlay": the source's own
+    path and floor, unscaled, so the render shows it over the person); otherwise the path scaled by the leg
+    ratio, or in place with ``--in-place``."""
+    if source is None:
+        raise RetargetError("--retarget-to: the scene has no captured armature to retarget")
+    target = import_rig(context, args.retarget_to)
+    root = "overlay" if getattr(args, "render", None) else not getattr(args, "in_place", False)
+    retarget(context, source, target, preset=args.retarget_preset, root_motion=root)
+    for obj in context.view_layer.objects:
+        obj.select_set(False)
+    target.select_set(True)
+    context.view_layer.objects.active = target
+    return target
+
+
+def export_options(args) -> dict:
+    """Keyword arguments of exporter.export_action from the command line (``--export-frames`` was checked when it
+    was parsed)."""
+    opts = {"preset": (getattr(args, "fbx_preset", None) or "unity").upper()}
+    if getattr(args, "export_frames", None):
+        opts["frame_start"], opts["frame_end"] = scene_frames(args.export_frames)
+    if getattr(args, "export_fps", None):
+        opts["fps"] = float(args.export_fps)
+    return opts
 
 
 def _render(scene, render_to: str, on_frame) -> list:

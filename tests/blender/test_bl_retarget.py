@@ -290,7 +290,7 @@ def test_presets_ship_in_the_extension(tmp_path):
     names = set(zipfile.ZipFile(out).namelist())
     for path in bonemap.preset_files().values():
         assert f"blender_addon/retarget/presets/{path.name}" in names
-    assert "blender_addon/retarget/bake.py" in names and "blender_addon/export.py" in names
+    assert "blender_addon/retarget/bake.py" in names and "blender_addon/export/exporter.py" in names
 
 
 def test_any_rig_to_any_rig(source):

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from ..core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
+from ...core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
 
 # Live Link Face's 52 columns, in its order (after Timecode, BlendShapeCount); then its 9 angle columns
 LIVE_LINK_NAMES: tuple[str, ...] = (
@@ -80,8 +80,8 @@ def face_weights(obj, frames) -> np.ndarray | None:
     them (module docstring), or None."""
     import bpy
 
-    from .scene import face
-    from .retarget.bake import RESULT_SOURCE
+    from ..scene import face
+    from ..retarget.bake import RESULT_SOURCE
 
     weights = face.read_properties(obj, frames)
     if weights is None and obj.animation_data is not None and obj.animation_data.action is not None:

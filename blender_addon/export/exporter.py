@@ -22,7 +22,7 @@ import os
 import bpy
 import numpy as np
 
-from ..core.errors import MocapError
+from ...core.errors import MocapError
 from . import gltf_times
 
 FORMATS = ("FBX", "GLTF", "BVH", "CSV")
@@ -96,7 +96,7 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
             temp.name = action.name + " (export)"
             _retime(temp, start, r)
             end = start + int((end - start) * r + 1e-6)  # the last sample inside the original duration
-            from .scene.pose_keys import fps_to_blender
+            from ..scene.pose_keys import fps_to_blender
 
             scene.render.fps, scene.render.fps_base = fps_to_blender(fps)
             action_used = temp
