@@ -10,7 +10,7 @@ import sys
 
 from ...core import cli_values
 from ...core.cli.options import add_capture_options, capture_tokens
-from ..render import ENGINES
+from ..render.overlay import ENGINES
 
 MOTION_EXTENSIONS = (".npz", ".pkl")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")

@@ -15,7 +15,7 @@ import bpy
 
 from ...core.cli_values import scene_frames
 from ...core.errors import MocapError
-from .. import render
+from ..render import overlay
 from ..capture.session import CaptureSession
 from ..export import exporter
 from ..retarget.bake import RetargetError, retarget
@@ -88,8 +88,8 @@ def finish(args, result: builder.BuildResult, blend: str, exports: dict, render_
             if args.render_frames:
                 first, last = args.render_frames
                 frames = (first + 1, None if last is None else last + 1)  # keys sit on video frame + 1
-            info = render.setup_overlay(scene, render_to, engine=args.engine, frames=frames,
-                                        scale=args.render_scale, hide=tuple(smpl_bodies), samples=args.samples)
+            info = overlay.setup_overlay(scene, render_to, engine=args.engine, frames=frames,
+                                         scale=args.render_scale, hide=tuple(smpl_bodies), samples=args.samples)
             if not info["footage"]:
                 warnings.append("rendered without footage: the video was not found (the body over a transparent "
                                 "background)")
@@ -163,13 +163,13 @@ def export_options(args) -> dict:
 
 
 def _render(scene, render_to: str, on_frame) -> list:
-    if render.output_kind(render_to)[0] != "video":
-        return render.render(scene, on_frame)
+    if overlay.output_kind(render_to)[0] != "video":
+        return overlay.render(scene, on_frame)
     final = os.path.abspath(render_to)
     partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial{os.path.splitext(final)[1]}")
     scene.render.filepath = partial  # rendered under a temporary name: never a half video under the real one
     try:
-        render.render(scene, on_frame)
+        overlay.render(scene, on_frame)
         os.replace(partial, final)
     finally:
         scene.render.filepath = final

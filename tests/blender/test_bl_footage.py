@@ -52,19 +52,19 @@ def build(path, tmp_path):
 
 def rendered_footage(scene, tmp_path, frames) -> list:
     """Render the footage alone (nothing else renders: the armature never does) at scene ``frames``."""
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     out = []
     for k in frames:
-        render.setup_overlay(scene, str(tmp_path / f"f{k}.png"), frames=(k, k))
-        (path,) = render.render(scene)
+        overlay.setup_overlay(scene, str(tmp_path / f"f{k}.png"), frames=(k, k))
+        (path,) = overlay.render(scene)
         out.append(H.png_rgb(path))
     return out
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_every_scene_frame_shows_the_captured_frame(scene, tmp_path, smpl_arrays, kind):
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     video = H.write_counter_video(tmp_path / "cfr.mp4", n_frames=N, width=W, height=HGT)
     if KINDS[kind] is not None:
@@ -73,7 +73,7 @@ def test_every_scene_frame_shows_the_captured_frame(scene, tmp_path, smpl_arrays
         video = tmp_path / f"{kind}.mp4"
     result = build(capture_like(tmp_path, smpl_arrays, video, N, W, HGT), tmp_path)
     assert not result.warnings, result.warnings
-    clip = render.footage_clip(scene)
+    clip = overlay.footage_clip(scene)
     # the movie itself where Blender reads it as the capture does; the capture's own frames where it does not
     assert clip.source == ("MOVIE" if kind == "constant" else "SEQUENCE"), (kind, clip.source, clip.filepath)
     assert scene.camera.data.background_images[0].clip == clip  # the viewport shows the same clip
@@ -89,7 +89,7 @@ def test_real_phone_like_clip_in_sync(scene, tmp_path, smpl_arrays, real_file):
     """Real footage (Sports2D demo, 1768×994 H.264, two people walking) given a phone-like variable frame rate: the
     same pixels, a 50 ms gap every 7 frames. Blender alone reads it as 60 fps with 492 frames; the scene shows each
     captured frame where its keys are (compared where the people move, so a neighbouring frame would stand out)."""
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     video = tmp_path / "sports2d_vfr.mp4"
     mp4_timing.retime(real_file("sports2d_demo"), video, [768 if k % 7 == 6 else 512 for k in range(230)])
@@ -99,7 +99,7 @@ def test_real_phone_like_clip_in_sync(scene, tmp_path, smpl_arrays, real_file):
     rows = np.arange(60, 200)  # a capture of the middle: the footage covers the captured frames
     result = build(capture_like(tmp_path, smpl_arrays, video, 230, 1768, 994, frame_ids=rows), tmp_path)
     assert not result.warnings, result.warnings
-    assert render.footage_clip(scene).source == "SEQUENCE"
+    assert overlay.footage_clip(scene).source == "SEQUENCE"
     decoded = H.video_frames_rgb(video)
     for k, rgb in zip((61, 67, 68, 69, 150, 200), rendered_footage(scene, tmp_path, (61, 67, 68, 69, 150, 200))):
         moving = np.abs(decoded[k - 2] - decoded[k]).max(axis=2) > 0.1  # where the frame around differs
@@ -110,18 +110,18 @@ def test_real_phone_like_clip_in_sync(scene, tmp_path, smpl_arrays, real_file):
 def test_refine_again_keeps_the_captured_frames(scene, tmp_path, smpl_arrays):
     """Refine Again rebuilds the scene from the footage the camera shows: for a sequence that is a frame file,
     which stands for its video (footage.source_video), so the same frames come back, not a movie or nothing."""
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
     from tcmr_mocap.blender_addon.refine import ops as refine_ops
 
     video = H.write_counter_video(tmp_path / "cfr.mp4", n_frames=N, width=W, height=HGT)
     mp4_timing.retime(video, tmp_path / "vfr.mp4", *KINDS["variable"])
     build(capture_like(tmp_path, smpl_arrays, tmp_path / "vfr.mp4", N, W, HGT), tmp_path)
-    before = render.footage_clip(scene)
+    before = overlay.footage_clip(scene)
     assert before.source == "SEQUENCE"
     settings = scene.tcmr_refine
     settings.live_update = False
     settings.foot_lock, settings.upright, settings.smoothing = "never", False, "none"  # (no floor in this motion)
     result = refine_ops.refine_target(bpy.context)
     assert not [w for w in result.warnings if "footage" in w], result.warnings
-    after = render.footage_clip(scene)
+    after = overlay.footage_clip(scene)
     assert after.source == "SEQUENCE" and after.filepath == before.filepath and after.frame_start == 1

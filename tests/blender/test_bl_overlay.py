@@ -45,7 +45,7 @@ def three_people(tmp_path, smpl_arrays):
 
 def test_people_are_hidden_outside_their_frames(scene, tmp_path, smpl_arrays):
     """Issue 24 (4): bodies of tracks that had not started or had ended stood frozen in the scene and the renders."""
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     three_people(tmp_path, smpl_arrays)
     body = {tid: bpy.data.objects[f"street.mp4 · body {tid}"] for tid in (1, 2, 3)}
@@ -63,8 +63,8 @@ def test_people_are_hidden_outside_their_frames(scene, tmp_path, smpl_arrays):
     # in a render: the right-hand person appears only once the track starts, the left-hand one goes when it ends
     masks = {}
     for frame in (10, 30):
-        render.setup_overlay(scene, str(tmp_path / f"f{frame}.png"), frames=(frame, frame))
-        (path,) = render.render(scene)
+        overlay.setup_overlay(scene, str(tmp_path / f"f{frame}.png"), frames=(frame, frame))
+        (path,) = overlay.render(scene)
         masks[frame] = body_mask(H.png_rgb(path))
     for frame, m in masks.items():
         assert m[:, W // 3:2 * W // 3].sum() > 200, frame  # track 1, always there
@@ -105,12 +105,12 @@ def upright_walk(tmp_path, smpl_arrays):
 def test_ground_plane_never_covers_the_footage(scene, tmp_path, smpl_arrays, engine):
     """Issue 24 (5): the ground plane rendered as an opaque band over the footage (Workbench ignores holdout
     materials). With the body hidden, a render is the footage, floor region included."""
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     video = upright_walk(tmp_path, smpl_arrays)
     bodies = tuple(o for o in scene.objects if o.type == "MESH" and "· body" in o.name)
-    render.setup_overlay(scene, str(tmp_path / "g.png"), engine=engine, frames=(20, 20), hide=bodies, samples=1)
-    (path,) = render.render(scene)
+    overlay.setup_overlay(scene, str(tmp_path / "g.png"), engine=engine, frames=(20, 20), hide=bodies, samples=1)
+    (path,) = overlay.render(scene)
     rgb, footage = H.png_rgb(path), H.video_frames_rgb(video)[19]
     assert np.abs(rgb - footage).mean() < 0.02
     assert np.abs(rgb - footage)[HGT // 2:].max(axis=2).mean() < 0.03  # the lower half, where the floor is

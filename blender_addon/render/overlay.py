@@ -33,7 +33,7 @@ from typing import Optional
 
 import bpy
 
-from ..core.errors import InvalidArgumentError, MocapError
+from ...core.errors import InvalidArgumentError, MocapError
 
 ENGINES = {"WORKBENCH": "BLENDER_WORKBENCH", "EEVEE": "BLENDER_EEVEE", "CYCLES": "CYCLES"}
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi"}
