@@ -12,11 +12,11 @@ from bpy.types import Operator
 
 from ...core.errors import MocapError
 from ..refine import settings as refine_settings
-from ..scene import builder
 from ..runtime import commands, environment, preferences
-from .session import CaptureSession
 from ..runtime.job import ProgressPrinter
 from ..runtime.modal import ModalJobMixin
+from ..scene import builder
+from .session import CaptureSession
 
 
 def capture_options(context, models_dir: str = "", detections: str = "") -> commands.CaptureOptions:

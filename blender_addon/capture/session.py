@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Optional
 
 from ...core.errors import CancelledError, DependencyMissingError, MocapError, VideoReadError
-from ..scene import builder
 from ..runtime import commands, environment
 from ..runtime.job import CANCELLED, DONE, SubprocessJob, start_in_extension
+from ..scene import builder
 
 
 class CaptureSession:

@@ -15,9 +15,9 @@ import bpy
 
 from ...core.cli_values import scene_frames
 from ...core.errors import MocapError
-from ..render import overlay
 from ..capture.session import CaptureSession
 from ..export import exporter
+from ..render import overlay
 from ..retarget.bake import RetargetError, retarget
 from ..runtime import commands, environment, preferences
 from ..scene import builder

@@ -80,8 +80,8 @@ def face_weights(obj, frames) -> np.ndarray | None:
     them (module docstring), or None."""
     import bpy
 
-    from ..scene import face
     from ..retarget.bake import RESULT_SOURCE
+    from ..scene import face
 
     weights = face.read_properties(obj, frames)
     if weights is None and obj.animation_data is not None and obj.animation_data.action is not None:

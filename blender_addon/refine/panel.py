@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bpy.types import Panel
 
-from . import ops
 from ..scene import raw_store
 from ..ui import wrapped_label
+from . import ops
 
 
 class TCMR_PT_refine(Panel):

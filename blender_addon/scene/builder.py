@@ -17,8 +17,8 @@ import numpy as np
 
 from ...core.config import CameraConfig
 from ...core.skeleton import SMPL_JOINT_NAMES
-from . import armature, body, camera, face, footage, formats, keyframes, mesh, pose_keys
 from ..runtime import preferences
+from . import armature, body, camera, face, footage, formats, keyframes, mesh, pose_keys
 
 SOURCE_KEY = "tcmr_source"  # custom property on our collections, objects and actions
 TRACK_KEY = "tcmr_track"

@@ -8,8 +8,8 @@ from bpy.types import Operator
 from bpy_extras.io_utils import ImportHelper
 
 from ...core.errors import MocapError
-from . import builder
 from ..runtime import preferences
+from . import builder
 
 
 class TCMR_OT_import_motion(Operator, ImportHelper):
