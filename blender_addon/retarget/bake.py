@@ -31,8 +31,7 @@ import numpy as np
 
 from ...core.errors import MocapError
 from . import bonemap, detect, evaluate, face_transfer, ground, transfer
-from .rigdata import (Skin, frame_range, object_rotation, pose_matrices, rig_info,  # noqa: F401
-                      sample_source, skeleton, soles, source_action, target_rig)
+from .rigdata import Skin, frame_range, rig_info, sample_source, skeleton, soles, source_action, target_rig
 
 RESULT_SOURCE = "tcmr_retarget_source"  # custom properties of a retargeted action
 RESULT_TARGET = "tcmr_retarget_target"
