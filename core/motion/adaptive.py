@@ -23,6 +23,15 @@ import numpy as np
 from ..rotations import quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
 
 
+def series(x, timestamps_s) -> tuple[np.ndarray, np.ndarray]:
+    """(x, times) as float64 arrays of one track: x (T, ...), times (T,); raises ValueError when they disagree."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
+    return x, t
+
+
 def _half_widths(times_s: np.ndarray, max_half_s: float) -> list[int]:
     """0, 1, 2, 3, 4, 6, 8, 11, ... frames up to ``max_half_s`` on the median frame step (at least 0, 1, 2)."""
     t = np.asarray(times_s, dtype=np.float64)
@@ -88,8 +97,6 @@ def noise_level(x: np.ndarray, times_s: np.ndarray) -> np.ndarray:
 def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0) -> np.ndarray:
     """x: (T, ..., D) (each last-axis vector is one signal: one window per vector); times_s: (T,) increasing
     -> (T, ..., D) float64, smoothed as the module docstring says."""
-    from .smoothing import series
-
     x, t = series(x, times_s)
     if x.shape[0] < 5:
         return x.copy()

@@ -199,10 +199,7 @@ def test_no_test_imports_a_conftest_by_name():
 PACKAGES = ("core", "blender_addon", "installer")
 MAX_MODULES = 15  # modules per folder (not counting __init__.py / __main__.py)
 # Known exceptions, each with its way out; the tests below fail when one is fixed, so the list only shrinks.
-KNOWN_MODULE_LOOPS = {
-    # smoothing.smooth_motion calls adaptive_smooth, adaptive calls smoothing.series (core/motion/: issue 22 phase B)
-    frozenset({"core.motion.adaptive", "core.motion.smoothing"}),
-}
+KNOWN_MODULE_LOOPS: set = set()
 KNOWN_FOLDER_LOOPS: set = set()
 KNOWN_CROWDED: dict = {}
 
