@@ -14,8 +14,6 @@ import argparse
 import os
 import sys
 
-from . import cli_values
-
 DESCRIPTION = "TCMR Mocap: turn a video into per-person SMPL motion (TCMR, CVPR 2021)."
 
 
@@ -79,7 +77,7 @@ def main(argv=None) -> int:
         if args.command == "refine":
             from .motion.cli import run_refine
 
-            return run_refine(args, cli_values.check_output_file)
+            return run_refine(args)
         if args.command == "info":
             return commands.info(args)
         if args.command == "footage":

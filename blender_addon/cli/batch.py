@@ -26,7 +26,7 @@ from ...core.batch.inputs import collect_clips
 from ...core.batch.manifest import MANIFEST_NAME as CORE_MANIFEST
 from ...core.batch.manifest import Manifest, options_hash, plan
 from ...core.batch.runner import EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED
-from ...core.cli_values import check_output_folder
+from ...core.outputs import check_output_folder
 from ...core.errors import CancelledError, DependencyMissingError, MocapError
 from ..runtime.job import start_in_extension
 from . import options as cli_options

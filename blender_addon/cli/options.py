@@ -8,7 +8,7 @@ import glob
 import os
 import sys
 
-from ...core import cli_values
+from ...core.cli import values as cli_values
 from ...core.cli.options import add_capture_options, capture_tokens
 from ..render.overlay import ENGINES
 

@@ -13,7 +13,7 @@ from typing import Optional
 
 import bpy
 
-from ...core.cli_values import scene_frames
+from ...core.cli.values import scene_frames
 from ...core.errors import MocapError
 from ..capture.session import CaptureSession
 from ..export import exporter

@@ -23,6 +23,7 @@ import bpy
 import numpy as np
 
 from ...core.errors import MocapError
+from ...core.outputs import check_output_file
 from . import gltf_times
 
 FORMATS = ("FBX", "GLTF", "BVH", "CSV")
@@ -48,18 +49,6 @@ def fbx_settings(preset: str) -> dict:
     return {**FBX_COMMON, **FBX_PRESETS[preset]}
 
 
-def check_writable(path: str) -> None:
-    if not path:
-        raise ExportError("no export file given: pick a file to write")
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if not os.path.isdir(folder):
-        raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise ExportError(f"cannot write {path}: it is a folder, give a file name")
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise ExportError(f"cannot write {path}: permission denied (pick another folder)")
-
-
 def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "UNITY", action=None,
                   frame_start: int | None = None, frame_end: int | None = None, fps: float | None = None) -> str:
     """Write ``obj`` (an armature, with its mesh children for FBX/glTF) animated by ``action`` (default: its
@@ -77,7 +66,9 @@ def export_action(context, obj, filepath: str, fmt: str = "FBX", preset: str = "
     allowed = {"FBX": (".fbx",), "GLTF": (".glb", ".gltf"), "BVH": (".bvh",), "CSV": (".csv",)}[fmt]
     if filepath and not os.path.isdir(filepath) and not filepath.lower().endswith(allowed):  # format's extension
         filepath += allowed[0]
-    check_writable(filepath)
+    if not filepath:
+        raise ExportError("no export file given: pick a file to write")
+    check_output_file(filepath, hint="pick another file", example=f"animation{allowed[0]}", in_place=True)
     a_start, a_end = (int(round(v)) for v in action.frame_range)
     start = a_start if frame_start is None else int(frame_start)
     end = a_end if frame_end is None else int(frame_end)

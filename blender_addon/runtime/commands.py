@@ -39,7 +39,7 @@ def capture_command(python: Path, video: str, output: str, options: CaptureOptio
     if options.models_dir:
         cmd += ["--models", str(options.models_dir)]
     if options.refine is not None:
-        from ...core.motion.cli import refine_argv
+        from ...core.cli.refine_options import refine_argv
 
         cmd += refine_argv(options.refine)
     if options.frame_start is not None or options.frame_end is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..cli.options import capture_config
-from ..cli_values import check_output_folder
+from ..outputs import check_output_folder
 from ..errors import InvalidArgumentError, MocapError
 from . import inputs as inputs_mod
 from .manifest import MANIFEST_NAME, Manifest, capture_options_hash, plan

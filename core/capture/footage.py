@@ -69,7 +69,7 @@ def write_footage(video: str, folder: str, frame_start: int = 0, frame_end: Opti
     """Write video frames ``frame_start..frame_end`` (inclusive; None = to the end) of ``video`` into ``folder``
     (replaced as a whole). Returns the sidecar dict. Raises VideoReadError / InvalidArgumentError /
     OutputNotWritableError / CancelledError (nothing is left under ``folder`` then)."""
-    from ..cli_values import check_output_folder
+    from ..outputs import check_output_folder
     from ..errors import CancelledError, OutputNotWritableError
     from .video import VideoReader, encode_jpeg
 

@@ -167,7 +167,7 @@ def test_headless_command_uses_the_core_batch():
     """The headless command is a thin layer over core.batch: its batch takes the manifest, the resume plan and the
     options hash from there and declares the capture options through core.cli.options (issue 22/24)."""
     batch = {mod for mod in _modules(ADDON / "cli" / "batch.py")}
-    assert {"core.batch.manifest", "core.batch.inputs", "core.cli_values"} <= batch, batch
+    assert {"core.batch.manifest", "core.batch.inputs", "core.outputs"} <= batch, batch
     assert "core.cli.options" in set(_modules(ADDON / "cli" / "options.py"))
 
 

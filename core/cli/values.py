@@ -2,19 +2,12 @@
 the speed options, the headless Blender command). Each takes the text and returns the value, or raises
 :class:`BadValue` with the one line that says what was expected. ``BadValue`` is both argparse's
 ArgumentTypeError (argparse prints our message) and a ValueError (callers outside argparse catch that).
-
-The output checks (:func:`check_output_file`, :func:`check_output_folder`) prove with a real write that a
-command can put its results where it was asked to, before any work is done (OutputNotWritableError otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
-import tempfile
-
-from .errors import OutputNotWritableError
 
 
 class BadValue(argparse.ArgumentTypeError, ValueError):
@@ -111,36 +104,3 @@ def odd(text: str) -> int:
     if value is None or value < 1 or value % 2 == 0:
         raise BadValue(f"expected an odd whole number >= 1, got {text!r}")
     return value
-
-
-# ------------------------------------------------------------------------------------------- outputs
-def _probe(folder: str, hint: str) -> None:
-    try:  # a real write: catches permissions, read-only file systems and the like
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tcmr_write_test_"):
-            pass
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot write to the output folder {folder}: {exc.strerror or exc} "
-                                     f"({hint})") from None
-
-
-def check_output_file(path: str, hint: str = "choose a writable -o path") -> None:
-    """The file ``path`` can be written: its folder exists and takes a file, and it is not a folder itself."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise OutputNotWritableError(f"the output {path} is a folder; give a file name such as "
-                                     f"{os.path.join(path, 'motion.npz')}")
-    if not os.path.isdir(folder):
-        raise OutputNotWritableError(f"output folder does not exist: {folder} (create it or choose another -o path)")
-    _probe(folder, hint)
-
-
-def check_output_folder(folder: str, hint: str = "choose a writable -o folder") -> None:
-    """Create the folder ``folder`` if needed and prove it takes files."""
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise OutputNotWritableError(f"the output {folder} is a file, not a folder (give a folder with -o)")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot write to the output folder {folder}: {exc.strerror or exc} "
-                                     f"({hint})") from None
-    _probe(folder, hint)
