@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+from ..core.errors import one_line
+
 
 def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:
     """A label broken into lines that fit the sidebar."""
@@ -15,7 +17,7 @@ def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:
 
 def fail(op, context, message: str) -> set:
     """Report ``message`` as one error line, kept in the panel too; returns the operator's {'CANCELLED'}."""
-    message = " ".join(str(message).split())
+    message = one_line(message)
     context.window_manager.tcmr_job.last_error = message
     op.report({"ERROR"}, message)
     return {"CANCELLED"}

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
 
     warnings.filterwarnings("ignore")  # library chatter is not for the user of a command line tool
     from .cli import commands
-    from .errors import MocapError
+    from .errors import MocapError, one_line
 
     progress = commands.Progress(getattr(args, "progress_json", False))
 
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
             return commands.footage(args, progress)
         return commands.export_smpl(args)
     except MocapError as err:
-        return _fail(progress, " ".join(str(err).split()) or type(err).__name__, err.exit_code)
+        return _fail(progress, one_line(err), err.exit_code)
     except KeyboardInterrupt:
         return _fail(progress, "interrupted; no output was written", 130)
 

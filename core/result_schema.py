@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
-from .errors import InvalidMotionFileError
+from .errors import InvalidMotionFileError, one_line
 from .extremities.layout import ARKIT_BLENDSHAPE_NAMES, HAND_JOINT_NAMES, RESULT_ARRAYS
 from .skeleton import NUM_BETAS, NUM_FACES, NUM_SMPL_JOINTS, NUM_VERTICES, SMPL_PARENTS
 
@@ -128,7 +128,7 @@ def _meta(a: np.ndarray) -> Optional[str]:
     try:
         meta = json.loads(str(a))
     except (ValueError, RecursionError) as exc:
-        return f"is not JSON ({_one_line(exc, 80)})"
+        return f"is not JSON ({one_line(exc, 80)})"
     if not isinstance(meta, dict):
         return f"is JSON but not an object (a {type(meta).__name__})"
     refine = meta.get("refine", {})
@@ -303,7 +303,7 @@ def _open_zip(file, source: str) -> zipfile.ZipFile:
     except FileNotFoundError:
         raise InvalidMotionFileError(f"motion file not found: {source}") from None
     except Exception as exc:  # noqa: BLE001 - zipfile raises many kinds for garbage (BadZipFile, OSError, ...)
-        raise InvalidMotionFileError(f"not a readable .npz motion file: {source} ({_one_line(exc)})") from None
+        raise InvalidMotionFileError(f"not a readable .npz motion file: {source} ({one_line(exc, 160)})") from None
 
 
 def _size_of(file) -> int:
@@ -346,7 +346,7 @@ def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> _Header:
     except _Refused:
         raise
     except Exception as exc:  # noqa: BLE001 - bad magic, bad header, bad local zip header, zlib errors ...
-        raise _Refused(key, f"has an unreadable .npy header ({_one_line(exc, 100)})") from None
+        raise _Refused(key, f"has an unreadable .npy header ({one_line(exc, 100)})") from None
     if dtype.hasobject:
         raise _Refused(key, "holds Python objects (pickled data): refused without reading it")
     if any(int(d) < 0 for d in shape):
@@ -372,7 +372,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.nda
         with zf.open(info) as fh:
             array = np.lib.format.read_array(fh, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - CRC mismatch, truncated data, zlib errors ...
-        raise _Refused(key, f"cannot be read ({_one_line(exc, 100)})") from None
+        raise _Refused(key, f"cannot be read ({one_line(exc, 100)})") from None
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     return array
@@ -553,8 +553,3 @@ def _num(x) -> str:
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
-
-
-def _one_line(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"

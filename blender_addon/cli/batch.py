@@ -27,7 +27,7 @@ from ...core.batch.manifest import MANIFEST_NAME as CORE_MANIFEST
 from ...core.batch.manifest import Manifest, options_hash, plan
 from ...core.batch.runner import EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED
 from ...core.outputs import check_output_folder
-from ...core.errors import CancelledError, DependencyMissingError, MocapError
+from ...core.errors import CancelledError, DependencyMissingError, MocapError, one_line
 from ..runtime.job import start_in_extension
 from . import options as cli_options
 from . import steps
@@ -114,11 +114,11 @@ def run_clip(args, clip: StageClip, out_dir: str, printer, reset) -> dict:
                                    on_frame=lambda done, total: printer.line(f"[render] frame {done}/{total}"))
             record.update(status="done", error=None, outputs=outputs)
         except MocapError as err:
-            record["error"] = " ".join(str(err).split())
+            record["error"] = one_line(err)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # a bug or a Blender error: this clip fails, the batch goes on
-            record["error"] = f"internal error: {type(err).__name__}: {' '.join(str(err).split())}"
+            record["error"] = f"internal error: {type(err).__name__}: {one_line(err)}"
             record["traceback"] = traceback.format_exc(limit=20)[-2000:]
     if warnings:
         record["warnings"] = list(dict.fromkeys(warnings))

@@ -12,6 +12,7 @@ from bpy.types import Operator
 
 from ...core.errors import MocapError
 from ..scene import builder, formats, raw_store
+from ..ui import fail
 from .settings import refine_config
 
 
@@ -82,9 +83,7 @@ class TCMR_OT_refine(Operator):
         try:
             result = refine_target(context)
         except MocapError as err:
-            context.window_manager.tcmr_job.last_error = " ".join(str(err).split())
-            self.report({"ERROR"}, context.window_manager.tcmr_job.last_error)
-            return {"CANCELLED"}
+            return fail(self, context, str(err))
         for warning in result.warnings:
             self.report({"WARNING"}, warning)
         self.report({"INFO"}, f"Refined '{result.collection.name}': {raw_store.floor_summary(result.collection)}")

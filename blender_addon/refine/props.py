@@ -14,6 +14,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 from bpy.types import PropertyGroup
 
 from ...core.config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
+from ...core.errors import one_line
 
 _D, _DL, _DF, _DS = RefineConfig(), FootLockConfig(), FloorConfig(), SmoothingConfig()
 FOOT_LOCK_ITEMS = (
@@ -57,7 +58,7 @@ def _deferred_refine():
                     return None
         ops.refine_target(context, quiet=True)
     except Exception as err:  # a timer must not raise; the panel shows the message
-        context.window_manager.tcmr_job.last_error = " ".join(str(err).split())
+        context.window_manager.tcmr_job.last_error = one_line(err)
     return None
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from bpy.types import Operator
 
+from ..ui import fail
+
 TIMER_S = 0.1
 
 
@@ -73,9 +75,7 @@ class ModalJobMixin:
 
     def fail(self, context, message: str):
         """Report one line as an error (and keep it in the panel); returns {'CANCELLED'}."""
-        context.window_manager.tcmr_job.last_error = message
-        self.report({"ERROR"}, message)
-        return {"CANCELLED"}
+        return fail(self, context, message)
 
     def job_finished(self, context):
         raise NotImplementedError

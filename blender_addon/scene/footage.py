@@ -32,7 +32,7 @@ import bpy
 import numpy as np
 
 from ...core.capture import footage as core_footage
-from ...core.errors import MocapError
+from ...core.errors import MocapError, one_line
 from . import camera
 
 CACHE_ENV = "TCMR_MOCAP_CACHE"
@@ -135,7 +135,7 @@ def load_clip(motion, root: str = "", python=None, on_update=None) -> tuple[obje
     except MocapError as err:
         movie.frame_start = 1
         return movie, [f"footage may be out of sync with the body: {problem}; the capture's own frames could not "
-                       f"be written ({' '.join(str(err).split())})"]
+                       f"be written ({one_line(err)})"]
     first_file = core_footage.frame_file(folder, first)
     clip = camera.find_clip(first_file) or bpy.data.movieclips.load(first_file, check_existing=True)
     clip.frame_start = first + 1  # the file of video frame N on scene frame N + 1

@@ -9,6 +9,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from ...core.errors import MocapError
 from ..runtime import preferences
+from ..ui import fail
 from . import builder
 
 
@@ -42,9 +43,7 @@ class TCMR_OT_import_motion(Operator, ImportHelper):
         try:
             result = builder.import_file(context, bpy.path.abspath(self.filepath), options)
         except MocapError as err:
-            context.window_manager.tcmr_job.last_error = str(err)
-            self.report({"ERROR"}, str(err))
-            return {"CANCELLED"}
+            return fail(self, context, str(err))
         for warning in result.warnings:
             self.report({"WARNING"}, warning)
         self.report({"INFO"}, f"Imported {len(result.armatures)} armature(s) into '{result.collection.name}'")
