@@ -25,7 +25,8 @@ from ...core.capture.camera import cam_to_transl, estimate_focal_length_px, imag
 from ...core.config import CameraConfig
 from ...core.errors import InvalidMotionFileError
 from ...core.result import MotionResult
-from ...core.result_schema import looks_like_result, read_npz_members
+from ...core.npz_reader import read_npz_members
+from ...core.result_schema import looks_like_result
 from ...core.skeleton import NUM_BETAS, NUM_SMPL_JOINTS, SMPLH_NUM_BODY_JOINTS
 
 DATA_FRAME_OPENCV_CAMERA = "opencv_camera"  # x right, y down, z forward (TCMR, ours)
