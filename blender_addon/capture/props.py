@@ -1,5 +1,6 @@
 """Blender properties: capture options (per scene, saved with the .blend) and the running job's status
-(per window manager, never saved). Defaults come from core/config.py."""
+(per window manager, never saved). Defaults come from core/config.py (the mesh switch from the scene's
+BuildOptions)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, Po
 from bpy.types import PropertyGroup
 
 from ...core.config import CaptureConfig, ExtremitiesConfig
+from ..scene.builder import BuildOptions
 
 
 class TCMR_CaptureSettings(PropertyGroup):
@@ -43,7 +45,7 @@ class TCMR_CaptureSettings(PropertyGroup):
     focal_length_px: FloatProperty(name="Pixels", description="Focal length in pixels of the video",
                                    default=1000.0, min=1.0)
     create_mesh: BoolProperty(name="Create Mesh", description="Add the skinned SMPL body to each armature",
-                              default=True)
+                              default=BuildOptions.create_mesh)
     hands: BoolProperty(name="Hands", default=ExtremitiesConfig.hands is not False,
                         description="Capture every person's fingers (15 joints per hand) when hand_landmarker.task "
                                     "is in the models folder (README, \"Fingers and face\")")

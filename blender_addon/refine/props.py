@@ -1,4 +1,5 @@
-"""Refine options in the panel (per scene, saved with the .blend). Defaults come from core/config.py.
+"""Refine options in the panel (per scene, saved with the .blend). Defaults come from core/config.py (the display
+options' from the scene's BuildOptions).
 
 The one set of refine options: a capture passes them to the core (which refines once), *Refine Again* and
 *Live Update* refine the stored raw output with them (``settings.refine_config`` makes them the core's
@@ -15,6 +16,7 @@ from bpy.types import PropertyGroup
 
 from ...core.config import FloorConfig, FootLockConfig, RefineConfig, SmoothingConfig
 from ...core.errors import one_line
+from ..scene.builder import BuildOptions
 
 _D, _DL, _DF, _DS = RefineConfig(), FootLockConfig(), FloorConfig(), SmoothingConfig()
 FOOT_LOCK_ITEMS = (
@@ -80,9 +82,9 @@ class TCMR_RefineSettings(PropertyGroup):
     use_fps: BoolProperty(name="Resample", description="Resample the motion to another frame rate",
                           default=False, update=_changed)
     fps: FloatProperty(name="FPS", default=24.0, min=1.0, soft_max=120.0, update=_changed)
-    show_ground: BoolProperty(name="Ground Plane", default=True, update=_changed,
+    show_ground: BoolProperty(name="Ground Plane", default=BuildOptions.show_ground, update=_changed,
                               description="A plane at the floor (Z = 0)")
-    show_contacts: BoolProperty(name="Contact Markers", default=False, update=_changed,
+    show_contacts: BoolProperty(name="Contact Markers", default=BuildOptions.show_contacts, update=_changed,
                                 description="An empty on the floor for every foot contact, shown while it lasts")
     live_update: BoolProperty(name="Live Update", default=True,
                               description="Re-refine the selected result as soon as an option changes")

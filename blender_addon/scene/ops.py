@@ -22,9 +22,9 @@ class TCMR_OT_import_motion(Operator, ImportHelper):
 
     filename_ext = ".npz"
     filter_glob: StringProperty(default="*.npz;*.pkl", options={"HIDDEN"})
-    create_mesh: BoolProperty(name="Create Mesh", default=True,
+    create_mesh: BoolProperty(name="Create Mesh", default=builder.BuildOptions.create_mesh,
                               description="Add the skinned SMPL body to each armature")
-    set_scene: BoolProperty(name="Set Up Scene", default=True,
+    set_scene: BoolProperty(name="Set Up Scene", default=builder.BuildOptions.set_scene,
                             description="Camera with the footage, frame rate, frame range and resolution "
                                         "from the file")
     video_path: StringProperty(name="Footage", subtype="FILE_PATH", options={"SKIP_SAVE"},
