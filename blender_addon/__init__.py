@@ -1,6 +1,6 @@
 """The Blender side of TCMR Mocap, in rooms by stage: runtime (the core's environment, jobs, preferences) →
-capture (the Mocap tab) → scene (motion files → armature, keys, camera, footage) → refine → retarget → export /
-render; cli/ is the headless command (headless.py its entry script). ARCHITECTURE.md maps them.
+capture (the Mocap tab) → scene (motion files → armature, keys, camera, footage) → refine → retarget →
+export / render; cli/ is the headless command (headless.py its entry script). ARCHITECTURE.md maps them.
 
 Nothing is imported at package level, so the numpy-only modules (``scene.formats``, ``scene.pose_keys``,
 ``runtime.environment``, ``runtime.job``, ...) load without Blender; :func:`register` pulls in the bpy parts. Heavy

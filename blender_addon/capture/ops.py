@@ -16,6 +16,7 @@ from ..runtime import commands, environment, preferences
 from ..runtime.job import ProgressPrinter
 from ..runtime.modal import ModalJobMixin
 from ..scene import builder
+from ..ui import done
 from .session import CaptureSession
 
 
@@ -100,10 +101,8 @@ class TCMR_OT_capture(ModalJobMixin, Operator):
             result = self.runner.finish(context)
         except MocapError as err:
             return self.fail(context, str(err))
-        for warning in result.warnings:
-            self.report({"WARNING"}, warning)
-        self.report({"INFO"}, f"Captured {len(result.armatures)} person(s) into '{result.collection.name}'")
-        return {"FINISHED"}
+        return done(self, f"Captured {len(result.armatures)} person(s) into '{result.collection.name}'",
+                    result.warnings)
 
 
 CLASSES = (TCMR_OT_capture,)

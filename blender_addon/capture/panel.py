@@ -5,7 +5,7 @@ from __future__ import annotations
 from bpy.types import Panel
 
 from ..runtime import preferences
-from ..ui import wrapped_label
+from ..ui import switched_row, wrapped_label
 
 
 class TCMR_PT_mocap(Panel):
@@ -49,12 +49,7 @@ class TCMR_PT_mocap(Panel):
         row.prop(settings, "quality", expand=True)
         for flag, values in (("use_frame_range", ("frame_start", "frame_end")), ("use_target_fps", ("target_fps",)),
                              ("use_focal_length", ("focal_length_px",))):
-            row = col.row(align=True)
-            row.prop(settings, flag)
-            sub = row.row(align=True)
-            sub.enabled = getattr(settings, flag)
-            for value in values:
-                sub.prop(settings, value)
+            switched_row(col, settings, flag, values)
         row = col.row(align=True)
         row.prop(settings, "create_mesh")
         row.prop(settings, "hands", toggle=True)

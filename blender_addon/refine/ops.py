@@ -12,7 +12,7 @@ from bpy.types import Operator
 
 from ...core.errors import MocapError
 from ..scene import builder, formats, raw_store
-from ..ui import fail
+from ..ui import done, fail
 from .settings import refine_config
 
 
@@ -84,10 +84,8 @@ class TCMR_OT_refine(Operator):
             result = refine_target(context)
         except MocapError as err:
             return fail(self, context, str(err))
-        for warning in result.warnings:
-            self.report({"WARNING"}, warning)
-        self.report({"INFO"}, f"Refined '{result.collection.name}': {raw_store.floor_summary(result.collection)}")
-        return {"FINISHED"}
+        return done(self, f"Refined '{result.collection.name}': {raw_store.floor_summary(result.collection)}",
+                    result.warnings)
 
 
 CLASSES = (TCMR_OT_refine,)

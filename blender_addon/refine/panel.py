@@ -6,7 +6,7 @@ from __future__ import annotations
 from bpy.types import Panel
 
 from ..scene import raw_store
-from ..ui import wrapped_label
+from ..ui import switched_row, wrapped_label
 from . import ops
 
 
@@ -31,11 +31,7 @@ class TCMR_PT_refine(Panel):
             sub.prop(s, "translation_min_cutoff")
         elif s.smoothing == "slerp-average":
             col.prop(s, "window")
-        row = col.row(align=True)
-        row.prop(s, "use_fps")
-        sub = row.row(align=True)
-        sub.enabled = s.use_fps
-        sub.prop(s, "fps")
+        switched_row(col, s, "use_fps", ("fps",))
         row = col.row(align=True)
         row.prop(s, "show_ground", toggle=True)
         row.prop(s, "show_contacts", toggle=True)

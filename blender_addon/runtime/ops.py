@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.types import Operator
 
+from ..ui import done
 from . import commands, environment, preferences
 from .job import DONE, start_in_extension
 from .modal import ModalJobMixin
@@ -37,10 +38,7 @@ class _JobOperator(ModalJobMixin):
         environment.forget_probes()
         if self.runner.state != DONE:
             return self.fail(context, f"{self.job_label}: {self.runner.error}")
-        for warning in self.runner.warnings:
-            self.report({"WARNING"}, warning)
-        self.report({"INFO"}, f"{self.job_label}: {self.runner.message}")
-        return {"FINISHED"}
+        return done(self, f"{self.job_label}: {self.runner.message}", self.runner.warnings)
 
 
 class TCMR_OT_install_deps(_JobOperator, Operator):

@@ -221,7 +221,8 @@ def _datablocks() -> dict:
     return {(kind, idb.as_pointer()): idb for kind in _KINDS for idb in getattr(bpy.data, kind)}
 
 
-def _alive(idb) -> bool:
+def alive(idb) -> bool:
+    """False once the datablock behind ``idb`` has been removed."""
     try:
         return idb.name is not None
     except ReferenceError:
@@ -244,7 +245,7 @@ class _SceneSettings:
         for k, v in self.render.items():
             setattr(scene.render, k, v)
         for k, v in self.scene.items():
-            if k != "camera" or v is None or _alive(v):
+            if k != "camera" or v is None or alive(v):
                 setattr(scene, k, v)
-        if self.active is None or _alive(self.active):
+        if self.active is None or alive(self.active):
             view_layer.objects.active = self.active

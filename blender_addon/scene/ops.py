@@ -9,7 +9,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from ...core.errors import MocapError
 from ..runtime import preferences
-from ..ui import fail
+from ..ui import done, fail
 from . import builder
 
 
@@ -44,10 +44,8 @@ class TCMR_OT_import_motion(Operator, ImportHelper):
             result = builder.import_file(context, bpy.path.abspath(self.filepath), options)
         except MocapError as err:
             return fail(self, context, str(err))
-        for warning in result.warnings:
-            self.report({"WARNING"}, warning)
-        self.report({"INFO"}, f"Imported {len(result.armatures)} armature(s) into '{result.collection.name}'")
-        return {"FINISHED"}
+        return done(self, f"Imported {len(result.armatures)} armature(s) into '{result.collection.name}'",
+                    result.warnings)
 
 
 def menu_import(self, context):
