@@ -1,11 +1,19 @@
-"""What the Mocap tab's panels and operators share: labels that fit the sidebar, a switch with the values it
-enables, an operator's error line and its closing report."""
+"""What the Mocap tab's panels and operators share: the tab itself, labels that fit the sidebar, a switch with the
+values it enables, an operator's error line and its closing report."""
 
 from __future__ import annotations
 
 import textwrap
 
 from ..core.errors import one_line
+
+
+class SidebarTab:
+    """Where the add-on's panels live: the 3D viewport's sidebar (N panel), tab "Mocap"."""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mocap"
 
 
 def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:

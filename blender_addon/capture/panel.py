@@ -5,13 +5,10 @@ from __future__ import annotations
 from bpy.types import Panel
 
 from ..runtime import preferences
-from ..ui import switched_row, wrapped_label
+from ..ui import SidebarTab, switched_row, wrapped_label
 
 
-class TCMR_PT_mocap(Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
+class TCMR_PT_mocap(SidebarTab, Panel):
     bl_label = "TCMR Mocap"
 
     def draw(self, context):

@@ -6,14 +6,11 @@ from __future__ import annotations
 from bpy.types import Panel
 
 from ..scene import raw_store
-from ..ui import switched_row, wrapped_label
+from ..ui import SidebarTab, switched_row, wrapped_label
 from . import ops
 
 
-class TCMR_PT_refine(Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
+class TCMR_PT_refine(SidebarTab, Panel):
     bl_label = "Refine"
     bl_parent_id = "TCMR_PT_mocap"
 

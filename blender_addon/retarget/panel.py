@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bpy.types import Panel, UIList
 
-from ..ui import switched_row
+from ..ui import SidebarTab, switched_row
 from . import bonemap
 
 
@@ -19,10 +19,7 @@ class TCMR_UL_bone_map(UIList):
             row.prop(item, "bone", text="")
 
 
-class TCMR_PT_retarget(Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
+class TCMR_PT_retarget(SidebarTab, Panel):
     bl_label = "Retarget & Export"
     bl_parent_id = "TCMR_PT_mocap"
     bl_options = {"DEFAULT_CLOSED"}
