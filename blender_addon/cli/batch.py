@@ -20,8 +20,6 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-import bpy
-
 from ...core.batch.inputs import collect_clips
 from ...core.batch.manifest import MANIFEST_NAME as CORE_MANIFEST
 from ...core.batch.manifest import Manifest, options_hash, plan

@@ -6,7 +6,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ...core.motion.contacts import FOOT_OF_COLUMN, FOOT_JOINT_IDS, runs
+from ...core.motion.contacts import FOOT_OF_COLUMN, runs
+from ...core.motion.soles import FOOT_JOINT_IDS
 from ...core.smpl import forward_kinematics
 from . import keyframes, pose_keys
 
