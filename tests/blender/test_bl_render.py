@@ -1,5 +1,5 @@
-"""blender_addon/render/overlay.py: the captured body rendered over its footage through the matched camera. The check is
-geometric: the body's pixels lie where the capture's joints project with the core's pinhole camera
+"""blender_addon/render/overlay.py: the captured body rendered over its footage through the matched camera. The
+check is geometric: the body's pixels lie where the capture's joints project with the core's pinhole camera
 (u = f·X/Z + W/2, v = f·Y/Z + H/2), and the rest of the frame is the video frame the keys belong to."""
 
 from __future__ import annotations
