@@ -24,8 +24,8 @@ from ...core.batch.inputs import collect_clips
 from ...core.batch.manifest import MANIFEST_NAME as CORE_MANIFEST
 from ...core.batch.manifest import Manifest, options_hash, plan
 from ...core.batch.runner import EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED
-from ...core.outputs import check_output_folder
 from ...core.errors import CancelledError, DependencyMissingError, MocapError, one_line
+from ...core.outputs import check_output_folder
 from ..runtime.job import start_in_extension
 from . import options as cli_options
 from . import steps

@@ -10,6 +10,7 @@ import sys
 
 from ...core.cli import values as cli_values
 from ...core.cli.options import add_capture_options, capture_tokens
+from ..export.exporter import FBX_PRESETS
 from ..render.overlay import ENGINES
 
 MOTION_EXTENSIONS = (".npz", ".pkl")
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bone map of the rig: AUTO (default) or a preset id (mixamo, rigify_generated, unreal_ue5 …)")
     g.add_argument("--in-place", action="store_true", help="retarget in place (no root motion)")
     g.add_argument("--bvh", metavar="OUT.bvh", help="also export the motion as BVH")
-    g.add_argument("--fbx-preset", default="unity", choices=("unity", "unreal", "maya"),
+    g.add_argument("--fbx-preset", default="unity", choices=tuple(k.lower() for k in FBX_PRESETS),
                    help="FBX conventions of the tool it is for (default unity)")
     g.add_argument("--export-frames", type=cli_values.scene_frames_text, metavar="START:END",
                    help="scene frames to export, inclusive")
