@@ -231,8 +231,8 @@ def level_feet(G_ankle: np.ndarray, ankle: np.ndarray, toe: np.ndarray, times_s:
     fitted to a box. Resting frames: ankle and toe both still (slower than ``REST_SPEED_LEGS`` leg lengths per
     second) and both within ``REST_BAND_LEGS`` leg lengths of their own resting height (the 5th percentile of
     their heights while still): heel and toe on the floor together; a foot turned more than ``MAX_LEVEL_DEG``
-    from level there lies on its top or side (kneeling, crawling) and does not count. Their mean up becomes SMPL's up, if
-    they agree (mean of the unit ups at least 0.98 long, within ~11°); else B = I.
+    from level there lies on its top or side (kneeling, crawling) and does not count. Their mean up becomes
+    SMPL's up, if they agree (mean of the unit ups at least 0.98 long, within ~11°); else B = I.
     G_ankle: (T, 3, 3) canonical axes (y up); ankle, toe: (T, 3); times_s: (T,); leg: the source's leg length
     (its units) -> (3, 3)."""
     t = np.asarray(times_s, dtype=np.float64)
@@ -279,17 +279,17 @@ def bend_toes(R: np.ndarray, transl: np.ndarray, rest: np.ndarray, toe: int, rea
 
 
 def reach_ankles(R: np.ndarray, transl: np.ndarray, rest: np.ndarray, ankles_src: np.ndarray) -> None:
-    """Each SMPL ankle onto the scaled source ankle by a two-bone IK on hip and knee, the knee bending in the
-    plane the mapped bone directions give it and the foot keeping its orientation. SMPL's thigh and shin are not
-    the source's proportions (DeepMimic's thigh is longer than its shin, SMPL's shorter), a source's legs may
-    differ in length (CMU skeletons fitted to a person by ~2 %), and SMPL's hips sit closer together (a tilted
-    pelvis lifts SMPL's lower hip less): with bone directions alone, a bent knee, the longer leg or a tilted
-    pelvis puts a foot up to 4 cm off where the source's stands. Where the lower foot's leg (blended over
-    ``STANCE_BLEND_M`` of height difference) reaches further than SMPL's can, the whole body is lowered by the
-    shortfall (millimetres; wide source hips a centimetre); a higher foot out of reach falls short. The ankles keep SMPL's own small
-    asymmetry (its right ankle sits lower above the sole than its left), so both soles land where the source's
-    do. In place on R (T, 24, 3, 3) local rotations and transl (T, 3); rest: (24, 3); ankles_src: (T, 2, 3)
-    scaled source ankles (SMPL axes, the same origin as transl)."""
+    """Each SMPL ankle to the scaled source ankle's height by a two-bone IK on hip and knee (along the floor it
+    stays where the mapped bone directions put it; the knee bends in their plane, the foot keeps its orientation).
+    SMPL's thigh and shin are not the source's proportions (DeepMimic's thigh is longer than its shin, SMPL's
+    shorter), a source's legs may differ in length (CMU skeletons fitted to a person, by ~2 %), and SMPL's hips
+    sit closer together (a tilted pelvis lifts SMPL's lower hip less): with bone directions alone, a bent knee,
+    the longer leg or a tilted pelvis puts a foot up to 4 cm above or below where the source's stands. Where the
+    lower foot's leg (blended over ``STANCE_BLEND_M`` of height difference) cannot reach, the whole body is
+    lowered by the shortfall (millimetres); a higher foot out of reach falls short. The ankles keep SMPL's own
+    small asymmetry (its right ankle sits lower above the sole than its left), so both soles land at the
+    source's heights. In place on R (T, 24, 3, 3) local rotations and transl (T, 3); rest: (24, 3); ankles_src:
+    (T, 2, 3) scaled source ankles (SMPL axes, the same origin as transl)."""
     from ..motion.footlock import LEGS, two_bone_ik
 
     P, G = forward_kinematics(rest, R)

@@ -105,7 +105,9 @@ def rest_stretches(xy: np.ndarray, times_s: np.ndarray, config: FootLockConfig) 
         if depth > 4 or times_s[hi - 1] - times_s[lo] + frame < config.contact.min_contact_s - 1e-9:
             return
         pts, sm = xy[lo:hi], smooth[lo:hi]
-        lock = sm[int(np.argmax(nearness(np.linalg.norm(sm[:, None] - sm[None], axis=-1)).sum(axis=1)))]
+        lock = np.median(sm, axis=0)
+        if np.linalg.norm(sm - lock, axis=-1).max() > ok:  # not all at one spot: start where it stays longest
+            lock = sm[int(np.argmax(nearness(np.linalg.norm(sm[:, None] - sm[None], axis=-1)).sum(axis=1)))]
         for _ in range(3):
             near = nearness(np.linalg.norm(sm - lock, axis=-1))
             lock = (near[:, None] * pts).sum(axis=0) / near.sum()

@@ -141,7 +141,9 @@ def _flat_footed_lunges(frames: int = 40, roll_deg: float = 8.0, box_offset_deg:
 
     def rot(axis, a):
         c, s = np.cos(a), np.sin(a)
-        return {"x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]), "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
+        if axis == "x":
+            return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+        return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
 
     local = np.tile(np.eye(3), (frames, len(names), 1, 1))
     root = np.zeros((frames, 3))
