@@ -9,8 +9,8 @@ chosen per frame and per joint by the *intersection of confidence intervals* rul
 ``max_half_s``, each fit carries an interval ± ``gamma`` · σ · (its noise gain); the widest window whose
 interval still overlaps every narrower one's is kept. σ, the jitter of each joint, is measured from the data
 (the median residual of a 5-frame quadratic fit, which fast moments cannot inflate), and for the joints of a
-body capped at 1.5 times the quietest quarter's (:func:`shared_jitter`: a joint that moves fast for most of a
-short clip inflates even the median).
+body capped at the quietest quarter's (:func:`shared_jitter`: a joint that moves fast for most of a short clip
+inflates even the median).
 
 Rotations are fitted as sign-continuous unit quaternions (WXYZ) and normalised back (the fit is linear in the
 four components; over a window of a few frames the error of that against a fit on the rotation manifold is far
