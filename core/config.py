@@ -87,6 +87,8 @@ class FootLockConfig:
     release_outside: float = 0.9  # ... this share of it after the contact's last frame (0: released by then)
     slide_ok_m: float = 0.08  # a contact whose sole point strayed this far (rms) in the input is pinned fully ...
     slide_max_m: float = 0.2  # ... and not at all beyond this (a pivot, a shuffle, a false contact)
+    stray_ok_m: float = 0.08  # a pin holds fully while the captured point stays this near the spot it rests at ...
+    stray_max_m: float = 0.2  # ... and lets go beyond this, frame by frame (a foot sliding or pivoting over the floor)
     root_share: float = 0.5  # part of the correction along the floor taken by moving the root (the rest by leg IK), 0..1
     root_smoothing_s: float = 0.1  # the root's correction along the floor is averaged over this window (leg IK takes the rest)
     root_height_smoothing_s: float = 1.0  # ... and its height over this one (only a slow trend lifts the body)
