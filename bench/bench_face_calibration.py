@@ -41,7 +41,7 @@ import realdata  # noqa: E402
 FIT_WEIGHTS = [round(0.1 * k, 2) for k in range(1, 11)]
 HELD_OUT_WEIGHTS = [round(0.05 + 0.1 * k, 2) for k in range(10)] + [1.0]
 # the knee of each fitted map (identity below): real faces at rest must keep their scores. Open eyes on the real
-# portraits read eyeBlink 0.15-0.30 (tests/core/test_face_calibration_realdata.py; MediaPipe users report open-eye
+# portraits read eyeBlink 0.15-0.30 (tests/core/test_extremities_realdata.py; MediaPipe users report open-eye
 # means up to ~0.35), closed mouths jawOpen <= 0.02 and an open-mouthed smile 0.14
 KNEES = {"jawOpen": 0.10, "eyeBlink": 0.30}
 OTHER = {"wink": ("eyeBlinkLeft",), "browInnerUp": ("browInnerUp",), "mouthFunnel": ("mouthFunnel",)}

@@ -26,7 +26,7 @@ mouths jawOpen <= 0.02); the full-scale score is the least-squares fit of the li
 mouthSmile is not mapped: across the views it is read on both sides of the truth (median over-reading weights
 below 0.5 by up to 0.15, under-reading from 0.9 by ~0.1), so a map would trade error between views. Checked on
 the held-out views of ``truth_scenes.HELD_OUT_VIEWS`` (never fitted) and on the real portraits
-(tests/core/test_face_calibration_realdata.py).
+(tests/core/test_extremities_realdata.py).
 """
 
 from __future__ import annotations
