@@ -102,6 +102,10 @@ def test_capture_takes_the_refine_options():
                     ["batch", "clips/", "-o", "out/"]):
         args = p.parse_args([*command, "--face-calibration", "none"])
         assert refine_config_from_args(args).extremities.face_calibration == "none"
+    from core.cli.options import capture_tokens  # the headless Blender command passes it on to the core
+
+    assert capture_tokens(["v.mp4", "--face-calibration", "auto", "--frames", "1:9"]) == \
+        ["--face-calibration", "auto", "--frames", "1:9"]
 
 
 @pytest.mark.parametrize("config", [
