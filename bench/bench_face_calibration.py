@@ -45,9 +45,8 @@ HELD_OUT_WEIGHTS = [round(0.05 + 0.1 * k, 2) for k in range(10)] + [1.0]
 # are reported on other corpora), closed mouths jawOpen <= 0.02 and an open-lipped smile 0.14
 KNEES = {"jawOpen": 0.10, "eyeBlink": 0.30}
 OTHER = {"wink": ("eyeBlinkLeft",), "browInnerUp": ("browInnerUp",), "mouthFunnel": ("mouthFunnel",)}
-SHOWN = {"jawOpen": ("jawOpen",), "eyeBlink": ("eyeBlinkLeft", "eyeBlinkRight"),
-         "mouthSmile": ("mouthSmileLeft", "mouthSmileRight"), "wink": ("eyeBlinkLeft", "eyeBlinkRight"),
-         "browInnerUp": ("browInnerUp",), "mouthFunnel": ("mouthFunnel", "mouthPucker")}
+SHOWN = {"wink": ("eyeBlinkLeft", "eyeBlinkRight"), "browInnerUp": ("browInnerUp",),
+         "mouthFunnel": ("mouthFunnel", "mouthPucker")}  # the scores shown for each of OTHER
 
 
 def render_set(name: str, shots: list, root: Path) -> Path:
@@ -68,8 +67,8 @@ def render_set(name: str, shots: list, root: Path) -> Path:
     return folder
 
 
-def points(results: list, names: tuple, views=None) -> np.ndarray:
-    """(M, 3) rows (weight, score, view index) of the shots that set only ``names`` (and the neutral ones)."""
+def points(results: list, names: tuple) -> list:
+    """[(weight, score, view as JSON)] of the shots that set only ``names`` (and the neutral ones), per name."""
     from core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
 
     out = []
@@ -99,8 +98,12 @@ def median_curve(rows, weights) -> list:
 
 def accuracy_table(name: str, results: list, face_weights) -> list:
     """Markdown lines: per view of a held-out set and over all of it, the error of each channel (the shots that
-    set it alone, and the neutral ones) and of the mixed expressions, raw -> calibrated."""
+    set it alone, and the neutral ones) and of the mixed expressions (two or three channels set), raw ->
+    calibrated."""
     import truth_scenes
+
+    def channels(r) -> set:
+        return {c for c, group in truth_scenes.SWEEP_CHANNELS.items() if set(group) & set(r["weights"])}
 
     lines = ["", f"**{name} views: error against the rendered weight, raw → standard map** (max / mean; share "
                  "within 0.2):", "", "| view | jawOpen | eyeBlink | mouthSmile | mixed expressions (the five) |",
@@ -110,14 +113,13 @@ def accuracy_table(name: str, results: list, face_weights) -> list:
     for view in views + ["all"]:
         mine = [r for r in results if r["found"] and view in ("all", key(r))]
         cells = []
-        for names in list(truth_scenes.SWEEP_CHANNELS.values()) + [None]:
+        for channel, names in [*truth_scenes.SWEEP_CHANNELS.items(), ("mixed", face_weights)]:
             errs = {"raw": [], "measured": []}
             for r in mine:
-                channels = {k for n, group in truth_scenes.SWEEP_CHANNELS.items() for k in group if k in r["weights"]}
-                single = names is not None and channels <= set(names) and set(r["weights"]) <= set(names)
-                if (names is None) == single or (names is None and len(r["weights"]) < 2):
+                wanted = len(channels(r)) >= 2 if channel == "mixed" else channels(r) <= {channel}
+                if not wanted:
                     continue
-                for n in names or face_weights:
+                for n in names:
                     for k in errs:
                         errs[k].append(abs(r[k][n] - r["truth"][n]))
             raw, cal = np.array(errs["raw"]), np.array(errs["measured"])
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
     sets = {
         "fit": truth_scenes.sweep_shots(truth_scenes.FIT_VIEWS, FIT_WEIGHTS),
         **{name: truth_scenes.sweep_shots(views, HELD_OUT_WEIGHTS)
-           + [{"weights": w, "view": dict(v)} for k, v in enumerate(views) 
+           + [{"weights": w, "view": dict(v)} for k, v in enumerate(views)
               for w in truth_scenes.mixed_weights(8, seed + k)]
            for name, views, seed in (("held_out", truth_scenes.HELD_OUT_VIEWS, 200),
                                      ("wide", truth_scenes.WIDE_VIEWS, 100))},

@@ -23,8 +23,8 @@ turned 25°, from 10° above and below, rim light, 2 m away, a dark skin, and th
 Google's face_landmarker.task (float16 v1) on the stage's own face crop. The knee of each map is set by real
 faces, not by the renders (open eyes on the real portraits of tests/realdata.py read eyeBlink 0.15-0.30, closed
 mouths jawOpen <= 0.02); the full-scale score is the least-squares fit of the line above the knee to the renders.
-mouthSmile is not mapped: across the views it is read on both sides of the truth (median over-reading weights
-below 0.5 by up to 0.15, under-reading from 0.9 by ~0.1), so a map would trade error between views. Checked on
+mouthSmile is not mapped: its median over the views stays within 0.14 of the identity while single views read
+it on both sides of the truth (weight 0.2 reads 0.01-0.39), so a map would trade error between views. Checked on
 the held-out views of ``truth_scenes.HELD_OUT_VIEWS`` (never fitted) and on the real portraits
 (tests/core/test_extremities_realdata.py).
 """
