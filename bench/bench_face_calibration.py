@@ -9,7 +9,8 @@ rendered with each channel alone (jawOpen; both eyes' blink; both smiles) at a s
   (other angles, distances, lights, skins within the fitted range) and the four of ``truth_scenes.WIDE_VIEWS``
   (beyond it: the head turned 30° and 40°, seen from 15° above, lights never fitted), each at weights 0.05,
   0.15, ... 0.95 and 1, plus eight seeded mixed expressions per view;
-- **other channels** (front view only, not mapped): one eye's blink alone (a wink), browInnerUp, mouthFunnel;
+- **other channels** (front view only, not mapped): one eye's blink alone (a wink), browInnerUp, mouthFunnel,
+  mouthClose (alone: ARKit defines it on an open jaw);
 
 and measured by the stage's face crop and MediaPipe's face landmarker (tests/extremity_truth.py). The fit of a
 channel: the identity up to its knee (set by real faces: KNEES below), a straight line from the knee to the score
@@ -44,9 +45,11 @@ HELD_OUT_WEIGHTS = [round(0.05 + 0.1 * k, 2) for k in range(10)] + [1.0]
 # portraits read eyeBlink 0.15-0.30 (tests/core/test_extremities_realdata.py; open-eye segment means up to 0.37
 # are reported on other corpora), closed mouths jawOpen <= 0.02 and an open-lipped smile 0.14
 KNEES = {"jawOpen": 0.10, "eyeBlink": 0.30}
-OTHER = {"wink": ("eyeBlinkLeft",), "browInnerUp": ("browInnerUp",), "mouthFunnel": ("mouthFunnel",)}
+OTHER = {"wink": ("eyeBlinkLeft",), "browInnerUp": ("browInnerUp",), "mouthFunnel": ("mouthFunnel",),
+         "mouthClose": ("mouthClose",)}
 SHOWN = {"wink": ("eyeBlinkLeft", "eyeBlinkRight"), "browInnerUp": ("browInnerUp",),
-         "mouthFunnel": ("mouthFunnel", "mouthPucker")}  # the scores shown for each of OTHER
+         "mouthFunnel": ("mouthFunnel", "mouthPucker"),
+         "mouthClose": ("mouthClose", "mouthRollLower", "mouthPucker")}  # the scores shown for each of OTHER
 
 
 def render_set(name: str, shots: list, root: Path) -> Path:
