@@ -1,5 +1,6 @@
-"""The "Refine" sub-panel of the Mocap tab: foot lock, level floor, smoothing, frame rate, floor display; the
-selected result's floor (camera pitch, roll, height and how sure the floor is) and its refine warnings."""
+"""The "Refine" sub-panel of the Mocap tab: foot lock, level floor, smoothing, frame rate, face calibration, floor
+display; the selected result's floor (camera pitch, roll, height and how sure the floor is) and its refine
+warnings."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class TCMR_PT_refine(Panel):
         sub = row.row(align=True)
         sub.enabled = s.use_fps
         sub.prop(s, "fps")
+        col.prop(s, "face_calibration")
         row = col.row(align=True)
         row.prop(s, "show_ground", toggle=True)
         row.prop(s, "show_contacts", toggle=True)

@@ -60,6 +60,7 @@ class SmoothingConfig:
 
 # ---------------------------------------------------------------------- refine stage (core/motion)
 FootLockMode = Literal["auto", "always", "never", "ground"]
+FaceCalibration = Literal["standard", "auto", "none"]  # core.extremities.calibration.FACE_CALIBRATIONS
 SmoothingMethod = Literal["adaptive", "one-euro", "slerp-average", "none"]
 
 
@@ -125,6 +126,11 @@ class ExtremityRefineConfig:
     fade_s: float = 0.7  # ... then blends to the relaxed hand (the neutral face) over this time
     min_face_conf: float = 0.5  # the face turns the head bone in rows with at least this confidence
     head_weight: float = 1.0  # how far (0..1) the head bone follows the face there
+    face_calibration: FaceCalibration = "standard"  # MediaPipe's scores -> ARKit weights (--face-calibration;
+    # core/extremities/calibration.py): standard = fixed per-channel response maps (jawOpen, eyeBlink), auto = the
+    # performer's resting face subtracted, then the maps, none = MediaPipe's raw scores
+    neutral_share: float = 0.1  # auto: the share of a track's face rows, the calmest, that make its resting face
+    neutral_min_rows: int = 30  # auto: tracks with fewer face rows get the standard maps alone
 
 
 @dataclass(frozen=True)
