@@ -60,6 +60,7 @@ class SmoothingConfig:
 
 # ---------------------------------------------------------------------- refine stage (core/motion)
 FootLockMode = Literal["auto", "always", "never", "ground"]
+FaceCalibration = Literal["standard", "auto", "none"]  # core.extremities.calibration.FACE_CALIBRATIONS
 SmoothingMethod = Literal["adaptive", "one-euro", "slerp-average", "none"]
 
 
@@ -87,6 +88,8 @@ class FootLockConfig:
     release_outside: float = 0.9  # ... this share of it after the contact's last frame (0: released by then)
     slide_ok_m: float = 0.08  # a contact whose sole point strayed this far (rms) in the input is pinned fully ...
     slide_max_m: float = 0.2  # ... and not at all beyond this (a pivot, a shuffle, a false contact)
+    stray_ok_m: float = 0.08  # a pin holds fully while the captured point stays this near the spot it rests at ...
+    stray_max_m: float = 0.2  # ... and lets go beyond this, frame by frame (a foot sliding or pivoting over the floor)
     root_share: float = 0.5  # part of the correction along the floor taken by moving the root (the rest by leg IK), 0..1
     root_smoothing_s: float = 0.1  # the root's correction along the floor is averaged over this window (leg IK takes the rest)
     root_height_smoothing_s: float = 1.0  # ... and its height over this one (only a slow trend lifts the body)
@@ -123,6 +126,11 @@ class ExtremityRefineConfig:
     fade_s: float = 0.7  # ... then blends to the relaxed hand (the neutral face) over this time
     min_face_conf: float = 0.5  # the face turns the head bone in rows with at least this confidence
     head_weight: float = 1.0  # how far (0..1) the head bone follows the face there
+    face_calibration: FaceCalibration = "standard"  # MediaPipe's scores -> ARKit weights (--face-calibration;
+    # core/extremities/calibration.py): standard = fixed per-channel response maps (jawOpen, eyeBlink), auto = the
+    # performer's resting face subtracted, then the maps, none = MediaPipe's raw scores
+    neutral_share: float = 0.1  # auto: the share of a track's face rows, the calmest, that make its resting face
+    neutral_min_rows: int = 30  # auto: tracks with fewer face rows get the standard maps alone
 
 
 @dataclass(frozen=True)

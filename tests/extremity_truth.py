@@ -9,7 +9,8 @@ first joint the angle of its first bone below the palm's plane (wrist, index and
 the angle between consecutive bones; the thumb's CMC (joint 1) is not compared (no plain measure of it).
 
 Faces: the face crop (``face_crop_m``) around the projected head, MediaPipe's face landmarker, and its weights
-against the rendered shape-key weights (jawOpen, eyeBlinkLeft/Right, mouthSmileLeft/Right).
+(raw, and calibrated by the refine stage's ``standard`` map) against the rendered shape-key weights (jawOpen,
+eyeBlinkLeft/Right, mouthSmileLeft/Right).
 
 ``python tests/extremity_truth.py FOLDER`` prints the measures as JSON (the Blender tests call it in the core's
 Python when theirs has no mediapipe).
@@ -93,7 +94,10 @@ def measure_hand(rgb, shot: dict, focal_px: float, task) -> dict:
 
 
 def measure_face(rgb, shot: dict, focal_px: float, task) -> dict:
+    """MediaPipe's 52 scores on the stage's face crop ("scores", raw), and FACE_WEIGHTS of them raw ("raw") and
+    calibrated by the ``standard`` map (core.extremities.calibration: what the refine stage applies; "measured")."""
     from core.config import ExtremitiesConfig
+    from core.extremities.calibration import map_scores
     from core.extremities.capture import face_confidence
     from core.extremities.landmarkers import FaceStream
     from core.extremities.layout import ARKIT_BLENDSHAPE_NAMES
@@ -105,7 +109,11 @@ def measure_face(rgb, shot: dict, focal_px: float, task) -> dict:
     conf = face_confidence(det, cfg.crop_px)
     out = {"found": conf > 0, "conf": conf, "truth": {n: float(shot["weights"].get(n, 0.0)) for n in FACE_WEIGHTS}}
     if conf > 0:
-        out["measured"] = {n: float(det.blendshapes[ARKIT_BLENDSHAPE_NAMES.index(n)]) for n in FACE_WEIGHTS}
+        index = [ARKIT_BLENDSHAPE_NAMES.index(n) for n in FACE_WEIGHTS]
+        mapped = map_scores(det.blendshapes)
+        out["scores"] = [float(v) for v in det.blendshapes]
+        out["raw"] = {n: float(det.blendshapes[k]) for n, k in zip(FACE_WEIGHTS, index)}
+        out["measured"] = {n: float(mapped[k]) for n, k in zip(FACE_WEIGHTS, index)}
     return out
 
 
@@ -130,6 +138,8 @@ def measure(folder, hand_task, face_task) -> dict:
 
 
 def summarise(results: list) -> dict:
+    """Hands: see :func:`measure`. Faces: per FACE_WEIGHTS channel the largest and mean error, calibrated (the
+    ``standard`` map) and raw (``_raw``), and the share of (shot, channel) values within 0.2 of the truth."""
     hands = [r for r in results if r["kind"] == "hand"]
     found = [r for r in hands if r["found"]]
     summary = {"hand_shots": len(hands), "hands_found": len(found)}
@@ -151,9 +161,11 @@ def summarise(results: list) -> dict:
     seen = [r for r in faces if r["found"]]
     summary.update(face_shots=len(faces), faces_found=len(seen))
     if seen:
-        err = {n: [abs(r["measured"][n] - r["truth"][n]) for r in seen] for n in FACE_WEIGHTS}
-        summary["face_error_max"] = {n: float(max(v)) for n, v in err.items()}
-        summary["face_error_mean"] = {n: float(np.mean(v)) for n, v in err.items()}
+        for key, label in (("measured", ""), ("raw", "_raw")):
+            err = {n: [abs(r[key][n] - r["truth"][n]) for r in seen] for n in FACE_WEIGHTS}
+            summary["face_error_max" + label] = {n: float(max(v)) for n, v in err.items()}
+            summary["face_error_mean" + label] = {n: float(np.mean(v)) for n, v in err.items()}
+            summary["face_within_0.2" + label] = float(np.mean([e <= 0.2 for v in err.values() for e in v]))
     return summary
 
 

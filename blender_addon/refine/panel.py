@@ -1,5 +1,6 @@
-"""The "Refine" sub-panel of the Mocap tab: foot lock, level floor, smoothing, frame rate, floor display; the
-selected result's floor (camera pitch, roll, height and how sure the floor is) and its refine warnings."""
+"""The "Refine" sub-panel of the Mocap tab: foot lock, level floor, smoothing, frame rate, face calibration, floor
+display; the selected result's floor (camera pitch, roll, height and how sure the floor is) and its refine
+warnings."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class TCMR_PT_refine(SidebarTab, Panel):
         elif s.smoothing == "slerp-average":
             col.prop(s, "window")
         switched_row(col, s, "use_fps", ("fps",))
+        col.prop(s, "face_calibration")
         row = col.row(align=True)
         row.prop(s, "show_ground", toggle=True)
         row.prop(s, "show_contacts", toggle=True)

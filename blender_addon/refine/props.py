@@ -32,6 +32,12 @@ SMOOTHING_ITEMS = (
     ("slerp-average", "Slerp Average", "Mean rotation over a window of frames (the TCMR paper's average filter)"),
     ("none", "None", "The network output as it is"),
 )
+FACE_CALIBRATION_ITEMS = (  # core.extremities.calibration.FACE_CALIBRATIONS (README, "Fingers and face")
+    ("standard", "Standard", "MediaPipe's face scores on the ARKit scale: open jaws and closed eyes, which it reads "
+                             "low, lifted by a fixed map per channel"),
+    ("auto", "Auto", "Standard, after subtracting the performer's resting face (from the clip's calmest frames)"),
+    ("none", "None", "MediaPipe's face scores as they are"),
+)
 _pending = {"scheduled": False}
 
 
@@ -82,6 +88,9 @@ class TCMR_RefineSettings(PropertyGroup):
     use_fps: BoolProperty(name="Resample", description="Resample the motion to another frame rate",
                           default=False, update=_changed)
     fps: FloatProperty(name="FPS", default=24.0, min=1.0, soft_max=120.0, update=_changed)
+    face_calibration: EnumProperty(name="Face Calibration", items=FACE_CALIBRATION_ITEMS,
+                                   default=_D.extremities.face_calibration, update=_changed,
+                                   description="How the face's ARKit weights are made from MediaPipe's scores")
     show_ground: BoolProperty(name="Ground Plane", default=BuildOptions.show_ground, update=_changed,
                               description="A plane at the floor (Z = 0)")
     show_contacts: BoolProperty(name="Contact Markers", default=BuildOptions.show_contacts, update=_changed,

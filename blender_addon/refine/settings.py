@@ -24,4 +24,6 @@ def refine_config(settings) -> RefineConfig:
     return dataclasses.replace(RefineConfig(), smoothing=settings.smoothing, one_euro=one_euro, average_window=window,
                                fps=float(settings.fps) if settings.use_fps else None,
                                foot_lock=dataclasses.replace(FootLockConfig(), mode=settings.foot_lock),
-                               floor=dataclasses.replace(FloorConfig(), upright=settings.upright))
+                               floor=dataclasses.replace(FloorConfig(), upright=settings.upright),
+                               extremities=dataclasses.replace(RefineConfig().extremities,
+                                                               face_calibration=settings.face_calibration))

@@ -14,7 +14,10 @@ from . import values as cli_values
 def add_refine_options(parser: argparse.ArgumentParser, for_capture: bool = False) -> None:
     """The refine options (defaults from core/config.py). On ``capture`` the defaults are left as None so
     ``--no-smoothing`` can still mean "the raw network output"."""
+    from ..extremities.calibration import FACE_CALIBRATIONS
+
     d, dl, df, de = RefineConfig(), FootLockConfig(), FloorConfig(), SmoothingConfig()
+    dx = d.extremities
     group = parser.add_argument_group("refine (after the network; see `python -m core refine --help`)"
                                       if for_capture else "refine options")
     group.add_argument("--foot-lock", choices=("auto", "always", "never", "ground"),
@@ -39,6 +42,11 @@ def add_refine_options(parser: argparse.ArgumentParser, for_capture: bool = Fals
                        help=f"slerp-average: frames per window, odd (default {d.average_window})")
     group.add_argument("--fps", type=cli_values.positive, metavar="F", dest="refine_fps",
                        help="resample the motion to F frames per second (default: the rows as captured)")
+    group.add_argument("--face-calibration", choices=FACE_CALIBRATIONS, default=dx.face_calibration,
+                       help="face weights (--face): standard = MediaPipe's scores put on the ARKit scale (jawOpen and "
+                            "eyeBlink read low: a fixed map per channel); auto = also subtract the performer's "
+                            "resting face, taken from the clip's calmest frames; none = MediaPipe's raw scores "
+                            f"(default {dx.face_calibration}; the raw scores stay in the file)")
 
 
 def refine_config_from_args(args, no_smoothing: bool = False) -> RefineConfig:
@@ -50,7 +58,8 @@ def refine_config_from_args(args, no_smoothing: bool = False) -> RefineConfig:
     one_euro = replace(d.one_euro, min_cutoff_hz=args.min_cutoff, beta=args.beta,
                        translation_min_cutoff_hz=args.translation_min_cutoff)
     return replace(d, smoothing=smoothing, one_euro=one_euro, average_window=args.window, fps=args.refine_fps,
-                   foot_lock=replace(d.foot_lock, mode=mode), floor=replace(d.floor, upright=args.upright))
+                   foot_lock=replace(d.foot_lock, mode=mode), floor=replace(d.floor, upright=args.upright),
+                   extremities=replace(d.extremities, face_calibration=args.face_calibration))
 
 
 def refine_argv(config: RefineConfig) -> list[str]:
@@ -60,7 +69,8 @@ def refine_argv(config: RefineConfig) -> list[str]:
     argv = ["--foot-lock", config.foot_lock.mode, "--smoothing", config.smoothing,
             "--upright" if config.floor.upright else "--no-upright", "--window", str(int(config.average_window)),
             "--min-cutoff", repr(float(o.min_cutoff_hz)), "--beta", repr(float(o.beta)),
-            "--translation-min-cutoff", repr(float(o.translation_min_cutoff_hz))]
+            "--translation-min-cutoff", repr(float(o.translation_min_cutoff_hz)),
+            "--face-calibration", config.extremities.face_calibration]
     if config.fps:
         argv += ["--fps", repr(float(config.fps))]
     return argv

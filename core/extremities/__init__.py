@@ -7,6 +7,8 @@ crops around the body's own joints, and stored per row beside the body (``layout
   result members (shapes, dtypes, ranges): pure data;
 - :mod:`.handpose` — the hand model: rest and relaxed hands, joint limits, landmarks -> 15 finger rotations;
 - :mod:`.face` — the head's rotation from MediaPipe's facial transformation matrix;
+- :mod:`.calibration` — MediaPipe's blendshape scores -> ARKit weights (response maps, the performer's neutral),
+  applied by the refine stage;
 - :mod:`.crops` — where to look: the body's wrists, hands and head projected into the frame;
 - :mod:`.landmarkers` — MediaPipe's hand and face landmarkers (the only module importing mediapipe);
 - :mod:`.capture` — the stage: which parts run (:func:`~.capture.resolve_parts`), the pass over the frames

@@ -18,12 +18,15 @@ How (global-rotation transfer; every step is a closed formula, nothing is optimi
    SMPL's rest bone onto the source's rest bone (a T-pose arm follows an A-pose or hanging arm). ``spine1``
    and ``spine2`` take 1/3 and 2/3 of the way (slerp) from the pelvis to ``spine3``; joints without a
    source (collars, toes, hands) keep their parent's orientation. Local = G_parent⁻¹ · G.
-4. **Feet**: a fixed turn levels each foot where it stands flat (:func:`level_feet`: rest poses whose feet are
-   rolled, like the CMU skeleton's), and a source without toe joints gets toes that bend up near the floor
-   instead of sinking into it (:func:`bend_toes`).
-5. **Where**: the source is scaled by SMPL's leg length over its own (hip to ankle), the SMPL hips' midpoint
-   follows the scaled source hips' midpoint, and the whole motion is lifted so that the soles (ankles and toes
-   less their standing heights) rest on y = 0 in the stance phases (:func:`floor_level`).
+4. **Feet**: a fixed turn levels each foot where it rests on the floor (:func:`level_feet`: rest poses whose
+   feet are rolled, like the CMU skeleton's, and DeepMimic's foot boxes, which rest askew by a constant
+   2–33° per clip and foot), and a source without toe joints (or with toes that never turn, as DeepMimic's)
+   gets toes that bend up near the floor instead of sinking into it (:func:`bend_toes`).
+5. **Where**: the source is scaled by SMPL's leg length over its own longer leg (hip to ankle), the SMPL hips'
+   midpoint follows the scaled source hips' midpoint, a two-bone IK bends each SMPL leg so that its ankle keeps
+   the scaled source ankle's height (:func:`reach_ankles`: the legs' proportions and the hips' width differ,
+   which would otherwise lift or sink a foot by centimetres), and the whole motion is lifted so that the soles
+   (ankles and toes less their standing heights) rest on y = 0 in the stance phases (:func:`floor_level`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ _SIDED = {  # (left index, right index): names
 }
 _CENTRE = {12: ("neck", "neck1"), 15: ("head",)}
 _SAME_REST = (0, 7, 8, 9, 10, 11, 12, 15)  # A_j = I: upright torso and head, flat feet in both rest poses
+REST_SPEED_LEGS = 0.3  # a resting foot point moves slower than this many leg lengths per second (~0.25 m/s)
+REST_BAND_LEGS = 0.03  # ... and lies within this many leg lengths (~2.5 cm) of its own resting height
+STANCE_BLEND_M = 0.04  # the feet share the role of the lower foot while their heights differ by less than this
+MAX_LEVEL_DEG = 45.0  # a resting foot turned further than this from level lies on its side or top (crawling)
 _BONE_CHILD = {1: 4, 2: 5, 4: 7, 5: 8, 13: 16, 14: 17, 16: 18, 17: 19, 18: 20, 19: 21, 20: 22, 21: 23}
 
 
@@ -215,27 +222,40 @@ def _global_rotations(motion: SourceMotion, joints: dict[int, int], C: np.ndarra
     return G, P_src @ C.T
 
 
-def level_feet(G_ankle: np.ndarray, ankle: np.ndarray, toe: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-    """The fixed turn B of a foot (G' = G · B) that makes its sole level while it stands flat: a rest pose
-    whose foot is rolled or pitched (the CMU skeleton's feet roll ~18° when its legs stand straight) would
-    otherwise tilt every SMPL foot that stands flat. Flat frames: ankle and toe both within the lowest fifth
-    of their heights and slower than their median speed there. Only a consistent offset is corrected (the
-    flat frames agree within ~8°); else B = I. G_ankle: (T, 3, 3) canonical axes; ankle, toe: (T, 3) -> (3, 3)."""
+def level_feet(G_ankle: np.ndarray, ankle: np.ndarray, toe: np.ndarray, times_s: np.ndarray,
+               leg: float) -> np.ndarray:
+    """The fixed turn B of a foot (G' = G · B) that makes its sole level, on average, while it rests on the floor.
+    A source's foot frame need not be level when the foot stands flat: the CMU skeleton's feet roll ~18° in its
+    rest pose, and DeepMimic's foot boxes rest pitched and rolled by a constant 2–33° per clip and foot (the punch
+    clip's boxes stand 19° toes-down and 25° rolled, an edge 3.5 cm inside the floor), the recording's feet
+    fitted to a box. Resting frames: ankle and toe both still (slower than ``REST_SPEED_LEGS`` leg lengths per
+    second) and both within ``REST_BAND_LEGS`` leg lengths of their own resting height (the 5th percentile of
+    their heights while still): heel and toe on the floor together; a foot turned more than ``MAX_LEVEL_DEG``
+    from level there lies on its top or side (kneeling, crawling) and does not count. Their mean up becomes
+    SMPL's up, if they agree (mean of the unit ups at least 0.98 long, within ~11°); else B = I.
+    G_ankle: (T, 3, 3) canonical axes (y up); ankle, toe: (T, 3); times_s: (T,); leg: the source's leg length
+    (its units) -> (3, 3)."""
     t = np.asarray(times_s, dtype=np.float64)
     if t.shape[0] < 3:
         return np.eye(3)
-    flat = np.ones(t.shape[0], dtype=bool)
+    still = np.ones(t.shape[0], dtype=bool)
     for p in (ankle, toe):
-        speed = np.linalg.norm(np.gradient(p, t, axis=0), axis=-1)
-        low = p[:, 1] <= np.percentile(p[:, 1], 20)
-        flat &= low & (speed <= np.percentile(speed[low], 50))
+        still &= np.linalg.norm(np.gradient(p, t, axis=0), axis=-1) < REST_SPEED_LEGS * leg
+    if still.sum() < 3:
+        return np.eye(3)
+    flat = still.copy()
+    for p in (ankle, toe):
+        flat &= p[:, 1] <= np.percentile(p[still, 1], 5) + REST_BAND_LEGS * leg
     if flat.sum() < 3:
         return np.eye(3)
     up_in_foot = np.einsum("tji,j->ti", G_ankle[flat], np.array([0.0, 1.0, 0.0]))  # Gᵀ · up per frame
-    v = up_in_foot.mean(axis=0)
-    if np.linalg.norm(v) < 0.99:  # the flat frames disagree: no single offset explains them
+    up_in_foot = up_in_foot[up_in_foot[:, 1] > np.cos(np.radians(MAX_LEVEL_DEG))]  # not a foot lying on its top
+    if up_in_foot.shape[0] < 3:
         return np.eye(3)
-    return rotmat_from_vectors(np.array([0.0, 1.0, 0.0]), v)
+    v = up_in_foot.mean(axis=0)
+    if np.linalg.norm(v) < 0.98:  # the resting frames disagree: no single offset explains them
+        return np.eye(3)
+    return rotmat_from_vectors(np.array([0.0, 1.0, 0.0]), v / np.linalg.norm(v))
 
 
 def bend_toes(R: np.ndarray, transl: np.ndarray, rest: np.ndarray, toe: int, reach_m: float = 0.04) -> None:
@@ -256,6 +276,47 @@ def bend_toes(R: np.ndarray, transl: np.ndarray, rest: np.ndarray, toe: int, rea
     aa = np.zeros((R.shape[0], 3))
     aa[:, 0] = -bend  # about the foot's lateral (x) axis: toes up
     R[:, toe] = axis_angle_to_rotmat(aa) @ R[:, toe]
+
+
+def reach_ankles(R: np.ndarray, transl: np.ndarray, rest: np.ndarray, ankles_src: np.ndarray) -> None:
+    """Each SMPL ankle to the scaled source ankle's height by a two-bone IK on hip and knee (along the floor it
+    stays where the mapped bone directions put it; the knee bends in their plane, the foot keeps its orientation).
+    SMPL's thigh and shin are not the source's proportions (DeepMimic's thigh is longer than its shin, SMPL's
+    shorter), a source's legs may differ in length (CMU skeletons fitted to a person, by ~2 %), and SMPL's hips
+    sit closer together (a tilted pelvis lifts SMPL's lower hip less): with bone directions alone, a bent knee,
+    the longer leg or a tilted pelvis puts a foot up to 4 cm above or below where the source's stands. Where the
+    lower foot's leg (blended over ``STANCE_BLEND_M`` of height difference) cannot reach, the whole body is
+    lowered by the shortfall (millimetres); a higher foot out of reach falls short. The ankles keep SMPL's own
+    small asymmetry (its right ankle sits lower above the sole than its left), so both soles land at the
+    source's heights. In place on R (T, 24, 3, 3) local rotations and transl (T, 3); rest: (24, 3); ankles_src:
+    (T, 2, 3) scaled source ankles (SMPL axes, the same origin as transl)."""
+    from ..motion.footlock import LEGS, two_bone_ik
+
+    P, G = forward_kinematics(rest, R)
+    heights = foot_rest_heights(rest)[:2]  # ankles above the sole in SMPL's rest pose
+    targets = P[:, [leg[2] for leg in LEGS]] + transl[:, None]  # (T, 2, 3): along the floor where they are
+    for f, leg in enumerate(LEGS):
+        targets[:, f, 1] = ankles_src[:, f, 1] + G[:, leg[2], 1, 1] * (heights[f] - heights.mean())
+    short = np.zeros((R.shape[0], 2))
+    for f, (hip, knee, ankle) in enumerate(LEGS):
+        length = (np.linalg.norm(rest[knee] - rest[hip]) + np.linalg.norm(rest[ankle] - rest[knee])) * (1.0 - 1e-3)
+        d = targets[:, f] - (P[:, hip] + transl)
+        dist = np.linalg.norm(d, axis=-1)
+        # lowering the body by x brings the hip closer to a foot below it by about x · (the leg's vertical share)
+        down = np.clip(-d[:, 1] / np.maximum(dist, 1e-9), 0.5, 1.0)
+        short[:, f] = np.clip(dist - length, 0.0, None) / down
+    # only the lower foot (the one that can stand) lowers the body; a leg kicking out falls short instead
+    lower_left = np.clip(0.5 + (targets[:, 1, 1] - targets[:, 0, 1]) / STANCE_BLEND_M, 0.0, 1.0)
+    transl[:, 1] -= lower_left * short[:, 0] + (1.0 - lower_left) * short[:, 1]
+    joints = P + transl[:, None]
+    rows = np.arange(R.shape[0])
+    for f, leg in enumerate(LEGS):
+        two_bone_ik(R, G, joints, leg, targets[:, f], rows)
+
+
+def _rigid(motion: SourceMotion, joint: int) -> bool:
+    """Whether a source joint never turns against its parent (a fixed point such as DeepMimic's toes)."""
+    return bool(np.allclose(motion.local_rotmat[:, joint], np.eye(3), atol=1e-9))
 
 
 def local_from_global(G: np.ndarray) -> np.ndarray:
@@ -283,36 +344,38 @@ def to_smpl(motion: SourceMotion, rest_joints: Optional[np.ndarray] = None, fps:
     joints = match_joints(motion)
     C = canonical_axes(motion, joints)
     G, P_src = _global_rotations(motion, joints, C, rest)
-    for f, (ankle, toe) in enumerate(((7, 10), (8, 11))):
-        src_toe = joints.get(toe)
-        if src_toe is None:  # no toe joint: the foot's direction from the ankle's rotation
-            B = np.eye(3)
-        else:
-            B = level_feet(G[:, ankle], P_src[:, joints[ankle]], P_src[:, src_toe], motion.times_s)
-        G[:, ankle] = G[:, ankle] @ B
-        G[:, toe] = G[:, toe] @ B
-    R = local_from_global(G)
     rest_c = motion.rest_positions() @ C.T
-    src_leg = sum(np.linalg.norm(rest_c[joints[b]] - rest_c[joints[a]]) for a, b in ((1, 4), (4, 7)))
+    src_leg = max(sum(np.linalg.norm(rest_c[joints[b]] - rest_c[joints[a]]) for a, b in leg)
+                  for leg in (((1, 4), (4, 7)), ((2, 5), (5, 8))))
     smpl_leg = sum(np.linalg.norm(rest[b] - rest[a]) for a, b in ((1, 4), (4, 7)))
     if not src_leg > 0:
         raise InvalidMotionFileError(f"{motion.source}: the legs have no length in the rest pose")
-    scale = smpl_leg / src_leg
+    for f, (ankle, toe) in enumerate(((7, 10), (8, 11))):
+        src_toe = joints.get(toe)
+        if src_toe is None:  # no toe joint: nothing to tell the foot's resting orientation by
+            B = np.eye(3)
+        else:
+            B = level_feet(G[:, ankle], P_src[:, joints[ankle]], P_src[:, src_toe], motion.times_s, src_leg)
+        G[:, ankle] = G[:, ankle] @ B
+        G[:, toe] = G[:, toe] @ B
+    R = local_from_global(G)
+    scale = smpl_leg / src_leg  # by the longer leg: SMPL's legs reach every scaled source ankle
     P, _ = forward_kinematics(rest, R)
     hips_src = 0.5 * (P_src[:, joints[1]] + P_src[:, joints[2]]) * scale
     transl = hips_src - 0.5 * (P[:, 1] + P[:, 2])
+    reach_ankles(R, transl, rest, P_src[:, [joints[7], joints[8]]] * scale)
     times = np.asarray(motion.times_s, dtype=np.float64)
     if fps:
         new_times = grid_times(times, fps)
         R = resample_rotmat(R, times, new_times)
         transl = resample_cubic(transl, times, new_times)
-        P, _ = forward_kinematics(rest, R)
         times = new_times - new_times[0]
+    P, _ = forward_kinematics(rest, R)
     feet = P[:, list(FOOT_JOINT_IDS)] + transl[:, None]
     soles = feet[..., 1] - foot_rest_heights(rest)
     transl[:, 1] -= floor_level(soles)
     for toe in (10, 11):
-        if toe not in joints:
+        if toe not in joints or _rigid(motion, joints[toe]):
             bend_toes(R, transl, rest, toe)
     return SmplMotion(rotmat=R, transl=transl, times_s=times, rest_joints=rest, source=motion.source)
 

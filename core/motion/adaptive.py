@@ -8,7 +8,9 @@ chosen per frame and per joint by the *intersection of confidence intervals* rul
 1997; Katkovnik 1999): widening from the sample itself (half width 0) through half widths up to
 ``max_half_s``, each fit carries an interval ± ``gamma`` · σ · (its noise gain); the widest window whose
 interval still overlaps every narrower one's is kept. σ, the jitter of each joint, is measured from the data
-(the median residual of a 5-frame quadratic fit, which fast moments cannot inflate).
+(the median residual of a 5-frame quadratic fit, which fast moments cannot inflate), and for the joints of a
+body capped at the quietest quarter's (:func:`shared_jitter`: a joint that moves fast for most of a short clip
+inflates even the median).
 
 Rotations are fitted as sign-continuous unit quaternions (WXYZ) and normalised back (the fit is linear in the
 four components; over a window of a few frames the error of that against a fit on the rotation manifold is far
@@ -21,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..rotations import quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
+
+JITTER_SHARE = 1.0  # a joint's jitter estimate is capped at this multiple of the quietest quarter's
 
 
 def series(x, timestamps_s) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +98,28 @@ def noise_level(x: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     return np.median(norm, axis=0) / scale
 
 
-def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0) -> np.ndarray:
-    """x: (T, ..., D) (each last-axis vector is one signal: one window per vector); times_s: (T,) increasing
+def shared_jitter(sigma: np.ndarray, share: float = JITTER_SHARE) -> np.ndarray:
+    """Per-joint jitter estimates (J,) capped at ``share`` times the quietest quarter's (their 25th percentile):
+    a capture's jitter is much the same on every joint, but a joint that moves fast for most of a short clip (a
+    sprinter's legs at 30 fps) leaves motion in the 5-frame residual and looks several times as noisy — the fits
+    would then be allowed to flatten its motion. Fewer than 8 joints: unchanged."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    if sigma.size < 8:
+        return sigma
+    return np.minimum(sigma, share * np.percentile(sigma, 25))
+
+
+def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0, pooled: bool = False) -> np.ndarray:
+    """x: (T, ..., D) (each last-axis vector is one signal: one window per vector); times_s: (T,) increasing;
+    ``pooled``: the vectors are the joints of one body, their jitter estimates capped by :func:`shared_jitter`
     -> (T, ..., D) float64, smoothed as the module docstring says."""
     x, t = series(x, times_s)
     if x.shape[0] < 5:
         return x.copy()
-    sigma = noise_level(x, t)[None, ..., None]  # (1, ..., 1)
+    sigma = noise_level(x, t)
+    if pooled:
+        sigma = shared_jitter(sigma.reshape(-1)).reshape(sigma.shape)
+    sigma = sigma[None, ..., None]  # (1, ..., 1)
     lower = np.full(x.shape, -np.inf)
     upper = np.full(x.shape, np.inf)
     out = x.copy()
@@ -119,6 +138,7 @@ def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0) ->
 
 
 def adaptive_smooth_rotmat(rotmat, times_s, max_half_s: float = 0.15, gamma: float = 2.0) -> np.ndarray:
-    """rotmat: (T, ..., 3, 3) -> (T, ..., 3, 3) float64 exact rotations (quaternion fits, one window per joint)."""
+    """rotmat: (T, ..., 3, 3) -> (T, ..., 3, 3) float64 exact rotations (quaternion fits, one window per joint;
+    the joints' jitter pooled, :func:`shared_jitter`)."""
     q = quat_wxyz_make_continuous(rotmat_to_quat_wxyz(rotmat))
-    return quat_wxyz_to_rotmat(adaptive_smooth(q, times_s, max_half_s, gamma))
+    return quat_wxyz_to_rotmat(adaptive_smooth(q, times_s, max_half_s, gamma, pooled=True))

@@ -2,17 +2,20 @@
 
 From a track's raw rows (what the capture measured, confidence 0 where a part was not seen):
 
-1. **gaps**: a row whose hand was not seen (``hand_conf`` < ``min_hand_conf``) takes the nearest seen poses
+1. **calibration** of the face (``core.extremities.calibration``, ``face_calibration``): MediaPipe's raw scores of
+   the seen rows become ARKit weights. This is the one place a calibration is applied: the raw scores stay in the
+   file (``raw_face_blendshapes``) and every refine starts from them.
+2. **gaps**: a row whose hand was not seen (``hand_conf`` < ``min_hand_conf``) takes the nearest seen poses
    before and after it (slerped by time when both exist), each weighted by how recently it was seen: full
    weight for ``hold_s``, then fading to 0 over ``fade_s`` (smoothstep); the rest of the weight goes to the
    relaxed hand. So a short drop-out bridges, a hand that disappears keeps its pose a moment and then relaxes, and
    a hand never seen is relaxed throughout. The face weights do the same towards 0 (neutral), the head rotation
    towards the body's own. The refined confidence is that weight times the neighbours' confidence (0 = not
    seen at all): it says how much of a row was measured.
-2. **smoothing** with the body's method (``adaptive``/``slerp-average``/``one-euro``/``none``): rotations as rotations,
+3. **smoothing** with the body's method (``adaptive``/``slerp-average``/``one-euro``/``none``): rotations as rotations,
    weights as numbers;
-3. **resampling** to the refined rows' times (``--fps``): slerp for rotations, linear for the rest;
-4. **the head**: where the face was seen, the head bone (SMPL joint 15) turns towards the face's rotation by
+4. **resampling** to the refined rows' times (``--fps``): slerp for rotations, linear for the rest;
+5. **the head**: where the face was seen, the head bone (SMPL joint 15) turns towards the face's rotation by
    ``head_weight`` × (face confidence above ``min_face_conf``).
 
 :func:`refine_extremities` is the one entry; ``core.motion.refine`` calls it per track.
@@ -25,6 +28,7 @@ from typing import Optional
 import numpy as np
 
 from ..config import ExtremityRefineConfig, RefineConfig
+from ..extremities.calibration import calibrate_face
 from ..extremities.handpose import relaxed_hand_pose
 from ..extremities.layout import HAND_SIDES
 from ..rotations import (axis_angle_to_quat_wxyz, axis_angle_to_rotmat, quat_wxyz_make_continuous, quat_wxyz_slerp,
@@ -108,10 +112,12 @@ def refine_extremities(raw, times, new_times: Optional[np.ndarray], body_rotmat,
 
     raw: the track's raw view (TrackMotion; its hand/face fields may be None); times: (N0,) its row times;
     new_times: (N,) the refined rows' times when resampled, else None; body_rotmat: (N0, 24, 3, 3) the smoothed
-    body at the raw rows. Returns (fields {name: array at the refined rows}, body_rotmat (N0, 24, 3, 3))."""
+    body at the raw rows. Returns (fields {name: array at the refined rows}, body_rotmat (N0, 24, 3, 3), the face
+    calibration applied (calibrate_face's dict; None without a face))."""
     ec = config.extremities
     t = np.asarray(times, dtype=np.float64)
     out: dict = {}
+    calibration = None
     if raw.hand_pose_aa is not None:
         conf = np.asarray(raw.hand_conf, dtype=np.float64)
         poses, confs = [], []
@@ -131,8 +137,9 @@ def refine_extremities(raw, times, new_times: Optional[np.ndarray], body_rotmat,
     if raw.face_blendshapes is not None:
         conf = np.asarray(raw.face_conf, dtype=np.float64)
         seen = conf > 0
-        weights, c = fill_gaps(t, seen, np.asarray(raw.face_blendshapes, dtype=np.float64),
-                               np.zeros(raw.face_blendshapes.shape[1]), conf, ec, rotations=False)
+        weights, calibration = calibrate_face(raw.face_blendshapes, seen, ec.face_calibration, ec.neutral_share,
+                                              ec.neutral_min_rows)
+        weights, c = fill_gaps(t, seen, weights, np.zeros(weights.shape[1]), conf, ec, rotations=False)
         weights = _smooth_values(weights, t, config)
         body_head = rotmat_to_quat_wxyz(np.asarray(body_rotmat, dtype=np.float64)[:, HEAD])  # (N0, 4)
         face_head = rotmat_to_quat_wxyz(axis_angle_to_rotmat(raw.head_rot_aa))
@@ -152,4 +159,4 @@ def refine_extremities(raw, times, new_times: Optional[np.ndarray], body_rotmat,
         out["face_blendshapes"] = np.clip(weights, 0.0, 1.0).astype(np.float32)
         out["face_conf"] = np.clip(c, 0.0, 1.0).astype(np.float32)
         out["head_rot_aa"] = rotmat_to_axis_angle(head).astype(np.float32)
-    return out, body_rotmat
+    return out, body_rotmat, calibration

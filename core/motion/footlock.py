@@ -12,6 +12,11 @@ with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot
    velocity and acceleration stay continuous. A contact whose point strayed in the input
    by more than ``slide_ok_m`` (rms) from its lock gets less weight, none beyond ``slide_max_m`` (a pivot, a
    shuffle, a false contact); the pull onto the floor is scaled by the floor's confidence (``vertical_weight``).
+   A contact is locked where its point **rests** (:func:`rest_stretches`): frame by frame the pin lets go where
+   the captured point strays more than ``stray_ok_m`` … ``stray_max_m`` from that spot — a real foot that slides
+   or pivots over the floor while it carries weight (a kick's stance foot, feet dragged out of a roll) is not
+   dragged back, and where it comes to rest again it gets a spot of its own. A planted foot's drift stays within
+   that reach; lock less where a contact is doubtful, not more.
 2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`: a weighted 3-D
    fit of heel, ball and toe onto their pins; vertically only the pins' mean pull). A rolling foot has its heel
    pin released and its ball and toe pins on: it keeps rolling about them. Heel, ball and toe lie almost on a
@@ -76,6 +81,61 @@ def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float, outsid
     return out
 
 
+def rest_stretches(xy: np.ndarray, times_s: np.ndarray, config: FootLockConfig) -> list:
+    """Where a contact's point rests: a list of (lock (2,), nearness (n,) in 0..1, stretch (a slice of the K
+    frames, n long)). A capture's planted foot wanders a few centimetres around one spot (jitter, slow drift of the
+    root and hips); a real foot that slides or pivots over the floor while it carries weight (the stance foot of a
+    kick, feet dragged out of a roll) moves tens of centimetres and may rest again elsewhere — held at one spot
+    (the contact's median), it would be dragged back over its slide. *Nearness* falls from 1 within
+    ``stray_ok_m`` to 0 beyond ``stray_max_m`` (positions averaged over 5 frames). The spot: the position with
+    the most frames near it (where the point stays longest), then three rounds of the nearness-weighted mean of
+    the positions (K, 2). Its stretch runs from the first to the last frame near it (nearness ½; the pin lets go
+    frame by frame where the point strays); every run of frames far from it lasting ``min_contact_s`` is searched
+    the same way for a spot of its own. times_s: (K,)."""
+    K = xy.shape[0]
+    ok, far = config.stray_ok_m, config.stray_max_m
+    smooth = moving_average(xy, 5) if K >= 5 else xy
+    frame = float(np.median(np.diff(times_s))) if K > 1 else 1.0 / 30.0
+    out = []
+
+    def nearness(distance):
+        return smootherstep((far - distance) / max(far - ok, 1e-9))
+
+    def search(lo: int, hi: int, depth: int) -> None:
+        if depth > 4 or times_s[hi - 1] - times_s[lo] + frame < config.contact.min_contact_s - 1e-9:
+            return
+        pts, sm = xy[lo:hi], smooth[lo:hi]
+        lock = np.median(sm, axis=0)
+        if np.linalg.norm(sm - lock, axis=-1).max() > ok:  # not all at one spot: start where it stays longest
+            lock = sm[int(np.argmax(nearness(np.linalg.norm(sm[:, None] - sm[None], axis=-1)).sum(axis=1)))]
+        for _ in range(3):
+            near = nearness(np.linalg.norm(sm - lock, axis=-1))
+            lock = (near[:, None] * pts).sum(axis=0) / near.sum()
+        near = nearness(np.linalg.norm(sm - lock, axis=-1))
+        held = np.flatnonzero(near >= 0.5)
+        if held.size == 0:
+            return
+        a, b = int(held[0]), int(held[-1]) + 1
+        out.append((lock, near[a:b], slice(lo + a, lo + b)))
+        for ra, rb in runs(near < 0.5):
+            search(lo + ra, lo + rb, depth + 1)
+
+    search(0, K, 0)
+    return out
+
+
+def _add_pin(delta, weight, k, w, lock_xy, p, t, seg, vertical_weight) -> None:
+    """Add one pin of sole column k to delta (T, 6, 3) / weight (T, 6) in place: weights w (T,), horizontal lock
+    (2,) or (T, 2), the point's path p (T, 3), times t (T,), its contact's rows ``seg`` (the landing)."""
+    d = np.zeros((t.shape[0], 3))
+    d[:, :2] = lock_xy - p[:, :2]
+    # onto the floor only from the landing on (a foot still coming down is not pulled down early)
+    landed = smootherstep((t - t[seg.start] + LAND_S) / LAND_S)
+    d[:, 2] = -p[:, 2] * vertical_weight * landed
+    delta[:, k] += w[:, None] * d
+    weight[:, k] += w
+
+
 def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, config: FootLockConfig,
               vertical_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Corrections of the six sole points and how pinned each is.
@@ -83,6 +143,7 @@ def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, confi
     soles: (T, 6, 3) world (floor Z = 0); contact: (T, 6) bool. Returns (delta (T, 6, 3), weight (T, 6)): the
     pinned position is soles + delta / weight. ``vertical_weight`` scales the pull onto the floor (0..1)."""
     T = soles.shape[0]
+    t = np.asarray(times_s, dtype=np.float64)
     delta = np.zeros((T, 6, 3))
     weight = np.zeros((T, 6))
     for k in range(6):
@@ -90,22 +151,21 @@ def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, confi
         for w, seg in pin_weights(contact[:, k], times_s, config.blend_s, config.blend_outside, config.release_s,
                                   config.release_outside):
             if config.mode == "ground":
-                lock_xy = p[:, :2]
-            else:
-                xy = p[seg, :2]
-                lock_xy = np.median(xy, axis=0)
-                slide = float(np.sqrt(np.mean(np.sum((xy - lock_xy) ** 2, axis=-1))))  # rms distance from the lock
-                trust = np.clip((config.slide_max_m - slide) / max(config.slide_max_m - config.slide_ok_m, 1e-9),
-                                0.0, 1.0)
-                w = w * trust
-            d = np.zeros((T, 3))
-            d[:, :2] = lock_xy - p[:, :2]
-            # onto the floor only from the landing on (a foot still coming down is not pulled down early)
-            t = np.asarray(times_s, dtype=np.float64)
-            landed = smootherstep((t - t[seg.start] + LAND_S) / LAND_S)
-            d[:, 2] = -p[:, 2] * vertical_weight * landed
-            delta[:, k] += w[:, None] * d
-            weight[:, k] += w
+                _add_pin(delta, weight, k, w, p[:, :2], p, t, seg, vertical_weight)
+                continue
+            xy = p[seg, :2]
+            slide = float(np.sqrt(np.mean(np.sum((xy - np.median(xy, axis=0)) ** 2, axis=-1))))  # rms
+            trust = np.clip((config.slide_max_m - slide) / max(config.slide_max_m - config.slide_ok_m, 1e-9), 0.0, 1.0)
+            for lock_xy, near, sub in rest_stretches(xy, t[seg], config):
+                rows = slice(seg.start + sub.start, seg.start + sub.stop)
+                held = np.zeros(T, dtype=bool)
+                held[rows] = True
+                [(ws, _rows)] = pin_weights(held, times_s, config.blend_s, config.blend_outside, config.release_s,
+                                            config.release_outside)
+                # frame by frame the pin lets go where the point strays from its spot (before and after the
+                # stretch as at its first and last frames)
+                near_t = np.concatenate([np.full(rows.start, near[0]), near, np.full(T - rows.stop, near[-1])])
+                _add_pin(delta, weight, k, ws * trust * near_t, lock_xy, p, t, rows, vertical_weight)
     scale = np.maximum(weight, 1.0)  # overlapping fades of two contacts never pull more than one pin
     return delta / scale[..., None], weight / scale
 

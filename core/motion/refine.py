@@ -13,7 +13,8 @@ options gives what refining the capture would have given. Per track, in order:
    and foot lock in the floor's world frame (``contacts``, ``footlock``), then back to the camera frame; the
    file's ``contact`` holds heel and ball-or-toe per foot (``soles.feet_from_soles``).
 
-Fingers and face (``core.extremities``) are refined per track by ``extremities.refine_extremities``: gaps
+Fingers and face (``core.extremities``) are refined per track by ``extremities.refine_extremities``: the face's
+scores calibrated (``--face-calibration``; what was applied is in ``meta["refine"]["face_calibration"]``), gaps
 bridged or relaxed, smoothed with the body's method, resampled to the same rows; the head follows the face.
 
 ``rotmat``/``pose_aa``/``transl_cam`` stay in the **camera frame** (so every old reader still overlays the
@@ -55,11 +56,15 @@ class RefineReport:
     contact_frames: dict = field(default_factory=dict)  # track id -> frames with any foot in contact
     rows: int = 0  # person-frames written
     seconds: float = 0.0
+    face_calibration: dict = field(default_factory=dict)  # track id -> the face calibration applied (with a face)
 
     def as_dict(self) -> dict:
-        return {"floor": None if self.floor is None else self.floor.as_dict(), "warnings": list(self.warnings),
-                "contact_frames": {str(k): int(v) for k, v in self.contact_frames.items()}, "rows": int(self.rows),
-                "seconds": round(self.seconds, 4)}
+        out = {"floor": None if self.floor is None else self.floor.as_dict(), "warnings": list(self.warnings),
+               "contact_frames": {str(k): int(v) for k, v in self.contact_frames.items()}, "rows": int(self.rows),
+               "seconds": round(self.seconds, 4)}
+        if self.face_calibration:  # (meta_json["refine"]["face_calibration"]; core.extremities.calibration)
+            out["face_calibration"] = {str(k): v for k, v in self.face_calibration.items()}
+        return out
 
 
 def row_times(track: TrackMotion, timestamps_s: np.ndarray, fps: float) -> np.ndarray:
@@ -130,7 +135,9 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
         rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
                                        config.average_window, (config.adaptive_max_half_s, config.adaptive_gamma))
         new_times = grid_times(times, config.fps) if config.fps else None
-        extremities, rotmat = refine_extremities(raw, times, new_times, rotmat, config)  # fingers, face, head
+        extremities, rotmat, calibration = refine_extremities(raw, times, new_times, rotmat, config)  # fingers, face
+        if calibration is not None:
+            report.face_calibration[track.track_id] = calibration
         rows = {}
         raw_times = times
         if config.fps:

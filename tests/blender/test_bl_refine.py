@@ -207,6 +207,10 @@ def test_refine_panel_is_registered(scene):
     assert panel.bl_parent_id == "TCMR_PT_mocap"
     s = bpy.context.scene.tcmr_refine
     assert (s.foot_lock, s.smoothing, s.upright) == ("auto", "adaptive", True)  # core/config.py defaults
+    from tcmr_mocap.core.extremities.calibration import FACE_CALIBRATIONS
+
+    assert s.face_calibration == RefineConfig().extremities.face_calibration == "standard"
+    assert tuple(i.identifier for i in s.bl_rna.properties["face_calibration"].enum_items) == FACE_CALIBRATIONS
     assert not bpy.ops.tcmr.refine.poll()  # nothing to refine in an empty scene
 
 
@@ -219,6 +223,8 @@ def test_refine_config_from_the_panel(scene):
     cfg = refine_config(s)
     assert cfg == dataclasses.replace(RefineConfig(), smoothing="slerp-average", average_window=7, fps=25.0,
                                       foot_lock=FootLockConfig())
+    s.face_calibration = "none"  # what a capture passes on (core/motion/cli.refine_argv) and Refine Again uses
+    assert refine_config(s).extremities.face_calibration == "none"
 
 
 def test_live_update_rebuilds_after_a_change(scene, tmp_path, smpl_arrays):

@@ -7,8 +7,10 @@ finger bones, the 52 ARKit face shape keys) rendered in known finger poses and k
   as a full-body shot of real footage would (the 0.32 m hand crop about 200 px); the truth is the posed joints in
   3D (wrist, thumb CMC/MCP/IP/tip, the fingers' MCP/PIP/DIP/tip: bone heads and tails), from which
   tests/extremity_truth.py measures each joint's flexion.
-- Faces: each shot sets shape-key weights (jawOpen, eyeBlink, mouthSmile …) and frames the face at about 85 px
-  wide. Eyes (white, dark iris) and a dark mouth cavity are added: the base mesh has holes there.
+- Faces: each shot sets shape-key weights (jawOpen, eyeBlink, mouthSmile …) and looks at the face from a view
+  (:func:`face_view`: angle, distance, studio light, skin colour; from the front at 1.25 m the face is about 85 px
+  wide). Eyes (white, dark iris) and a dark mouth cavity are added: the base mesh has holes there. The sweeps of
+  bench/bench_face_calibration.py (:func:`sweep_shots`, :func:`mixed_weights`) use :func:`render_faces`.
 - Workbench, studio light, a skin colour; 512×512 px, 50 mm lens on a 36 mm sensor.
 
 :func:`render` writes ``shot_<k>.png`` and ``truth.json`` (per shot: kind, side, camera focal length in pixels,
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -49,8 +52,8 @@ _CURL = {
 HAND_SHOTS = [("l", p, "back") for p in _CURL] + [("l", p, "palm") for p in ("open", "half", "graded")] + \
              [("l", p, "thumb") for p in ("relaxed", "half", "fist", "hook")] + \
              [("r", p, "back") for p in ("relaxed", "half", "point")]
-# face shots: shape-key weights
-FACE_SHOTS = [
+# face expressions of the issue (#23): shape-key weights
+FACE_WEIGHTS = [
     {},
     {"jawOpen": 0.35},
     {"jawOpen": 0.7},
@@ -60,6 +63,61 @@ FACE_SHOTS = [
     {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0},
     {"jawOpen": 0.5, "mouthSmileLeft": 0.6, "mouthSmileRight": 0.6, "eyeBlinkLeft": 0.3, "eyeBlinkRight": 0.3},
 ]
+# Face views (see face_view). The response maps of core/extremities/calibration.py were fitted on renders from
+# FIT_VIEWS (bench/bench_face_calibration.py) and are checked on views never fitted: WIDE_VIEWS (chosen before the
+# fit: the head turned 30° and 40°, seen from 15° above, two studio lights never fitted) and HELD_OUT_VIEWS
+# (chosen after the wide views' results, before rendering them: other angles, distances, lights and skins within
+# the fitted range of yaw <= 25°, pitch <= 10°, 0.9-2 m).
+DARK_SKIN, MEDIUM_SKIN, LIGHT_SKIN = (0.40, 0.24, 0.16), (0.60, 0.40, 0.30), (0.90, 0.72, 0.62)
+FIT_VIEWS = (
+    {}, {"yaw_deg": 25.0}, {"pitch_deg": 10.0}, {"pitch_deg": -10.0}, {"light": "rim.sl"}, {"distance_m": 2.0},
+    {"skin": DARK_SKIN}, {"yaw_deg": 25.0, "pitch_deg": 10.0, "light": "rim.sl"},
+    {"yaw_deg": -15.0, "pitch_deg": -8.0, "distance_m": 2.0, "light": "outdoor.sl"},
+    {"distance_m": 0.9, "light": "studio.sl", "skin": DARK_SKIN},
+)
+HELD_OUT_VIEWS = (
+    {"yaw_deg": -12.0, "pitch_deg": 5.0, "distance_m": 1.5},
+    {"yaw_deg": 10.0, "pitch_deg": -5.0, "distance_m": 1.1, "light": "studio.sl"},
+    {"yaw_deg": 20.0, "distance_m": 1.7, "skin": MEDIUM_SKIN},
+    {"pitch_deg": -6.0, "distance_m": 1.3, "light": "outdoor.sl", "skin": LIGHT_SKIN},
+)
+WIDE_VIEWS = (
+    {"yaw_deg": -30.0, "pitch_deg": 5.0, "distance_m": 1.6, "light": "paint.sl"},
+    {"yaw_deg": 15.0, "pitch_deg": -5.0, "distance_m": 1.0, "light": "basic.sl", "skin": MEDIUM_SKIN},
+    {"pitch_deg": 15.0, "distance_m": 1.4, "light": "studio.sl", "light_turn_deg": 90.0, "skin": LIGHT_SKIN},
+    {"yaw_deg": 40.0},
+)
+# the sweep's channels: name -> the shape keys set together
+SWEEP_CHANNELS = {"jawOpen": ("jawOpen",), "eyeBlink": ("eyeBlinkLeft", "eyeBlinkRight"),
+                  "mouthSmile": ("mouthSmileLeft", "mouthSmileRight")}
+
+
+def mixed_weights(count: int, seed: int) -> list:
+    """``count`` seeded mixed expressions: jawOpen, both eyes' blink and both smiles, each present with
+    probability 0.7 at a weight uniform in [0.1, 1]."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        w = {}
+        for names in SWEEP_CHANNELS.values():
+            if rng.random() < 0.7:
+                value = round(float(rng.uniform(0.1, 1.0)), 2)
+                w.update({n: value for n in names})
+        out.append(w)
+    return out
+
+
+def sweep_shots(views, weights, channels=SWEEP_CHANNELS) -> list:
+    """Per view: the neutral face and each channel alone at each weight -> face shots for :func:`render_faces`."""
+    return [{"weights": {}, "view": dict(v)} for v in views] + [
+        {"weights": {n: float(w) for n in names}, "view": dict(v)}
+        for v in views for names in channels.values() for w in weights]
+
+
+# the face shots of render() (the Blender test's ground truth): the issue's expressions and two mixed ones, on the
+# first two held-out views
+FACE_SHOTS = [{"weights": w, "view": dict(v)} for k, v in enumerate(HELD_OUT_VIEWS[:2])
+              for w in FACE_WEIGHTS + mixed_weights(2, seed=k)]
 
 
 def spec() -> dict:
@@ -235,7 +293,6 @@ def render(context, assets, folder) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     arm, body, cam = build(context, assets)
     scene = context.scene
-    keys = body.data.shape_keys.key_blocks
     shots = []
     for side, pose, view in HAND_SHOTS:
         pose_hand(arm, side, _CURL[pose], view)
@@ -253,21 +310,66 @@ def render(context, assets, folder) -> dict:
                                                              "visible": visible(context, cam, joints)},
                            {"wrist": joints[0], "hand": joints[9]}))
     pose_hand(arm, "l", _CURL["open"], "back")
-    for weights in FACE_SHOTS:
-        for kb in keys[1:]:
-            kb.value = 0.0
-        for name, value in weights.items():
-            keys[name].value = value
-        context.view_layer.update()
-        head = arm.pose.bones["head"]
-        centre = np.array(arm.matrix_world @ (0.5 * (head.head + head.tail)))
-        eyes = np.array([0.0, centre[1], 1.545])  # between the eyes
-        _look(cam, eyes + [0.0, -FACE_DISTANCE_M, 0.0], eyes)
-        shots.append(_shot(scene, cam, folder, len(shots), {"kind": "face", "weights": weights}, {"head": centre}))
+    shots += _face_shots(context, arm, body, cam, folder, FACE_SHOTS, len(shots))
     truth = {"focal_px": FOCAL_PX, "size_px": SIZE_PX, "spec": spec(), "shots": shots}
     (folder / "truth.json").write_text(json.dumps(truth, indent=1))
     bpy.data.objects.remove(cam)
     return truth
+
+
+def face_view(view: Optional[dict] = None) -> dict:
+    """A face shot's view with its defaults filled in: ``yaw_deg`` (the camera turned about the vertical through
+    the eyes; + towards the character's left), ``pitch_deg`` (+ above the eyes, looking down), ``distance_m``
+    (from the eyes), ``light`` (a Workbench studio light: Default, basic.sl, outdoor.sl, paint.sl, rim.sl,
+    studio.sl), ``light_turn_deg`` (that light turned about Z) and ``skin`` (linear RGB)."""
+    return {"yaw_deg": 0.0, "pitch_deg": 0.0, "distance_m": FACE_DISTANCE_M, "light": "Default",
+            "light_turn_deg": 0.0, "skin": list(SKIN), **(view or {})}
+
+
+def render_faces(context, assets, folder, shots: list) -> dict:
+    """Render face ``shots`` ({"weights": {ARKit name: weight}, "view": see :func:`face_view`}) of the character
+    into ``folder`` (``shot_<k>.png`` + truth.json, as :func:`render`). Returns the truth dict."""
+    import bpy
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arm, body, cam = build(context, assets)
+    truth = {"focal_px": FOCAL_PX, "size_px": SIZE_PX, "shots": _face_shots(context, arm, body, cam, folder, shots)}
+    (folder / "truth.json").write_text(json.dumps(truth, indent=1))
+    bpy.data.objects.remove(cam)
+    return truth
+
+
+def _face_shots(context, arm, body, cam, folder, shots: list, first: int = 0) -> list:
+    from mathutils import Matrix
+
+    scene = context.scene
+    keys = body.data.shape_keys.key_blocks
+    shading = scene.display.shading
+    skin = body.data.materials[0]
+    out = []
+    for shot in shots:
+        view = face_view(shot.get("view"))
+        for kb in keys[1:]:
+            kb.value = 0.0
+        for name, value in shot["weights"].items():
+            keys[name].value = value
+        shading.studio_light, shading.studiolight_rotate_z = view["light"], np.radians(view["light_turn_deg"])
+        skin.diffuse_color = (*view["skin"], 1.0)
+        context.view_layer.update()
+        head = arm.pose.bones["head"]
+        centre = np.array(arm.matrix_world @ (0.5 * (head.head + head.tail)))
+        eyes = np.array([0.0, centre[1], 1.545])  # between the eyes
+        turn = np.array(Matrix.Rotation(np.radians(view["yaw_deg"]), 3, "Z") @
+                        Matrix.Rotation(-np.radians(view["pitch_deg"]), 3, "X"))
+        _look(cam, eyes + turn @ [0.0, -view["distance_m"], 0.0], eyes)
+        info = {"kind": "face", "weights": shot["weights"]}
+        if shot.get("view"):
+            info["view"] = view
+        out.append(_shot(scene, cam, folder, first + len(out), info, {"head": centre}))
+    shading.studio_light, shading.studiolight_rotate_z = "Default", 0.0
+    skin.diffuse_color = (*SKIN, 1.0)
+    return out
 
 
 def _shot(scene, cam, folder, index: int, info: dict, points: dict) -> dict:

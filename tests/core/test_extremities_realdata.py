@@ -123,3 +123,33 @@ def test_no_face_in_a_crop_without_one(real_file, face_landmarker_task, hand_lan
     assert face is None and face_confidence(face, CFG.crop_px) == 0.0
     conf, pose, _ = hand_at(hand_landmarker_task, rgb, (480, 1700, 400), (480, 1700), "left")
     assert conf == 0.0 and pose is None
+
+
+PORTRAITS = {**FACES, "camera_man": (215, 150, 180)}  # camera_man: in profile, an eye at a viewfinder
+# who rests and who smiles (read off the photos): obama3 and biden look on calmly, astronaut and obama smile
+# broadly (obama with his mouth a little open), camera_man squints into his camera
+CALM, SMILING = ("portrait_obama3", "portrait_biden"), ("astronaut", "portrait_obama")
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAITS))
+def test_the_face_calibration_does_real_faces_no_harm(real_file, face_landmarker_task, name):
+    """The refine stage's standard face calibration (core.extremities.calibration) on real faces: open eyes stay
+    open and closed mouths closed (MediaPipe reads real open eyes 0.15-0.30: the maps' knees keep such scores),
+    smiles stay smiles, and no channel is lifted by more than 0.1."""
+    from core.extremities.calibration import calibrate_face
+
+    with FaceStream(face_landmarker_task, CFG.min_detection_confidence) as stream:
+        face = stream.detect(crop_person(image(real_file, name), PORTRAITS[name], scale=1.0, crop_size=CFG.crop_px),
+                             0.0)
+    assert face is not None
+    raw = np.asarray(face.blendshapes, dtype=np.float64)
+    weights, info = calibrate_face(raw[None], np.array([True]), "standard")
+    got, before = dict(zip(ARKIT_BLENDSHAPE_NAMES, weights[0])), dict(zip(ARKIT_BLENDSHAPE_NAMES, raw))
+    assert info["mode"] == "standard"
+    assert (weights[0] - raw <= 0.1).all() and (weights[0] >= raw - 1e-9).all()
+    blink = max(got["eyeBlinkLeft"], got["eyeBlinkRight"])
+    if name in CALM + SMILING:  # eyes open (obama's smile narrows them a little)
+        assert blink <= 0.35 and blink <= max(before["eyeBlinkLeft"], before["eyeBlinkRight"]) + 0.05, blink
+    assert got["jawOpen"] <= (0.25 if name == "portrait_obama" else 0.05), got["jawOpen"]
+    smile = (got["mouthSmileLeft"] + got["mouthSmileRight"]) / 2
+    assert (smile > 0.8) if name in SMILING else (smile < 0.1), smile

@@ -97,6 +97,15 @@ def test_capture_takes_the_refine_options():
     args = p.parse_args(["capture", "v.mp4", "-o", "x.npz"])
     cfg = refine_config_from_args(args)
     assert (cfg.smoothing, cfg.foot_lock.mode, cfg.floor.upright, cfg.fps) == ("adaptive", "auto", True, None)
+    assert cfg.extremities == RefineConfig().extremities  # face calibration: the default of core/config.py
+    for command in (["capture", "v.mp4", "-o", "x.npz"], ["refine", "in.npz", "-o", "x.npz"],
+                    ["batch", "clips/", "-o", "out/"]):
+        args = p.parse_args([*command, "--face-calibration", "none"])
+        assert refine_config_from_args(args).extremities.face_calibration == "none"
+    from core.cli.options import capture_tokens  # the headless Blender command passes it on to the core
+
+    assert capture_tokens(["v.mp4", "--face-calibration", "auto", "--frames", "1:9"]) == \
+        ["--face-calibration", "auto", "--frames", "1:9"]
 
 
 @pytest.mark.parametrize("config", [
@@ -107,6 +116,8 @@ def test_capture_takes_the_refine_options():
     dataclasses.replace(RefineConfig(), smoothing="slerp-average", average_window=9,
                         floor=dataclasses.replace(RefineConfig().floor, upright=False)),
     dataclasses.replace(RefineConfig(), smoothing="none", foot_lock=FootLockConfig(mode="never")),
+    dataclasses.replace(RefineConfig(), extremities=dataclasses.replace(RefineConfig().extremities,
+                                                                        face_calibration="auto")),
 ])
 def test_refine_argv_gives_the_config_back(config):
     """What the add-on passes to `core capture` so a capture is refined once, with the panel's options."""
