@@ -1,7 +1,7 @@
 """TCMR Mocap: the repository root is the Blender extension package (see blender_manifest.toml).
 
 Kept tiny on purpose: importing the package loads nothing but this file, so the numpy-only parts
-(``blender_addon.formats``, ``core``) import without Blender; ``register`` pulls in the add-on.
+(``blender_addon.scene.formats``, ``core``) import without Blender; ``register`` pulls in the add-on.
 """
 
 

@@ -43,7 +43,7 @@ import real_motion as rm  # noqa: E402
 
 from core import metrics, rotations  # noqa: E402
 from core.config import FootLockConfig, RefineConfig  # noqa: E402
-from core.motion.contacts import FOOT_JOINT_IDS  # noqa: E402
+from core.motion.soles import FOOT_JOINT_IDS  # noqa: E402
 from core.motion.refine import refine_result  # noqa: E402
 from core.result import MotionResult, TrackMotion  # noqa: E402
 from core.smpl import forward_kinematics  # noqa: E402

@@ -37,7 +37,7 @@ def main() -> None:
     import realdata
     import retarget_scores as RS
     import synthetic
-    from tcmr_mocap.blender_addon import export
+    from tcmr_mocap.blender_addon.export import exporter
     from tcmr_mocap.blender_addon.retarget import bake
 
     tmp = Path(tempfile.mkdtemp())
@@ -64,7 +64,7 @@ def main() -> None:
         roles = real_corpus.roles_of("rigify") if name == "rigify" else real_corpus.variants(assets)[name].roles
         limbs = np.concatenate(list(RS.limb_angles(src, RS.SMPL_SLOTS, target, roles, RS.frames_of(src)).values()))
         t1 = time.perf_counter()
-        export.export_action(bpy.context, target, str(tmp / f"{name}.fbx"), "FBX")
+        exporter.export_action(bpy.context, target, str(tmp / f"{name}.fbx"), "FBX")
         t2 = time.perf_counter()
         print(f"{name:12s} {len(target.data.bones):4d} bones, {args.frames} frames: retarget {dt:.2f} s "
               f"({1000 * dt / args.frames:.1f} ms/frame, {info['passes']} evaluation passes), FBX export "

@@ -504,14 +504,14 @@ import bpy, addon_utils
 from pathlib import Path
 frames_list = [int(x) for x in sys.argv[4].split(",")]
 import synthetic
-from tcmr_mocap.blender_addon import scene_builder
+from tcmr_mocap.blender_addon.scene import builder
 from tcmr_mocap.core.result import MotionResult, TrackMotion
 from tcmr_mocap.core import smpl as smpl_mod
 arrays = synthetic.make_smpl_arrays(seed=0)
 stored = [0.0]
-try:  # the raw result kept in the .blend for later refining (blender_addon/refine_store.py), timed apart
-    from tcmr_mocap.blender_addon import refine_store
-    plain_remember = refine_store.remember
+try:  # the raw result kept in the .blend for later refining (blender_addon/scene/raw_store.py), timed apart
+    from tcmr_mocap.blender_addon.scene import raw_store
+    plain_remember = raw_store.remember
 
     def remember(*a, **k):
         t1 = time.perf_counter()
@@ -519,7 +519,7 @@ try:  # the raw result kept in the .blend for later refining (blender_addon/refi
             return plain_remember(*a, **k)
         finally:
             stored[0] += time.perf_counter() - t1
-    refine_store.remember = remember
+    raw_store.remember = remember
 except ImportError:
     pass
 out = []
@@ -549,7 +549,7 @@ for n in frames_list:
             addon_utils.enable("tcmr_mocap", default_set=True, handle_error=None)
             stored[0] = 0.0
             t0 = time.perf_counter()
-            scene_builder.import_file(bpy.context, str(path), scene_builder.BuildOptions(create_mesh=mesh))
+            builder.import_file(bpy.context, str(path), builder.BuildOptions(create_mesh=mesh))
             out.append([n, mesh, time.perf_counter() - t0, stored[0]])
 print("RESULT " + json.dumps(out))
 """
@@ -572,7 +572,7 @@ def bench_blender(frames_list, work: Path) -> list[str]:
         return [f"blender import failed: {done.stderr.strip()[-1500:]}"]
     rows = json.loads(line[0][len("RESULT "):])
     lines = [f"Blender import (bpy module {_bpy_version()}), one person, median of 3; {machine()}; {load()}", "",
-             "| frames | armature + keys + camera (s) | of which storing the raw result (refine_store) | "
+             "| frames | armature + keys + camera (s) | of which storing the raw result (raw_store) | "
              "+ skinned SMPL mesh (s) |", "|---|---|---|---|"]
     by_n = {}
     for n, mesh, s, stored in rows:

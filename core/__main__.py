@@ -14,8 +14,6 @@ import argparse
 import os
 import sys
 
-from . import cli_values
-
 DESCRIPTION = "TCMR Mocap: turn a video into per-person SMPL motion (TCMR, CVPR 2021)."
 
 
@@ -65,7 +63,7 @@ def main(argv=None) -> int:
 
     warnings.filterwarnings("ignore")  # library chatter is not for the user of a command line tool
     from .cli import commands
-    from .errors import MocapError
+    from .errors import MocapError, one_line
 
     progress = commands.Progress(getattr(args, "progress_json", False))
 
@@ -79,14 +77,14 @@ def main(argv=None) -> int:
         if args.command == "refine":
             from .motion.cli import run_refine
 
-            return run_refine(args, cli_values.check_output_file)
+            return run_refine(args)
         if args.command == "info":
             return commands.info(args)
         if args.command == "footage":
             return commands.footage(args, progress)
         return commands.export_smpl(args)
     except MocapError as err:
-        return _fail(progress, " ".join(str(err).split()) or type(err).__name__, err.exit_code)
+        return _fail(progress, one_line(err), err.exit_code)
     except KeyboardInterrupt:
         return _fail(progress, "interrupted; no output was written", 130)
 

@@ -8,6 +8,15 @@ a bug in our code and keeps its traceback.
 from __future__ import annotations
 
 
+def one_line(what, limit: int | None = None) -> str:
+    """``what`` (an exception or a text) as one line for a message: runs of white space as one space, an exception
+    without a message as the name of its type, cut at ``limit`` characters with an ellipsis."""
+    text = " ".join(str(what).split())
+    if not text and isinstance(what, BaseException):
+        text = type(what).__name__
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
 class MocapError(Exception):
     """Base class: ``str(err)`` is the one-line message for the user."""
 

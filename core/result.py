@@ -57,8 +57,8 @@ import numpy as np
 
 from . import result_schema
 from .errors import InvalidResultError, OutputNotWritableError
-# the format's facts live in the schema: the version read, the fingers/face members, the per-row fields
-from .result_schema import EXTREMITY_FIELDS, FORMAT_VERSION, ROW_FIELDS  # noqa: F401
+# the format's facts live in the member table: the version read, the fingers/face members, the per-row fields
+from .result_members import EXTREMITY_FIELDS, FORMAT_VERSION, ROW_FIELDS  # noqa: F401
 
 
 @dataclass

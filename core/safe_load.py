@@ -16,7 +16,7 @@ A refused or broken file raises :class:`~core.errors.InvalidModelFileError` (one
 
 :func:`numpy_array_global` is the allow-list of globals that plain numpy arrays/scalars need in a pickle (under
 numpy 1 and numpy 2 names); the SMPL unpickler here and the add-on's TCMR-output unpickler
-(``blender_addon.tcmr_pickle``) both build on it. This module imports only the standard library and numpy at
+(``blender_addon.scene.tcmr_pickle``) both build on it. This module imports only the standard library and numpy at
 module level, so the add-on can use it.
 """
 
@@ -34,7 +34,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import InvalidModelFileError, MissingModelFileError
+from .errors import InvalidModelFileError, MissingModelFileError, one_line
 
 # ---------------------------------------------------------------------------------------- scanning
 # Globals no model file needs and that run commands or code when a pickle calls them. The detector is the one
@@ -231,7 +231,7 @@ def load_smpl_pickle(path) -> dict:
         return {str(k): _plain(v) for k, v in obj.items()}
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             ImportError, OverflowError, MemoryError, UnicodeDecodeError) as exc:
-        raise InvalidModelFileError(f"{path.name} is not a readable SMPL model file ({_one_line(exc)}); "
+        raise InvalidModelFileError(f"{path.name} is not a readable SMPL model file ({one_line(exc, 160)}); "
                                     "see models/README.md") from None
 
 
@@ -265,16 +265,11 @@ def torch_load_weights(path, what: str = "checkpoint"):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         full = str(exc).lower()
-        reason = _one_line(exc)
+        reason = one_line(exc, 160)
         if "global" in full or "weights only" in full or "weights_only" in full:
             reason = "it contains objects other than plain weights and was refused for safety"
         raise InvalidModelFileError(f"{path.name} is not a {what} ({reason}); re-download it, "
                                     "see models/README.md") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many types for truncated/garbage files
-        raise InvalidModelFileError(f"{path.name} is not a {what} ({type(exc).__name__}: {_one_line(exc)}); "
+        raise InvalidModelFileError(f"{path.name} is not a {what} ({type(exc).__name__}: {one_line(exc, 160)}); "
                                     "re-download it, see models/README.md") from None
-
-
-def _one_line(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InvalidModelFileError, MissingModelFileError
+from .errors import InvalidModelFileError, MissingModelFileError, one_line
 from .skeleton import (
     JOINTS49_SOURCE_IDS,
     NUM_BETAS,
@@ -160,7 +160,7 @@ def load_smpl_arrays(path) -> dict:
             with np.load(path, allow_pickle=False) as data:
                 raw = {k: data[k] for k in data.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InvalidModelFileError(f"{path.name} is not a readable SMPL .npz ({' '.join(str(exc).split())})") \
+            raise InvalidModelFileError(f"{path.name} is not a readable SMPL .npz ({one_line(exc)})") \
                 from None
     else:
         from .safe_load import load_smpl_pickle

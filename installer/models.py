@@ -266,11 +266,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _digest(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _link_or_copy(src: Path, target: Path) -> None:

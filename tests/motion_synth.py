@@ -19,7 +19,7 @@ import numpy as np
 
 import synthetic
 from core import rotations
-from core.motion.contacts import FOOT_JOINT_IDS, foot_rest_heights
+from core.motion.soles import FOOT_JOINT_IDS, foot_rest_heights
 from core.smpl import forward_kinematics
 
 REST_JOINTS = synthetic.REST_JOINTS

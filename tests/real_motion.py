@@ -27,7 +27,8 @@ from core import metrics
 from core.formats.bvh import read_bvh
 from core.formats.deepmimic import read_deepmimic
 from core.formats.to_smpl import to_smpl
-from core.motion.contacts import FOOT_JOINT_IDS, clean_runs, foot_rest_heights
+from core.motion.contacts import clean_runs
+from core.motion.soles import FOOT_JOINT_IDS, foot_rest_heights
 from core.smpl import forward_kinematics
 
 # name: (realdata file, cycles of a looping DeepMimic clip, seconds to keep (None: all), what it is)

@@ -20,16 +20,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-import bpy
-
 from ...core.batch.inputs import collect_clips
 from ...core.batch.manifest import MANIFEST_NAME as CORE_MANIFEST
 from ...core.batch.manifest import Manifest, options_hash, plan
 from ...core.batch.runner import EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED
-from ...core.cli_values import check_output_folder
-from ...core.errors import CancelledError, DependencyMissingError, MocapError
-from .. import runtime
-from ..job import SubprocessJob
+from ...core.errors import CancelledError, DependencyMissingError, MocapError, one_line
+from ...core.outputs import check_output_folder
+from ..runtime.job import start_in_extension
 from . import options as cli_options
 from . import steps
 
@@ -115,11 +112,11 @@ def run_clip(args, clip: StageClip, out_dir: str, printer, reset) -> dict:
                                    on_frame=lambda done, total: printer.line(f"[render] frame {done}/{total}"))
             record.update(status="done", error=None, outputs=outputs)
         except MocapError as err:
-            record["error"] = " ".join(str(err).split())
+            record["error"] = one_line(err)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # a bug or a Blender error: this clip fails, the batch goes on
-            record["error"] = f"internal error: {type(err).__name__}: {' '.join(str(err).split())}"
+            record["error"] = f"internal error: {type(err).__name__}: {one_line(err)}"
             record["traceback"] = traceback.format_exc(limit=20)[-2000:]
     if warnings:
         record["warnings"] = list(dict.fromkeys(warnings))
@@ -181,8 +178,7 @@ def capture_videos(args, for_core: list, captures: str, printer) -> dict:
     for flag in ("retry_failed", "recursive"):  # (--force redoes the Blender stage; captures stay cached)
         if getattr(args, flag):
             argv.append("--" + flag.replace("_", "-"))
-    job = SubprocessJob(argv, cwd=runtime.EXTENSION_ROOT, env=runtime.clean_env(runtime.EXTENSION_ROOT),
-                        progress_stream="stderr").start()
+    job = start_in_extension(argv)
     try:  # its end state is reported per clip: print progress only while it runs
         job.wait(on_update=lambda j: printer(j) if j.state == "running" else None)
     except KeyboardInterrupt:

@@ -12,8 +12,8 @@ import sys
 import bpy
 
 from ...core.batch.runner import EXIT_INTERRUPTED
-from ...core.errors import MocapError
-from ..job import ProgressPrinter
+from ...core.errors import MocapError, one_line
+from ..runtime.job import ProgressPrinter
 from . import batch, steps
 from .options import export_files, is_motion_file, parse_args
 
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         return run_one(args, printer)
     except MocapError as err:
         bpy.context.window_manager.tcmr_job.last_error = str(err)
-        sys.stderr.write(f"error: {' '.join(str(err).split())}\n")
+        sys.stderr.write(f"error: {one_line(err)}\n")
         return EXIT_INTERRUPTED if getattr(err, "exit_code", 2) == EXIT_INTERRUPTED else 2
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; no output was written\n")

@@ -1,6 +1,5 @@
-"""The headless command's options: its own (inputs, outputs, exports, rendering, batch), the capture options as
-the core declares them (``core/cli/options.py``: passed on to the core as the user typed them), and the
-retarget and export options (``retarget/cli.py``)."""
+"""The headless command's options: its own (inputs, outputs, exports, rendering, retarget, batch) and the capture
+options as the core declares them (``core/cli/options.py``: passed on to the core as the user typed them)."""
 
 from __future__ import annotations
 
@@ -9,10 +8,10 @@ import glob
 import os
 import sys
 
-from ...core import cli_values
+from ...core.cli import values as cli_values
 from ...core.cli.options import add_capture_options, capture_tokens
-from ..render import ENGINES
-from ..retarget import cli as retarget_cli
+from ..export.exporter import FBX_PRESETS
+from ..render.overlay import ENGINES
 
 MOTION_EXTENSIONS = (".npz", ".pkl")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
@@ -73,7 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--retry-failed", action="store_true", help="try clips that failed in an earlier run again")
     b.add_argument("--force", action="store_true", help="redo every clip (captures stay cached unless they changed)")
     b.add_argument("--recursive", action="store_true", help="also search sub-folders of folder inputs")
-    retarget_cli.add_arguments(p)  # --retarget-to, --bvh, --fbx-preset, --export-frames, --export-fps
+    g = p.add_argument_group("retarget and export")
+    g.add_argument("--retarget-to", metavar="RIG", help="bake the motion onto the character in RIG (.fbx, .glb, "
+                                                        ".gltf, .blend); the exports then hold that rig")
+    g.add_argument("--retarget-preset", default="AUTO", metavar="ID",
+                   help="bone map of the rig: AUTO (default) or a preset id (mixamo, rigify_generated, unreal_ue5 …)")
+    g.add_argument("--in-place", action="store_true", help="retarget in place (no root motion)")
+    g.add_argument("--bvh", metavar="OUT.bvh", help="also export the motion as BVH")
+    g.add_argument("--fbx-preset", default="unity", choices=tuple(k.lower() for k in FBX_PRESETS),
+                   help="FBX conventions of the tool it is for (default unity)")
+    g.add_argument("--export-frames", type=cli_values.scene_frames_text, metavar="START:END",
+                   help="scene frames to export, inclusive")
+    g.add_argument("--export-fps", type=float, metavar="F", help="export at this frame rate (resampled)")
     return p
 
 

@@ -6,15 +6,7 @@
 - ``transfer.py``: the rotations (numpy, no bpy); ``ground.py``: the root's path, foot contacts, soles on the
   floor; ``rigdata.py``: reading rigs (and their skinned meshes); ``bake.py``: the bake;
   ``evaluate.py``: keys, correcting through constraints, placing IK controls; ``ops.py``, ``props.py``,
-  ``panel.py``: operators, settings and the panel section; ``cli.py``: the headless command's steps.
+  ``panel.py``: operators, settings and the panel section (its Export button runs ``export/ops.py``).
 
 bonemap, names, detect, hands, transfer and ground load without Blender.
 """
-
-from __future__ import annotations
-
-
-def classes() -> list:
-    from . import ops, panel, props
-
-    return [*props.CLASSES, *ops.CLASSES, *panel.CLASSES]

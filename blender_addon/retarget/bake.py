@@ -30,9 +30,9 @@ import bpy
 import numpy as np
 
 from ...core.errors import MocapError
+from ..scene.builder import alive
 from . import bonemap, detect, evaluate, face_transfer, ground, transfer
-from .rigdata import (Skin, frame_range, object_rotation, pose_matrices, rig_info,  # noqa: F401
-                      sample_source, skeleton, soles, source_action, target_rig)
+from .rigdata import Skin, frame_range, rig_info, sample_source, skeleton, soles, source_action, target_rig
 
 RESULT_SOURCE = "tcmr_retarget_source"  # custom properties of a retargeted action
 RESULT_TARGET = "tcmr_retarget_target"
@@ -192,7 +192,7 @@ def retarget(context, source, target, preset: str = "AUTO", root_motion=True, cu
                 and a.get(RESULT_TARGET) == target.name]:
         bpy.data.actions.remove(old)
     previous = saved.action
-    if previous is not None and _alive(previous) and previous.get(RESULT_SOURCE) is None and previous.users == 0:
+    if previous is not None and alive(previous) and previous.get(RESULT_SOURCE) is None and previous.users == 0:
         previous.use_fake_user = True  # the animator's own take stays in the file (Blender drops unused actions)
     new.name = name
     return new, {"ratio": ratio, "preset": tbm.preset, "frames": len(frames), "passes": passes,
@@ -252,13 +252,6 @@ def _meshes_resting(obj):
     finally:
         for m in mods:
             m.show_viewport = True
-
-
-def _alive(idb) -> bool:
-    try:
-        return idb.name is not None
-    except ReferenceError:
-        return False
 
 
 class _TargetState:

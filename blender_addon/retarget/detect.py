@@ -28,7 +28,7 @@ import numpy as np
 
 from . import hands
 from .bonemap import REQUIRED, BoneMap, best_preset, finger_of
-from .names import is_extremity, is_helper, role_text, side_of, toe_digit, tokens  # noqa: F401 (re-exported)
+from .names import is_extremity, is_helper, role_text, side_of, toe_digit
 
 @dataclass
 class RigInfo:

@@ -18,7 +18,7 @@ import bpy
 import numpy as np
 
 from ...core import rotations
-from .. import keyframes
+from ..scene import keyframes
 from .rigdata import object_rotation, pose_matrices
 
 MAX_PASSES = 6

@@ -1,4 +1,4 @@
-"""The retarget's face step: the source armature's captured ARKit weights (blender_addon/face.py) keyed onto the
+"""The retarget's face step: the source armature's captured ARKit weights (blender_addon/scene/face.py) keyed onto the
 target character's shape keys, over the frames the body was baked on.
 
 Per mesh the target's armature moves (deformed by it or parented to it): its ARKit-named shape keys take the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import face
+from ..scene import face
 from . import vrm_expressions
 
 

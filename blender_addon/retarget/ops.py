@@ -1,6 +1,6 @@
 """Operators: ``tcmr.retarget`` (bake a motion onto a rig), ``tcmr.retarget_detect`` (fill the panel's bone
 map), ``tcmr.retarget_save_preset`` (the panel's map as a preset file), ``tcmr.face_to_meshes`` (a captured face
-onto any meshes' shape keys) and ``tcmr.export_action``."""
+onto any meshes' shape keys)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import json
 import os
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, StringProperty
 from bpy.types import Operator
 
 from ...core.errors import MocapError
+from ..ui import fail
 from . import bake, bonemap
 
 
@@ -40,12 +41,6 @@ def _panel_map(context) -> dict:
     return {item.slot: item.bone for item in settings.bone_map}
 
 
-def _fail(op, context, message: str):
-    context.window_manager.tcmr_job.last_error = message
-    op.report({"ERROR"}, message)
-    return {"CANCELLED"}
-
-
 class TCMR_OT_retarget(Operator):
     """Bake the source armature's motion onto the target rig as one new action of plain keyframes"""
 
@@ -70,9 +65,9 @@ class TCMR_OT_retarget(Operator):
         source, target = bpy.data.objects.get(src_name), bpy.data.objects.get(tgt_name)
         context.window_manager.tcmr_job.last_error = ""
         if source is None:
-            return _fail(self, context, f"no source armature '{src_name}': pick the captured armature")
+            return fail(self, context, f"no source armature '{src_name}': pick the captured armature")
         if target is None:
-            return _fail(self, context, f"no target object '{tgt_name}': pick the character's armature")
+            return fail(self, context, f"no target object '{tgt_name}': pick the character's armature")
         try:
             root = "overlay" if self.overlay else self.root_motion
             action, info = bake.retarget(context, source, target, self.preset, root,
@@ -82,7 +77,7 @@ class TCMR_OT_retarget(Operator):
                     and (settings.target is None or settings.target == target):
                 settings.target = target
                 show_map(settings, err.bone_map, with_missing=True)  # what was found, the gaps to fill
-            return _fail(self, context, str(err))
+            return fail(self, context, str(err))
         if info["residual_deg"] > 1.0:
             self.report({"WARNING"}, f"some bones of '{target.name}' stay up to {info['residual_deg']:.0f}° off the "
                                      "source: constraints (e.g. IK) override their keys; mute them or use FK")
@@ -105,7 +100,7 @@ class TCMR_OT_face_to_meshes(Operator):
     source: StringProperty(name="Source", description="Armature with a captured face (empty: the panel's)")
 
     def execute(self, context):
-        from .. import face
+        from ..scene import face
         from . import face_transfer
         from .rigdata import frame_range, source_action
 
@@ -114,14 +109,14 @@ class TCMR_OT_face_to_meshes(Operator):
         source = bpy.data.objects.get(name)
         context.window_manager.tcmr_job.last_error = ""
         if source is None or not face.has_face(source):
-            return _fail(self, context, f"'{name}' has no captured face: pick a capture made with the Face option")
+            return fail(self, context, f"'{name}' has no captured face: pick a capture made with the Face option")
         meshes = [o for o in context.selected_objects if o.type == "MESH"]
         if not meshes:
-            return _fail(self, context, "select the meshes whose shape keys should follow the face")
+            return fail(self, context, "select the meshes whose shape keys should follow the face")
         action = source_action(source)
         done = face_transfer.transfer(source, None, frame_range(action), f"{action.name} · face", meshes=meshes)
         if not done.keys:
-            return _fail(self, context, "none of the selected meshes has ARKit-named shape keys or VRM expressions")
+            return fail(self, context, "none of the selected meshes has ARKit-named shape keys or VRM expressions")
         done.commit()
         self.report({"INFO"}, f"Keyed {done.keys} shape keys from '{source.name}' ({done.mode})")
         return {"FINISHED"}
@@ -140,7 +135,7 @@ class TCMR_OT_retarget_detect(Operator):
         try:
             bm = bake.resolve_map(settings.target, preset, None, user_preset_dir())
         except MocapError as err:
-            return _fail(self, context, str(err))
+            return fail(self, context, str(err))
         show_map(settings, bm.bones)
         self.report({"INFO"}, f"Bone map from {bm.preset}: {len(bm.bones)} bones")
         return {"FINISHED"}
@@ -173,7 +168,7 @@ class TCMR_OT_retarget_save_preset(Operator):
     def execute(self, context):
         bones = _panel_map(context)
         if not bones:
-            return _fail(self, context, "the bone map is empty: Detect it first")
+            return fail(self, context, "the bone map is empty: Detect it first")
         folder = user_preset_dir()
         pid = "".join(c if c.isalnum() else "_" for c in self.name.strip().lower()) or "preset"
         path = os.path.join(folder, pid + ".json")
@@ -182,47 +177,9 @@ class TCMR_OT_retarget_save_preset(Operator):
             with open(path, "w", encoding="utf-8") as fh:
                 json.dump(bonemap.BoneMap(bones=bones).to_preset(self.name), fh, indent=1, ensure_ascii=False)
         except OSError as err:
-            return _fail(self, context, f"cannot write {path}: {err.strerror}")
+            return fail(self, context, f"cannot write {path}: {err.strerror}")
         self.report({"INFO"}, f"Saved bone map preset '{self.name}' to {path}")
         return {"FINISHED"}
 
 
-class TCMR_OT_export_action(Operator):
-    """Export an armature with one action: FBX (Unity, Unreal, Maya settings), glTF/GLB or BVH; or its captured
-    face as an ARKit CSV (Live Link Face's layout)"""
-
-    bl_idname = "tcmr.export_action"
-    bl_label = "Export Animation"
-
-    filepath: StringProperty(name="File", subtype="FILE_PATH")
-    armature: StringProperty(name="Armature", description="Empty: the panel's target, else the active object")
-    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""), ("GLTF", "glTF / GLB", ""), ("BVH", "BVH", ""),
-                                               ("CSV", "ARKit CSV", "")), default="FBX")
-    fbx_preset: EnumProperty(name="For", items=(("UNITY", "Unity", ""), ("UNREAL", "Unreal", ""),
-                                                ("MAYA", "Maya", "")), default="UNITY")
-    frame_start: IntProperty(name="Start", default=-1, description="-1: the action's first frame")
-    frame_end: IntProperty(name="End", default=-1, description="-1: the action's last frame")
-    fps: FloatProperty(name="FPS", default=0.0, min=0.0, description="0: the scene's frame rate")
-
-    def execute(self, context):
-        from .. import export
-
-        name = self.armature
-        settings = getattr(context.scene, "tcmr_retarget", None)
-        if not name and settings is not None and settings.target is not None:
-            name = settings.target.name
-        obj = bpy.data.objects.get(name) if name else context.active_object
-        try:
-            path = export.export_action(context, obj, bpy.path.abspath(self.filepath), self.format,
-                                        preset=self.fbx_preset,
-                                        frame_start=None if self.frame_start < 0 else self.frame_start,
-                                        frame_end=None if self.frame_end < 0 else self.frame_end,
-                                        fps=self.fps or None)
-        except MocapError as err:
-            return _fail(self, context, str(err))
-        self.report({"INFO"}, f"Exported {path}")
-        return {"FINISHED"}
-
-
-CLASSES = (TCMR_OT_retarget, TCMR_OT_retarget_detect, TCMR_OT_retarget_save_preset, TCMR_OT_face_to_meshes,
-           TCMR_OT_export_action)
+CLASSES = (TCMR_OT_retarget, TCMR_OT_retarget_detect, TCMR_OT_retarget_save_preset, TCMR_OT_face_to_meshes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bpy.types import Panel, UIList
 
+from ..ui import SidebarTab, switched_row
 from . import bonemap
 
 
@@ -18,10 +19,7 @@ class TCMR_UL_bone_map(UIList):
             row.prop(item, "bone", text="")
 
 
-class TCMR_PT_retarget(Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mocap"
+class TCMR_PT_retarget(SidebarTab, Panel):
     bl_label = "Retarget & Export"
     bl_parent_id = "TCMR_PT_mocap"
     bl_options = {"DEFAULT_CLOSED"}
@@ -57,12 +55,7 @@ class TCMR_PT_retarget(Panel):
             box.prop(s, "fbx_preset")
         box.prop(s, "export_path")
         for flag, values in (("use_export_range", ("export_start", "export_end")), ("use_export_fps", ("export_fps",))):
-            row = box.row(align=True)
-            row.prop(s, flag)
-            sub = row.row(align=True)
-            sub.enabled = getattr(s, flag)
-            for value in values:
-                sub.prop(s, value)
+            switched_row(box, s, flag, values)
         op = box.operator("tcmr.export_action", icon="EXPORT")
         op.filepath = s.export_path
         op.format = s.export_format

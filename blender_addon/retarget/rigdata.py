@@ -211,7 +211,7 @@ def keyed_pose(obj, frames):
     """(T, N, 4, 4) armature-space pose matrices (pose-bone order) computed from the action's F-curves, or
     None when Blender has to evaluate (constraints, drivers, NLA, object-level keys, bones that do not fully
     inherit their parent's transform or keep their location in armature space)."""
-    from ..keyframes import channelbag_of
+    from ..scene.keyframes import channelbag_of
 
     anim = obj.animation_data
     bag = channelbag_of(obj)

@@ -30,7 +30,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .. import cli_values
+from ..cli import values as cli_values
 from ..errors import InvalidArgumentError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",

@@ -41,14 +41,11 @@ def video_fingerprint(path: str, content_hash: bool = False) -> dict:
         return {}
     out = {"size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns), "sha256": None}
     if content_hash:
-        digest = hashlib.sha256()
         try:
             with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
+                out["sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError:
             return {}
-        out["sha256"] = digest.hexdigest()
     return out
 
 

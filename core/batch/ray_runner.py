@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..errors import CancelledError, DependencyMissingError, MocapError
+from ..errors import CancelledError, DependencyMissingError, MocapError, one_line
 
 MAX_RESTARTS = 3  # an actor whose process dies is started again up to this many times
 MAX_TASK_RETRIES = 3  # and the clip it was running is retried on it
@@ -162,7 +162,7 @@ class RayExecutor:
         except MocapError:
             raise
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError ... from ray.init
-            text = " ".join(str(exc).split())[:300] or type(exc).__name__
+            text = one_line(exc, 300)
             hint = ("no running Ray cluster found on this machine: start one with `ray start --head`, or use "
                     "--ray local" if self.address == "auto" else "check the address, or use --ray local")
             raise RayUnavailableError(f"cannot connect to Ray at {self.address}: {text} ({hint})") from None

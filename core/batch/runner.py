@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..cli.options import capture_config
-from ..cli_values import check_output_folder
-from ..errors import InvalidArgumentError, MocapError
+from ..outputs import check_output_folder
+from ..errors import InvalidArgumentError, MocapError, one_line
 from . import inputs as inputs_mod
 from .manifest import MANIFEST_NAME, Manifest, capture_options_hash, plan
 from .progress import BatchProgress
@@ -220,7 +220,7 @@ def run_batch(opts: BatchOptions, executor=None, stop: Optional[threading.Event]
         try:
             task["frames"] = _frames_to_process(clip.video, config)
         except MocapError as err:  # unreadable, missing, not a video: no worker needed to say so
-            failed_early.append((clip.key, " ".join(str(err).split())))
+            failed_early.append((clip.key, one_line(err)))
     progress = BatchProgress(len(tasks), {k: t["frames"] for k, t in tasks.items()}, as_json=opts.progress_json,
                              skipped=summary.skipped_done)
     early = {k for k, _ in failed_early}

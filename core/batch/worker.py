@@ -23,7 +23,7 @@ import time
 import traceback
 from typing import Callable, Optional
 
-from ..errors import CancelledError, MocapError, OutputNotWritableError
+from ..errors import CancelledError, MocapError, OutputNotWritableError, one_line
 
 _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT}
 
@@ -97,23 +97,19 @@ class CaptureWorker:
         except CancelledError:
             raise
         except OutputNotWritableError as err:
-            out["error"] = _one_line(err)
+            out["error"] = one_line(err)
             cause = err.__cause__
             out["fatal"] = isinstance(cause, OSError) and cause.errno in _OUTPUT_ERRNOS or \
                 not os.path.isdir(os.path.dirname(task["output"]))
         except MocapError as err:
-            out["error"] = _one_line(err)
+            out["error"] = one_line(err)
         except MemoryError:
             out["error"] = "out of memory (use fewer --workers, or --target-fps to process fewer frames)"
         except Exception as err:  # a bug: the clip fails, the batch goes on; the traceback goes in the record
-            out["error"] = f"internal error: {type(err).__name__}: {_one_line(err)}"
+            out["error"] = f"internal error: {type(err).__name__}: {one_line(err)}"
             out["traceback"] = traceback.format_exc(limit=20)[-2000:]  # small: one atomic pipe write (local.py)
         out["seconds"] = round(time.perf_counter() - t0, 3)
         return out
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 # ------------------------------------------------------------------------------------------- local processes

@@ -6,7 +6,7 @@ phone clip with variable frame rate or an odd time base (e.g. 29.83 fps on avera
 comes out with twice the frames, and the footage drifts away from the body. Written here, frame file ``N`` is the
 frame the capture calls video frame ``N``, whatever the container's timing says, so the scene shows at every
 frame the very image the capture saw. The add-on uses such a folder only where Blender's own reading of the movie
-disagrees with the capture's (``blender_addon/footage.py``).
+disagrees with the capture's (``blender_addon/scene/footage.py``).
 
     python -m core footage VIDEO -o FOLDER [--frames START:END] [--quality Q]
 
@@ -69,7 +69,7 @@ def write_footage(video: str, folder: str, frame_start: int = 0, frame_end: Opti
     """Write video frames ``frame_start..frame_end`` (inclusive; None = to the end) of ``video`` into ``folder``
     (replaced as a whole). Returns the sidecar dict. Raises VideoReadError / InvalidArgumentError /
     OutputNotWritableError / CancelledError (nothing is left under ``folder`` then)."""
-    from ..cli_values import check_output_folder
+    from ..outputs import check_output_folder
     from ..errors import CancelledError, OutputNotWritableError
     from .video import VideoReader, encode_jpeg
 

@@ -1,1 +1,2 @@
-"""The command line: the capture options declared once (capture, batch, headless Blender), the core's own commands."""
+"""The command line: options declared once (capture: ``options``, ``speed``; refine: ``refine_options``), the value
+parsers every command and batch list shares (``values``), and the core's own commands (``commands``)."""

@@ -14,7 +14,8 @@ import os
 import sys
 import time
 
-from .. import cli_values
+from ..outputs import check_output_file
+from . import values as cli_values
 from .options import add_capture_options, capture_config, capture_settings
 
 CAPTURE_EPILOG = """\
@@ -113,7 +114,7 @@ class Progress:
 
 # ------------------------------------------------------------------------------------------- commands
 def capture(args, progress: Progress) -> int:
-    cli_values.check_output_file(args.output)
+    check_output_file(args.output)
     config = capture_config(capture_settings(args))  # as a batch makes it for each clip
     from ..pipeline import capture_warnings, run
 
@@ -176,7 +177,7 @@ def export_smpl(args) -> int:
     from ..assets.table import find_smpl_file, model_path, resolve_models_dir
     from ..smpl import export_smpl_npz, load_smpl_arrays, smpl_arrays_from_tcmr_state_dict
 
-    cli_values.check_output_file(args.output)
+    check_output_file(args.output)
     models_dir = resolve_models_dir(args.models)
     smpl_file = find_smpl_file(models_dir)
     if smpl_file is not None:

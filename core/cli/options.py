@@ -13,7 +13,7 @@ import argparse
 import os
 from typing import Optional
 
-from .. import cli_values
+from . import values as cli_values
 
 PER_CLIP_NOTE = "(for every clip; a list's columns override them per clip)"
 PATH_OPTIONS = ("--models", "--smpl", "--detections")  # their values name files (made absolute when passed on)
@@ -25,7 +25,7 @@ def add_capture_options(parser: argparse.ArgumentParser, detections: bool = True
     from ..config import CaptureConfig, TrackerConfig, WindowConfig
     from ..runtime.device import DEVICE_CHOICES
     from ..extremities.cli import add_extremity_options
-    from ..motion.cli import add_refine_options
+    from .refine_options import add_refine_options
     from .speed import add_speed_options
 
     d, dt = CaptureConfig(), TrackerConfig()
@@ -72,7 +72,7 @@ _VALUES = ("track", "frames", "target_fps", "focal_length", "windowing", "tracke
 def capture_settings(args: argparse.Namespace) -> dict:
     """The parsed options -> the settings dict of :func:`capture_config` (paths absolute)."""
     from ..extremities.cli import extremity_args
-    from ..motion.cli import refine_config_from_args
+    from .refine_options import refine_config_from_args
 
     settings = {name: getattr(args, name) for name in _VALUES if getattr(args, name, None) is not None}
     if args.no_smoothing:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from .. import cli_values
+from . import values as cli_values
 from ..config import (FAST_DETECT_EVERY, FAST_DETECTOR_SIZE, FAST_PRECISION, CaptureConfig, SpeedConfig,
                      TrackerConfig)
 from ..runtime.device import fast_precision

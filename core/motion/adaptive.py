@@ -27,6 +27,15 @@ from ..rotations import quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_t
 JITTER_SHARE = 1.0  # a joint's jitter estimate is capped at this multiple of the quietest quarter's
 
 
+def series(x, timestamps_s) -> tuple[np.ndarray, np.ndarray]:
+    """(x, times) as float64 arrays of one track: x (T, ...), times (T,); raises ValueError when they disagree."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
+    return x, t
+
+
 def _half_widths(times_s: np.ndarray, max_half_s: float) -> list[int]:
     """0, 1, 2, 3, 4, 6, 8, 11, ... frames up to ``max_half_s`` on the median frame step (at least 0, 1, 2)."""
     t = np.asarray(times_s, dtype=np.float64)
@@ -104,8 +113,6 @@ def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0, po
     """x: (T, ..., D) (each last-axis vector is one signal: one window per vector); times_s: (T,) increasing;
     ``pooled``: the vectors are the joints of one body, their jitter estimates capped by :func:`shared_jitter`
     -> (T, ..., D) float64, smoothed as the module docstring says."""
-    from .smoothing import series
-
     x, t = series(x, times_s)
     if x.shape[0] < 5:
         return x.copy()

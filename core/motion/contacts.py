@@ -16,7 +16,6 @@ import numpy as np
 
 from ..config import ContactConfig
 from ..errors import MocapError
-from .soles import FOOT_JOINT_IDS, foot_rest_heights, sole_height  # noqa: F401  (the file's column order)
 
 FOOT_OF_COLUMN = (0, 1, 0, 1)  # 0 = left, 1 = right: the 4 columns of a result file's ``contact``
 

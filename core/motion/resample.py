@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..result_schema import MAX_FRAMES
+from ..result_members import MAX_FRAMES
 from ..rotations import quat_wxyz_make_continuous, quat_wxyz_slerp, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
 
 

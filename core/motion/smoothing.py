@@ -24,6 +24,7 @@ import numpy as np
 
 from ..config import SmoothingConfig
 from ..rotations import quat_wxyz_average, quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
+from .adaptive import adaptive_smooth, adaptive_smooth_rotmat, series
 
 METHODS = ("adaptive", "one-euro", "slerp-average", "none")
 
@@ -48,15 +49,6 @@ def _one_euro_forward(x: np.ndarray, t: np.ndarray, min_cutoff: float, beta: flo
         a = _alpha(min_cutoff + beta * dx_hat, dt)
         out[i] = out[i - 1] + a * (x[i] - out[i - 1])
     return out
-
-
-def series(x, timestamps_s) -> tuple[np.ndarray, np.ndarray]:
-    """(x, times) as float64 arrays of one track: x (T, ...), times (T,); raises ValueError when they disagree."""
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
-    if t.shape[0] != x.shape[0]:
-        raise ValueError(f"{x.shape[0]} samples but {t.shape[0]} timestamps")
-    return x, t
 
 
 def one_euro(x, timestamps_s, min_cutoff_hz: float = 1.0, beta: float = 0.5, d_cutoff_hz: float = 1.0,
@@ -141,8 +133,6 @@ def smooth_rows(x, timestamps_s, kind: str, method: str = "adaptive",
     if kind == "values":
         flat = x.reshape(x.shape[0], -1)
         if method == "adaptive":
-            from .adaptive import adaptive_smooth
-
             out = adaptive_smooth(flat[..., None], timestamps_s, *adaptive)[..., 0]  # each number on its own
         elif method == "one-euro":
             out = one_euro(flat[..., None], timestamps_s, one_euro_config.translation_min_cutoff_hz,
@@ -164,8 +154,6 @@ def smooth_motion(rotmat, transl, timestamps_s, method: str = "adaptive",
     if method == "none":
         return rotmat, transl
     if method == "adaptive":
-        from .adaptive import adaptive_smooth, adaptive_smooth_rotmat
-
         return (adaptive_smooth_rotmat(rotmat, timestamps_s, *adaptive),
                 adaptive_smooth(transl, timestamps_s, *adaptive))
     if method == "one-euro":

@@ -403,7 +403,7 @@ def rigid_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
 def fcurve_values(obj, data_path: str, index: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames, values) of one F-curve read back through the object's channelbag."""
-    from tcmr_mocap.blender_addon.keyframes import channelbag_of
+    from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of
 
     bag = channelbag_of(obj)
     fc = bag.fcurves.find(data_path, index=index)

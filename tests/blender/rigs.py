@@ -124,7 +124,7 @@ def build_rig(context, style: str, name: str | None = None, prefix: str = ""):
     R_data = np.eye(3)
     if fbx_like:  # data Y-up (x, z, -y), object rotated +90° about X and scaled 0.01, as FBX imports are
         R_data = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
-    from tcmr_mocap.blender_addon.armature import edit_mode
+    from tcmr_mocap.blender_addon.scene.armature import edit_mode
 
     with edit_mode(context, obj) as arm:
         ebs = {}

@@ -14,9 +14,10 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
-from tcmr_mocap.blender_addon import runtime, scene_builder  # noqa: E402
-from tcmr_mocap.blender_addon.capture import CaptureSession  # noqa: E402
-from tcmr_mocap.blender_addon.modal import ModalJobMixin  # noqa: E402
+from tcmr_mocap.blender_addon.scene import builder  # noqa: E402
+from tcmr_mocap.blender_addon.runtime import commands  # noqa: E402
+from tcmr_mocap.blender_addon.capture.session import CaptureSession  # noqa: E402
+from tcmr_mocap.blender_addon.runtime.modal import ModalJobMixin  # noqa: E402
 
 BETAS = np.zeros(10)
 
@@ -35,7 +36,7 @@ def fake(tmp_path, **config):
 
 
 def test_capture_imports_the_result_and_passes_the_options(scene, tmp_path, prepared_result, synthetic_video):
-    from tcmr_mocap.blender_addon import refine_store
+    from tcmr_mocap.blender_addon.scene import raw_store
 
     python = fake(tmp_path, mode="ok", result=str(prepared_result))
     s = scene.tcmr
@@ -50,13 +51,13 @@ def test_capture_imports_the_result_and_passes_the_options(scene, tmp_path, prep
     s.use_focal_length, s.focal_length_px = True, 900.0
     s.create_mesh = False
     refined_here = []
-    original = refine_store.refine
-    refine_store.refine = lambda *a, **k: refined_here.append(1) or original(*a, **k)
+    original = raw_store.refine
+    raw_store.refine = lambda *a, **k: refined_here.append(1) or original(*a, **k)
     try:
         assert bpy.ops.tcmr.capture(filepath=str(synthetic_video), python_path=str(python),
                                     models_dir=str(tmp_path), detections=str(tmp_path / "boxes.json")) == {"FINISHED"}
     finally:
-        refine_store.refine = original
+        raw_store.refine = original
     assert not refined_here  # the add-on does not refine the core's result a second time
     argv = json.loads((python.parent / "argv.json").read_text())
     assert argv[:4] == ["-m", "core", "capture", str(synthetic_video)]
@@ -135,8 +136,8 @@ TIMER = SimpleNamespace(type="TIMER", value="NOTHING")
 
 
 def _session(python, video, mesh=False):
-    return CaptureSession(python, str(video), runtime.CaptureOptions(),
-                          scene_builder.BuildOptions(create_mesh=mesh)).start()
+    return CaptureSession(python, str(video), commands.CaptureOptions(),
+                          builder.BuildOptions(create_mesh=mesh)).start()
 
 
 def _drive_until(driver, context, condition, timeout_s=20.0):

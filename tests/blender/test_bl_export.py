@@ -9,8 +9,8 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import rigs  # noqa: E402
-from tcmr_mocap.blender_addon import export  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.export import exporter  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 
 N_FRAMES = 60
 TOL_M = 1e-3
@@ -52,7 +52,7 @@ def test_fbx_round_trip(retargeted, tmp_path, preset):
     other = target.animation_data.action.copy()  # a second action on the file's rig must not be exported
     other.name = "unrelated take"
     path = tmp_path / f"hero_{preset}.fbx"
-    assert export.export_action(bpy.context, target, str(path), "FBX", preset=preset) == str(path)
+    assert exporter.export_action(bpy.context, target, str(path), "FBX", preset=preset) == str(path)
     assert target.animation_data.action.name.endswith("· hero")  # restored
     new, actions = reimport(path, "FBX")
     assert len(actions) == 1  # that action only
@@ -79,14 +79,14 @@ def test_bvh_round_trip(retargeted, tmp_path):
     """BVH holds the skeleton in the armature's own space (no object transform), one root."""
     source, target = retargeted
     path = tmp_path / "walk.bvh"
-    assert export.export_action(bpy.context, source, str(path), "BVH") == str(path)
+    assert exporter.export_action(bpy.context, source, str(path), "BVH") == str(path)
     new, _ = reimport(path, "BVH")
     names = [b.name for b in source.data.bones]
     frames = np.arange(1, N_FRAMES + 1, 7)
     err = np.abs(heads(source, names, frames, "armature") - heads(new, names, frames, "armature")).max()
     assert err < TOL_M, err
     path2 = tmp_path / "hero.bvh"
-    export.export_action(bpy.context, target, str(path2), "BVH")
+    exporter.export_action(bpy.context, target, str(path2), "BVH")
     new2, _ = reimport(path2, "BVH")
     names = [b.name for b in target.data.bones]
     err = np.abs(heads(target, names, frames, "armature") - heads(new2, names, frames, "armature")).max()
@@ -98,7 +98,7 @@ def test_frame_range_and_fps(retargeted, tmp_path):
     scene = bpy.context.scene
     assert (scene.render.fps, scene.render.fps_base) == (30, 1.0)
     path = tmp_path / "part.fbx"
-    export.export_action(bpy.context, target, str(path), "FBX", frame_start=11, frame_end=40)
+    exporter.export_action(bpy.context, target, str(path), "FBX", frame_start=11, frame_end=40)
     new, actions = reimport(path, "FBX")
     assert tuple(round(v) for v in actions[0].frame_range) == (11, 40)
     names = [b.name for b in target.data.bones]
@@ -106,7 +106,7 @@ def test_frame_range_and_fps(retargeted, tmp_path):
     assert np.abs(heads(target, names, frames) - heads(new, names, frames)).max() < TOL_M
     # 15 fps: half the keys, the same timing (imported back into the 30 fps scene)
     path = tmp_path / "half.fbx"
-    export.export_action(bpy.context, target, str(path), "FBX", fps=15.0)
+    exporter.export_action(bpy.context, target, str(path), "FBX", fps=15.0)
     assert (scene.render.fps, scene.render.fps_base) == (30, 1.0)  # restored
     assert len(bpy.data.actions) == len({a.name for a in bpy.data.actions})
     assert not any(a.name.endswith("(export)") for a in bpy.data.actions)
@@ -128,24 +128,24 @@ def test_fractional_frame_rate_stays_exact(scene, tmp_path, smpl_arrays):
 
     import blender_helpers as H
     import fbx_binary
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
 
     fps, n = 29.83, 30
     R, transl = H.to_camera_frame(*H.procedural_motion(n))
     H.make_result(smpl_arrays, {1: (R, transl, np.arange(n), np.zeros(10))}, fps=fps).save(tmp_path / "tennis.npz")
-    scene_builder.import_file(bpy.context, str(tmp_path / "tennis.npz"),
-                              scene_builder.BuildOptions(create_mesh=False, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "tennis.npz"),
+                        builder.BuildOptions(create_mesh=False, set_scene=True))
     assert scene.render.fps / scene.render.fps_base == pytest.approx(fps, rel=1e-6)
     arm = bpy.context.view_layer.objects.active
     for name in ("tennis.glb", "tennis.gltf"):
-        export.export_action(bpy.context, arm, str(tmp_path / name), "GLTF")
+        exporter.export_action(bpy.context, arm, str(tmp_path / name), "GLTF")
         doc = (json.loads((tmp_path / name).read_text()) if name.endswith(".gltf") else
                glb_json(tmp_path / name))
         accessor = doc["accessors"][doc["animations"][0]["samplers"][0]["input"]]
         assert accessor["count"] == n
         duration = accessor["max"][0] - accessor["min"][0]
         assert duration == pytest.approx((n - 1) / fps, rel=1e-5), (name, duration)  # not (n - 1) / 30.17
-    export.export_action(bpy.context, arm, str(tmp_path / "tennis.fbx"), "FBX")
+    exporter.export_action(bpy.context, arm, str(tmp_path / "tennis.fbx"), "FBX")
     nodes = fbx_binary.read_nodes(tmp_path / "tennis.fbx")
     assert fbx_binary.global_setting(nodes, b"TimeMode") == 14  # custom rate ...
     assert fbx_binary.global_setting(nodes, b"CustomFrameRate") == pytest.approx(fps, rel=1e-6)  # ... of 29.83
@@ -183,11 +183,11 @@ def test_unwritable_path(retargeted, tmp_path, where):
 
 def test_extension_follows_the_format(retargeted, tmp_path):
     _, target = retargeted
-    written = export.export_action(bpy.context, target, str(tmp_path / "take"), "GLTF")
+    written = exporter.export_action(bpy.context, target, str(tmp_path / "take"), "GLTF")
     assert written == str(tmp_path / "take.glb") and (tmp_path / "take.glb").is_file()
-    assert export.export_action(bpy.context, target, str(tmp_path / "take.bvh"), "BVH").endswith("take.bvh")
-    with pytest.raises(export.ExportError, match="no export file"):
-        export.export_action(bpy.context, target, "", "FBX")
+    assert exporter.export_action(bpy.context, target, str(tmp_path / "take.bvh"), "BVH").endswith("take.bvh")
+    with pytest.raises(exporter.ExportError, match="no export file"):
+        exporter.export_action(bpy.context, target, "", "FBX")
 
 
 def test_export_needs_an_animated_armature(scene):
@@ -231,11 +231,11 @@ def joint_turns(obj, names, frames) -> np.ndarray:
 def test_fingers_round_trip(fingered, tmp_path, fmt):
     """Every finger joint's motion survives: the finger bones' heads (world, or armature space for BVH) and how
     far each of the 30 bones turns relative to its parent, frame by frame, match after re-import."""
-    from tcmr_mocap.blender_addon.pose_keys import FINGER_BONE_NAMES
+    from tcmr_mocap.blender_addon.scene.pose_keys import FINGER_BONE_NAMES
 
     obj, _ = fingered
     path = tmp_path / f"talk.{ {'FBX': 'fbx', 'GLTF': 'glb', 'BVH': 'bvh'}[fmt]}"
-    export.export_action(bpy.context, obj, str(path), fmt)
+    exporter.export_action(bpy.context, obj, str(path), fmt)
     new, _ = reimport(path, fmt)
     names = list(FINGER_BONE_NAMES)
     assert set(names) <= {b.name for b in new.data.bones}
@@ -264,7 +264,7 @@ def test_shape_key_animation_round_trip(scene, tmp_path, smpl_arrays, arkit_char
     target = real_rigs.load(bpy.context, arkit_character)["mh"]
     bake.retarget(bpy.context, source, target)
     path = tmp_path / f"mh.{'fbx' if fmt == 'FBX' else 'glb'}"
-    export.export_action(bpy.context, target, str(path), fmt)
+    exporter.export_action(bpy.context, target, str(path), fmt)
     before = set(bpy.data.objects)
     reimport(path, fmt)
     body = next(o for o in bpy.data.objects if o not in before and o.type == "MESH" and o.data.shape_keys)
@@ -296,7 +296,7 @@ def test_arkit_csv(fingered, tmp_path):
     column = {name.lower(): i for i, name in enumerate(rows[0])}
     got = np.array([[float(r[column[n.lower()]]) for n in ARKIT_BLENDSHAPE_NAMES] for r in rows[1:]])
     np.testing.assert_allclose(got, track.face_blendshapes, atol=1e-6)
-    half = export.export_action(bpy.context, obj, str(tmp_path / "half.csv"), "CSV", fps=15.0)
+    half = exporter.export_action(bpy.context, obj, str(tmp_path / "half.csv"), "CSV", fps=15.0)
     rows = list(csv.reader(open(half)))
     assert len(rows) == N_FINGER_FRAMES // 2 + 1 and rows[2][0] == "00:00:00:01.000"
     got = np.array([[float(r[column[n.lower()]]) for n in ARKIT_BLENDSHAPE_NAMES] for r in rows[1:]])

@@ -63,7 +63,7 @@ def test_install_and_enable(extension_zip, tmp_path):
         prefs = bpy.context.preferences.addons[module].preferences
         assert prefs.bl_rna.identifier == "TCMR_AddonPreferences" and prefs.device == "auto"
         import importlib  # the pins, read through install_deps.py's package inside the installed extension
-        assert "torch" in importlib.import_module(module + ".blender_addon.runtime").runtime_modules()
+        assert "torch" in importlib.import_module(module + ".blender_addon.runtime.environment").runtime_modules()
         addon_utils.disable(module, default_set=True)
         assert not hasattr(bpy.types, "TCMR_PT_mocap")
         print("EXTENSION OK")

@@ -11,8 +11,8 @@ bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
 from extremity_motion import write_capture  # noqa: E402
-from tcmr_mocap.blender_addon import face, pose_keys  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.scene import face, pose_keys  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 from tcmr_mocap.core import rotations, smpl  # noqa: E402
 from tcmr_mocap.core.extremities import handpose  # noqa: E402
 from tcmr_mocap.core.extremities.layout import ARKIT_BLENDSHAPE_NAMES, FINGER_CHAINS, HAND_SIDES  # noqa: E402
@@ -98,12 +98,13 @@ def test_refine_again_keeps_fingers_and_face(scene, tmp_path, smpl_arrays):
 
 
 def test_capture_switches_reach_the_core(scene):
-    from tcmr_mocap.blender_addon import ops_capture, runtime
+    from tcmr_mocap.blender_addon.capture import ops as ops_capture
+    from tcmr_mocap.blender_addon.runtime import commands
 
     s = scene.tcmr
     assert s.hands and s.face  # default: captured when the model files are there
-    cmd = runtime.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
+    cmd = commands.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
     assert "--hands" not in cmd and "--no-hands" not in cmd and "--no-face" not in cmd
     s.hands, s.face = False, False
-    cmd = runtime.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
+    cmd = commands.capture_command("python", "v.mp4", "o.npz", ops_capture.capture_options(bpy.context))
     assert "--no-hands" in cmd and "--no-face" in cmd

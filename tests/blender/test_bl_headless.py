@@ -107,7 +107,7 @@ def test_a_failing_clip_is_one_manifest_record(scene, tmp_path, smpl_arrays, mon
 
 def test_relative_video_path_is_found_beside_the_result(scene, tmp_path, smpl_arrays, synthetic_video):
     """Issue 24 (9): a result storing a relative video path lost its footage when imported from another folder."""
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
 
     folder = tmp_path / "shoot"
     folder.mkdir()
@@ -115,8 +115,8 @@ def test_relative_video_path_is_found_beside_the_result(scene, tmp_path, smpl_ar
     R, transl = H.to_camera_frame(*H.procedural_motion(40))
     H.make_result(smpl_arrays, {1: (R, transl, np.arange(40), np.zeros(10))}, video_path="walk.mp4").save(
         folder / "walk.npz")
-    result = scene_builder.import_file(bpy.context, str(folder / "walk.npz"),
-                                       scene_builder.BuildOptions(create_mesh=False, set_scene=True))
+    result = builder.import_file(bpy.context, str(folder / "walk.npz"),
+                                 builder.BuildOptions(create_mesh=False, set_scene=True))
     assert not result.warnings, result.warnings
     clip = scene.camera.data.background_images[0].clip
     assert Path(bpy.path.abspath(clip.filepath)) == folder / "walk.mp4"
@@ -211,7 +211,7 @@ def test_progress_printer_prints_each_line_once():
     import io
     import types
 
-    from tcmr_mocap.blender_addon.job import ProgressPrinter
+    from tcmr_mocap.blender_addon.runtime.job import ProgressPrinter
 
     out = io.StringIO()
     printer = ProgressPrinter(out)

@@ -35,7 +35,7 @@ def _runtime_dir() -> Path:
 
 
 def test_install_dependencies_then_capture(scene, tmp_path, models_dir, synthetic_video, monkeypatch):
-    from tcmr_mocap.blender_addon import preferences, runtime
+    from tcmr_mocap.blender_addon.runtime import commands, environment, preferences
 
     env_dir = _runtime_dir()
     env_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -44,20 +44,20 @@ def test_install_dependencies_then_capture(scene, tmp_path, models_dir, syntheti
     prefs.models_dir, prefs.python_path = str(models_dir), ""
     bpy.context.preferences.system.use_online_access = True  # factory settings start offline; pip needs PyPI
     assert bpy.app.online_access
-    command = runtime.install_command(env_dir, str(models_dir), download_models=False, online=True)
-    assert command[:2] == [sys.executable, str(runtime.INSTALL_SCRIPT)]  # Blender's own Python runs the set-up
+    command = commands.install_command(env_dir, str(models_dir), download_models=False, online=True)
+    assert command[:2] == [sys.executable, str(environment.INSTALL_SCRIPT)]  # Blender's own Python runs the set-up
 
     start = time.monotonic()
     assert bpy.ops.tcmr.install_deps() == {"FINISHED"}
     print(f"Install Dependencies with Python {sys.version.split()[0]}: {time.monotonic() - start:.0f} s")
-    python = runtime.env_python(env_dir)
+    python = environment.env_python(env_dir)
     probe = subprocess.run([str(python), "-c", "import json, sys, numpy, torch, cv2; print(json.dumps("
                             "[list(sys.version_info[:2]), numpy.__version__, torch.__version__, cv2.__version__]))"],
-                           capture_output=True, text=True, timeout=600, env=runtime.clean_env())
+                           capture_output=True, text=True, timeout=600, env=environment.clean_env())
     assert probe.returncode == 0, probe.stderr[-2000:]
     py, numpy_version, torch_version, cv2_version = json.loads(probe.stdout.strip().splitlines()[-1])
     assert py == [3, 13] and numpy_version.startswith("2.") and cv2_version.startswith("4.")
-    assert runtime.resolve_python("", [env_dir]) in (python, runtime.env_python(runtime.REPO_ENV_DIR))
+    assert environment.resolve_python("", [env_dir]) in (python, environment.env_python(environment.REPO_ENV_DIR))
 
     import synthetic
 

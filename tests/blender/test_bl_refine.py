@@ -19,7 +19,7 @@ import blender_helpers as H  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import motion_synth as ms  # noqa: E402
 
-from tcmr_mocap.blender_addon import refine_ops, refine_store  # noqa: E402
+from tcmr_mocap.blender_addon.scene import raw_store  # noqa: E402
 from tcmr_mocap.core import smpl  # noqa: E402
 from tcmr_mocap.core.config import FootLockConfig, RefineConfig  # noqa: E402
 from tcmr_mocap.core.motion.refine import refine_result  # noqa: E402
@@ -86,9 +86,9 @@ def test_upright_result_places_camera_and_floor_and_keeps_the_overlay(scene, tmp
     zs = np.array([v.co.z for v in ground.data.vertices])
     np.testing.assert_allclose(zs, 0.0, atol=1e-6)
     coll = bpy.data.collections["TCMR · walk.mp4"]
-    stored = refine_store.stored(coll)
+    stored = raw_store.stored(coll)
     np.testing.assert_array_equal(stored.tracks[0].rotmat, raw.tracks[0].rotmat)
-    assert "pitch" in refine_store.floor_summary(coll)
+    assert "pitch" in raw_store.floor_summary(coll)
 
 
 def test_refine_again_from_the_blend_with_other_options(scene, tmp_path, smpl_arrays):
@@ -157,7 +157,8 @@ def test_a_captures_refine_is_shown_not_repeated(scene, tmp_path, smpl_arrays):
     """A capture's file comes refined by the core with the refine panel's options: its import keeps that refine
     (no second one), stores the raw output, and the panel shows the floor's confidence and the warnings."""
     from test_bl_ui import Layout
-    from tcmr_mocap.blender_addon import refine_props, scene_builder
+    from tcmr_mocap.blender_addon.refine.settings import display_options
+    from tcmr_mocap.blender_addon.scene import builder
 
     raw, _R, _C = capture_like(smpl_arrays, tmp_path)
     config = dataclasses.replace(RefineConfig(), foot_lock=FootLockConfig(mode="ground"))
@@ -166,12 +167,12 @@ def test_a_captures_refine_is_shown_not_repeated(scene, tmp_path, smpl_arrays):
     refined.save(tmp_path / "walk.npz")
     s = bpy.context.scene.tcmr_refine
     s.live_update = False
-    extras = refine_props.display_options(bpy.context)
+    extras = display_options(bpy.context)
     assert "refine" not in extras
-    result = scene_builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
-                                       scene_builder.BuildOptions(create_mesh=False, **extras))
+    result = builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
+                                 builder.BuildOptions(create_mesh=False, **extras))
     assert "the floor was estimated with low confidence: (a test)" in result.warnings
-    info = refine_store.info(result.collection)
+    info = raw_store.info(result.collection)
     assert info["options"]["foot_lock"]["mode"] == "ground" and info["floor"] == report.floor.as_dict()
     obj = bpy.data.objects["walk.mp4 · track 1"]
     _, pelvis_z = H.fcurve_values(obj, 'pose.bones["pelvis"].location', 2)
@@ -182,7 +183,7 @@ def test_a_captures_refine_is_shown_not_repeated(scene, tmp_path, smpl_arrays):
     text = layout.text()
     assert f"confidence {report.floor.confidence}" in text and "resting sole points" in text
     assert "low confidence: (a test)" in text
-    np.testing.assert_array_equal(refine_store.stored(result.collection).tracks[0].rotmat, raw.tracks[0].rotmat)
+    np.testing.assert_array_equal(raw_store.stored(result.collection).tracks[0].rotmat, raw.tracks[0].rotmat)
 
 
 def test_refine_again_keeps_the_current_frame(scene, tmp_path, smpl_arrays):
@@ -214,7 +215,7 @@ def test_refine_panel_is_registered(scene):
 
 
 def test_refine_config_from_the_panel(scene):
-    from tcmr_mocap.blender_addon.refine_store import refine_config
+    from tcmr_mocap.blender_addon.refine.settings import refine_config
 
     s = bpy.context.scene.tcmr_refine
     s.live_update = False
@@ -227,7 +228,7 @@ def test_refine_config_from_the_panel(scene):
 
 
 def test_live_update_rebuilds_after_a_change(scene, tmp_path, smpl_arrays):
-    from tcmr_mocap.blender_addon import refine_props
+    from tcmr_mocap.blender_addon.refine import props as refine_props
 
     raw, _R, _C = capture_like(smpl_arrays, tmp_path)
     raw.save(tmp_path / "walk.npz")

@@ -1,5 +1,5 @@
-"""blender_addon.render: the captured body rendered over its footage through the matched camera. The check is
-geometric: the body's pixels lie where the capture's joints project with the core's pinhole camera
+"""blender_addon/render/overlay.py: the captured body rendered over its footage through the matched camera. The
+check is geometric: the body's pixels lie where the capture's joints project with the core's pinhole camera
 (u = f·X/Z + W/2, v = f·Y/Z + H/2), and the rest of the frame is the video frame the keys belong to."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def segment_distance(points: np.ndarray, joints: np.ndarray) -> np.ndarray:
 def captured_scene(scene, tmp_path, smpl_arrays):
     """A capture-like result (walking, arms raising, 5 m in front of a 320x240 camera, f = 400 px) of the
     synthetic video, built into the scene as a capture would be."""
-    from tcmr_mocap.blender_addon import scene_builder
+    from tcmr_mocap.blender_addon.scene import builder
 
     video = H.write_video(tmp_path / "walk.mp4", n_frames=12)
     R, transl = H.procedural_motion(12)
@@ -54,8 +54,8 @@ def captured_scene(scene, tmp_path, smpl_arrays):
     result = H.make_result(smpl_arrays, {1: (R_cam, t_cam, np.arange(12), np.zeros(10))}, video_path=str(video),
                            width=W, height=HGT, focal_length_px=F)
     result.save(str(tmp_path / "walk.npz"))
-    scene_builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
-                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "walk.npz"),
+                        builder.BuildOptions(create_mesh=True, set_scene=True))
     return scene, result.tracks[0], video
 
 
@@ -64,12 +64,12 @@ def footage_frame(video, index: int):
 
 
 def test_body_pixels_land_on_the_projected_joints(captured_scene, tmp_path):
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     scene, track, video = captured_scene
-    info = render.setup_overlay(scene, str(tmp_path / "frames" / "overlay_####.png"), frames=(3, 5))
+    info = overlay.setup_overlay(scene, str(tmp_path / "frames" / "overlay_####.png"), frames=(3, 5))
     assert info["engine"] == "BLENDER_WORKBENCH" and info["footage"] and info["frames"] == (3, 5)
-    files = render.render(scene)
+    files = overlay.render(scene)
     # named by the video frame each shows (issue 24, 15): scene frames 3-5 are video frames 2-4
     assert [p.rsplit("_", 1)[1] for p in files] == ["0002.png", "0003.png", "0004.png"]
     for scene_frame, path in zip((3, 4, 5), files):
@@ -107,12 +107,12 @@ def test_body_pixels_land_on_the_projected_joints(captured_scene, tmp_path):
 
 
 def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
     from tcmr_mocap.core.errors import InvalidArgumentError
 
     scene, track, video = captured_scene
-    render.setup_overlay(scene, str(tmp_path / "half.png"), frames=(2, 2), scale=50)
-    (path,) = render.render(scene)
+    overlay.setup_overlay(scene, str(tmp_path / "half.png"), frames=(2, 2), scale=50)
+    (path,) = overlay.render(scene)
     assert path.endswith("half_0001.png")
     rgb = H.png_rgb(path)
     assert rgb.shape == (HGT // 2, W // 2, 3)
@@ -120,26 +120,26 @@ def test_render_scale_video_and_bad_output(captured_scene, tmp_path):
     for j in TORSO:
         x, y = np.round(projected_joints(track, 1, scale=0.5)[j]).astype(int)
         assert mask[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3].any(), j
-    render.setup_overlay(scene, str(tmp_path / "clip.mp4"), frames=(1, 3))
+    overlay.setup_overlay(scene, str(tmp_path / "clip.mp4"), frames=(1, 3))
     progress = []
-    (movie,) = render.render(scene, on_frame=lambda done, total: progress.append((done, total)))
+    (movie,) = overlay.render(scene, on_frame=lambda done, total: progress.append((done, total)))
     frames = H.video_frames_rgb(movie)
     assert frames.shape[:3] == (3, HGT, W)
     assert progress == [(1, 3), (2, 3), (3, 3)]  # a video reports its progress per frame too (issue 24, 15)
     with pytest.raises(InvalidArgumentError, match="image sequence"):
-        render.setup_overlay(scene, str(tmp_path / "x.gif"))
+        overlay.setup_overlay(scene, str(tmp_path / "x.gif"))
     with pytest.raises(InvalidArgumentError, match="engine"):
-        render.setup_overlay(scene, str(tmp_path / "x.png"), engine="povray")
+        overlay.setup_overlay(scene, str(tmp_path / "x.png"), engine="povray")
 
 
 def test_odd_scaled_size_renders_an_even_video_in_place(captured_scene, tmp_path):
     """Issue 24 (2): `--render-scale 25` of an 812×720 video stopped a batch with 'width not divisible by 2'.
     Any scale renders: the video is the nearest smaller even size, the body and the footage still aligned."""
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     scene, track, video = captured_scene
-    render.setup_overlay(scene, str(tmp_path / "odd.mp4"), frames=(3, 4), scale=33)  # 105.6 x 79.2 -> 105 x 79
-    (movie,) = render.render(scene)
+    overlay.setup_overlay(scene, str(tmp_path / "odd.mp4"), frames=(3, 4), scale=33)  # 105.6 x 79.2 -> 105 x 79
+    (movie,) = overlay.render(scene)
     frames = H.video_frames_rgb(movie)
     assert frames.shape[:3] == (2, 78, 104)
     sx, sy = 104 / W, 78 / HGT
@@ -165,26 +165,26 @@ def test_odd_scaled_size_renders_an_even_video_in_place(captured_scene, tmp_path
 def test_hidden_body_is_not_rendered_and_the_footage_stays(captured_scene, tmp_path):
     """What the headless command does with a retargeted character: the SMPL body is hidden, the frame is the footage
     (and whatever else is visible, here nothing)."""
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     scene, track, video = captured_scene
     bodies = [o for o in scene.objects if o.type == "MESH"]
     assert bodies
-    render.setup_overlay(scene, str(tmp_path / "hidden.png"), frames=(4, 4), hide=tuple(bodies))
-    (path,) = render.render(scene)
+    overlay.setup_overlay(scene, str(tmp_path / "hidden.png"), frames=(4, 4), hide=tuple(bodies))
+    (path,) = overlay.render(scene)
     rgb = H.png_rgb(path)
     assert not body_mask(rgb).any()
     assert np.abs(rgb - footage_frame(video, 3)).mean() < 0.03
 
 
 def test_cycles_renders_the_body_in_the_same_place(captured_scene, tmp_path):
-    from tcmr_mocap.blender_addon import render
+    from tcmr_mocap.blender_addon.render import overlay
 
     scene, track, video = captured_scene
-    info = render.setup_overlay(scene, str(tmp_path / "cy.png"), engine="cycles", frames=(3, 3), scale=50, samples=2)
+    info = overlay.setup_overlay(scene, str(tmp_path / "cy.png"), engine="cycles", frames=(3, 3), scale=50, samples=2)
     assert info["engine"] == "CYCLES" and scene.cycles.samples == 2
     assert any(o.type == "LIGHT" for o in scene.objects)  # a light was added for a lit engine
-    (path,) = render.render(scene)
+    (path,) = overlay.render(scene)
     rgb = H.png_rgb(path)
     half = footage_frame(video, 2).reshape(HGT // 2, 2, W // 2, 2, 3).mean(axis=(1, 3))  # 2×2 box, as INTER_AREA
     changed = np.abs(rgb - half).sum(axis=2) > 0.15
@@ -199,7 +199,8 @@ def test_cycles_renders_the_body_in_the_same_place(captured_scene, tmp_path):
 def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays):
     """A motion resampled to 15 fps over a 30 fps video: the scene runs at 15 fps and scene frame k shows video
     frame 2 (k - 1), the frame its keys came from (Blender alone would show video frame k - 1)."""
-    from tcmr_mocap.blender_addon import camera, render, scene_builder
+    from tcmr_mocap.blender_addon.render import overlay
+    from tcmr_mocap.blender_addon.scene import camera, builder
 
     video = H.write_video(tmp_path / "walk.mp4", n_frames=12)
     R, transl = H.procedural_motion(12)
@@ -210,23 +211,23 @@ def test_resampled_motion_keeps_the_footage_in_time(scene, tmp_path, smpl_arrays
     result.motion_fps = 15.0
     result.tracks[0].times_s = rows / 30.0
     result.save(str(tmp_path / "walk15.npz"))
-    scene_builder.import_file(bpy.context, str(tmp_path / "walk15.npz"),
-                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "walk15.npz"),
+                        builder.BuildOptions(create_mesh=True, set_scene=True))
     assert camera.scene_fps(scene) == 15.0 and scene.frame_end == 6
-    clip = render.footage_clip(scene)
+    clip = overlay.footage_clip(scene)
     scene.frame_set(4)
     assert clip.frame_offset == 3  # clip frame 7 = video frame 6 on scene frame 4
     bodies = [o for o in scene.objects if o.type == "MESH"]
-    render.setup_overlay(scene, str(tmp_path / "retimed.png"), frames=(4, 4), hide=tuple(bodies))
-    (path,) = render.render(scene)
+    overlay.setup_overlay(scene, str(tmp_path / "retimed.png"), frames=(4, 4), hide=tuple(bodies))
+    (path,) = overlay.render(scene)
     rgb = H.png_rgb(path)
     off = {k: float(np.abs(rgb - footage_frame(video, k)).mean()) for k in range(12)}
     assert min(off, key=off.get) == 6 and off[6] < 0.03, off  # not 3, the frame an untimed clip would show
     # imported again at the video's own rate, the driver goes and the clip runs one frame per frame
     H.make_result(smpl_arrays, {1: (R_cam, t_cam, np.arange(12), np.zeros(10))}, video_path=str(video),
                   width=W, height=HGT, focal_length_px=F).save(str(tmp_path / "walk30.npz"))
-    scene_builder.import_file(bpy.context, str(tmp_path / "walk30.npz"),
-                              scene_builder.BuildOptions(create_mesh=True, set_scene=True))
+    builder.import_file(bpy.context, str(tmp_path / "walk30.npz"),
+                        builder.BuildOptions(create_mesh=True, set_scene=True))
     scene.frame_set(4)
-    assert camera.scene_fps(scene) == 30.0 and render.footage_clip(scene).frame_offset == 0
+    assert camera.scene_fps(scene) == 30.0 and overlay.footage_clip(scene).frame_offset == 0
     assert not (clip.animation_data and clip.animation_data.drivers)

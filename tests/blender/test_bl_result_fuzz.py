@@ -134,15 +134,15 @@ def test_headless_import_refuses_in_one_line(tmp_path):
 def test_stored_raw_copy_is_checked_too(tmp_path):
     """The raw result kept in a .blend (Refine Again reads it) goes through the same validator: a .blend may come
     from anywhere."""
-    from tcmr_mocap.blender_addon import refine_store
+    from tcmr_mocap.blender_addon.scene import raw_store
     from tcmr_mocap.core.errors import InvalidMotionFileError
 
     valid = F.valid_files()["capture"]
-    assert len(refine_store.from_bytes(valid).tracks) == 2
+    assert len(raw_store.from_bytes(valid).tracks) == 2
     nan = next(c for c in F.cases(40, SEED, tmp_path / "marker") if c.kind == "nonfinite")
     for data in (b"garbage", valid[:-300], nan.data, F.bomb_case().data):
         with pytest.raises(InvalidMotionFileError) as caught:
-            refine_store.from_bytes(data)
+            raw_store.from_bytes(data)
         assert "the raw capture stored in this .blend" in str(caught.value) and "\n" not in str(caught.value)
 
 

@@ -12,8 +12,8 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import rigs  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
-from tcmr_mocap.blender_addon.retarget import bake, evaluate  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.retarget import bake, evaluate, rigdata  # noqa: E402
 
 N_FRAMES = 120
 MEAN_DEG, MAX_DEG, PATH_M = 5.0, 12.0, 0.02
@@ -64,7 +64,7 @@ def test_limbs_follow_the_source(source, style, capsys):
     assert bpy.ops.tcmr.retarget(source=source.name, target=target.name, preset="AUTO") == {"FINISHED"}
     action = target.animation_data.action
     assert action.name == f"{source.animation_data.action.name} · {target.name}"
-    frames = bake.frame_range(source.animation_data.action)
+    frames = rigdata.frame_range(source.animation_data.action)
     assert len(frames) == N_FRAMES
     errors, path, ratio = rigs.limb_errors(source, target, frames)
     judged = {"upper_arm.L", "upper_arm.R", "forearm.L", "forearm.R", "thigh.L", "thigh.R", "shin.L", "shin.R",
@@ -93,7 +93,7 @@ def test_feet_on_the_targets_floor_and_in_place(source):
     tbm = bake.resolve_map(target, "AUTO")
     feet = [tbm.bones["foot.L"], tbm.bones["foot.R"]]
     rest_ankle = np.mean([(target.matrix_world @ target.data.bones[f].head_local).z for f in feet])
-    frames = bake.frame_range(source.animation_data.action)
+    frames = rigdata.frame_range(source.animation_data.action)
     assert bpy.ops.tcmr.retarget(source=source.name, target=target.name, root_motion=True) == {"FINISHED"}
     ankles = rigs.posed_heads(target, feet, frames)[..., 2].min(axis=1)
     assert abs(np.percentile(ankles, 5) - rest_ankle) < 0.01  # standing feet where the rig's feet stand
@@ -156,7 +156,7 @@ def test_target_without_humanoid_bones(source):
     data = bpy.data.armatures.new("crane")
     obj = bpy.data.objects.new("crane", data)
     bpy.context.scene.collection.objects.link(obj)
-    from tcmr_mocap.blender_addon.armature import edit_mode
+    from tcmr_mocap.blender_addon.scene.armature import edit_mode
 
     with edit_mode(bpy.context, obj) as arm:
         prev = None
@@ -174,7 +174,7 @@ def test_target_without_humanoid_bones(source):
 
 def test_missing_required_bones_are_named(source):
     target = rigs.build_rig(bpy.context, "mixamo")
-    from tcmr_mocap.blender_addon.armature import edit_mode
+    from tcmr_mocap.blender_addon.scene.armature import edit_mode
 
     with edit_mode(bpy.context, target) as arm:
         arm.edit_bones.remove(arm.edit_bones["LeftForeArm"])
@@ -290,7 +290,7 @@ def test_presets_ship_in_the_extension(tmp_path):
     names = set(zipfile.ZipFile(out).namelist())
     for path in bonemap.preset_files().values():
         assert f"blender_addon/retarget/presets/{path.name}" in names
-    assert "blender_addon/retarget/bake.py" in names and "blender_addon/export.py" in names
+    assert "blender_addon/retarget/bake.py" in names and "blender_addon/export/exporter.py" in names
 
 
 def test_any_rig_to_any_rig(source):
@@ -301,7 +301,7 @@ def test_any_rig_to_any_rig(source):
     vrm = rigs.build_rig(context, "vrm", name="vrm_hero")
     assert bpy.ops.tcmr.retarget(source=mixamo.name, target=vrm.name) == {"FINISHED"}
     assert vrm.animation_data.action.name == f"{mixamo.animation_data.action.name} · vrm_hero"
-    errors, path, _ = rigs.limb_errors(mixamo, vrm, bake.frame_range(mixamo.animation_data.action))
+    errors, path, _ = rigs.limb_errors(mixamo, vrm, rigdata.frame_range(mixamo.animation_data.action))
     every = np.concatenate(list(errors.values()))
     assert every.mean() < MEAN_DEG and every.max() < MAX_DEG and path.max() < PATH_M
 
@@ -397,7 +397,7 @@ def test_structure_detection_on_the_real_metarig(scene, names):
     from tcmr_mocap.blender_addon.retarget import detect
 
     meta = rigs.build_metarig(bpy.context)
-    info = bake.rig_info(meta)
+    info = rigdata.rig_info(meta)
     original = list(info.names)
     if names == "erased":
         info.names = [f"b{i:03d}" for i in range(len(original))]
@@ -417,19 +417,15 @@ def test_constraint_that_overrides_keys_is_reported(source):
     con = target.pose.bones["calf_l"].constraints.new("LIMIT_ROTATION")
     con.use_limit_x = con.use_limit_y = con.use_limit_z = True
     con.owner_space = "LOCAL"
-    from tcmr_mocap.blender_addon.retarget import bake as bake_module
-
-    _, info = bake_module.retarget(bpy.context, source, target)
+    _, info = bake.retarget(bpy.context, source, target)
     assert info["residual_deg"] > 10.0
-    assert info["passes"] < bake_module.MAX_PASSES  # it stops once a pass no longer helps
+    assert info["passes"] < bake.MAX_PASSES  # it stops once a pass no longer helps
     assert len(target.pose.bones["calf_l"].constraints) == 1  # the rig's own constraint stays, none added
 
 
 def test_source_read_from_its_keys_as_blender_evaluates_it(source):
     """A plain source (the capture armature; a rig with quaternion, Euler and axis-angle bones) is read from its
     keys in numpy: the same pose matrices as Blender's own evaluation, frame by frame."""
-    from tcmr_mocap.blender_addon.retarget import rigdata
-
     mixamo = rigs.build_rig(bpy.context, "mixamo", name="keyed")
     assert bpy.ops.tcmr.retarget(source=source.name, target=mixamo.name) == {"FINISHED"}
     modes = ["XYZ", "ZXY", "AXIS_ANGLE"]

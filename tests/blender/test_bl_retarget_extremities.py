@@ -113,7 +113,7 @@ def test_a_failed_bake_leaves_the_shape_keys_alone(capture, arkit_character, mon
     own = bpy.data.actions.new("animator's face")
     key.animation_data_create().action = own
     actions = set(bpy.data.actions)
-    from tcmr_mocap.blender_addon import face
+    from tcmr_mocap.blender_addon.scene import face
 
     real = face.bake_shape_keys
     calls = []
@@ -190,7 +190,7 @@ def test_face_onto_any_selected_mesh(capture):
     for key, arkit in (("JawOpen", "jawOpen"), ("eye_blink_L", "eyeBlinkLeft"),
                        ("ARKit.mouthSmileRight", "mouthSmileRight")):
         assert blocks[key].value == pytest.approx(row[ARKIT_BLENDSHAPE_NAMES.index(arkit)], abs=1e-5), key
-    from tcmr_mocap.blender_addon.keyframes import channelbag_of
+    from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of
 
     paths = {fc.data_path for fc in channelbag_of(head.data.shape_keys).fcurves}
     assert paths == {f'key_blocks["{k}"].value' for k in ("JawOpen", "eye_blink_L", "ARKit.mouthSmileRight")}

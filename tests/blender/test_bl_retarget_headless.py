@@ -14,7 +14,7 @@ bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
 import rigs  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HEADLESS = REPO_ROOT / "blender_addon" / "headless.py"
@@ -81,12 +81,12 @@ def test_retarget_to_rig_file_and_export(scene, tmp_path, motion_file, kind):
 
 def test_a_gltf_rig_brings_only_the_character(scene, tmp_path):
     """Issue 24 (15): the glTF importer's bone display shape (an Icosphere in a hidden collection) stays out."""
-    from tcmr_mocap.blender_addon.retarget import cli
+    from tcmr_mocap.blender_addon.cli import steps
 
     rig_path, _ = write_rig(tmp_path, "glb")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     H.enable_addon()
-    rig = cli.import_rig(bpy.context, str(rig_path))
+    rig = steps.import_rig(bpy.context, str(rig_path))
     assert {o.name for o in bpy.data.objects} == {rig.name, *(c.name for c in rig.children_recursive)}
     assert not bpy.data.collections and "Icosphere" not in bpy.data.meshes
 

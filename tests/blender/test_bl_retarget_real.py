@@ -234,7 +234,7 @@ def test_overlay_stands_where_the_person_stands(walk_capture, real_characters):
     animation on its own) starts at the rig's own place instead."""
     from types import SimpleNamespace
 
-    from tcmr_mocap.blender_addon.retarget import cli
+    from tcmr_mocap.blender_addon.cli import steps
 
     source, tmp_path = walk_capture
     scene = bpy.context.scene
@@ -249,7 +249,7 @@ def test_overlay_stands_where_the_person_stands(walk_capture, real_characters):
     assert not _inside(scene, target, judged, frames, boxes).any()
     _, paths = real_characters  # the headless step: a rig file, --render given
     args = SimpleNamespace(retarget_to=str(paths["vroid"]), retarget_preset="AUTO", in_place=False, render="o.mp4")
-    rig = cli.retarget_to_file(bpy.context, source, args)
+    rig = steps.retarget_to_file(bpy.context, source, args)
     v_roles = real_corpus.variants(real_characters[0])["vroid"].roles
     assert _inside(scene, rig, [v_roles["hips"], v_roles["head"]], frames, boxes).all()
 

@@ -12,64 +12,65 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcmr_mocap.blender_addon import pose_keys, runtime
+from tcmr_mocap.blender_addon.scene import pose_keys
+from tcmr_mocap.blender_addon.runtime import commands, environment
 from tcmr_mocap.core.config import FootLockConfig, RefineConfig
-from tcmr_mocap.blender_addon.job import CANCELLED, DONE, ERROR, SubprocessJob
+from tcmr_mocap.blender_addon.runtime.job import CANCELLED, DONE, ERROR, SubprocessJob
 
 
 def test_capture_command():
     refine = dataclasses.replace(RefineConfig(), smoothing="none", foot_lock=FootLockConfig(mode="never"), fps=24.0)
-    options = runtime.CaptureOptions(models_dir="/m", device="cpu", track="2", refine=refine, frame_start=10,
+    options = commands.CaptureOptions(models_dir="/m", device="cpu", track="2", refine=refine, frame_start=10,
                                       frame_end=None, target_fps=15.0, focal_length_px=1500.0, detections="/d.json",
                                       fast=True)
-    cmd = runtime.capture_command(Path("/env/bin/python"), "/v/walk.mp4", "/tmp/o.npz", options)
+    cmd = commands.capture_command(Path("/env/bin/python"), "/v/walk.mp4", "/tmp/o.npz", options)
     assert cmd[:8] == ["/env/bin/python", "-m", "core", "capture", "/v/walk.mp4", "-o", "/tmp/o.npz",
                        "--progress-json"]
     text = " ".join(cmd)
     for part in ("--device cpu", "--track 2", "--models /m", "--smoothing none", "--foot-lock never", "--fps 24.0",
                  "--frames 10:", "--target-fps 15", "--focal-length 1500", "--detections /d.json", "--fast"):
         assert part in text
-    plain = runtime.capture_command(Path("py"), "v.mp4", "o.npz", runtime.CaptureOptions())
+    plain = commands.capture_command(Path("py"), "v.mp4", "o.npz", commands.CaptureOptions())
     assert "--smoothing" not in plain and "--frames" not in plain and "--models" not in plain
     assert "--fast" not in plain  # exact unless asked
     assert plain[plain.index("--track") + 1] == "all"
 
 
 def test_install_command_respects_online_access():
-    offline = runtime.install_command(Path("/u/venv"), "/m", download_models=True, online=False)
+    offline = commands.install_command(Path("/u/venv"), "/m", download_models=True, online=False)
     assert offline[1].endswith("install_deps.py") and "--offline" in offline and "--models" not in offline
     assert offline[offline.index("--env") + 1] == "/u/venv" and "--json" in offline
-    online = runtime.install_command(None, "", download_models=True, online=True)
+    online = commands.install_command(None, "", download_models=True, online=True)
     assert "--models" in online and "--offline" not in online and "--env" not in online
 
 
 def test_parse_event():
-    e = runtime.parse_event('{"type": "progress", "stage": "tracking", "fraction": 0.5, "message": "m"}\n')
+    e = commands.parse_event('{"type": "progress", "stage": "tracking", "fraction": 0.5, "message": "m"}\n')
     assert e["type"] == "progress" and e["fraction"] == 0.5 and e["stage"] == "tracking"
-    assert runtime.parse_event('{"type": "done", "output": "/x.npz"}')["output"] == "/x.npz"
-    assert runtime.parse_event('{"type": "error", "message": "no person", "exit_code": 2}')["type"] == "error"
-    assert runtime.parse_event('{"stage": "error", "fraction": null, "message": "m"}')["type"] == "error"
-    assert runtime.parse_event('{"stage": "pip", "fraction": 7, "message": "m"}')["fraction"] == 1.0
+    assert commands.parse_event('{"type": "done", "output": "/x.npz"}')["output"] == "/x.npz"
+    assert commands.parse_event('{"type": "error", "message": "no person", "exit_code": 2}')["type"] == "error"
+    assert commands.parse_event('{"stage": "error", "fraction": null, "message": "m"}')["type"] == "error"
+    assert commands.parse_event('{"stage": "pip", "fraction": 7, "message": "m"}')["fraction"] == 1.0
     for junk in ("plain text", "{not json", "[1, 2]", '{"other": 1}', ""):
-        assert runtime.parse_event(junk) is None
+        assert commands.parse_event(junk) is None
 
 
 def test_resolve_python(tmp_path):
-    assert runtime.resolve_python("/explicit/python") == Path("/explicit/python")
+    assert environment.resolve_python("/explicit/python") == Path("/explicit/python")
     env = tmp_path / "env"
-    python = runtime.env_python(env)
+    python = environment.env_python(env)
     python.parent.mkdir(parents=True)
     python.write_text("")
-    if not runtime.env_python(runtime.REPO_ENV_DIR).is_file():
-        assert runtime.resolve_python("", [tmp_path / "none", env]) == python
+    if not environment.env_python(environment.REPO_ENV_DIR).is_file():
+        assert environment.resolve_python("", [tmp_path / "none", env]) == python
     (env / "tcmr_mocap_building").write_text("")  # install_deps.py's marker: a set-up that did not finish
-    assert runtime.resolve_python("", [tmp_path / "none", env]) != python  # a half-built env is never used
-    assert runtime.check_readiness(tmp_path / "nope" / "python", str(tmp_path)).problems[0].startswith(
+    assert environment.resolve_python("", [tmp_path / "none", env]) != python  # a half-built env is never used
+    assert environment.check_readiness(tmp_path / "nope" / "python", str(tmp_path)).problems[0].startswith(
         "runtime Python not found")
-    assert "install" in runtime.check_readiness(None, str(tmp_path)).problems[0].lower()
-    problems = runtime.check_readiness(None, str(tmp_path / "no-such-folder")).problems
+    assert "install" in environment.check_readiness(None, str(tmp_path)).problems[0].lower()
+    problems = environment.check_readiness(None, str(tmp_path / "no-such-folder")).problems
     assert len([p for p in problems if "no-such-folder" in p]) == 1 and "does not exist" in problems[-1]
-    assert set(runtime.runtime_modules()) >= {"torch", "cv2", "numpy"}
+    assert set(environment.runtime_modules()) >= {"torch", "cv2", "numpy"}
 
 
 def _script(tmp_path, body: str) -> list:

@@ -9,8 +9,8 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import blender_helpers as H  # noqa: E402
-from tcmr_mocap.blender_addon import scene_builder  # noqa: E402
-from tcmr_mocap.blender_addon.keyframes import channelbag_of  # noqa: E402
+from tcmr_mocap.blender_addon.scene import builder  # noqa: E402
+from tcmr_mocap.blender_addon.scene.keyframes import channelbag_of  # noqa: E402
 from tcmr_mocap.core import rotations, smpl  # noqa: E402
 from tcmr_mocap.core.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS  # noqa: E402
 
@@ -248,7 +248,7 @@ def test_failed_import_leaves_scene_unchanged(scene, tmp_path, smpl_arrays, monk
         raise np.linalg.LinAlgError("simulated failure half-way")
 
     module, function = where.split(".")
-    monkeypatch.setattr(getattr(scene_builder, module), function, broken)
+    monkeypatch.setattr(getattr(builder, module), function, broken)
     with pytest.raises(RuntimeError, match="simulated failure"):
         import_file(tmp_path / "walk.npz")
     assert H.scene_snapshot() == before

@@ -1,4 +1,4 @@
-"""core.cli_values: the one set of value parsers behind capture, refine, batch lists and the speed options."""
+"""core/cli/values.py: the one set of value parsers behind capture, refine, batch lists and the speed options."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from core import cli_values as cv
+from core.cli import values as cv
 
 
 @pytest.mark.parametrize("parse, text, value", [

@@ -100,7 +100,7 @@ def test_sole_points_follow_the_foot():
 
 
 def test_rest_heights():
-    h = contacts.foot_rest_heights(ms.REST_JOINTS)
+    h = soles.foot_rest_heights(ms.REST_JOINTS)
     assert h.shape == (4,) and np.all(h > 0) and h[0] > h[2]  # ankles above toes
     v = np.array([[0, -1.3, 0], [0, 0.5, 0]])
-    np.testing.assert_allclose(contacts.foot_rest_heights(ms.REST_JOINTS, v), ms.REST_JOINTS[[7, 8, 10, 11], 1] + 1.3)
+    np.testing.assert_allclose(soles.foot_rest_heights(ms.REST_JOINTS, v), ms.REST_JOINTS[[7, 8, 10, 11], 1] + 1.3)

@@ -10,7 +10,7 @@ from motion_cases import camera_clip, joints, ms, real_sequence, tilt_deg
 
 from core.config import RefineConfig
 from core.motion import floor, world
-from core.motion.contacts import foot_rest_heights
+from core.motion.soles import foot_rest_heights
 from core.rotations import R_BLENDER_FROM_OPENCV
 
 

@@ -16,7 +16,7 @@ from core.motion import contacts, footlock, soles
 from core.smpl import forward_kinematics
 
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # SMPL world (y up) -> Z up
-FOOT = list(contacts.FOOT_JOINT_IDS)
+FOOT = list(soles.FOOT_JOINT_IDS)
 
 
 def _world(clip, slide=0.04, seed=0):

@@ -12,7 +12,8 @@ from motion_cases import camera_clip, joints, ms, real_sequence, result_of, tilt
 
 from core.config import FootLockConfig, RefineConfig
 from core.metrics import foot_skate, mpjpe
-from core.motion.contacts import FOOT_JOINT_IDS, TrackTooShortError
+from core.motion.contacts import TrackTooShortError
+from core.motion.soles import FOOT_JOINT_IDS
 from core.motion.floor import FloorNotFoundError
 from core.motion.refine import refine_result
 from core.result import MotionResult
@@ -210,7 +211,7 @@ def test_nothing_is_carried_into_a_flight(real_file):
     """During the flights of real jumps and runs the pelvis is no farther from the truth than in the input (the
     lock's root correction does not carry one landing's error through the air)."""
     from core import metrics
-    from core.motion.contacts import foot_rest_heights
+    from core.motion.soles import foot_rest_heights
 
     for name in ("jump", "run"):
         clean, R, C, res = real_sequence(name)

@@ -83,7 +83,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
 
 def test_capture_takes_the_refine_options():
     from core.__main__ import build_parser
-    from core.motion.cli import refine_config_from_args
+    from core.cli.refine_options import refine_config_from_args
 
     p = build_parser()
     args = p.parse_args(["capture", "v.mp4", "-o", "x.npz", "--foot-lock", "ground", "--fps", "24",
@@ -122,7 +122,7 @@ def test_capture_takes_the_refine_options():
 def test_refine_argv_gives_the_config_back(config):
     """What the add-on passes to `core capture` so a capture is refined once, with the panel's options."""
     from core.__main__ import build_parser
-    from core.motion.cli import refine_argv, refine_config_from_args
+    from core.cli.refine_options import refine_argv, refine_config_from_args
 
     args = build_parser().parse_args(["capture", "v.mp4", "-o", "x.npz", *refine_argv(config)])
     assert refine_config_from_args(args) == config

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import result_fuzz as F
-from core import result_schema
+from core import npz_reader, result_schema
 from core.__main__ import main
 from core.errors import InvalidMotionFileError, InvalidResultError
 from core.result import MotionResult
@@ -169,8 +169,8 @@ def test_layout_problem_reads_no_data(tmp_path, arrays, monkeypatch):
     """The batch's resume check: headers only, and the two tiny members the layout depends on."""
     path = tmp_path / "r.npz"
     path.write_bytes(npz(arrays).getvalue())
-    read, real = [], result_schema._read_member
-    monkeypatch.setattr(result_schema, "_read_member", lambda zf, info, key: read.append(key) or real(zf, info, key))
+    read, real = [], npz_reader.read_member
+    monkeypatch.setattr(npz_reader, "read_member", lambda zf, info, key: read.append(key) or real(zf, info, key))
     assert result_schema.layout_problem(path) is None
     assert read == ["format_version", "track_ids"]
     path.write_bytes(path.read_bytes()[:-200])

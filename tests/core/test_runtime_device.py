@@ -102,7 +102,7 @@ def test_the_interfaces_offer_the_same_choices():
     capture = build_parser()._subparsers._group_actions[0].choices["capture"]
     (action,) = [a for a in capture._actions if a.dest == "device"]
     assert tuple(action.choices) == DEVICE_CHOICES
-    prefs = Path(device_mod.__file__).resolve().parents[2] / "blender_addon" / "preferences.py"
+    prefs = Path(device_mod.__file__).resolve().parents[2] / "blender_addon" / "runtime" / "preferences.py"
     text = prefs.read_text()
     for name in DEVICE_CHOICES:
         assert f'("{name}", ' in text, f"the add-on's Device preference lacks {name}"
