@@ -13,6 +13,7 @@ import bpy
 
 from ...core.batch.runner import EXIT_INTERRUPTED
 from ...core.errors import MocapError, one_line
+from ...core.outputs import check_output_file
 from ..runtime.job import ProgressPrinter
 from . import batch, steps
 from .options import export_files, is_motion_file, parse_args
@@ -46,6 +47,9 @@ def run_one(args, printer) -> int:
     exports = export_files(os.path.splitext(blend)[0], args.export_formats)
     named = ((args.fbx, "FBX"), (args.gltf, "GLTF"), (args.bvh, "BVH"))
     exports.update({os.path.abspath(path): fmt for path, fmt in named if path})
+    check_output_file(blend, example="clip.blend")  # before any work: a capture may take minutes
+    for path in exports:
+        check_output_file(path, example=os.path.basename(path), in_place=True)
     build = steps.build_options(args, blend, printer)
     result = steps.import_motion(source, build) if is_motion_file(source) else steps.capture(args, source, build,
                                                                                             printer)

@@ -30,6 +30,7 @@ def build_options(args, blend: str, printer) -> builder.BuildOptions:
     return builder.BuildOptions(
         create_mesh=not args.no_mesh, set_scene=True,
         models_dir=os.path.abspath(args.models) if args.models else preferences.models_dir(bpy.context),
+        smpl_path=os.path.abspath(args.smpl) if args.smpl else "",
         footage_dir=os.path.join(os.path.dirname(os.path.abspath(blend)), "footage"),
         python=str(core_python(args) or ""), on_progress=printer)
 
@@ -91,8 +92,8 @@ def finish(args, result: builder.BuildResult, blend: str, exports: dict, render_
             info = overlay.setup_overlay(scene, render_to, engine=args.engine, frames=frames,
                                          scale=args.render_scale, hide=tuple(smpl_bodies), samples=args.samples)
             if not info["footage"]:
-                warnings.append("rendered without footage: the video was not found (the body over a transparent "
-                                "background)")
+                why = "" if result.video_path else ": the motion file names no video"  # else the build said why
+                warnings.append(f"rendered without footage{why} (the body over a transparent background)")
         for path, fmt in exports.items():
             written.append(exporter.export_action(context, armature, path, fmt=fmt, **export_options(args)))
         if render_to:

@@ -44,6 +44,7 @@ def refine_collection(context, collection, settings) -> builder.BuildResult:
         raise MocapError(f"'{collection.name}' holds no raw capture to refine (import or capture it again)")
     refined = raw_store.refine(raw, refine_config(settings))
     motion = formats.from_motion_result(refined)
+    motion.source_key = collection.get(builder.SOURCE_KEY, motion.source_key)  # it replaces this collection
     options = builder.BuildOptions(
         create_mesh=any(o.type == "MESH" and "· body" in o.name for o in collection.all_objects),
         set_scene=True, video_path=_footage(collection), show_ground=settings.show_ground,

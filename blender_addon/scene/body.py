@@ -46,9 +46,9 @@ def load_arrays(path: Path) -> dict:
     return _ARRAYS_CACHE[key]
 
 
-def complete_bodies(motion: SceneMotion, models_dir=None, with_mesh: bool = False) -> bool:
-    """Fill in what the scene needs from the SMPL file, in place. Returns whether the mesh (asked for by
-    ``with_mesh``) can be built.
+def complete_bodies(motion: SceneMotion, models_dir=None, with_mesh: bool = False, smpl_path: str = "") -> bool:
+    """Fill in what the scene needs from the SMPL file (``smpl_path`` when given, else the models folder's), in
+    place. Returns whether the mesh (asked for by ``with_mesh``) can be built.
 
     Raises MissingModelFileError (with what to do) when a track has no rest joints and no SMPL file exists.
     """
@@ -57,7 +57,9 @@ def complete_bodies(motion: SceneMotion, models_dir=None, with_mesh: bool = Fals
                   and all(t.v_shaped is not None for t in motion.tracks))
     if not need_joints and (mesh_ready or not with_mesh):
         return with_mesh and mesh_ready
-    path = smpl_file(models_dir)
+    path = Path(smpl_path) if smpl_path else smpl_file(models_dir)
+    if smpl_path and not path.is_file():
+        raise MissingModelFileError(f"SMPL model file not found: {path} (--smpl names an SMPL_NEUTRAL .npz or .pkl)")
     if path is None:
         if need_joints:
             raise MissingModelFileError(no_body_message(models_dir))

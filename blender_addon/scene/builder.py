@@ -29,6 +29,7 @@ class BuildOptions:
     create_mesh: bool = True  # the skinned SMPL body as the armature's child
     set_scene: bool = True  # camera + footage, scene fps, frame range and resolution from the source
     models_dir: str = ""  # where to find the SMPL file when the motion file lacks the body
+    smpl_path: str = ""  # an SMPL model file to use instead of the models folder's (headless --smpl)
     sensor_width_mm: float = CameraConfig.sensor_width_mm
     video_path: str = ""  # footage for the camera background, overriding the file's
     refine: Optional[object] = None  # a core.config.RefineConfig: refine our results from their raw output first
@@ -49,6 +50,7 @@ class BuildResult:
     camera: Optional[object] = None
     warnings: list[str] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)  # keyed frames of each armature (same order)
+    video_path: str = ""  # the footage the motion names ("" when it names none: e.g. converted mocap)
 
     @property
     def longest(self):
@@ -82,7 +84,8 @@ def build_scene(context, motion: formats.SceneMotion, options: BuildOptions) -> 
     if options.video_path:
         motion.video_path, root = footage.source_video(options.video_path)
         footage_root = footage_root or root
-    with_mesh = body.complete_bodies(motion, options.models_dir, with_mesh=options.create_mesh)
+    with_mesh = body.complete_bodies(motion, options.models_dir, with_mesh=options.create_mesh,
+                                     smpl_path=options.smpl_path)
     warnings = []
     if options.create_mesh and not with_mesh:
         warnings.append(f"no SMPL mesh data, built the skeleton only ({body.no_body_message(options.models_dir)})")
@@ -120,7 +123,7 @@ def _build(context, scene, motion, options, with_mesh, names, footage_root: str 
 
     collection = made(bpy.data.collections.new(f"TCMR · {motion.name}"), f"TCMR · {motion.name}")
     scene.collection.children.link(collection)
-    result = BuildResult(collection=collection)
+    result = BuildResult(collection=collection, video_path=motion.video_path or "")
     if options.set_scene:
         if motion.motion_fps:  # resampled rows: the scene runs at their rate over the same duration
             camera.set_scene_timing(scene, motion.motion_fps,
@@ -138,7 +141,8 @@ def _build(context, scene, motion, options, with_mesh, names, footage_root: str 
             if motion.video_path and os.path.isfile(motion.video_path):
                 python = options.python or preferences.runtime_python(context)
                 clip, warnings = footage.load_clip(motion, footage_root, python, options.on_progress)
-                camera.attach_footage(cam, clip, motion.fps, camera.scene_fps(scene))
+                if clip is not None:
+                    camera.attach_footage(cam, clip, motion.fps, camera.scene_fps(scene))
                 result.warnings += warnings
             elif motion.video_path:
                 result.warnings.append(f"footage not found: {motion.video_path} (the camera has no background and "

@@ -114,7 +114,8 @@ def write_sequence(video: str, folder: str, first: int, last: int, python, on_up
 
 
 def load_clip(motion, root: str = "", python=None, on_update=None) -> tuple[object, list]:
-    """The MovieClip to show behind the camera for ``motion`` (its ``video_path`` exists), and warnings."""
+    """The MovieClip to show behind the camera for ``motion`` (its ``video_path`` exists), and warnings; None
+    when the file is no video that Blender or the core can read."""
     video = motion.video_path
     movie = camera.find_clip(video)
     loaded_now = movie is None
@@ -133,6 +134,10 @@ def load_clip(motion, root: str = "", python=None, on_update=None) -> tuple[obje
                                  "preferences)")
             write_sequence(video, folder, first, last, python, on_update)
     except MocapError as err:
+        if int(movie.frame_duration) == 0:  # neither Blender nor the core reads it: no footage at all
+            if loaded_now and movie.users == 0:
+                bpy.data.movieclips.remove(movie)
+            return None, [f"no footage behind the camera: {one_line(err)}"]
         movie.frame_start = 1
         return movie, [f"footage may be out of sync with the body: {problem}; the capture's own frames could not "
                        f"be written ({one_line(err)})"]

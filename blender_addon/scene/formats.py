@@ -129,6 +129,14 @@ def resolve_video_path(video: str, result_file=None) -> str:
     return beside if os.path.exists(beside) or not os.path.exists(video) else os.path.abspath(video)
 
 
+def _source_name(meta) -> str:
+    """The file name a result without footage was made from (``meta["source"]["file"]``, e.g. a BVH turned into
+    SMPL by core.formats), or ""."""
+    source = meta.get("source") if isinstance(meta, dict) else None
+    file = source.get("file") if isinstance(source, dict) else None
+    return os.path.basename(str(file)) if file else ""
+
+
 def from_motion_result(result: MotionResult, result_file=None) -> SceneMotion:
     """Our capture result (camera frame). ``result_file``: where it was read from (relative video paths are
     relative to its folder)."""
@@ -158,8 +166,8 @@ def from_motion_result(result: MotionResult, result_file=None) -> SceneMotion:
     video = resolve_video_path(str(result.video_path), result_file)
     decoded = result.meta.get("timestamps_decoded_frames")
     return SceneMotion(
-        name=os.path.basename(video) or "capture",
-        source_key=_key(video),
+        name=os.path.basename(video) or _source_name(result.meta) or "capture",
+        source_key=_key(video) if video else _key(result_file) if result_file is not None else f"motion:{id(result)}",
         data_frame=DATA_FRAME_OPENCV_CAMERA,
         fps=float(result.fps),
         num_frames=int(result.num_frames),

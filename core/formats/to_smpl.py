@@ -184,8 +184,9 @@ class SmplMotion:
                             rest_joints=self.rest_joints.astype(np.float32),
                             times_s=np.asarray(self.times_s, dtype=np.float64))
         fps = 1.0 / float(np.median(np.diff(self.times_s))) if T > 1 else 30.0
-        # world (Z up, floor at Z = 0) from the SMPL world (y up): x_world = R_zy (R_cam⁻¹ x_cam + centre)
-        return MotionResult(video_path=self.source, fps=fps, width=width, height=height, num_frames=T,
+        # world (Z up, floor at Z = 0) from the SMPL world (y up): x_world = R_zy (R_cam⁻¹ x_cam + centre);
+        # no footage (video_path empty): the source is a motion file, named in meta
+        return MotionResult(video_path="", fps=fps, width=width, height=height, num_frames=T,
                             focal_length_px=focal_length_px, timestamps_s=np.asarray(self.times_s, np.float64),
                             tracks=[track], meta={"source": {"kind": "retargeted mocap", "file": self.source}},
                             R_world_from_cam=R_BLENDER_FROM_SMPL @ Rc.T,

@@ -93,7 +93,8 @@ def test_a_failing_clip_is_one_manifest_record(scene, tmp_path, smpl_arrays, mon
     R, transl = H.to_camera_frame(*H.procedural_motion(10))
     H.make_result(smpl_arrays, {1: (R, transl, np.arange(10), np.zeros(10))}).save(tmp_path / "a.npz")
     clip = batch.StageClip("k1", str(tmp_path / "a.npz"), "a.blend", str(tmp_path / "a.npz"), "a")
-    args = types.SimpleNamespace(export_formats=[], render=None, no_mesh=True, models=None, python=None, track=None)
+    args = types.SimpleNamespace(export_formats=[], render=None, no_mesh=True, models=None, smpl=None, python=None,
+                                 track=None)
 
     def broken(*a, **k):
         raise RuntimeError("Error: width not divisible by 2 (203x180)")
@@ -323,3 +324,52 @@ def test_headless_import_with_fingers_and_face_onto_a_character(tmp_path, smpl_a
     key = body.data.shape_keys
     bpy.context.scene.frame_set(9)
     assert key.key_blocks["jawOpen"].value == pytest.approx(result.tracks[0].face_blendshapes[8, 24], abs=2e-3)
+
+
+def test_headless_import_takes_the_smpl_file_given_with_smpl(tmp_path, smpl_arrays, real_file):
+    """--import of recorded mocap (core.formats: no footage) with --smpl FILE and no SMPL in the models folder:
+    the body mesh is built from that file, nothing is said about footage; a --smpl that names no file, or an
+    -o folder that does not exist, is one error line before any work."""
+    import synthetic
+
+    from tcmr_mocap.core.formats.to_smpl import retarget_file
+
+    motion = tmp_path / "walk.npz"
+    retarget_file(real_file("cmu_01_01"), fps=30.0).to_result().save(motion)
+    smpl_file = synthetic.write_smpl_npz(tmp_path / "my_smpl.npz", smpl_arrays)
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    out = tmp_path / "walk.blend"
+    proc = run_headless("--import", motion, "-o", out, "--models", empty, "--smpl", smpl_file)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 0, said[-3000:]
+    assert "no SMPL mesh data" not in said and "footage" not in said
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    body = bpy.data.objects["01_01.bvh · body 1"]
+    assert body.type == "MESH" and len(body.data.vertices) == 6890
+    assert not bpy.data.movieclips
+    for args, name in (((tmp_path / "b.blend", "--smpl", tmp_path / "missing.npz"), "missing.npz"),
+                       ((tmp_path / "nowhere" / "b.blend", "--smpl", smpl_file), "nowhere")):
+        proc = run_headless("--import", motion, "-o", *args, "--models", empty)
+        assert proc.returncode == 2 and not (tmp_path / "b.blend").exists()
+        (line,) = [s for s in proc.stderr.splitlines() if s.startswith("error")]
+        assert name in line and "Traceback" not in proc.stderr
+
+
+def test_a_result_naming_a_file_that_is_no_video_imports_without_footage(tmp_path, smpl_arrays, real_file):
+    """Files of an earlier version named the mocap source as their video: the import says once that there is
+    no footage (the file is not a video) and loads no clip; the render says it has none."""
+    from tcmr_mocap.core.formats.to_smpl import retarget_file
+
+    result = retarget_file(real_file("cmu_01_01"), fps=30.0).to_result()
+    result.video_path = real_file("cmu_01_01")
+    result.save(tmp_path / "old.npz")
+    out = tmp_path / "old.blend"
+    proc = run_headless("--import", tmp_path / "old.npz", "-o", out, "--no-mesh", "--render",
+                        tmp_path / "f_####.png", "--render-frames", "3:3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    warnings = [s for s in proc.stderr.splitlines() if s.startswith("warning")]
+    assert any(s.startswith("warning: no footage behind the camera: cannot read") for s in warnings), warnings
+    assert not any("out of sync" in s for s in warnings)
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    assert not bpy.data.movieclips

@@ -244,3 +244,24 @@ def test_live_update_rebuilds_after_a_change(scene, tmp_path, smpl_arrays):
     assert bpy.context.scene.render.fps == 25 and bpy.context.window_manager.tcmr_job.last_error == ""
     s.live_update = False
 
+
+
+def test_converted_mocap_imports_without_footage_and_refines_in_place(scene, tmp_path, real_file):
+    """Motion files turned into results by core.formats name no video: each import is its own result named
+    after its source file (no footage warning, no background), and Refine Again replaces only its own."""
+    from tcmr_mocap.core.formats.to_smpl import retarget_file
+
+    for name in ("cmu_01_01", "deepmimic_walk"):
+        retarget_file(real_file(name), fps=30.0).to_result().save(tmp_path / f"{name}.npz")
+        result = bpy.ops.tcmr.import_motion(filepath=str(tmp_path / f"{name}.npz"), create_mesh=False)
+        assert result == {"FINISHED"}
+    names = sorted(c.name for c in bpy.data.collections if c.name.startswith("TCMR"))
+    assert names == ["TCMR · 01_01.bvh", "TCMR · humanoid3d_walk.txt"]
+    assert bpy.context.window_manager.tcmr_job.last_error == ""
+    for cam in (o for o in bpy.data.objects if o.type == "CAMERA"):
+        assert not any(bg.clip for bg in cam.data.background_images)
+    assert not bpy.data.movieclips  # the .bvh / .txt were never loaded as footage
+    bpy.context.scene.tcmr_refine.live_update = False
+    bpy.context.scene.tcmr_refine.smoothing = "none"
+    assert bpy.ops.tcmr.refine() == {"FINISHED"}
+    assert sorted(c.name for c in bpy.data.collections if c.name.startswith("TCMR")) == names

@@ -226,6 +226,8 @@ def test_retargeted_result_file_round_trip(tmp_path, real_file):
     world = (P + tr.transl_cam[:, None]) @ back.R_world_from_cam.T + back.cam_position_world  # Z up
     np.testing.assert_allclose(world[..., 2], m.joints()[..., 1], atol=1e-5)  # heights as SMPL's y
     assert back.meta["source"]["kind"] == "retargeted mocap"
+    assert back.meta["source"]["file"].endswith("humanoid3d_jump.txt")
+    assert back.video_path == ""  # no footage: Blender must not try to show the motion file behind the camera
 
 
 # ------------------------------------------------------- the real clips have the properties the tests rely on
