@@ -134,7 +134,7 @@ def test_a_spine_that_bends_as_one_is_smoothed_as_one(seed):
     rng = np.random.default_rng(seed)
     t = np.arange(60) / 30.0
     jitter = axis_angle_to_rotmat(np.radians(0.5) * rng.normal(size=(60, 24, 3)))
-    for hz, gain in ((2.5, None), (1.0, 0.01)):
+    for hz, slack in ((2.5, None), (1.0, 0.01)):
         aa = np.zeros((60, 24, 3))
         aa[:, list(SMPL_SPINE), 0] = np.radians(10.0) * np.sin(2 * np.pi * hz * t)[:, None]
         truth = axis_angle_to_rotmat(aa)
@@ -142,7 +142,7 @@ def test_a_spine_that_bends_as_one_is_smoothed_as_one(seed):
         raw = _angle_deg(chest(noisy), chest(truth)).mean()
         joint_by_joint = _angle_deg(chest(adaptive_smooth_rotmat(noisy, t)), chest(truth)).mean()
         as_chain = _angle_deg(chest(adaptive_smooth_rotmat(noisy, t, chain=SMPL_SPINE)), chest(truth)).mean()
-        if gain is None:  # fast: the chain keeps the chest truer than the input
+        if slack is None:  # fast: the chain keeps the chest truer than the input
             assert as_chain < raw < joint_by_joint + 0.05, (raw, joint_by_joint, as_chain)
         else:  # slow: no smoothing lost
-            assert as_chain <= joint_by_joint + gain and as_chain < 0.75 * raw
+            assert as_chain <= joint_by_joint + slack and as_chain < 0.75 * raw
