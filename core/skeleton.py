@@ -43,6 +43,9 @@ SMPL_JOINT_NAMES: tuple[str, ...] = (
 # than its child's, so a single forward pass over the joints is a valid topological order.
 SMPL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
+# SMPL's spine, pelvis to chest (spine1, spine2, spine3): one recorded back bends through all three
+SMPL_SPINE: tuple[int, ...] = (3, 6, 9)
+
 # Joint index of the left/right counterpart (for mirroring and foot logic).
 SMPL_MIRROR: tuple[int, ...] = (0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 14, 13, 15, 17, 16, 19, 18, 21, 20, 23, 22)
 

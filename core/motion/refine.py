@@ -39,6 +39,7 @@ from ..config import RefineConfig
 from ..errors import InvalidMotionFileError
 from ..result import EXTREMITY_FIELDS, ROW_FIELDS, MotionResult, TrackMotion
 from ..rotations import rotmat_to_axis_angle
+from ..skeleton import SMPL_SPINE
 from .contacts import TrackTooShortError, detect_contacts, settle_speeds
 from .extremities import refine_extremities
 from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor
@@ -133,7 +134,8 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
                 raise InvalidMotionFileError(message)
             report.warnings.append(message)
         rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
-                                       config.average_window, (config.adaptive_max_half_s, config.adaptive_gamma))
+                                       config.average_window, (config.adaptive_max_half_s, config.adaptive_gamma),
+                                       chain=SMPL_SPINE)
         new_times = grid_times(times, config.fps) if config.fps else None
         extremities, rotmat, calibration = refine_extremities(raw, times, new_times, rotmat, config)  # fingers, face
         if calibration is not None:

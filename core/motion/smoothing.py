@@ -147,14 +147,14 @@ def smooth_rows(x, timestamps_s, kind: str, method: str = "adaptive",
 
 def smooth_motion(rotmat, transl, timestamps_s, method: str = "adaptive",
                   one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
-                  adaptive: tuple[float, float] = (0.15, 2.0)):
+                  adaptive: tuple[float, float] = (0.15, 2.0), chain: tuple[int, ...] = ()):
     """One entry for every method. rotmat: (T, J, 3, 3), transl: (T, 3), timestamps_s: (T,); ``adaptive``:
-    (max_half_s, gamma) of :mod:`.adaptive` -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none`` returns the
-    inputs themselves (bit-exact)."""
+    (max_half_s, gamma) of :mod:`.adaptive`, ``chain`` its joints that share one bend (the body's
+    ``SMPL_SPINE``) -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none`` returns the inputs themselves (bit-exact)."""
     if method == "none":
         return rotmat, transl
     if method == "adaptive":
-        return (adaptive_smooth_rotmat(rotmat, timestamps_s, *adaptive),
+        return (adaptive_smooth_rotmat(rotmat, timestamps_s, *adaptive, chain=chain),
                 adaptive_smooth(transl, timestamps_s, *adaptive))
     if method == "one-euro":
         return smooth_rotmat(rotmat, timestamps_s, one_euro_config), smooth_translation(transl, timestamps_s,
