@@ -425,6 +425,26 @@ def write_synthetic_video(path, n_frames: int = 40, width: int = 320, height: in
     return path
 
 
+BAD_VIDEO_KINDS = ("missing", "empty", "text", "truncated", "folder")
+
+
+def write_bad_video(path, kind: str, good_video) -> Path:
+    """A file at ``path`` that is no readable video, of the kind ``kind`` (BAD_VIDEO_KINDS; "missing" writes
+    nothing); "truncated" is the first 3000 bytes of the real video ``good_video``."""
+    path = Path(path)
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("this is not a video\n" * 20)
+    elif kind == "truncated":
+        path.write_bytes(Path(good_video).read_bytes()[:3000])
+    elif kind == "folder":
+        path.mkdir()
+    elif kind != "missing":
+        raise ValueError(kind)
+    return path
+
+
 def write_counter_video(path, n_frames: int = 40, width: int = 320, height: int = 240, fps: float = 30.0) -> Path:
     """Frames that tell which one they are: a textured background with a white bar at x = 7 t (frame t) and a
     dark bar at x = width - 8 - 5 t, so a frame shown anywhere (a render, a viewer) is identified by comparing

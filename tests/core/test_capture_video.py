@@ -15,6 +15,8 @@ from core.capture import video as video_mod  # noqa: E402
 from core.errors import InvalidArgumentError, VideoReadError  # noqa: E402
 from core.capture.video import VideoReader, full_timestamps  # noqa: E402
 
+import synthetic  # noqa: E402  (tests/ is on sys.path: tests/conftest.py)
+
 
 # ------------------------------------------------------------------------------- a real VFR file (Matroska)
 def _ebml(id_hex: str, payload: bytes) -> bytes:
@@ -180,17 +182,9 @@ def test_range_checks(synthetic_video):
         list(reader.scan(target_fps=0))
 
 
-@pytest.mark.parametrize("kind", ["missing", "empty", "text", "truncated", "folder"])
+@pytest.mark.parametrize("kind", synthetic.BAD_VIDEO_KINDS)
 def test_bad_files_raise_video_read_error(tmp_path, synthetic_video, kind):
-    path = tmp_path / "bad.mp4"
-    if kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "text":
-        path.write_text("this is not a video\n" * 20)
-    elif kind == "truncated":
-        path.write_bytes(synthetic_video.read_bytes()[:3000])
-    elif kind == "folder":
-        path.mkdir()
+    path = synthetic.write_bad_video(tmp_path / "bad.mp4", kind, synthetic_video)
     with pytest.raises(VideoReadError) as err:
         VideoReader(path)
     assert "\n" not in str(err.value) and str(path) in str(err.value)

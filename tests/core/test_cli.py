@@ -115,15 +115,9 @@ def test_export_smpl(models_dir, tmp_path, tcmr_model):
 
 
 # ---------------------------------------------------------------------------------------- bad inputs
-@pytest.mark.parametrize("kind", ["missing", "empty", "text", "corrupt"])
+@pytest.mark.parametrize("kind", ["missing", "empty", "text", "truncated"])
 def test_bad_video(kind, tmp_path, synthetic_video, models_dir, detections):
-    video = tmp_path / "clip.mp4"
-    if kind == "empty":
-        video.write_bytes(b"")
-    elif kind == "text":
-        video.write_text("definitely not a video\n" * 50)
-    elif kind == "corrupt":
-        video.write_bytes(synthetic_video.read_bytes()[:5000])
+    video = synthetic.write_bad_video(tmp_path / "clip.mp4", kind, synthetic_video)
     out = tmp_path / "out.npz"
     proc = run_cli("capture", video, "-o", out, "--models", models_dir, "--detections", detections)
     assert_user_error(proc, out, match=str(video))
