@@ -38,7 +38,10 @@ def no_body_message(models_dir=None) -> str:
 
 
 def load_arrays(path: Path) -> dict:
-    """SMPL arrays of a model file, cached while the file is unchanged."""
+    """SMPL arrays of a model file, cached while the file is unchanged. Raises MissingModelFileError or
+    InvalidModelFileError (one line naming the file, core.smpl's)."""
+    if not os.path.isfile(path):
+        return smpl.load_smpl_arrays(path)  # it says what is missing
     key = (os.fspath(path), os.path.getmtime(path))
     if key not in _ARRAYS_CACHE:
         _ARRAYS_CACHE.clear()
@@ -58,8 +61,6 @@ def complete_bodies(motion: SceneMotion, models_dir=None, with_mesh: bool = Fals
     if not need_joints and (mesh_ready or not with_mesh):
         return with_mesh and mesh_ready
     path = Path(smpl_path) if smpl_path else smpl_file(models_dir)
-    if smpl_path and not path.is_file():
-        raise MissingModelFileError(f"SMPL model file not found: {path} (--smpl names an SMPL_NEUTRAL .npz or .pkl)")
     if path is None:
         if need_joints:
             raise MissingModelFileError(no_body_message(models_dir))
