@@ -496,7 +496,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
-        ctype = "text/html; charset=utf-8" if body.lstrip().startswith(b"<") else "application/octet-stream"
+        html = body.lstrip()[:14].lower().startswith((b"<!doctype html", b"<html"))  # not random bytes that start "<"
+        ctype = "text/html; charset=utf-8" if html else "application/octet-stream"
         start = 0
         match = re.match(r"bytes=(\d+)-", self.headers.get("Range", ""))
         if match and self.ranges:
