@@ -2,7 +2,8 @@
 
 - ResNet-50's fused inference plan (BN folded, oneDNN fused convolutions) == the layer-by-layer forward;
 - the model stage through the public API (load_backbone -> predict_sequence) == the plain official-scheme
-  path (unfused layers, every window built and run through torch.nn.GRU), within 1e-5;
+  path (unfused layers, every window built and run through torch.nn.GRU), within 1e-5 on the same features
+  and 2e-5 end to end;
 - bf16 features stay close to fp32 (fast mode), the GPU crop (grid_sample) matches the OpenCV crop,
 - the prefetch thread keeps order, errors and clean-up; --detect-every interpolates between detections;
 - the CLI's --fast preset and the precision checks.
@@ -125,11 +126,19 @@ def test_model_stage_equals_the_plain_official_path(spin_checkpoint, tcmr_checkp
         plain_feats = torch.cat([net.forward_layers(track[i:i + 8]) for i in range(0, n, 8)]).numpy()
     assert rel_err(fast_feats, plain_feats) < 1e-5
     for windowing in ("ours", "official"):
-        fast = model.predict_sequence(fast_feats, windowing=windowing, with_verts=False)
         plain = model.predict_sequence(plain_feats, windowing=windowing, shared=False, with_verts=False)
-        for key in ("rotmat", "betas", "cam", "scores", "joints49"):  # the parity tests' bound (test_windowing)
-            np.testing.assert_allclose(fast[key], plain[key], rtol=1e-5, atol=1e-5 * np.abs(plain[key]).max(),
-                                       err_msg=f"{windowing} {key}")
+        shared = model.predict_sequence(plain_feats, windowing=windowing, with_verts=False)
+        fast = model.predict_sequence(fast_feats, windowing=windowing, with_verts=False)
+        for key in ("rotmat", "betas", "cam", "scores", "joints49"):
+            scale = np.abs(plain[key]).max()
+            # the same features: the shared GRU projections within the parity tests' bound (test_windowing)
+            np.testing.assert_allclose(shared[key], plain[key], rtol=1e-5, atol=1e-5 * scale,
+                                       err_msg=f"{windowing} {key}, same features")
+            # end to end: the fused plan's features differ from the layers' by float32 rounding (~5e-7 of their
+            # largest), which the small heads carry to ~1.2e-5 of their own largest value (betas: |β| ≤ 0.05 from
+            # features of order 1; an AVX-512 Xeon): twice the bound, still far below any real error
+            np.testing.assert_allclose(fast[key], plain[key], rtol=2e-5, atol=2e-5 * scale,
+                                       err_msg=f"{windowing} {key}, end to end")
 
 
 # ----------------------------------------------------------------------------------------------- crops
