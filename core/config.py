@@ -109,7 +109,11 @@ class FloorConfig:
     inlier_m: float = 0.02  # robust fit: points farther than this from the plane are outliers
     min_span_m: float = 0.08  # a trial plane's three points must span at least this (no thin slivers)
     lowest_tol_m: float = 0.015  # at each frame only the points of a foot within this of its lowest one count
-    prior_weight: float = 0.003  # ridge towards the prior normal: tilt directions whose points spread less than this variance (m²) follow the prior
+    prior_weight: float = 0.003  # light ridge (m²) towards the prior while the fit picks its points (a straight line)
+    footprint_m: float = 0.08  # resting contacts whose centres lie this close are one footprint (one height error)
+    footprint_error_m: float = 0.006  # least height error of a footprint (a recording's feet differ by a centimetre)
+    feet_prior_error_deg: float = 2.0  # least error of the flat feet's mean up (its scatter over contacts adds)
+    torso_prior_error_deg: float = 10.0  # error of the torso's up, or of a lying body's first plane, as a prior
     min_contact_frames: int = 8  # fewer frames with a resting sole than this: the floor cannot be estimated
     max_tilt_from_body_deg: float = 35.0  # plane normals farther than this from the prior (flat feet, else torso) are rejected
     search_from_body_deg: float = 80.0  # first planes are searched this far from the torso's up (a body lying down)

@@ -15,18 +15,26 @@ rest on, found from **where the soles rest**, pooled over every track of the vid
    squares: Huber weights beyond ``inlier_m``, points far above the plane dropped (a foot on a step, a raised
    heel held still), and at each frame only each foot's lowest points (within ``lowest_tol_m``). Four rounds,
    from a wide inlier band to the final one.
-4. **What positions cannot settle**: a ridge ``prior_weight`` (m²) pulls the tilt towards a prior normal only
-   in directions the resting points do not spread along (a person standing still, a straight line). The prior
-   is the first plane itself in the first round, then the mean "up" of the **feet while they stand flat**
+4. **What positions cannot settle**: while the points are picked, a light ridge ``prior_weight`` (m²) pulls the
+   tilt towards a prior normal in directions the resting points do not spread along (a straight line). The
+   prior is the first plane itself in the first round, then the mean "up" of the **feet while they stand flat**
    (heel and ball both resting at the same height), else the torso's up (pelvis and upper spine) where it is
    within ``max_tilt_from_body_deg`` of the plane, else the first plane.
+5. **Points and prior, each as sure as it is** (:func:`_combine`): the final tilt weighs the plane of the
+   points against the prior by their precisions. A foot resting on one spot again and again carries one height
+   error (a recording's left foot a centimetre above its right, a capture's leg a degree off), however many
+   frames and contacts, so the points count per **footprint** (contacts within ``footprint_m``), each with the
+   footprints' own scatter about the plane as its height error (at least ``footprint_error_m``); the flat feet
+   count with their scatter from contact to contact (over the number of contacts) plus
+   ``feet_prior_error_deg``; the torso (or a lying body's first plane) with ``torso_prior_error_deg``. A walk
+   across the room is settled by its footprints alone; a dancer or a person standing on the spot, whose few
+   footprints lie a centimetre off, mostly by the flat feet.
 
 The result records how sure it is (:class:`FloorFrame`): the resting points used and on how many separate
 contacts, their spread along the floor, the residual, the prior's share of each tilt direction, the angle
-between the plane and the flat feet's up, an estimate of the tilt's standard error and a ``confidence``
-(high / medium / low). The error counts half that angle: where the soles rest and how the flat feet stand
-are two measures of the tilt, and a capture whose feet disagree by a centimetre or two between left and right
-(or heel and toe) gives a tight-looking plane degrees off — where the flat feet then disagree with it. A low
+between the points' own plane and the flat feet's up, an estimate of the tilt's standard error (step 5's) and
+a ``confidence`` (high / medium / low). The error counts half that angle as well: where the soles rest and how
+the flat feet stand are two measures of the tilt, and an angle between them says at least one is off. A low
 confidence becomes a warning in the refine report (never a silent tilt). Fewer than ``min_contact_frames``
 frames with a resting sole (swimming, a person never on the ground), or no flat foot and a body never upright
 on the plane found (crawling, rolling), raise :class:`FloorNotFoundError`.
@@ -96,7 +104,7 @@ class FloorFrame:
     prior: str = "feet"  # what settled the directions the points do not span: "feet" (flat feet), "torso" or
     # "plane" (the points' own first plane: a body lying or crawling, whose torso is not up)
     prior_share: tuple = (0.0, 0.0)  # the prior's weight in the tilt along (major, minor), 0..1
-    disagreement_deg: float = 0.0  # angle between the plane and the flat feet's up (0 without flat feet)
+    disagreement_deg: float = 0.0  # angle between the points' own plane and the flat feet's up (0 without flat feet)
     tilt_error_deg: float = 0.0  # standard error estimate of the floor's tilt
     confidence: str = "high"  # high | medium | low
 
@@ -131,7 +139,7 @@ class FloorFrame:
         text = (f"±{self.tilt_error_deg:.1f}°; {self.num_points} resting sole points on {self.num_contacts} contacts, "
                 f"spread {self.spread_m[0]:.2f} × {self.spread_m[1]:.2f} m")
         if self.disagreement_deg >= 1.0:
-            text += f"; the flat feet stand {self.disagreement_deg:.1f}° off that plane"
+            text += f"; the flat feet stand {self.disagreement_deg:.1f}° off the plane of those points"
         return text
 
 
@@ -246,19 +254,25 @@ def _on_floor(c: _Candidates, n: np.ndarray, offset: float, config: FloorConfig)
 
 
 def _flat_feet_up(c: _Candidates, keep: np.ndarray, n: np.ndarray, offset: float, config: FloorConfig):
-    """Mean up axis of the feet at frames where their heel and ball both rest at the same height (a flat foot),
-    outliers beyond 10° of the median dropped; None when fewer than ``min_contact_frames`` such frames."""
+    """The feet's up at frames where their heel and ball both rest at the same height (a flat foot), outliers
+    beyond 10° of the median dropped: (mean up (3,), each contact's mean up (M, 3)); None when fewer than
+    ``min_contact_frames`` such frames."""
     h = c.points @ n - offset
     heel = keep & (c.column < 2)
     ball = keep & (c.column >= 2) & (c.column < 4)
     ball_h = dict(zip(c.group[ball].tolist(), h[ball].tolist()))
-    flat = [i for i in np.flatnonzero(heel) if abs(ball_h.get(int(c.group[i]), np.inf) - h[i]) < config.lowest_tol_m]
+    flat = np.array([i for i in np.flatnonzero(heel)
+                     if abs(ball_h.get(int(c.group[i]), np.inf) - h[i]) < config.lowest_tol_m], dtype=np.int64)
     if len(flat) < config.min_contact_frames:
         return None
     ups = c.foot_up[flat]
     med = _unit(np.median(ups, axis=0))
     good = ups @ med > math.cos(math.radians(10.0))
-    return _unit(ups[good].mean(axis=0)) if good.sum() >= config.min_contact_frames else None
+    if good.sum() < config.min_contact_frames:
+        return None
+    _ids, inv = np.unique(c.run[flat[good]], return_inverse=True)
+    per_contact = np.stack([np.bincount(inv, weights=ups[good, k]) for k in range(3)], axis=1)
+    return _unit(ups[good].mean(axis=0)), per_contact / np.linalg.norm(per_contact, axis=1, keepdims=True)
 
 
 def _ransac(c: _Candidates, prior: np.ndarray, config: FloorConfig, trials: int = 300):
@@ -314,6 +328,7 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
             f"(at least {config.min_contact_frames} needed; the person may never touch the ground); "
             "the motion stays in the camera frame (use --no-upright and --foot-lock never to skip the floor)")
     prior, prior_kind = c.torso_up, "torso"
+    feet_contacts = np.zeros((0, 3))
     found = _ransac(c, c.torso_up, config)
     if found is None:
         n, offset = prior, float(np.median(c.points @ prior))
@@ -327,7 +342,7 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
             keep = _on_floor(c, n, offset, config)
             feet = _flat_feet_up(c, keep, n, offset, config)
             if feet is not None:
-                prior, prior_kind = feet, "feet"
+                (prior, feet_contacts), prior_kind = feet, "feet"
             elif _angle_deg(c.torso_up, n) <= config.max_tilt_from_body_deg:  # an upright body's lean is bounded
                 prior, prior_kind = c.torso_up, "torso"
             else:
@@ -336,7 +351,13 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
                 break
         n, offset, w, cov = _fit_plane(c.points, keep.astype(np.float64), n, offset, prior, config.prior_weight,
                                        band * config.inlier_m)
-    angle = _angle_deg(n, prior)
+    data_n = n  # the plane of the resting points alone (a light ridge)
+    n, post_cov, data_prec, prior_prec = _combine(c, w > 0.5, data_n, offset, prior, prior_kind, feet_contacts,
+                                                  config)
+    if (w > 0.5).any():  # turned about the resting points, not about the camera
+        centre = c.points[w > 0.5].mean(axis=0)
+        offset = float(n @ centre - (data_n @ centre - offset))
+    angle = _angle_deg(data_n, prior)
     upright = c.torso_frames @ n > math.cos(math.radians(UPRIGHT_DEG))
     if prior_kind != "feet" and not upright.any():
         raise FloorNotFoundError("the floor could not be estimated: no foot stands flat on it and the body never "
@@ -355,27 +376,77 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
     frame = FloorFrame(normal_cam=n, offset=offset, num_points=int((w > 0.5).sum()), R_world_from_cam=R,
                        cam_position_world=cam, prior=prior_kind,
                        disagreement_deg=angle if prior_kind == "feet" else 0.0)
-    _confidence(frame, c, w, cov, config)
+    _confidence(frame, c, w, cov, post_cov, data_prec, prior_prec, config)
     return frame
 
 
-def _confidence(frame: FloorFrame, c: _Candidates, w: np.ndarray, cov: np.ndarray, config: FloorConfig) -> None:
-    """Fill in the spread, residual, prior share, tilt error and confidence of a fitted floor."""
+def _footprints(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, config: FloorConfig):
+    """The inlier resting points grouped by contact, and contacts whose centres lie within ``footprint_m`` into
+    footprints (largest first): a foot resting on one spot again and again carries one height error (the
+    recording's, the capture's), however many frames and contacts. -> (centres (F, 2) along the plane's basis,
+    mean heights above the plane (F,))."""
+    e1, e2 = _basis(n)
+    pts = c.points[inl]
+    _ids, inv = np.unique(c.run[inl], return_inverse=True)
+    cnt = np.bincount(inv).astype(np.float64)
+    centre = np.stack([np.bincount(inv, weights=pts @ e) / cnt for e in (e1, e2)], axis=1)
+    height = np.bincount(inv, weights=pts @ n - offset) / cnt
+    label = np.full(cnt.size, -1)
+    seeds: list[np.ndarray] = []
+    for i in np.argsort(-cnt, kind="stable"):
+        near = [j for j, s in enumerate(seeds) if np.linalg.norm(centre[i] - s) < config.footprint_m]
+        if near:
+            label[i] = near[0]
+        else:
+            seeds.append(centre[i])
+            label[i] = len(seeds) - 1
+    weight = np.bincount(label, weights=cnt)
+    fp_centre = np.stack([np.bincount(label, weights=cnt * centre[:, k]) / weight for k in range(2)], axis=1)
+    return fp_centre, np.bincount(label, weights=cnt * height) / weight
+
+
+def _combine(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, prior: np.ndarray, prior_kind: str,
+             feet_contacts: np.ndarray, config: FloorConfig):
+    """The tilt where the resting points and the prior (the flat feet's up, else the torso's or the first plane)
+    meet, each weighted by how sure it is: the points by their footprints' spread over their height error
+    (their scatter about the plane, at least ``footprint_error_m``), the flat feet by their scatter over their
+    contacts plus ``feet_prior_error_deg``. Slopes along the plane's basis (radians). -> (normal (3,), posterior
+    covariance (2, 2), data precision (2, 2), prior precision (scalar))."""
+    e1, e2 = _basis(n)
+    data_prec = np.zeros((2, 2))
+    if inl.sum() >= 3:
+        centre, height = _footprints(c, inl, n, offset, config)
+        nf = centre.shape[0]
+        var = max(float((height ** 2).sum()) / max(nf - 3, 1), config.footprint_error_m ** 2)
+        d = centre - centre.mean(axis=0)
+        data_prec = d.T @ d / var
+    slope = lambda u: np.array([-(u @ e1) / (u @ n), -(u @ e2) / (u @ n)])  # noqa: E731
+    if prior_kind == "feet" and feet_contacts.shape[0] >= 1:
+        slopes = np.stack([slope(u) for u in feet_contacts])
+        m = len(slopes)
+        scatter = float(((slopes - slopes.mean(axis=0)) ** 2).sum()) / max(2 * (m - 1), 1) if m > 1 else 0.0
+        prior_var = scatter / m + math.radians(config.feet_prior_error_deg) ** 2
+    else:
+        prior_var = math.radians(config.torso_prior_error_deg) ** 2
+    prior_prec = 1.0 / prior_var
+    post_cov = np.linalg.inv(data_prec + prior_prec * np.eye(2))
+    theta = post_cov @ (prior_prec * slope(prior))
+    return _unit(n - theta[0] * e1 - theta[1] * e2), post_cov, data_prec, prior_prec
+
+
+def _confidence(frame: FloorFrame, c: _Candidates, w: np.ndarray, cov: np.ndarray, post_cov: np.ndarray,
+                data_prec: np.ndarray, prior_prec: float, config: FloorConfig) -> None:
+    """Fill in the spread, residual, prior share, tilt error and confidence of a fitted floor (cov: the inlier
+    points' in-plane covariance; post_cov, data_prec, prior_prec: :func:`_combine`'s)."""
     inl = w > 0.5
     h = c.points @ frame.normal_cam - frame.offset
     frame.rms_m = float(np.sqrt(np.mean(h[inl] ** 2))) if inl.any() else 0.0
     frame.num_contacts = int(np.unique(c.run[inl]).size)
     var = np.sort(np.clip(np.linalg.eigvalsh(cov), 0.0, None))[::-1]  # (major, minor) variances
     frame.spread_m = tuple(float(v) for v in np.sqrt(var))
-    lam = config.prior_weight
-    share = lam / (var + lam)
-    frame.prior_share = tuple(float(v) for v in share)
-    # slope error per direction: the residual over the points' spread, with one independent sample per contact
-    # (the frames of one contact share their error), plus the prior's own uncertainty where it has weight
-    n_eff = max(frame.num_contacts, 1)
-    data = frame.rms_m / np.sqrt(n_eff * (var + lam))
-    prior_err = math.radians(3.0 if frame.prior == "feet" else 10.0)
-    model = math.degrees(np.sqrt(np.sum(data ** 2 + (share * prior_err) ** 2)))
+    prec = np.sort(np.clip(np.linalg.eigvalsh(data_prec), 0.0, None))[::-1]  # (major, minor) precisions
+    frame.prior_share = tuple(float(prior_prec / (p + prior_prec)) for p in prec)
+    model = math.degrees(math.sqrt(max(float(np.trace(post_cov)), 0.0)))
     # where the soles rest and how the flat feet stand are two measures of the tilt; the angle between them is
     # a floor under their errors (a capture whose feet disagree by centimetres between left and right, or
     # between heel and toe, gives a confident-looking plane that is degrees off): half of it joins the error
