@@ -351,11 +351,11 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
                 break
         n, offset, w, cov = _fit_plane(c.points, keep.astype(np.float64), n, offset, prior, config.prior_weight,
                                        band * config.inlier_m)
-    data_n = n  # the plane of the resting points alone (a light ridge)
-    n, post_cov, data_prec, prior_prec = _combine(c, w > 0.5, data_n, offset, prior, prior_kind, feet_contacts,
+    data_n, inliers = n, w > 0.5  # the plane of the resting points alone (a light ridge), its points
+    n, post_cov, data_prec, prior_prec = _combine(c, inliers, data_n, offset, prior, prior_kind, feet_contacts,
                                                   config)
-    if (w > 0.5).any():  # turned about the resting points, not about the camera
-        centre = c.points[w > 0.5].mean(axis=0)
+    if inliers.any():  # turned about the resting points, not about the camera
+        centre = c.points[inliers].mean(axis=0)
         offset = float(n @ centre - (data_n @ centre - offset))
     angle = _angle_deg(data_n, prior)
     upright = c.torso_frames @ n > math.cos(math.radians(UPRIGHT_DEG))
