@@ -270,8 +270,7 @@ def _flat_feet_up(c: _Candidates, keep: np.ndarray, n: np.ndarray, offset: float
     good = ups @ med > math.cos(math.radians(10.0))
     if good.sum() < config.min_contact_frames:
         return None
-    _ids, inv = np.unique(c.run[flat[good]], return_inverse=True)
-    per_contact = np.stack([np.bincount(inv, weights=ups[good, k]) for k in range(3)], axis=1)
+    per_contact = _mean_by(np.unique(c.run[flat[good]], return_inverse=True)[1], ups[good])
     return _unit(ups[good].mean(axis=0)), per_contact / np.linalg.norm(per_contact, axis=1, keepdims=True)
 
 
@@ -380,17 +379,25 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
     return frame
 
 
+def _mean_by(label: np.ndarray, values: np.ndarray, weight: Optional[np.ndarray] = None) -> np.ndarray:
+    """Weighted mean of ``values`` (K,) or (K, D) per ``label`` (K,) ints 0..G-1 -> (G,) or (G, D)."""
+    w = np.ones(label.shape[0]) if weight is None else np.asarray(weight, dtype=np.float64)
+    total = np.bincount(label, weights=w)
+    if values.ndim == 1:
+        return np.bincount(label, weights=w * values) / total
+    return np.stack([np.bincount(label, weights=w * values[:, k]) / total for k in range(values.shape[1])], axis=1)
+
+
 def _footprints(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, config: FloorConfig):
     """The inlier resting points grouped by contact, and contacts whose centres lie within ``footprint_m`` into
     footprints (largest first): a foot resting on one spot again and again carries one height error (the
     recording's, the capture's), however many frames and contacts. -> (centres (F, 2) along the plane's basis,
     mean heights above the plane (F,))."""
-    e1, e2 = _basis(n)
     pts = c.points[inl]
-    _ids, inv = np.unique(c.run[inl], return_inverse=True)
+    inv = np.unique(c.run[inl], return_inverse=True)[1]
     cnt = np.bincount(inv).astype(np.float64)
-    centre = np.stack([np.bincount(inv, weights=pts @ e) / cnt for e in (e1, e2)], axis=1)
-    height = np.bincount(inv, weights=pts @ n - offset) / cnt
+    centre = _mean_by(inv, pts @ np.stack(_basis(n), axis=1))
+    height = _mean_by(inv, pts @ n - offset)
     label = np.full(cnt.size, -1)
     seeds: list[np.ndarray] = []
     for i in np.argsort(-cnt, kind="stable"):
@@ -400,9 +407,7 @@ def _footprints(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, c
         else:
             seeds.append(centre[i])
             label[i] = len(seeds) - 1
-    weight = np.bincount(label, weights=cnt)
-    fp_centre = np.stack([np.bincount(label, weights=cnt * centre[:, k]) / weight for k in range(2)], axis=1)
-    return fp_centre, np.bincount(label, weights=cnt * height) / weight
+    return _mean_by(label, centre, cnt), _mean_by(label, height, cnt)
 
 
 def _combine(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, prior: np.ndarray, prior_kind: str,
