@@ -144,6 +144,8 @@ class RefineConfig:
     smoothing: SmoothingMethod = "adaptive"  # bench/RESULTS.md: the only one that never costs MPJPE on fast motion
     adaptive_max_half_s: float = 0.15  # adaptive: the widest fit reaches this far either side of a frame
     adaptive_gamma: float = 2.0  # adaptive: confidence width (in noise σ) of the window choice; lower = less smoothing
+    adaptive_kappa: float = 2.0  # adaptive, rotations: Lepski's test (σ of two fits' difference); lower = less smoothing
+    adaptive_level_frames: float = 1.0  # adaptive, rotations: Lepski's window choice averaged over this many frames
     one_euro: SmoothingConfig = field(default_factory=SmoothingConfig)  # its ``enabled`` is ignored here
     average_window: int = 5  # slerp-average: frames per window (odd; the paper's Table 5 average filter)
     fps: Optional[float] = None  # resample the motion to this rate (None: keep the rows as captured)

@@ -12,6 +12,17 @@ interval still overlaps every narrower one's is kept. σ, the jitter of each joi
 body capped at the quietest quarter's (:func:`shared_jitter`: a joint that moves fast for most of a short clip
 inflates even the median).
 
+For rotations (the body's joints, the fingers) a second rule must hold as well: **Lepski's** (Lepski 1991;
+Lepski, Mammen & Spokoiny 1997). A window is kept only while its fit stays within ``kappa`` standard
+deviations of every narrower window's fit. The test is χ² on the vector's D components, at most κ²·D. Nested
+least-squares fits at one frame share their samples, so their difference has variance σ²(g_narrow² −
+g_wide²) per component. This test therefore sees a bias about the size of the jitter. The ICI rule's summed
+bands let ~3σ pass, enough to bend a sprint at 30 fps off by millimetres (bench/RESULTS.md, sixth round).
+At 2σ the test fails by chance on a few percent of a slow motion's joint-frames. Each such frame would keep
+its raw sample among smoothed neighbours, which is a spike of acceleration. So the window Lepski's rule picks
+is averaged over time (a Gaussian of ``level_frames``, 1 frame), and where that average falls between two
+windows their fits are blended. The smaller of that and the ICI rule's window is used.
+
 Rotations are fitted as sign-continuous unit quaternions (WXYZ) and normalised back (the fit is linear in the
 four components; over a window of a few frames the error of that against a fit on the rotation manifold is far
 below the jitter); a joint's four components share one window. Windows are symmetric (they shrink at the
@@ -19,7 +30,7 @@ track's ends), so a quadratic fit is also exact for cubic motion.
 
 A ``chain`` of joints that share one bend (SMPL's three spine joints carry one recorded back between them) is
 also tested as a whole: the compound rotation from the chain's first joint down to each later one gets the
-same rule, with the joints' jitter in quadrature, and that joint's window is capped at the compound's. The
+same rules, with the joints' jitter in quadrature, and that joint's window is capped at the compound's. The
 fits' biases add up coherently along such a chain while their jitter does not, so a window each joint alone
 accepts can bend the chest off (a sprint at 30 fps: +2.5 to +3.9 mm MPJPE from the spine alone,
 bench/RESULTS.md).
@@ -32,6 +43,8 @@ import numpy as np
 from ..rotations import quat_wxyz_make_continuous, quat_wxyz_to_rotmat, rotmat_to_quat_wxyz
 
 JITTER_SHARE = 1.0  # a joint's jitter estimate is capped at this multiple of the quietest quarter's
+KAPPA = 2.0  # rotations: Lepski's test, in standard deviations of two fits' difference
+LEVEL_SMOOTHING_FRAMES = 1.0  # rotations: Lepski's window choice is averaged over this many frames (Gaussian σ)
 
 
 def series(x, timestamps_s) -> tuple[np.ndarray, np.ndarray]:
@@ -116,65 +129,122 @@ def shared_jitter(sigma: np.ndarray, share: float = JITTER_SHARE) -> np.ndarray:
     return np.minimum(sigma, share * np.percentile(sigma, 25))
 
 
-def _ici_levels(x: np.ndarray, t: np.ndarray, sigma: np.ndarray, max_half_s: float, gamma: float):
-    """The window rule of the module docstring. x: (T, ..., D); sigma: (...) jitter per vector -> (estimates
-    (L, T, ..., D) at the half widths of :func:`_half_widths`, level (T, ...) of the widest window kept)."""
-    sigma = np.asarray(sigma, dtype=np.float64)[None, ..., None]  # (1, ..., 1)
-    lower = np.full(x.shape, -np.inf)
-    upper = np.full(x.shape, np.inf)
-    alive = np.ones(x.shape[:-1], dtype=bool)
-    level = np.zeros(x.shape[:-1], dtype=np.int64)
-    estimates = []
-    for k, h in enumerate(_half_widths(t, max_half_s)):
+def _fits(x: np.ndarray, t: np.ndarray, max_half_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The fits at every half width of :func:`_half_widths`. x: (T, ..., D) -> (estimates (L, T, ..., D), noise
+    gains (L, T))."""
+    estimates, gains = [], []
+    for h in _half_widths(t, max_half_s):
         offsets, weights, gain = _fit_weights(t, h)
-        est = _apply(x, offsets, weights)
-        estimates.append(est)
-        band = gamma * sigma * gain.reshape((-1,) + (1,) * (x.ndim - 1))
-        lower = np.maximum(lower, est - band)
-        upper = np.minimum(upper, est + band)
+        estimates.append(_apply(x, offsets, weights))
+        gains.append(gain)
+    return np.stack(estimates), np.stack(gains)
+
+
+def _ici_level(estimates: np.ndarray, gains: np.ndarray, sigma: np.ndarray, gamma: float) -> np.ndarray:
+    """The ICI rule of the module docstring. estimates (L, T, ..., D), gains (L, T), sigma (...) jitter per vector
+    -> (T, ...) level of the widest window kept."""
+    sigma = np.asarray(sigma, dtype=np.float64)[None, ..., None]  # (1, ..., 1)
+    shape = estimates.shape[1:]
+    lower, upper = np.full(shape, -np.inf), np.full(shape, np.inf)
+    alive = np.ones(shape[:-1], dtype=bool)
+    level = np.zeros(shape[:-1], dtype=np.int64)
+    for k in range(estimates.shape[0]):
+        band = gamma * sigma * gains[k].reshape((-1,) + (1,) * (len(shape) - 1))
+        lower = np.maximum(lower, estimates[k] - band)
+        upper = np.minimum(upper, estimates[k] + band)
         alive &= np.all(lower <= upper, axis=-1)
         level = np.where(alive, k, level)
         if not alive.any():
             break
-    return np.stack(estimates), level
+    return level
+
+
+def _lepski_level(estimates: np.ndarray, gains: np.ndarray, sigma: np.ndarray, kappa: float) -> np.ndarray:
+    """Lepski's rule: the widest window whose fit lies within ``kappa`` standard deviations (a χ² test on the
+    vector's D components, at most kappa² · D) of every narrower window's fit. Nested least-squares fits at one
+    frame share their samples: their difference's variance is σ² (g_narrow² − g_wide²) per component, so this
+    test sees a bias the size of the jitter where the ICI rule's summed bands let ~3σ pass. Same arguments and
+    result as :func:`_ici_level`."""
+    sigma2 = np.asarray(sigma, dtype=np.float64)[None, ..., None] ** 2  # (1, ..., 1)
+    shape = estimates.shape[1:]
+    D = shape[-1]
+    g2 = gains.reshape(gains.shape + (1,) * (len(shape) - 1)) ** 2  # (L, T, 1, ...)
+    alive = np.ones(shape[:-1], dtype=bool)
+    level = np.zeros(shape[:-1], dtype=np.int64)
+    for k in range(1, estimates.shape[0]):
+        for j in range(k):
+            var = np.maximum(sigma2 * np.maximum(g2[j] - g2[k], 1e-12), 1e-30)  # no jitter (σ = 0): a sample alone
+            alive &= np.sum((estimates[k] - estimates[j]) ** 2 / var, axis=-1) <= kappa * kappa * D
+        level = np.where(alive, k, level)
+        if not alive.any():
+            break
+    return level
+
+
+def _smooth_level(level: np.ndarray, frames: float) -> np.ndarray:
+    """level (T, ...) ints -> (T, ...) float64, averaged along time by a Gaussian of ``frames`` standard deviation
+    (reaching 4 of them, the ends repeated)."""
+    level = np.asarray(level, dtype=np.float64)
+    if frames <= 0 or level.shape[0] < 2:
+        return level
+    radius = int(4.0 * frames + 0.5)
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / frames) ** 2)
+    k /= k.sum()
+    T = level.shape[0]
+    idx = np.clip(np.arange(T)[:, None] + np.arange(-radius, radius + 1)[None], 0, T - 1)  # (T, W)
+    return np.einsum("tw...,w->t...", level[idx], k)
 
 
 def _pick(estimates: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """estimates (L, T, ..., D), level (T, ...) -> (T, ..., D) the estimate at each vector's level."""
-    return np.take_along_axis(estimates, level[None, ..., None], axis=0)[0]
+    """estimates (L, T, ..., D), level (T, ...) ints or floats (between two windows: their fits blended linearly)
+    -> (T, ..., D) the estimate at each vector's level."""
+    level = np.asarray(level)
+    if np.issubdtype(level.dtype, np.integer):
+        return np.take_along_axis(estimates, level[None, ..., None], axis=0)[0]
+    lo = np.floor(level).astype(np.int64)
+    hi = np.minimum(lo + 1, estimates.shape[0] - 1)
+    share = (level - lo)[..., None]
+    return (1.0 - share) * _pick(estimates, lo) + share * _pick(estimates, hi)
 
 
 def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0, pooled: bool = False) -> np.ndarray:
     """x: (T, ..., D) (each last-axis vector is one signal: one window per vector); times_s: (T,) increasing;
     ``pooled``: the vectors are the joints of one body, their jitter estimates capped by :func:`shared_jitter`
-    -> (T, ..., D) float64, smoothed as the module docstring says."""
+    -> (T, ..., D) float64, smoothed by the ICI rule of the module docstring."""
     x, t = series(x, times_s)
     if x.shape[0] < 5:
         return x.copy()
     sigma = noise_level(x, t)
     if pooled:
         sigma = shared_jitter(sigma.reshape(-1)).reshape(sigma.shape)
-    return _pick(*_ici_levels(x, t, sigma, max_half_s, gamma))
+    estimates, gains = _fits(x, t, max_half_s)
+    return _pick(estimates, _ici_level(estimates, gains, sigma, gamma))
 
 
-def adaptive_smooth_rotmat(rotmat, times_s, max_half_s: float = 0.15, gamma: float = 2.0,
-                           chain: tuple[int, ...] = ()) -> np.ndarray:
+def adaptive_smooth_rotmat(rotmat, times_s, max_half_s: float = 0.15, gamma: float = 2.0, kappa: float = KAPPA,
+                           level_frames: float = LEVEL_SMOOTHING_FRAMES, chain: tuple[int, ...] = ()) -> np.ndarray:
     """rotmat: (T, J, 3, 3) -> (T, J, 3, 3) float64 exact rotations (quaternion fits, one window per joint;
     the joints' jitter pooled, :func:`shared_jitter`); ``chain``: joint indices, parent first, whose compound
-    rotation is tested too (module docstring; e.g. ``SMPL_SPINE``)."""
+    rotation is tested too (module docstring; e.g. ``SMPL_SPINE``); ``kappa``, ``level_frames``: Lepski's rule
+    and the averaging of its window choice (module docstring)."""
     R = np.asarray(rotmat, dtype=np.float64)
     q = quat_wxyz_make_continuous(rotmat_to_quat_wxyz(R))
     x, t = series(q, times_s)
     if x.shape[0] < 5:
         return quat_wxyz_to_rotmat(x)
     sigma = shared_jitter(noise_level(x, t))  # (J,)
-    estimates, level = _ici_levels(x, t, sigma, max_half_s, gamma)
+    estimates, gains = _fits(x, t, max_half_s)
+    ici = _ici_level(estimates, gains, sigma, gamma)
+    lepski = _lepski_level(estimates, gains, sigma, kappa)
     if len(chain) > 1:
         compound = [R[:, chain[0]]]  # the chain's rotation from its first joint down to each of the others
         for j in chain[1:]:
             compound.append(compound[-1] @ R[:, j])
         qc = quat_wxyz_make_continuous(rotmat_to_quat_wxyz(np.stack(compound[1:], axis=1)))  # (T, n-1, 4)
         sigma_c = np.sqrt(np.cumsum(sigma[list(chain)] ** 2))[1:]  # their jitter in quadrature
-        _, level_c = _ici_levels(qc, t, sigma_c, max_half_s, gamma)
-        level[:, list(chain[1:])] = np.minimum(level[:, list(chain[1:])], level_c)
+        fits_c = _fits(qc, t, max_half_s)
+        rest = list(chain[1:])
+        ici[:, rest] = np.minimum(ici[:, rest], _ici_level(*fits_c, sigma_c, gamma))
+        lepski[:, rest] = np.minimum(lepski[:, rest], _lepski_level(*fits_c, sigma_c, kappa))
+    level = np.minimum(_smooth_level(lepski, level_frames), ici)
     return quat_wxyz_to_rotmat(_pick(estimates, level))

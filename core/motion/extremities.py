@@ -87,7 +87,7 @@ def fill_gaps(times, seen, values, default, conf, config: ExtremityRefineConfig,
 
 
 def _adaptive(config: RefineConfig):
-    return config.adaptive_max_half_s, config.adaptive_gamma
+    return config.adaptive_max_half_s, config.adaptive_gamma, config.adaptive_kappa, config.adaptive_level_frames
 
 
 def _smooth_rot(rotmat, times, config: RefineConfig):

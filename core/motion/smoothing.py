@@ -116,7 +116,7 @@ def moving_average(x, window: int = 5) -> np.ndarray:
 
 def smooth_rows(x, timestamps_s, kind: str, method: str = "adaptive",
                 one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
-                adaptive: tuple[float, float] = (0.15, 2.0)) -> np.ndarray:
+                adaptive: tuple = (0.15, 2.0)) -> np.ndarray:
     """Smooth one more per-row array the way ``smooth_motion`` smooths the body. kind ``axis_angle``: x (T, ..., 3)
     rotations as axis-angle (e.g. hand poses (T, 2, 15, 3)), smoothed as rotations; ``values``: x (T, ..., D)
     numbers (e.g. blend-shape weights (T, 52)), smoothed like the translation. -> same shape, float64."""
@@ -133,7 +133,7 @@ def smooth_rows(x, timestamps_s, kind: str, method: str = "adaptive",
     if kind == "values":
         flat = x.reshape(x.shape[0], -1)
         if method == "adaptive":
-            out = adaptive_smooth(flat[..., None], timestamps_s, *adaptive)[..., 0]  # each number on its own
+            out = adaptive_smooth(flat[..., None], timestamps_s, *adaptive[:2])[..., 0]  # each number on its own
         elif method == "one-euro":
             out = one_euro(flat[..., None], timestamps_s, one_euro_config.translation_min_cutoff_hz,
                            one_euro_config.beta, one_euro_config.derivative_cutoff_hz, one_euro_config.zero_phase)[..., 0]
@@ -147,15 +147,16 @@ def smooth_rows(x, timestamps_s, kind: str, method: str = "adaptive",
 
 def smooth_motion(rotmat, transl, timestamps_s, method: str = "adaptive",
                   one_euro_config: SmoothingConfig = SmoothingConfig(), window: int = 5,
-                  adaptive: tuple[float, float] = (0.15, 2.0), chain: tuple[int, ...] = ()):
+                  adaptive: tuple = (0.15, 2.0), chain: tuple[int, ...] = ()):
     """One entry for every method. rotmat: (T, J, 3, 3), transl: (T, 3), timestamps_s: (T,); ``adaptive``:
-    (max_half_s, gamma) of :mod:`.adaptive`, ``chain`` its joints that share one bend (the body's
-    ``SMPL_SPINE``) -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none`` returns the inputs themselves (bit-exact)."""
+    (max_half_s, gamma[, kappa, level_frames]) of :mod:`.adaptive` (the last two for rotations only), ``chain``
+    its joints that share one bend (the body's ``SMPL_SPINE``) -> (rotmat (T, J, 3, 3), transl (T, 3)); ``none``
+    returns the inputs themselves (bit-exact)."""
     if method == "none":
         return rotmat, transl
     if method == "adaptive":
         return (adaptive_smooth_rotmat(rotmat, timestamps_s, *adaptive, chain=chain),
-                adaptive_smooth(transl, timestamps_s, *adaptive))
+                adaptive_smooth(transl, timestamps_s, *adaptive[:2]))
     if method == "one-euro":
         return smooth_rotmat(rotmat, timestamps_s, one_euro_config), smooth_translation(transl, timestamps_s,
                                                                                          one_euro_config)
