@@ -129,15 +129,17 @@ def shared_jitter(sigma: np.ndarray, share: float = JITTER_SHARE) -> np.ndarray:
     return np.minimum(sigma, share * np.percentile(sigma, 25))
 
 
-def _fits(x: np.ndarray, t: np.ndarray, max_half_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """The fits at every half width of :func:`_half_widths`. x: (T, ..., D) -> (estimates (L, T, ..., D), noise
-    gains (L, T))."""
-    estimates, gains = [], []
-    for h in _half_widths(t, max_half_s):
-        offsets, weights, gain = _fit_weights(t, h)
-        estimates.append(_apply(x, offsets, weights))
-        gains.append(gain)
-    return np.stack(estimates), np.stack(gains)
+def _all_fit_weights(t: np.ndarray, max_half_s: float) -> list:
+    """:func:`_fit_weights` at every half width of :func:`_half_widths` (one track's times serve the body and its
+    chain alike)."""
+    return [_fit_weights(t, h) for h in _half_widths(t, max_half_s)]
+
+
+def _fits(x: np.ndarray, fit_weights: list) -> tuple[np.ndarray, np.ndarray]:
+    """The fits at every half width. x: (T, ..., D); fit_weights: :func:`_all_fit_weights` -> (estimates
+    (L, T, ..., D), noise gains (L, T))."""
+    estimates = [_apply(x, offsets, weights) for offsets, weights, _ in fit_weights]
+    return np.stack(estimates), np.stack([gain for _, _, gain in fit_weights])
 
 
 def _ici_level(estimates: np.ndarray, gains: np.ndarray, sigma: np.ndarray, gamma: float) -> np.ndarray:
@@ -217,7 +219,7 @@ def adaptive_smooth(x, times_s, max_half_s: float = 0.15, gamma: float = 2.0, po
     sigma = noise_level(x, t)
     if pooled:
         sigma = shared_jitter(sigma.reshape(-1)).reshape(sigma.shape)
-    estimates, gains = _fits(x, t, max_half_s)
+    estimates, gains = _fits(x, _all_fit_weights(t, max_half_s))
     return _pick(estimates, _ici_level(estimates, gains, sigma, gamma))
 
 
@@ -233,7 +235,8 @@ def adaptive_smooth_rotmat(rotmat, times_s, max_half_s: float = 0.15, gamma: flo
     if x.shape[0] < 5:
         return quat_wxyz_to_rotmat(x)
     sigma = shared_jitter(noise_level(x, t))  # (J,)
-    estimates, gains = _fits(x, t, max_half_s)
+    fit_weights = _all_fit_weights(t, max_half_s)
+    estimates, gains = _fits(x, fit_weights)
     ici = _ici_level(estimates, gains, sigma, gamma)
     lepski = _lepski_level(estimates, gains, sigma, kappa)
     if len(chain) > 1:
@@ -242,7 +245,7 @@ def adaptive_smooth_rotmat(rotmat, times_s, max_half_s: float = 0.15, gamma: flo
             compound.append(compound[-1] @ R[:, j])
         qc = quat_wxyz_make_continuous(rotmat_to_quat_wxyz(np.stack(compound[1:], axis=1)))  # (T, n-1, 4)
         sigma_c = np.sqrt(np.cumsum(sigma[list(chain)] ** 2))[1:]  # their jitter in quadrature
-        fits_c = _fits(qc, t, max_half_s)
+        fits_c = _fits(qc, fit_weights)
         rest = list(chain[1:])
         ici[:, rest] = np.minimum(ici[:, rest], _ici_level(*fits_c, sigma_c, gamma))
         lepski[:, rest] = np.minimum(lepski[:, rest], _lepski_level(*fits_c, sigma_c, kappa))
