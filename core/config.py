@@ -154,6 +154,12 @@ class RefineConfig:
     min_track_frames: int = 8  # contact detection and the floor need at least this many rows per track
     extremities: ExtremityRefineConfig = field(default_factory=ExtremityRefineConfig)  # fingers and face
 
+    @property
+    def adaptive(self) -> tuple[float, float, float, float]:
+        """(max_half_s, gamma, kappa, level_frames): the adaptive smoothing's settings, as
+        :func:`core.motion.smoothing.smooth_motion` takes them."""
+        return self.adaptive_max_half_s, self.adaptive_gamma, self.adaptive_kappa, self.adaptive_level_frames
+
 
 @dataclass(frozen=True)
 class ExtremitiesConfig:

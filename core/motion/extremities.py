@@ -86,17 +86,13 @@ def fill_gaps(times, seen, values, default, conf, config: ExtremityRefineConfig,
     return out, conf_out
 
 
-def _adaptive(config: RefineConfig):
-    return config.adaptive_max_half_s, config.adaptive_gamma, config.adaptive_kappa, config.adaptive_level_frames
-
-
 def _smooth_rot(rotmat, times, config: RefineConfig):
     """rotmat: (N, K, 3, 3) smoothed as rotations with the body's method."""
     if rotmat.shape[0] < 2:
         return rotmat
     zero = np.zeros((rotmat.shape[0], 3))
     return smooth_motion(rotmat, zero, times, config.smoothing, config.one_euro, config.average_window,
-                         _adaptive(config))[0]
+                         config.adaptive)[0]
 
 
 def _smooth_values(x, times, config: RefineConfig):
@@ -104,7 +100,7 @@ def _smooth_values(x, times, config: RefineConfig):
     if x.shape[0] < 2:
         return x
     return smooth_rows(x, times, "values", config.smoothing, config.one_euro, config.average_window,
-                       _adaptive(config))
+                       config.adaptive)
 
 
 def refine_extremities(raw, times, new_times: Optional[np.ndarray], body_rotmat, config: RefineConfig):

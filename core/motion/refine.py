@@ -134,9 +134,7 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
                 raise InvalidMotionFileError(message)
             report.warnings.append(message)
         rotmat, transl = smooth_motion(raw.rotmat, raw.transl_cam, times, config.smoothing, config.one_euro,
-                                       config.average_window, (config.adaptive_max_half_s, config.adaptive_gamma, config.adaptive_kappa,
-                                        config.adaptive_level_frames),
-                                       chain=SMPL_SPINE)
+                                       config.average_window, config.adaptive, chain=SMPL_SPINE)
         new_times = grid_times(times, config.fps) if config.fps else None
         extremities, rotmat, calibration = refine_extremities(raw, times, new_times, rotmat, config)  # fingers, face
         if calibration is not None:
