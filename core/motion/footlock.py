@@ -16,7 +16,9 @@ with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot
    the captured point strays more than ``stray_ok_m`` … ``stray_max_m`` from that spot — a real foot that slides
    or pivots over the floor while it carries weight (a kick's stance foot, feet dragged out of a roll) is not
    dragged back, and where it comes to rest again it gets a spot of its own. A planted foot's drift stays within
-   that reach; lock less where a contact is doubtful, not more.
+   that reach; lock less where a contact is doubtful, not more. Where one rest stretch follows another, the pin
+   does not jump from spot to spot: it moves on as fast as the captured point went
+   (:func:`handover_locks`).
 2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`: a weighted 3-D
    fit of heel, ball and toe onto their pins; vertically only the pins' mean pull). A rolling foot has its heel
    pin released and its ball and toe pins on: it keeps rolling about them. Heel, ball and toe lie almost on a
@@ -124,6 +126,60 @@ def rest_stretches(xy: np.ndarray, times_s: np.ndarray, config: FootLockConfig) 
     return out
 
 
+def handover_locks(stretches: list, xy: np.ndarray, times_s: np.ndarray) -> list:
+    """The lock of each rest stretch of one contact (sorted by their first frames): its spot, or — for stretches
+    that follow each other (the point came to rest at one spot and, still in contact, at the next: a foot sliding
+    over the floor, or a capture's planted foot drifting) — one path shared by the chain, which
+    holds each spot around the frame where the point rests there (the stretch's nearness-weighted mean time) and
+    moves on to the next no faster than the captured point went: over twice the time the point (averaged over 5
+    frames) took to cover the middle half of the way from one spot to the next, centred there, never beyond the
+    two stretches' mean times (smootherstep). Pins that jumped from one spot to the next where the stretches meet
+    would move the foot 10–20 cm within two frames.
+
+    stretches: [(spot (2,), nearness (n,), stretch (slice of the K frames))] from :func:`rest_stretches`;
+    xy: (K, 2) the point's horizontal path over the contact; times_s: (K,) -> a list of (2,) spots or (K, 2)
+    paths."""
+    K = xy.shape[0]
+    t = np.asarray(times_s, dtype=np.float64)
+    locks = [np.asarray(spot, dtype=np.float64) for spot, _near, _sub in stretches]
+    if len(stretches) < 2:
+        return locks
+    smooth = moving_average(xy, 5) if K >= 5 else xy
+    centres = [float((near * t[sub]).sum() / max(near.sum(), 1e-12)) for _spot, near, sub in stretches]
+    chains, chain = [], [0]
+    for i in range(1, len(stretches)):
+        a, b = stretches[i - 1][2], stretches[i][2]
+        if b.stop > a.stop and centres[i] > centres[i - 1]:  # not one found inside the other's frames
+            chain.append(i)
+        else:
+            chains.append(chain)
+            chain = [i]
+    chains.append(chain)
+    for chain in chains:
+        if len(chain) < 2:
+            continue
+        path = np.repeat(locks[chain[0]][None], K, axis=0)
+        for i, j in zip(chain[:-1], chain[1:]):
+            A, B = locks[i], locks[j]
+            ab = B - A
+            progress = ((smooth - A) @ ab) / max(float(ab @ ab), 1e-12)  # 0 at A, 1 at B
+            meet = stretches[j][2].start
+            lo = meet
+            while lo > 0 and t[lo - 1] >= centres[i] and progress[lo - 1] > 0.25:
+                lo -= 1
+            hi = meet
+            while hi < K - 1 and t[hi] <= centres[j] and progress[hi] < 0.75:
+                hi += 1
+            mid, half = 0.5 * (t[lo] + t[hi]), max(t[hi] - t[lo], 1e-3)
+            start, stop = max(centres[i], mid - half), min(centres[j], mid + half)
+            share = smootherstep((t - start) / max(stop - start, 1e-6))[:, None]
+            on = t >= start
+            path[on] = ((1.0 - share) * A + share * B)[on]
+        for i in chain:
+            locks[i] = path
+    return locks
+
+
 def _add_pin(delta, weight, k, w, lock_xy, p, t, seg, vertical_weight) -> None:
     """Add one pin of sole column k to delta (T, 6, 3) / weight (T, 6) in place: weights w (T,), horizontal lock
     (2,) or (T, 2), the point's path p (T, 3), times t (T,), its contact's rows ``seg`` (the landing)."""
@@ -156,7 +212,9 @@ def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, confi
             xy = p[seg, :2]
             slide = float(np.sqrt(np.mean(np.sum((xy - np.median(xy, axis=0)) ** 2, axis=-1))))  # rms
             trust = np.clip((config.slide_max_m - slide) / max(config.slide_max_m - config.slide_ok_m, 1e-9), 0.0, 1.0)
-            for lock_xy, near, sub in rest_stretches(xy, t[seg], config):
+            stretches = sorted(rest_stretches(xy, t[seg], config), key=lambda s: s[2].start)
+            locks = handover_locks(stretches, xy, t[seg])
+            for (_spot, near, sub), lock in zip(stretches, locks):
                 rows = slice(seg.start + sub.start, seg.start + sub.stop)
                 held = np.zeros(T, dtype=bool)
                 held[rows] = True
@@ -165,7 +223,10 @@ def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, confi
                 # frame by frame the pin lets go where the point strays from its spot (before and after the
                 # stretch as at its first and last frames)
                 near_t = np.concatenate([np.full(rows.start, near[0]), near, np.full(T - rows.stop, near[-1])])
-                _add_pin(delta, weight, k, ws * trust * near_t, lock_xy, p, t, rows, vertical_weight)
+                if lock.ndim == 2:  # a path over the contact's frames: held at its ends outside them
+                    lock = np.concatenate([np.repeat(lock[:1], seg.start, axis=0), lock,
+                                           np.repeat(lock[-1:], T - seg.stop, axis=0)])
+                _add_pin(delta, weight, k, ws * trust * near_t, lock, p, t, rows, vertical_weight)
     scale = np.maximum(weight, 1.0)  # overlapping fades of two contacts never pull more than one pin
     return delta / scale[..., None], weight / scale
 

@@ -139,6 +139,31 @@ def test_a_foot_that_slides_off_is_let_go_and_pinned_where_it_rests_again():
     assert np.all(w[2:-2, 1] > 0.999)
 
 
+def test_a_pin_moves_between_rest_spots_no_faster_than_the_captured_point():
+    """One contact whose point rests at A for 0.6 s, creeps 36 cm in 0.6 s (a capture's drifting foot, or a slow
+    slide) and rests at B for 0.6 s, with 5 mm of jitter, is pinned at two spots that follow each other without a
+    break. The pinned target (where the pins send the point) never moves more than twice as fast per frame as the
+    captured point's own average speed over the creep (pins that jump from A to B where the stretches meet
+    move it 30 cm within three frames), and it still holds A and B where the point rests."""
+    cfg = FootLockConfig()
+    rng = np.random.default_rng(5)
+    n = 18
+    t = np.arange(3 * n) / 30.0
+    path = np.concatenate([np.zeros(n), np.linspace(0.0, 0.36, n), np.full(n, 0.36)])
+    S = np.zeros((3 * n, 6, 3))
+    S[:, 0, 0] = path + rng.normal(0.0, 0.005, 3 * n)
+    contact = np.zeros((3 * n, 6), bool)
+    contact[:, 0] = True
+    delta, w = footlock.sole_pins(S, contact, t, cfg)
+    stretches = footlock.rest_stretches(S[:, 0, :2], t, cfg)
+    assert len(stretches) >= 2  # the case this test is about: spots that follow each other
+    assert w[:, 0].min() > 0.1  # pinned throughout (less, as its point strayed far)
+    target = S[:, 0, 0] + delta[:, 0, 0] / np.maximum(w[:, 0], 1e-9)
+    creep_speed = 0.36 / n  # metres per frame
+    assert np.abs(np.diff(target)).max() < 2.0 * creep_speed
+    assert np.abs(target[2:8]).max() < 0.03 and np.abs(target[-8:-2] - 0.36).max() < 0.03
+
+
 def test_two_bone_ik_reaches_keeps_bones_and_foot_orientation():
     rng = np.random.default_rng(4)
     c = ms.make_clip("walk", seconds=1.0)
