@@ -83,20 +83,26 @@ def pin_weights(contact: np.ndarray, times_s: np.ndarray, blend_s: float, outsid
     return out
 
 
+def _settled(xy: np.ndarray) -> np.ndarray:
+    """A contact's point path (K, 2) averaged over 5 frames (as it is when K < 5): where it rests and how it
+    moves on, without the capture's per-frame jitter."""
+    return moving_average(xy, 5) if xy.shape[0] >= 5 else xy
+
+
 def rest_stretches(xy: np.ndarray, times_s: np.ndarray, config: FootLockConfig) -> list:
     """Where a contact's point rests: a list of (lock (2,), nearness (n,) in 0..1, stretch (a slice of the K
     frames, n long)). A capture's planted foot wanders a few centimetres around one spot (jitter, slow drift of the
     root and hips); a real foot that slides or pivots over the floor while it carries weight (the stance foot of a
     kick, feet dragged out of a roll) moves tens of centimetres and may rest again elsewhere — held at one spot
     (the contact's median), it would be dragged back over its slide. *Nearness* falls from 1 within
-    ``stray_ok_m`` to 0 beyond ``stray_max_m`` (positions averaged over 5 frames). The spot: the position with
-    the most frames near it (where the point stays longest), then three rounds of the nearness-weighted mean of
-    the positions (K, 2). Its stretch runs from the first to the last frame near it (nearness ½; the pin lets go
+    ``stray_ok_m`` to 0 beyond ``stray_max_m`` (positions averaged over 5 frames, :func:`_settled`). The spot:
+    the position with the most frames near it (where the point stays longest), then three rounds of the
+    nearness-weighted mean of the positions (K, 2). Its stretch runs from the first to the last frame near it (nearness ½; the pin lets go
     frame by frame where the point strays); every run of frames far from it lasting ``min_contact_s`` is searched
     the same way for a spot of its own. times_s: (K,)."""
     K = xy.shape[0]
     ok, far = config.stray_ok_m, config.stray_max_m
-    smooth = moving_average(xy, 5) if K >= 5 else xy
+    smooth = _settled(xy)
     frame = float(np.median(np.diff(times_s))) if K > 1 else 1.0 / 30.0
     out = []
 
@@ -131,8 +137,8 @@ def handover_locks(stretches: list, xy: np.ndarray, times_s: np.ndarray) -> list
     that follow each other (the point came to rest at one spot and, still in contact, at the next: a foot sliding
     over the floor, or a capture's planted foot drifting) — one path shared by the chain, which
     holds each spot around the frame where the point rests there (the stretch's nearness-weighted mean time) and
-    moves on to the next no faster than the captured point went: over twice the time the point (averaged over 5
-    frames) took to cover the middle half of the way from one spot to the next, centred there, never beyond the
+    moves on to the next no faster than the captured point went: over twice the time the point (:func:`_settled`)
+    took to cover the middle half of the way from one spot to the next, centred there, never beyond the
     two stretches' mean times (smootherstep). Pins that jumped from one spot to the next where the stretches meet
     would move the foot 10–20 cm within two frames.
 
@@ -144,7 +150,7 @@ def handover_locks(stretches: list, xy: np.ndarray, times_s: np.ndarray) -> list
     locks = [np.asarray(spot, dtype=np.float64) for spot, _near, _sub in stretches]
     if len(stretches) < 2:
         return locks
-    smooth = moving_average(xy, 5) if K >= 5 else xy
+    smooth = _settled(xy)
     centres = [float((near * t[sub]).sum() / max(near.sum(), 1e-12)) for _spot, near, sub in stretches]
     chains, chain = [], [0]
     for i in range(1, len(stretches)):
