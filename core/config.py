@@ -112,6 +112,8 @@ class FloorConfig:
     prior_weight: float = 0.003  # light ridge (m²) towards the prior while the fit picks its points (a straight line)
     footprint_m: float = 0.08  # resting contacts whose centres lie this close are one footprint (one height error)
     footprint_error_m: float = 0.006  # least height error of a footprint (a recording's feet differ by a centimetre)
+    leg_angle_error_deg: float = 3.0  # a leg's angle error at the hip: a resting point's height error grows by this
+    # times its reach from the hip along the floor, and the plane's fit weighs it by that (2-6° alike on the bench)
     feet_prior_error_deg: float = 2.0  # least error of the flat feet's mean up (its scatter over contacts adds)
     torso_prior_error_deg: float = 10.0  # error of the torso's up, or of a lying body's first plane, as a prior
     min_contact_frames: int = 8  # fewer frames with a resting sole than this: the floor cannot be estimated
@@ -119,6 +121,7 @@ class FloorConfig:
     search_from_body_deg: float = 80.0  # first planes are searched this far from the torso's up (a body lying down)
     high_confidence_deg: float = 0.75  # estimated tilt error up to this (and 4+ contacts): confidence high
     low_confidence_deg: float = 2.0  # estimated tilt error beyond this: confidence low (a warning)
+    max_unsettled_error_deg: float = 5.0  # no flat foot and an estimated tilt error beyond this: no floor at all
 
 
 @dataclass(frozen=True)

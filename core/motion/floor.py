@@ -14,7 +14,10 @@ rest on, found from **where the soles rest**, pooled over every track of the vid
 3. **The plane** ``z = αa + βb + δ`` (a, b, z along the current normal's basis) by iteratively reweighted least
    squares: Huber weights beyond ``inlier_m``, points far above the plane dropped (a foot on a step, a raised
    heel held still), and at each frame only each foot's lowest points (within ``lowest_tol_m``). Four rounds,
-   from a wide inlier band to the final one.
+   from a wide inlier band to the final one. Each point is weighed by how far its height can be trusted: an
+   error in the leg's angle at the hip (``leg_angle_error_deg``) moves a sole point up or down by that angle
+   times its reach from the hip along the floor, so a foot under its hip counts fully and the front foot of a
+   lunge, a boxer's stance or a crouched landing less (:func:`_reach_weights`).
 4. **What positions cannot settle**: while the points are picked, a light ridge ``prior_weight`` (m²) pulls the
    tilt towards a prior normal in directions the resting points do not spread along (a straight line). The
    prior is the first plane itself in the first round, then the mean "up" of the **feet while they stand flat**
@@ -36,8 +39,10 @@ between the points' own plane and the flat feet's up, an estimate of the tilt's 
 a ``confidence`` (high / medium / low). The error counts half that angle as well: where the soles rest and how
 the flat feet stand are two measures of the tilt, and an angle between them says at least one is off. A low
 confidence becomes a warning in the refine report (never a silent tilt). Fewer than ``min_contact_frames``
-frames with a resting sole (swimming, a person never on the ground), or no flat foot and a body never upright
-on the plane found (crawling, rolling), raise :class:`FloorNotFoundError`.
+frames with a resting sole (swimming, a person never on the ground), no flat foot and a body never upright
+on the plane found (crawling, rolling), or no flat foot and a tilt error estimated above
+``max_unsettled_error_deg`` (a crawl's toes and knees: a floor tilted tens of degrees is worse than none) raise
+:class:`FloorNotFoundError`.
 
 The world frame it defines: :mod:`.world`.
 """
@@ -79,6 +84,8 @@ class FloorInput:
     torso_up: np.ndarray
     times_s: np.ndarray
     pelvis: Optional[np.ndarray] = None
+    hips: Optional[np.ndarray] = None  # (T, 2, 3) left and right hip joints or None: a resting point's reach from its
+    # hip carries the leg's angle error into its height
 
     @classmethod
     def from_motion(cls, rest_joints, rotmat, transl, times_s, v_shaped=None) -> "FloorInput":
@@ -88,7 +95,7 @@ class FloorInput:
         joints = P + np.asarray(transl, dtype=np.float64)[:, None]
         return cls(soles=sole_points(joints, G, sole_offsets(rest_joints, v_shaped)), foot_up=G[:, [7, 8]] @ SMPL_UP,
                    torso_up=(G[:, list(UP_JOINTS)] @ SMPL_UP).mean(axis=1),
-                   times_s=np.asarray(times_s, dtype=np.float64), pelvis=joints[:, 0])
+                   times_s=np.asarray(times_s, dtype=np.float64), pelvis=joints[:, 0], hips=joints[:, [1, 2]])
 
 
 @dataclass
@@ -175,13 +182,14 @@ class _Candidates:
     run: np.ndarray  # (K,) one id per resting run (a contact)
     column: np.ndarray  # (K,) sole column 0..5
     foot_up: np.ndarray  # (K, 3) that foot's up axis at that frame
+    reach: np.ndarray  # (K, 3) the point less its leg's hip joint (zeros without hips)
     torso_up: np.ndarray  # (3,) mean over every frame of every track
     pelvis: np.ndarray  # (M, 3) pelvis positions (a subsample of every track's frames; may be empty)
     torso_frames: np.ndarray  # (M', 3) the torso's up at a subsample of every track's frames
 
 
 def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
-    pts, group, run, col, fup = [], [], [], [], []
+    pts, group, run, col, fup, reach = [], [], [], [], [], []
     gid = rid = 0
     ups, pelvis, torso_frames = [], [], []
     for inp in inputs:
@@ -205,11 +213,24 @@ def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
         run.append(run_id[t_idx, k_idx])
         col.append(k_idx)
         fup.append(inp.foot_up[t_idx, foot])
+        reach.append(inp.soles[t_idx, k_idx] - inp.hips[t_idx, foot] if inp.hips is not None
+                     else np.zeros((t_idx.size, 3)))
     cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
     torso = _unit(np.concatenate(ups).mean(axis=0)) if ups else SMPL_UP
     return _Candidates(cat(pts, (0, 3)), cat(group, (0,)).astype(np.int64), cat(run, (0,)).astype(np.int64),
-                       cat(col, (0,)).astype(np.int64), cat(fup, (0, 3)), torso, cat(pelvis, (0, 3)),
+                       cat(col, (0,)).astype(np.int64), cat(fup, (0, 3)), cat(reach, (0, 3)), torso,
+                       cat(pelvis, (0, 3)),
                        cat(torso_frames, (0, 3)))
+
+
+def _reach_weights(c: _Candidates, n: np.ndarray, config: FloorConfig) -> np.ndarray:
+    """(K,) how far each resting point's height can be trusted, 0..1: a leg's angle error (``leg_angle_error_deg``
+    at the hip) moves a sole point up or down by its reach from the hip along the floor times that angle, so a
+    point under its hip keeps weight 1 and one at the end of a leg stretched out in a lunge, a crouched landing
+    or a boxer's stance counts less (weight = ``footprint_error_m``² over that plus the reach's error²)."""
+    r = c.reach - np.outer(c.reach @ n, n)
+    reach_err2 = math.tan(math.radians(config.leg_angle_error_deg)) ** 2 * np.sum(r * r, axis=1)
+    return config.footprint_error_m ** 2 / (config.footprint_error_m ** 2 + reach_err2)
 
 
 def _fit_plane(points, weights0, u, offset, prior, prior_weight, inlier_m):
@@ -348,9 +369,10 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
                 prior, prior_kind = plane, "plane"
             if keep.sum() < 3:
                 break
-        n, offset, w, cov = _fit_plane(c.points, keep.astype(np.float64), n, offset, prior, config.prior_weight,
+        w0 = keep * _reach_weights(c, n, config)
+        n, offset, w, cov = _fit_plane(c.points, w0, n, offset, prior, config.prior_weight,
                                        band * config.inlier_m)
-    data_n, inliers = n, w > 0.5  # the plane of the resting points alone (a light ridge), its points
+    data_n, inliers = n, w > 0.5 * w0  # the plane of the resting points alone (a light ridge), its points
     n, post_cov, data_prec, prior_prec = _combine(c, inliers, data_n, offset, prior, prior_kind, feet_contacts,
                                                   config)
     if inliers.any():  # turned about the resting points, not about the camera
@@ -372,10 +394,14 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
     if near.sum() >= 3:
         offset += float(np.median(h[near]))
     R, cam = world_frame(n, offset)
-    frame = FloorFrame(normal_cam=n, offset=offset, num_points=int((w > 0.5).sum()), R_world_from_cam=R,
+    frame = FloorFrame(normal_cam=n, offset=offset, num_points=int(inliers.sum()), R_world_from_cam=R,
                        cam_position_world=cam, prior=prior_kind,
                        disagreement_deg=angle if prior_kind == "feet" else 0.0)
-    _confidence(frame, c, w, cov, post_cov, data_prec, prior_prec, config)
+    _confidence(frame, c, inliers, cov, post_cov, data_prec, prior_prec, config)
+    if prior_kind != "feet" and frame.tilt_error_deg > config.max_unsettled_error_deg:
+        raise FloorNotFoundError(f"the floor could not be estimated: no foot stands flat on it, and where the soles "
+                                 f"rest leaves its tilt unsure ({frame.evidence()}), as when crawling, kneeling or "
+                                 "lying; the motion stays in the camera frame")
     return frame
 
 
@@ -439,11 +465,10 @@ def _combine(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, prio
     return _unit(n - theta[0] * e1 - theta[1] * e2), post_cov, data_prec, prior_prec
 
 
-def _confidence(frame: FloorFrame, c: _Candidates, w: np.ndarray, cov: np.ndarray, post_cov: np.ndarray,
+def _confidence(frame: FloorFrame, c: _Candidates, inl: np.ndarray, cov: np.ndarray, post_cov: np.ndarray,
                 data_prec: np.ndarray, prior_prec: float, config: FloorConfig) -> None:
     """Fill in the spread, residual, prior share, tilt error and confidence of a fitted floor (cov: the inlier
-    points' in-plane covariance; post_cov, data_prec, prior_prec: :func:`_combine`'s)."""
-    inl = w > 0.5
+    points' in-plane covariance; inl: (K,) the fit's inliers; post_cov, data_prec, prior_prec: :func:`_combine`'s)."""
     h = c.points @ frame.normal_cam - frame.offset
     frame.rms_m = float(np.sqrt(np.mean(h[inl] ** 2))) if inl.any() else 0.0
     frame.num_contacts = int(np.unique(c.run[inl]).size)

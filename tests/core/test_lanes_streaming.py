@@ -328,8 +328,9 @@ def test_batch_options_hash_ignores_lanes_and_streaming():
     # Pinned, so that an accidental change (a speed-only setting or a default that does not change the output
     # entering the hash) fails here. It changes on purpose when a default that changes the output changes: the
     # refine stage's new floor, foot lock and adaptive smoothing (issue 19), the floor's footprints against the flat
-    # feet (its fifth round) and Lepski's rule in the smoothing (its sixth), re-capture clips done before them.
-    assert hash_of(CaptureConfig(models_dir="/m")) == "921d2e255aca"
+    # feet (its fifth round), Lepski's rule in the smoothing (its sixth) and the floor's points weighed by their
+    # reach from the hip (its eighth), re-capture clips done before them.
+    assert hash_of(CaptureConfig(models_dir="/m")) == "f4eab3b7d789"
     assert hash_of(base) != hash_of(replace(base, speed=replace(base.speed, detect_every=2)))
 
 
