@@ -11,6 +11,7 @@ import bpy
 from bpy.types import Operator
 
 from ...core.errors import MocapError
+from ...core.motion.floor import FloorNotFoundError
 from ..scene import builder, formats, raw_store
 from ..ui import done, fail
 from .settings import refine_config
@@ -83,6 +84,9 @@ class TCMR_OT_refine(Operator):
     def execute(self, context):
         try:
             result = refine_target(context)
+        except FloorNotFoundError as err:
+            return fail(self, context, f"{err}; nothing was changed (to refine without a floor: untick Level Floor "
+                                       "and set Foot Lock to Never)")
         except MocapError as err:
             return fail(self, context, str(err))
         return done(self, f"Refined '{result.collection.name}': {raw_store.floor_summary(result.collection)}",

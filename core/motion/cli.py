@@ -40,11 +40,16 @@ def add_refine_command(sub, description: str) -> argparse.ArgumentParser:
 def run_refine(args) -> int:
     """The ``refine`` command: load, refine (strict: bad input raises MocapError), save atomically, summarise."""
     from ..result import MotionResult
+    from .floor import FloorNotFoundError
     from .refine import refine_result
 
     check_output_file(args.output)
     result = MotionResult.load(args.input)
-    refined, report = refine_result(result, refine_config_from_args(args), strict=True)
+    try:
+        refined, report = refine_result(result, refine_config_from_args(args), strict=True)
+    except FloorNotFoundError as err:
+        raise FloorNotFoundError(f"{err}; nothing was written (to refine it without a floor, in the camera frame: "
+                                 "--no-upright --foot-lock never)") from None
     refined.save(args.output)
     for warning in report.warnings:  # e.g. a floor found with low confidence
         sys.stderr.write(f"warning: {warning}\n")

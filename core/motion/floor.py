@@ -41,7 +41,7 @@ the flat feet stand are two measures of the tilt, and an angle between them says
 confidence becomes a warning in the refine report (never a silent tilt). Fewer than ``min_contact_frames``
 frames with a resting sole (swimming, a person never on the ground), no flat foot and a body never upright
 on the plane found (crawling, rolling), or no flat foot and a tilt error estimated above
-``max_unsettled_error_deg`` (a crawl's toes and knees: a floor tilted tens of degrees is worse than none) raise
+``max_unsettled_error_deg`` (a crawl's toes along a line: a floor tilted tens of degrees is worse than none) raise
 :class:`FloorNotFoundError`.
 
 The world frame it defines: :mod:`.world`.
@@ -70,7 +70,12 @@ PELVIS_ABOVE_M = 0.08  # SMPL's pelvis joint lies at least this far above whatev
 
 
 class FloorNotFoundError(MocapError):
-    """No frames where a foot rests on the floor: the floor (and the upright world frame) cannot be estimated."""
+    """No frames where a foot rests on the floor: the floor (and the upright world frame) cannot be estimated. The
+    message says why; whoever catches it says what happens then (:data:`NO_FLOOR_KEPT`, or how to refine without
+    a floor)."""
+
+
+NO_FLOOR_KEPT = "the motion stays in the camera frame"  # appended where a missing floor is only a warning
 
 
 @dataclass
@@ -219,8 +224,7 @@ def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
     torso = _unit(np.concatenate(ups).mean(axis=0)) if ups else SMPL_UP
     return _Candidates(cat(pts, (0, 3)), cat(group, (0,)).astype(np.int64), cat(run, (0,)).astype(np.int64),
                        cat(col, (0,)).astype(np.int64), cat(fup, (0, 3)), cat(reach, (0, 3)), torso,
-                       cat(pelvis, (0, 3)),
-                       cat(torso_frames, (0, 3)))
+                       cat(pelvis, (0, 3)), cat(torso_frames, (0, 3)))
 
 
 def _reach_weights(c: _Candidates, n: np.ndarray, config: FloorConfig) -> np.ndarray:
@@ -345,8 +349,7 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
     if frames < config.min_contact_frames or c.points.shape[0] < 3:
         raise FloorNotFoundError(
             f"the floor could not be estimated: the feet rest on the ground in only {frames} frame(s) "
-            f"(at least {config.min_contact_frames} needed; the person may never touch the ground); "
-            "the motion stays in the camera frame (use --no-upright and --foot-lock never to skip the floor)")
+            f"(at least {config.min_contact_frames} needed; the person may never touch the ground)")
     prior, prior_kind = c.torso_up, "torso"
     feet_contacts = np.zeros((0, 3))
     found = _ransac(c, c.torso_up, config)
@@ -382,11 +385,11 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
     upright = c.torso_frames @ n > math.cos(math.radians(UPRIGHT_DEG))
     if prior_kind != "feet" and not upright.any():
         raise FloorNotFoundError("the floor could not be estimated: no foot stands flat on it and the body never "
-                                 "stands upright (crawling, lying, rolling); the motion stays in the camera frame")
+                                 "stands upright (crawling, lying, rolling)")
     if angle > config.max_tilt_from_body_deg:
         raise FloorNotFoundError(f"the floor could not be estimated: the plane under the feet is tilted {angle:.0f}° "
                                  f"from the {'feet' if prior_kind == 'feet' else 'body'}'s up (no consistent ground "
-                                 "contact); the motion stays in the camera frame")
+                                 "contact)")
     # the height: the median of every resting point near the plane (the fit kept each foot's lowest points,
     # which sit below the typical sole by the jitter; pins would pull every foot down by that)
     h = c.points @ n - offset
@@ -401,7 +404,7 @@ def estimate_floor(inputs: list[FloorInput], config: FloorConfig = FloorConfig()
     if prior_kind != "feet" and frame.tilt_error_deg > config.max_unsettled_error_deg:
         raise FloorNotFoundError(f"the floor could not be estimated: no foot stands flat on it, and where the soles "
                                  f"rest leaves its tilt unsure ({frame.evidence()}), as when crawling, kneeling or "
-                                 "lying; the motion stays in the camera frame")
+                                 "lying")
     return frame
 
 

@@ -42,7 +42,7 @@ from ..rotations import rotmat_to_axis_angle
 from ..skeleton import SMPL_SPINE
 from .contacts import TrackTooShortError, detect_contacts, settle_speeds
 from .extremities import refine_extremities
-from .floor import FloorFrame, FloorInput, FloorNotFoundError, estimate_floor
+from .floor import NO_FLOOR_KEPT, FloorFrame, FloorInput, FloorNotFoundError, estimate_floor
 from .world import motion_to_camera, motion_to_world
 from .footlock import lock_feet
 from .resample import grid_times, nearest_rows, resample_cubic, resample_linear, resample_rotmat
@@ -160,7 +160,7 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
         except FloorNotFoundError as err:
             if strict:
                 raise
-            report.warnings.append(str(err))
+            report.warnings.append(f"{err}; {NO_FLOOR_KEPT}")
     report.floor = floor
     if floor is not None and floor.confidence == "low":
         report.warnings.append(f"the floor was estimated with low confidence ({floor.evidence()}): the camera's pitch "

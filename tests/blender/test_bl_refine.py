@@ -147,7 +147,9 @@ def test_failed_refine_leaves_the_scene_unchanged(scene, tmp_path, smpl_arrays):
     assert H.scene_snapshot() == before
     np.testing.assert_array_equal(
         H.fcurve_values(bpy.data.objects["swim.mp4 · track 1"], 'pose.bones["pelvis"].location', 2)[1], keys_before)
-    assert "floor could not be estimated" in bpy.context.window_manager.tcmr_job.last_error
+    error = bpy.context.window_manager.tcmr_job.last_error
+    assert "floor could not be estimated" in error and "nothing was changed" in error
+    assert "untick Level Floor and set Foot Lock to Never" in error and "\n" not in error  # what to do, here
     settings.upright = False
     settings.foot_lock = "never"
     assert bpy.ops.tcmr.refine() == {"FINISHED"}

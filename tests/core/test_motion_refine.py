@@ -104,6 +104,7 @@ def test_bad_input():
     # not strict (captures): a warning, the camera frame kept, smoothing still done
     out, report = refine_result(res, RefineConfig(), strict=False)
     assert out.R_world_from_cam is None and "floor could not be estimated" in report.warnings[0]
+    assert report.warnings[0].endswith("; the motion stays in the camera frame")  # what happened instead
     assert not np.array_equal(out.tracks[0].rotmat, res.tracks[0].rotmat)
     # without floor-dependent options it is fine
     out, _ = refine_result(res, _cfg(foot_lock=FootLockConfig(mode="never"),

@@ -71,7 +71,11 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     _c, _R, _C, res, (rc, tc) = camera_clip("float", seconds=3.0)
     floating = tmp_path / "float.npz"
     res.save(floating)
-    assert_user_error(run_cli("refine", floating, "-o", out), out, "the floor could not be estimated")
+    proc = run_cli("refine", floating, "-o", out)
+    assert_user_error(proc, out, "the floor could not be estimated")
+    # and what to do instead, in the command's own words (not the captures' "stays in the camera frame")
+    assert_user_error(proc, out, "nothing was written (to refine it without a floor, in the camera frame: "
+                                 "--no-upright --foot-lock never)")
     short = tmp_path / "short.npz"
     result_of([track_of(rc[:5], tc[:5])], 5).save(short)
     assert_user_error(run_cli("refine", short, "-o", out), out, "track 1 has only 5 rows")
