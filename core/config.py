@@ -112,6 +112,9 @@ class FloorConfig:
     prior_weight: float = 0.003  # light ridge (m²) towards the prior while the fit picks its points (a straight line)
     footprint_m: float = 0.08  # resting contacts whose centres lie this close are one footprint (one height error)
     footprint_error_m: float = 0.006  # least height error of a footprint (a recording's feet differ by a centimetre)
+    leg_offset_error_m: float = 0.008  # each leg's footprints share one height offset of this (σ): the recorded
+    # clips' left and right feet rest 11.7 mm apart (rms over 18 clips: √2 · 8.3 mm), so two lines of footprints
+    # settle little of the tilt across them
     leg_angle_error_deg: float = 3.0  # a leg's angle error at the hip: a resting point's height error grows by this
     # times its reach from the hip along the floor, and the plane's fit weighs it by that (2-6° alike on the bench)
     feet_prior_error_deg: float = 2.0  # least error of the flat feet's mean up (its scatter over contacts adds)

@@ -27,7 +27,11 @@ rest on, found from **where the soles rest**, pooled over every track of the vid
    points against the prior by their precisions. A foot resting on one spot again and again carries one height
    error (a recording's left foot a centimetre above its right, a capture's leg a degree off), however many
    frames and contacts, so the points count per **footprint** (contacts within ``footprint_m``), each with the
-   footprints' own scatter about the plane as its height error (at least ``footprint_error_m``); the flat feet
+   footprints' own scatter about the plane as its height error (at least ``footprint_error_m``). Each leg's
+   footprints also share one height offset (``leg_offset_error_m``: a recording's left foot a centimetre above
+   its right, a capture's leg off for the whole clip), so where the left and right footprints lie along two
+   lines (a straight walk, a boxer's stance) the tilt across those lines is unsure, and where the person turns
+   it is settled; the flat feet
    count with their scatter from contact to contact (over the number of contacts) plus
    ``feet_prior_error_deg``; the torso (or a lying body's first plane) with ``torso_prior_error_deg``. A walk
    across the room is settled by its footprints alone; a dancer or a person standing on the spot, whose few
@@ -186,6 +190,7 @@ class _Candidates:
     group: np.ndarray  # (K,) one id per (track, frame, foot): "lowest of its foot" is tested within a group
     run: np.ndarray  # (K,) one id per resting run (a contact)
     column: np.ndarray  # (K,) sole column 0..5
+    leg: np.ndarray  # (K,) one id per (track, foot): a leg's footprints share one height offset
     foot_up: np.ndarray  # (K, 3) that foot's up axis at that frame
     reach: np.ndarray  # (K, 3) the point less its leg's hip joint (zeros without hips)
     torso_up: np.ndarray  # (3,) mean over every frame of every track
@@ -194,10 +199,10 @@ class _Candidates:
 
 
 def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
-    pts, group, run, col, fup, reach = [], [], [], [], [], []
+    pts, group, run, col, leg, fup, reach = [], [], [], [], [], [], []
     gid = rid = 0
     ups, pelvis, torso_frames = [], [], []
-    for inp in inputs:
+    for track, inp in enumerate(inputs):
         step = max(1, inp.soles.shape[0] // 100)
         torso_frames.append(inp.torso_up[::step])
         if inp.pelvis is not None:
@@ -217,13 +222,15 @@ def _gather(inputs: list[FloorInput], config: FloorConfig) -> _Candidates:
         gid += 2 * T
         run.append(run_id[t_idx, k_idx])
         col.append(k_idx)
+        leg.append(2 * track + foot)
         fup.append(inp.foot_up[t_idx, foot])
         reach.append(inp.soles[t_idx, k_idx] - inp.hips[t_idx, foot] if inp.hips is not None
                      else np.zeros((t_idx.size, 3)))
     cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
     torso = _unit(np.concatenate(ups).mean(axis=0)) if ups else SMPL_UP
     return _Candidates(cat(pts, (0, 3)), cat(group, (0,)).astype(np.int64), cat(run, (0,)).astype(np.int64),
-                       cat(col, (0,)).astype(np.int64), cat(fup, (0, 3)), cat(reach, (0, 3)), torso,
+                       cat(col, (0,)).astype(np.int64), cat(leg, (0,)).astype(np.int64), cat(fup, (0, 3)),
+                       cat(reach, (0, 3)), torso,
                        cat(pelvis, (0, 3)), cat(torso_frames, (0, 3)))
 
 
@@ -421,12 +428,14 @@ def _footprints(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, c
     """The inlier resting points grouped by contact, and contacts whose centres lie within ``footprint_m`` into
     footprints (largest first): a foot resting on one spot again and again carries one height error (the
     recording's, the capture's), however many frames and contacts. -> (centres (F, 2) along the plane's basis,
-    mean heights above the plane (F,))."""
+    mean heights above the plane (F,), the leg each footprint is mostly of (F,) ints from 0)."""
     pts = c.points[inl]
     inv = np.unique(c.run[inl], return_inverse=True)[1]
     cnt = np.bincount(inv).astype(np.float64)
     centre = _mean_by(inv, pts @ np.stack(_basis(n), axis=1))
     height = _mean_by(inv, pts @ n - offset)
+    run_leg = np.zeros(cnt.size, dtype=np.int64)
+    run_leg[inv] = c.leg[inl]  # a contact is one sole column's run: one leg
     label = np.full(cnt.size, -1)
     seeds: list[np.ndarray] = []
     for i in np.argsort(-cnt, kind="stable"):
@@ -436,24 +445,42 @@ def _footprints(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, c
         else:
             seeds.append(centre[i])
             label[i] = len(seeds) - 1
-    return _mean_by(label, centre, cnt), _mean_by(label, height, cnt)
+    legs = np.unique(run_leg, return_inverse=True)[1]
+    share = np.zeros((len(seeds), int(legs.max(initial=0)) + 1))
+    np.add.at(share, (label, legs), cnt)
+    return _mean_by(label, centre, cnt), _mean_by(label, height, cnt), np.argmax(share, axis=1)
+
+
+def _slope_precision(centre: np.ndarray, leg: np.ndarray, var: float, leg_var: float) -> np.ndarray:
+    """Precision (2, 2) of a plane's two slopes fitted to footprints at ``centre`` (F, 2), each with height
+    error variance ``var``, their common height unknown, and the footprints of each ``leg`` (F,) sharing one
+    height offset of variance ``leg_var`` (0: none). The offsets are unknowns with that prior, marginalised:
+    the precision of the slopes is the Schur complement of the joint (slopes, height, offsets) system."""
+    X = np.concatenate([centre, np.ones((centre.shape[0], 1))], axis=1)
+    if leg_var > 0.0:
+        X = np.concatenate([X, np.eye(int(leg.max()) + 1)[leg]], axis=1)
+    M = X.T @ X / var
+    if leg_var > 0.0:
+        M[3:, 3:] += np.eye(M.shape[0] - 3) / leg_var
+    rest = M[2:, 2:]
+    return M[:2, :2] - M[:2, 2:] @ np.linalg.solve(rest, M[2:, :2])
 
 
 def _combine(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, prior: np.ndarray, prior_kind: str,
              feet_contacts: np.ndarray, config: FloorConfig):
     """The tilt where the resting points and the prior (the flat feet's up, else the torso's or the first plane)
     meet, each weighted by how sure it is: the points by their footprints' spread over their height error
-    (their scatter about the plane, at least ``footprint_error_m``), the flat feet by their scatter over their
+    (their scatter about the plane, at least ``footprint_error_m``; each leg's footprints sharing one offset of
+    ``leg_offset_error_m``, :func:`_slope_precision`), the flat feet by their scatter over their
     contacts plus ``feet_prior_error_deg``. Slopes along the plane's basis (radians). -> (normal (3,), posterior
     covariance (2, 2), data precision (2, 2), prior precision (scalar))."""
     e1, e2 = _basis(n)
     data_prec = np.zeros((2, 2))
     if inl.sum() >= 3:
-        centre, height = _footprints(c, inl, n, offset, config)
+        centre, height, leg = _footprints(c, inl, n, offset, config)
         nf = centre.shape[0]
         var = max(float((height ** 2).sum()) / max(nf - 3, 1), config.footprint_error_m ** 2)
-        d = centre - centre.mean(axis=0)
-        data_prec = d.T @ d / var
+        data_prec = _slope_precision(centre, leg, var, config.leg_offset_error_m ** 2)
     slope = lambda u: np.array([-(u @ e1) / (u @ n), -(u @ e2) / (u @ n)])  # noqa: E731
     if prior_kind == "feet" and feet_contacts.shape[0] >= 1:
         slopes = np.stack([slope(u) for u in feet_contacts])
