@@ -74,9 +74,9 @@ PELVIS_ABOVE_M = 0.08  # SMPL's pelvis joint lies at least this far above whatev
 
 
 class FloorNotFoundError(MocapError):
-    """No frames where a foot rests on the floor: the floor (and the upright world frame) cannot be estimated. The
-    message says why; whoever catches it says what happens then (:data:`NO_FLOOR_KEPT`, or how to refine without
-    a floor)."""
+    """The floor (and the upright world frame) cannot be estimated: no foot rests, or nothing settles the plane.
+    The message says why; whoever catches it says what happens then (:data:`NO_FLOOR_KEPT`, or how to refine
+    without a floor)."""
 
 
 NO_FLOOR_KEPT = "the motion stays in the camera frame"  # appended where a missing floor is only a warning
@@ -428,7 +428,7 @@ def _footprints(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, c
     """The inlier resting points grouped by contact, and contacts whose centres lie within ``footprint_m`` into
     footprints (largest first): a foot resting on one spot again and again carries one height error (the
     recording's, the capture's), however many frames and contacts. -> (centres (F, 2) along the plane's basis,
-    mean heights above the plane (F,), the leg each footprint is mostly of (F,) ints from 0)."""
+    mean heights above the plane (F,), the leg (:attr:`_Candidates.leg`) each footprint is mostly of (F,))."""
     pts = c.points[inl]
     inv = np.unique(c.run[inl], return_inverse=True)[1]
     cnt = np.bincount(inv).astype(np.float64)
@@ -445,9 +445,8 @@ def _footprints(c: _Candidates, inl: np.ndarray, n: np.ndarray, offset: float, c
         else:
             seeds.append(centre[i])
             label[i] = len(seeds) - 1
-    legs = np.unique(run_leg, return_inverse=True)[1]
-    share = np.zeros((len(seeds), int(legs.max(initial=0)) + 1))
-    np.add.at(share, (label, legs), cnt)
+    share = np.zeros((len(seeds), int(run_leg.max(initial=0)) + 1))  # frames of each leg in each footprint
+    np.add.at(share, (label, run_leg), cnt)
     return _mean_by(label, centre, cnt), _mean_by(label, height, cnt), np.argmax(share, axis=1)
 
 
