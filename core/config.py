@@ -74,6 +74,13 @@ class ContactConfig:
     speed_off_mps: float = 1.0  # leave contact above this speed
     min_contact_s: float = 0.1  # shorter contacts are dropped
     max_gap_s: float = 0.07  # shorter breaks inside a contact are bridged
+    # a foot resting on something above the floor (a step, a box, a stage, a climbing frame; no sole on the floor
+    # then, the pelvis 35 cm above: contacts.detect_raised_rests), held at its own height by the foot lock:
+    raised_min_s: float = 0.3  # ... still for this long (longer than a jump's apex); 0: off
+    raised_speed_on_mps: float = 0.5  # ... enters below this 3-D speed ...
+    raised_speed_off_mps: float = 0.7  # ... and leaves above this one
+    raised_lowest_m: float = 0.3  # ... within this of the body's lowest sole point (two rungs of a frame: stay 2x)
+    raised_level_m: float = 0.04  # ... its heights within this over the rest (10th to 90th percentile)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,26 @@ def truth_contacts(joints: np.ndarray, times_s: np.ndarray, rest_joints: np.ndar
     return np.stack([clean_runs(down[:, k], times_s, CONTACT_MIN_S, 0.0) for k in range(4)], axis=1)
 
 
+RAISED_MIN_M = 0.05
+RAISED_PELVIS_M = 0.35
+
+
+def truth_raised_rests(joints: np.ndarray, times_s: np.ndarray, rest_joints: np.ndarray) -> np.ndarray:
+    """(T, 4) bool in FOOT_JOINT_IDS order: a foot standing on something above the floor (a climbing frame, a
+    step) — its ankle and toe joints both still (3-D speed below CONTACT_SPEED_MPS) with both soles more than
+    RAISED_MIN_M above y = 0 and the pelvis at least RAISED_PELVIS_M above them (standing or crouching on it,
+    not a foot held up while lying or kneeling), for at least CONTACT_MIN_S; both of the foot's columns alike (a
+    heel raised over toes on the floor is not one). joints: (T, 24, 3), y up."""
+    feet = joints[:, list(FOOT_JOINT_IDS)]
+    sole = feet[..., 1] - foot_rest_heights(rest_joints)
+    speed = np.linalg.norm(np.gradient(feet, times_s, axis=0), axis=-1)
+    up = (sole > RAISED_MIN_M) & (speed < CONTACT_SPEED_MPS) & (joints[:, :1, 1] - sole > RAISED_PELVIS_M)
+    out = np.zeros(up.shape, dtype=bool)
+    for ankle, toe in ((0, 2), (1, 3)):  # left, right
+        out[:, ankle] = out[:, toe] = clean_runs(up[:, ankle] & up[:, toe], times_s, CONTACT_MIN_S, 0.0)
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def _retargeted(name: str, fps: float):
     file, cycles, seconds, _what = CLIPS[name]
@@ -87,7 +107,8 @@ def _retargeted(name: str, fps: float):
 def load_clip(name: str, fps: float = 30.0) -> dict:
     """A real clip as SMPL motion (y up, floor y = 0, path centred on the origin). Returns the keys of
     ``motion_synth.make_clip``: rotmat (T, 24, 3, 3), transl (T, 3), times_s, contact (T, 4), joints, rest_joints,
-    kind. Skips the test (fails under CI) when the package cannot be fetched."""
+    kind, and raised (T, 4): feet resting above the floor (:func:`truth_raised_rests`). Skips the test (fails
+    under CI) when the package cannot be fetched."""
     m = _retargeted(name, float(fps))
     transl = m.transl.copy()
     P, _ = forward_kinematics(m.rest_joints, m.rotmat)
@@ -95,7 +116,8 @@ def load_clip(name: str, fps: float = 30.0) -> dict:
     transl[:, [0, 2]] -= centre[[0, 2]]
     joints = P + transl[:, None]
     return {"rotmat": m.rotmat.copy(), "transl": transl, "times_s": m.times_s.copy(),
-            "contact": truth_contacts(joints, m.times_s, m.rest_joints), "joints": joints,
+            "contact": truth_contacts(joints, m.times_s, m.rest_joints),
+            "raised": truth_raised_rests(joints, m.times_s, m.rest_joints), "joints": joints,
             "rest_joints": m.rest_joints.copy(), "kind": name}
 
 

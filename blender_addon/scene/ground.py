@@ -1,5 +1,6 @@
 """The floor in the scene: a ground plane at Z = 0 and an empty on the floor for every foot contact (shown
-while the contact lasts), for results with an upright world frame (``core.motion.floor``)."""
+while the contact lasts; at its own height where the foot rests above the floor, on a step or a box), for results
+with an upright world frame (``core.motion.floor``)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import bpy
 import numpy as np
 
 from ...core.motion.contacts import FOOT_OF_COLUMN, runs
-from ...core.motion.soles import FOOT_JOINT_IDS
+from ...core.motion.soles import FOOT_JOINT_IDS, foot_rest_heights
 from ...core.smpl import forward_kinematics
 from . import keyframes, pose_keys
 
 GROUND_MARGIN_M = 1.0  # the plane reaches this far beyond every foot position
 MARKER_SIZE_M = 0.05
+RAISED_MARKER_M = 0.07  # a contact whose soles rest higher than this above the floor is marked where they rest
 
 
 def world_joints(track, motion) -> np.ndarray:
@@ -62,11 +64,14 @@ def build(motion, collection, made, scene_fps: float, show_ground: bool, show_co
                 for n, (a, b) in enumerate(runs(planted)):
                     down = track.contact[a:b][:, cols]  # (n, 2) which joints are down
                     points = foot[a:b][:, cols][down]
+                    sole_z = foot[a:b][:, cols, 2] - foot_rest_heights(track.rest_joints)[cols]  # (n, 2)
+                    level = float(np.median(sole_z[down]))  # where the soles rest: a step, a box, or ~0 (the floor)
                     name = f"{motion.name} · contact {track.track_id} {label}{n + 1}"
                     obj = bpy.data.objects.new(name, None)
                     obj.empty_display_type = "SPHERE"
                     obj.empty_display_size = MARKER_SIZE_M
-                    obj.location = (float(points[:, 0].mean()), float(points[:, 1].mean()), 0.0)
+                    obj.location = (float(points[:, 0].mean()), float(points[:, 1].mean()),
+                                    level if level > RAISED_MARKER_M else 0.0)
                     obj["tcmr_contact_frames"] = [int(frames[a]), int(frames[b - 1])]
                     collection.objects.link(obj)
                     made(obj, name)

@@ -8,9 +8,16 @@ landing frame and ends on the last frame before lift-off. A point enters a conta
 are bridged and contacts shorter than ``min_contact_s`` dropped. ``use_speed=False`` (foot lock
 ``always``/``ground``) tests the height only. A real foot rolls heel → ball → toe, so each point has contacts of
 its own: the heel's ends when the heel rises (before push-off), the toe's last.
+
+A foot can also rest on something above the floor — a step, a box, a stage, a climbing frame
+(:func:`detect_raised_rests`). Its height then says nothing, so it rests there only while no sole of the body is on
+the floor, it is among the body's lowest soles with the pelvis well above it, it is still in 3-D for longer than
+a jump's apex and its height stays at one level.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
@@ -18,6 +25,7 @@ from ..config import ContactConfig
 from ..errors import MocapError
 
 FOOT_OF_COLUMN = (0, 1, 0, 1)  # 0 = left, 1 = right: the 4 columns of a result file's ``contact``
+PELVIS_OVER_REST_M = 0.35  # a body standing (or crouching) on a raised rest has its pelvis at least this far above it
 
 
 class TrackTooShortError(MocapError):
@@ -92,6 +100,38 @@ def clean_runs(mask: np.ndarray, times_s: np.ndarray, min_duration_s: float, max
         if t[b - 1] - t[a] + frame < min_duration_s - 1e-9:
             m[a:b] = False
     return m
+
+
+def detect_raised_rests(heights: np.ndarray, speeds: np.ndarray, times_s: np.ndarray, on_floor: np.ndarray,
+                        pelvis_heights: Optional[np.ndarray] = None,
+                        config: ContactConfig = ContactConfig()) -> np.ndarray:
+    """Sole points resting on something above the floor: a step, a box, a stage, a climbing frame. Without the
+    floor's height to go by, a point rests there only while no sole of the body is on the floor (``on_floor``)
+    and it is the body's lowest (within ``raised_lowest_m`` of the lowest sole point, at least 35 cm below the
+    pelvis: not a leg raised while lying), still in 3-D (``raised_speed_on_mps`` / ``raised_speed_off_mps``,
+    hysteresis) for ``raised_min_s``, its heights over the run within ``raised_level_m`` (10th to 90th
+    percentile: one level, not a foot lowered slowly). heights: (T, P) above the floor; speeds: (T, P) 3-D
+    (:func:`settle_speeds`); times_s: (T,); on_floor: (T, P) bool floor contacts; pelvis_heights: (T,) or None
+    -> (T, P) bool."""
+    h = np.asarray(heights, dtype=np.float64)
+    s = np.asarray(speeds, dtype=np.float64)
+    out = np.zeros(h.shape, dtype=bool)
+    if config.raised_min_s <= 0.0 or h.shape[0] == 0:
+        return out
+    free = ~np.asarray(on_floor, dtype=bool).any(axis=1, keepdims=True)
+    above = h - h.min(axis=1, keepdims=True)
+    held = free & (h > config.height_off_m)
+    if pelvis_heights is not None:
+        held &= np.asarray(pelvis_heights, dtype=np.float64)[:, None] - h > PELVIS_OVER_REST_M
+    enter = held & (above < config.raised_lowest_m) & (s < config.raised_speed_on_mps)
+    stay = held & (above < 2.0 * config.raised_lowest_m) & (s < config.raised_speed_off_mps)
+    for k in range(h.shape[1]):
+        col = clean_runs(_hysteresis(enter[:, k], stay[:, k]), times_s, config.raised_min_s, config.max_gap_s)
+        for a, b in runs(col):
+            lo, hi = np.percentile(h[a:b, k], [10.0, 90.0])
+            if hi - lo <= config.raised_level_m:
+                out[a:b, k] = True
+    return out
 
 
 def detect_contacts(heights: np.ndarray, speeds: np.ndarray, times_s: np.ndarray,

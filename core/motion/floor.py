@@ -71,6 +71,7 @@ SMPL_UP = np.array([0.0, 1.0, 0.0])  # SMPL's canonical up axis
 UP_JOINTS = (0, 9)  # pelvis and spine3: their global rotations carry the torso's up
 UPRIGHT_DEG = 45.0  # a body stands upright while its torso is within this of the floor's normal
 PELVIS_ABOVE_M = 0.08  # SMPL's pelvis joint lies at least this far above whatever the body rests on
+CONTACT_SCORE_POINTS = 10  # a first plane counts at most this many resting points of one contact
 
 
 class FloorNotFoundError(MocapError):
@@ -310,10 +311,12 @@ def _ransac(c: _Candidates, prior: np.ndarray, config: FloorConfig, trials: int 
     """The level the soles rest on most, preferring the lowest: planes through three resting points of
     different contacts (spanning at least ``min_span_m``, within ``search_from_body_deg`` of the torso's up —
     wide, as a body lying, crawling or getting up has its torso far from up) are scored by their points within
-    2 ``inlier_m``; of the planes scoring at least half the best, the one with the fewest points below it wins
-    (a floor is under a step, a bench, a climbing frame). A plane faces the side where the pelvis mostly is
-    (the torso's side without pelvis positions). Seeded: the same input gives the same plane.
-    -> (normal, offset) or None."""
+    2 ``inlier_m``, at most ``CONTACT_SCORE_POINTS`` from one contact (a person standing still on a box for
+    seconds rests hundreds of points there on a few contacts, a walk on the floor a few on each of many: without
+    the cap the box's top, or a plane tilted through both, outscored the floor); of the planes scoring at least
+    half the best, the one with the fewest points below it wins (a floor is under a step, a bench, a climbing
+    frame). A plane faces the side where the pelvis mostly is (the torso's side without pelvis positions).
+    Seeded: the same input gives the same plane. -> (normal, offset) or None."""
     K = c.points.shape[0]
     if K < 3:
         return None
@@ -340,7 +343,10 @@ def _ransac(c: _Candidates, prior: np.ndarray, config: FloorConfig, trials: int 
     offset = np.sum(n * p0, axis=1)
     h = c.points @ n.T - offset  # (K, planes)
     band = 2.0 * config.inlier_m
-    score = (np.abs(h) < band).sum(axis=0)
+    order = np.argsort(c.run, kind="stable")  # the points contact by contact
+    starts = np.flatnonzero(np.r_[True, c.run[order][1:] != c.run[order][:-1]])
+    near = np.add.reduceat((np.abs(h) < band)[order].astype(np.int64), starts, axis=0)  # (contacts, planes)
+    score = np.minimum(near, CONTACT_SCORE_POINTS).sum(axis=0)
     below = (h < -2.0 * band).sum(axis=0)
     good = score >= 0.5 * score.max()
     best = np.flatnonzero(good)[np.lexsort((-score[good], below[good]))[0]]

@@ -18,7 +18,9 @@ with contacts per **sole point** (:mod:`.soles`: heel, ball and toe of each foot
    dragged back, and where it comes to rest again it gets a spot of its own. A planted foot's drift stays within
    that reach; lock less where a contact is doubtful, not more. Where one rest stretch follows another, the pin
    does not jump from spot to spot: it moves on as fast as the captured point went
-   (:func:`handover_locks`).
+   (:func:`handover_locks`). A contact on something above the floor (a step, a box, a climbing frame:
+   :func:`.contacts.detect_raised_rests`) is held the same way at its own level, the median of its captured
+   heights, instead of on the floor.
 2. **Per foot** the pinned points ask for one rigid motion of the foot (:func:`foot_motion`: a weighted 3-D
    fit of heel, ball and toe onto their pins; vertically only the pins' mean pull). A rolling foot has its heel
    pin released and its ball and toe pins on: it keeps rolling about them. Heel, ball and toe lie almost on a
@@ -41,6 +43,8 @@ Forward kinematics comes from :func:`core.smpl.forward_kinematics`; rotations fr
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
@@ -186,24 +190,27 @@ def handover_locks(stretches: list, xy: np.ndarray, times_s: np.ndarray) -> list
     return locks
 
 
-def _add_pin(delta, weight, k, w, lock_xy, p, t, seg, vertical_weight) -> None:
+def _add_pin(delta, weight, k, w, lock_xy, p, t, seg, vertical_weight, level=0.0) -> None:
     """Add one pin of sole column k to delta (T, 6, 3) / weight (T, 6) in place: weights w (T,), horizontal lock
-    (2,) or (T, 2), the point's path p (T, 3), times t (T,), its contact's rows ``seg`` (the landing)."""
+    (2,) or (T, 2), the point's path p (T, 3), times t (T,), its contact's rows ``seg`` (the landing), the height
+    it rests at (``level``: 0 on the floor)."""
     d = np.zeros((t.shape[0], 3))
     d[:, :2] = lock_xy - p[:, :2]
     # onto the floor only from the landing on (a foot still coming down is not pulled down early)
     landed = smootherstep((t - t[seg.start] + LAND_S) / LAND_S)
-    d[:, 2] = -p[:, 2] * vertical_weight * landed
+    d[:, 2] = (level - p[:, 2]) * vertical_weight * landed
     delta[:, k] += w[:, None] * d
     weight[:, k] += w
 
 
 def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, config: FootLockConfig,
-              vertical_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+              vertical_weight: float = 1.0, raised: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """Corrections of the six sole points and how pinned each is.
 
-    soles: (T, 6, 3) world (floor Z = 0); contact: (T, 6) bool. Returns (delta (T, 6, 3), weight (T, 6)): the
-    pinned position is soles + delta / weight. ``vertical_weight`` scales the pull onto the floor (0..1)."""
+    soles: (T, 6, 3) world (floor Z = 0); contact: (T, 6) bool; raised: (T, 6) bool or None, the contact frames
+    that rest above the floor (:func:`.contacts.detect_raised_rests`): a contact mostly of them is held at its
+    median captured height, not pulled onto the floor. Returns (delta (T, 6, 3), weight (T, 6)): the pinned
+    position is soles + delta / weight. ``vertical_weight`` scales the pull onto the floor (0..1)."""
     T = soles.shape[0]
     t = np.asarray(times_s, dtype=np.float64)
     delta = np.zeros((T, 6, 3))
@@ -212,8 +219,10 @@ def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, confi
         p = soles[:, k]
         for w, seg in pin_weights(contact[:, k], times_s, config.blend_s, config.blend_outside, config.release_s,
                                   config.release_outside):
+            up = raised[seg, k] if raised is not None else np.zeros(seg.stop - seg.start, dtype=bool)
+            level = float(np.median(p[seg, 2][up])) if up.mean() > 0.5 else 0.0
             if config.mode == "ground":
-                _add_pin(delta, weight, k, w, p[:, :2], p, t, seg, vertical_weight)
+                _add_pin(delta, weight, k, w, p[:, :2], p, t, seg, vertical_weight, level)
                 continue
             xy = p[seg, :2]
             slide = float(np.sqrt(np.mean(np.sum((xy - np.median(xy, axis=0)) ** 2, axis=-1))))  # rms
@@ -232,7 +241,7 @@ def sole_pins(soles: np.ndarray, contact: np.ndarray, times_s: np.ndarray, confi
                 if lock.ndim == 2:  # a path over the contact's frames: held at its ends outside them
                     lock = np.concatenate([np.repeat(lock[:1], seg.start, axis=0), lock,
                                            np.repeat(lock[-1:], T - seg.stop, axis=0)])
-                _add_pin(delta, weight, k, ws * trust * near_t, lock, p, t, rows, vertical_weight)
+                _add_pin(delta, weight, k, ws * trust * near_t, lock, p, t, rows, vertical_weight, level)
     scale = np.maximum(weight, 1.0)  # overlapping fades of two contacts never pull more than one pin
     return delta / scale[..., None], weight / scale
 
@@ -393,11 +402,13 @@ def _frames(times_s: np.ndarray, seconds: float) -> int:
 
 def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, times_s: np.ndarray,
               contact: np.ndarray, sole_offsets: np.ndarray, config: FootLockConfig = FootLockConfig(),
-              vertical_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+              vertical_weight: float = 1.0, raised: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """Pin the feet. World frame (Z up, floor Z = 0). rotmat: (T, 24, 3, 3) local (joint 0 relative to the
     world); transl: (T, 3); rest_joints: (24, 3); times_s: (T,); contact: (T, 6) bool (sole columns);
     sole_offsets: (6, 3) (:func:`.soles.sole_offsets`); vertical_weight: 0..1, how strongly soles are pulled
-    onto the floor (the floor's confidence). Returns new (rotmat, transl), float64. Mode ``never`` returns copies."""
+    onto the floor (the floor's confidence); raised: (T, 6) bool or None, contact frames resting above the floor
+    (held at their own height, :func:`sole_pins`). Returns new (rotmat, transl), float64. Mode ``never`` returns
+    copies."""
     R = np.array(rotmat, dtype=np.float64, copy=True)
     t = np.array(transl, dtype=np.float64, copy=True)
     if config.mode == "never" or not np.any(contact):
@@ -405,7 +416,7 @@ def lock_feet(rotmat: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray, t
     P, G = forward_kinematics(rest_joints, R)
     joints = P + t[:, None]
     soles = sole_points(joints, G, sole_offsets)
-    delta, weight = sole_pins(soles, contact, times_s, config, vertical_weight)
+    delta, weight = sole_pins(soles, contact, times_s, config, vertical_weight, raised)
     foot_up = G[:, [7, 8]] @ np.array([0.0, 1.0, 0.0])
     # the up the feet keep: the roll held over each pinned stretch, the pitch a slow average (the captured ones
     # jitter, and the ankle 9 cm above the sole sways with them); ``ground`` pins only heights: as captured

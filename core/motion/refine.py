@@ -40,7 +40,7 @@ from ..errors import InvalidMotionFileError
 from ..result import EXTREMITY_FIELDS, ROW_FIELDS, MotionResult, TrackMotion
 from ..rotations import rotmat_to_axis_angle
 from ..skeleton import SMPL_SPINE
-from .contacts import TrackTooShortError, detect_contacts, settle_speeds
+from .contacts import TrackTooShortError, detect_contacts, detect_raised_rests, settle_speeds
 from .extremities import refine_extremities
 from .floor import NO_FLOOR_KEPT, FloorFrame, FloorInput, FloorNotFoundError, estimate_floor
 from .world import motion_to_camera, motion_to_world
@@ -176,8 +176,13 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
             soles = _detection_soles(w, R, c)  # (T, 6, 3) world
             sole_contact = detect_contacts(soles[..., 2], settle_speeds(soles[..., :2], w.times), w.times,
                                            config.foot_lock.contact, use_speed=(mode == "auto"))
+            raised = None
+            if mode in ("auto", "always"):  # feet on a step, a box, a stage: held where they rest
+                raised = detect_raised_rests(soles[..., 2], settle_speeds(soles, w.times), w.times, sole_contact,
+                                             _detection_pelvis(w, R, c), config.foot_lock.contact)
+                sole_contact = sole_contact | raised
             rot_w, tr_w = lock_feet(rot_w, tr_w, J, w.times, sole_contact, sole_offsets(J, w.raw.v_shaped),
-                                    config.foot_lock, vertical)
+                                    config.foot_lock, vertical, raised)
             w.contact = feet_from_soles(sole_contact)
             w.rotmat, w.transl = motion_to_camera(rot_w, tr_w, J[0], R, c)
 
@@ -205,6 +210,17 @@ def _detection_soles(w: _Work, R: np.ndarray, c: np.ndarray) -> np.ndarray:
     if soles.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
         soles = resample_linear(soles, w.raw_times, w.times)
     return soles
+
+
+def _detection_pelvis(w: _Work, R: np.ndarray, c: np.ndarray) -> Optional[np.ndarray]:
+    """(T,) the raw pelvis's height above the floor at the refined rows, or None (no pelvis in the floor's input)."""
+    pelvis = w.floor_input.pelvis
+    if pelvis is None:
+        return None
+    z = (pelvis @ R.T + c)[:, 2]
+    if z.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
+        z = resample_linear(z[:, None], w.raw_times, w.times)[:, 0]
+    return z
 
 
 def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion:

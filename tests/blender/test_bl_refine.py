@@ -134,6 +134,32 @@ def test_refine_again_from_the_blend_with_other_options(scene, tmp_path, smpl_ar
     assert scene.render.fps == 30
 
 
+def test_a_foot_resting_on_a_box_is_marked_where_it_rests(scene, tmp_path, smpl_arrays):
+    """A person walks 4 s, then stands 1.5 s on a box 0.4 m high: the refine holds the feet on the box (a
+    contact above the floor), and its contact markers sit on the box's top, the walk's on the floor."""
+    walk, stand = ms.make_clip("walk", seconds=4.0), ms.make_clip("stand", seconds=1.5)
+    lift = walk["transl"][-1] - stand["transl"][0] + np.array([0.0, 0.4, 0.0])  # where the walk ends, 0.4 m up
+    rotmat = np.concatenate([walk["rotmat"], stand["rotmat"]])
+    transl = np.concatenate([walk["transl"], stand["transl"] + lift])
+    R, C = ms.camera_pose(15.0, 3.0)
+    rc, tc = ms.to_camera(rotmat, transl, R, C, smpl.rest_joints(smpl_arrays, BETAS))
+    rc, tc = ms.degrade(rc, tc, seed=4, jitter_deg=0.5, slide_m=0.01, R_cam_from_world=R)
+    n = rc.shape[0]
+    raw = H.make_result(smpl_arrays, {1: (rc, tc, np.arange(n), BETAS)}, video_path=str(tmp_path / "box.mp4"),
+                        width=W, height=H_PX, focal_length_px=F)
+    raw.save(tmp_path / "box.npz")
+    assert bpy.ops.tcmr.import_motion(filepath=str(tmp_path / "box.npz"), create_mesh=False) == {"FINISHED"}
+    settings = bpy.context.scene.tcmr_refine
+    settings.live_update = False
+    settings.show_contacts = True
+    assert bpy.ops.tcmr.refine() == {"FINISHED"}
+    markers = [o for o in bpy.data.objects if "box.mp4 · contact 1" in o.name]
+    z = np.array([o.location.z for o in markers])
+    on_box = [o for o in markers if o["tcmr_contact_frames"][0] > 4.0 * 30]
+    assert on_box and all(abs(o.location.z - 0.4) < 0.03 for o in on_box), z
+    assert (np.abs(z) < 1e-6).sum() >= 4  # the walk's steps, on the floor
+
+
 def test_failed_refine_leaves_the_scene_unchanged(scene, tmp_path, smpl_arrays):
     raw, _R, _C = capture_like(smpl_arrays, tmp_path, kind="float", name="swim.mp4")
     raw.save(tmp_path / "swim.npz")

@@ -329,9 +329,9 @@ def test_batch_options_hash_ignores_lanes_and_streaming():
     # entering the hash) fails here. It changes on purpose when a default that changes the output changes: the
     # refine stage's new floor, foot lock and adaptive smoothing (issue 19), the floor's footprints against the flat
     # feet (its fifth round), Lepski's rule in the smoothing (its sixth) and the floor's points weighed by their
-    # reach from the hip (its eighth) and each leg's footprints sharing one height offset (its ninth), re-capture
-    # clips done before them.
-    assert hash_of(CaptureConfig(models_dir="/m")) == "2d6395a6a23b"
+    # reach from the hip (its eighth), each leg's footprints sharing one height offset (its ninth) and feet held
+    # where they rest above the floor (its tenth), re-capture clips done before them.
+    assert hash_of(CaptureConfig(models_dir="/m")) == "47c42c79678f"
     assert hash_of(base) != hash_of(replace(base, speed=replace(base.speed, detect_every=2)))
 
 

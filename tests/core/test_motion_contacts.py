@@ -47,6 +47,65 @@ def test_enter_needs_the_enter_speed_and_stays_below_the_leave_speed():
                                   np.arange(30))
 
 
+def _raised_case(T=30):
+    """Six sole columns over T frames at 30 fps: the left foot's (0, 2, 4) still on a box 0.5 m up, the right
+    foot's (1, 3, 5) 0.2 m above it, the pelvis 1.4 m up; no sole on the floor. -> (heights, 3-D positions, times,
+    pelvis heights)."""
+    t = np.arange(T) / FPS
+    h = np.tile(np.array([0.5, 0.7, 0.5, 0.7, 0.5, 0.7]), (T, 1))
+    pos = np.zeros((T, 6, 3))
+    pos[..., 2] = h
+    return h, pos, t, np.full(T, 1.4)
+
+
+def _raised(h, pos, t, pelvis, on_floor=None, **cfg):
+    floor = np.zeros(h.shape, dtype=bool) if on_floor is None else on_floor
+    return contacts.detect_raised_rests(h, contacts.settle_speeds(pos, t), t, floor, pelvis, ContactConfig(**cfg))
+
+
+def test_a_foot_resting_above_the_floor_is_a_contact_of_its_own():
+    """Feet standing still on a box (a step, a climbing frame) rest there: both feet within raised_lowest_m of the
+    body's lowest sole, all frames; nothing where it would be a guess."""
+    h, pos, t, pelvis = _raised_case()
+    assert _raised(h, pos, t, pelvis).all()  # both feet: the right one 0.2 m higher, on the next rung
+    assert not _raised(h, pos, t, pelvis, raised_min_s=0.0).any()  # switched off
+    # a sole on the floor at the same frames: the raised foot may be held in the air (a kick's chamber)
+    on_floor = np.zeros(h.shape, dtype=bool)
+    on_floor[:, 1] = True
+    assert not _raised(h, pos, t, pelvis, on_floor).any()
+    # a foot 0.4 m above the lowest sole is not resting (a knee lifted while standing on the box)
+    h2, pos2 = h.copy(), pos.copy()
+    h2[:, [1, 3, 5]] = pos2[:, [1, 3, 5], 2] = 0.9
+    up = _raised(h2, pos2, t, pelvis)
+    assert up[:, [0, 2, 4]].all() and not up[:, [1, 3, 5]].any()
+    # a body lying with its legs raised still (pelvis below the feet) does not stand on them
+    assert not _raised(h, pos, t, np.full(t.shape, 0.3)).any()
+    # a foot that moves on (0.8 m/s along the box) or is lowered slowly (10 cm over the contact) does not rest
+    moving = pos.copy()
+    moving[:, 0, 0] = 0.8 * t
+    assert not _raised(h, moving, t, pelvis)[:, 0].any()
+    lowered, hl = pos.copy(), h.copy()
+    hl[:, 0] = lowered[:, 0, 2] = 0.5 - 0.1 * t / t[-1]
+    assert not _raised(hl, lowered, t, pelvis)[:, 0].any()
+
+
+def test_the_top_of_a_jump_is_not_a_rest():
+    """At a jump's apex the feet are slow for a few frames and no sole is on the floor, but they rise and fall
+    by centimetres within raised_min_s: no rest (a pin there would hold the body in the air)."""
+    h, pos, t, pelvis = _raised_case(45)
+    apex = 0.45 - 0.5 * 9.81 * (t - t[22]) ** 2  # free flight through the apex at frame 22
+    h = np.repeat(apex[:, None], 6, axis=1)
+    pos[..., 2] = h
+    assert not _raised(h, pos, t, pelvis + apex).any()
+    # each guard alone: the speed (slow for only ~0.1 s) and the level (11 cm of rise and fall within 0.3 s)
+    assert not _raised(h, pos, t, pelvis + apex, raised_level_m=1.0).any()
+    assert not _raised(h, pos, t, pelvis + apex, raised_speed_on_mps=9.0, raised_speed_off_mps=9.0).any()
+    assert _raised(h, pos, t, pelvis + apex, raised_level_m=1.0, raised_speed_on_mps=9.0,
+                   raised_speed_off_mps=9.0).any()
+    # the same frames held still at the apex height rest (the test above is what tells them apart)
+    assert _raised(np.full_like(h, 0.45), np.where(np.arange(3) == 2, 0.45, pos), t, pelvis).any()
+
+
 @pytest.mark.parametrize("fps", [30.0, 25.0, 60.0])
 def test_run_length_and_gap_bridging_are_exact_to_the_frame(fps):
     """min_contact_s: a run of n frames lasts n frame periods (kept at exactly the minimum, dropped one frame

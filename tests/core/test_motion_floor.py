@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import real_motion as rm
-from motion_cases import TILT_MISSES, camera_clip, joints, ms, real_sequence, tilt_deg
+from motion_cases import TILT_MISSES, camera_clip, joints, ms, onto_a_box, real_sequence, tilt_deg
 
 from core.config import RefineConfig
 from core.motion import floor, world
@@ -150,6 +150,18 @@ def test_a_leg_resting_higher_does_not_tilt_a_straight_walk(kind):
     assert tilt_deg(f.normal_cam, R) < 1.8 and f.confidence == "low"
     f, R = lifted_left("turn")
     assert tilt_deg(f.normal_cam, R) < 0.5 and f.confidence == "high"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_long_stand_on_a_box_does_not_move_the_floor(seed):
+    """A person walks 4 s (a dozen footfalls), then stands 4 s on a box 0.4 m high: hundreds of resting points
+    on the box's top, on a few contacts. The floor is the walk's — neither the box's top nor a plane tilted
+    through both (a first plane counts at most 10 points of one contact: before, no floor on two of these three
+    draws)."""
+    rc, tc, times, R, C, _step = onto_a_box(seed=seed)
+    f = floor.estimate_floor(_inputs(rc, tc, times), RefineConfig().floor)
+    assert tilt_deg(f.normal_cam, R) < 1.5
+    assert f.camera_height_m == pytest.approx(C[1], abs=0.05 + 6.5 * np.radians(tilt_deg(f.normal_cam, R)))
 
 
 def test_many_footprints_outweigh_the_feet():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import real_motion as rm
-from motion_cases import TILT_MISSES, camera_clip, joints, ms, real_sequence, result_of, tilt_deg, track_of
+from motion_cases import (TILT_MISSES, camera_clip, joints, ms, onto_a_box, real_sequence, result_of, tilt_deg,
+                          track_of)
 
 from core.config import FootLockConfig, RefineConfig
 from core.metrics import foot_skate, mpjpe
@@ -233,6 +234,57 @@ def test_nothing_is_carried_into_a_flight(real_file):
         before = pelvis_error(res.tracks[0].rotmat, res.tracks[0].transl_cam)
         after = pelvis_error(out.tracks[0].rotmat, out.tracks[0].transl_cam)
         assert after < before + 0.01, (name, before, after)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_feet_standing_on_a_box_stay_put(seed):
+    """A person walks 4 s, then stands 4 s still on a box 0.4 m high: the captured feet wander 25 mm/frame
+    there; refined they stand still (at most 3 mm/frame; with raised rests off only the smoothing acts on them)."""
+    rc, tc, _times, R, _C, step = onto_a_box(seed=seed)
+    res = result_of([track_of(rc, tc)], rc.shape[0])
+    on_box = np.zeros((rc.shape[0], 4), dtype=bool)
+    on_box[step + 5:] = True  # the frames after the step up
+    ids = list(FOOT_JOINT_IDS)
+    skate = {}
+    for label, min_s in (("on", RefineConfig().foot_lock.contact.raised_min_s), ("off", 0.0)):
+        lock = RefineConfig().foot_lock
+        out, _ = refine_result(res, _cfg(foot_lock=dataclasses.replace(
+            lock, contact=dataclasses.replace(lock.contact, raised_min_s=min_s))))
+        tr = out.tracks[0]
+        to_world = lambda J: J @ out.R_world_from_cam.T + out.cam_position_world  # noqa: E731
+        skate[label] = 1000 * foot_skate(to_world(joints(tr.rotmat, tr.transl_cam))[:, ids], on_box).mean()
+        skate_in = 1000 * foot_skate(to_world(joints(rc, tc))[:, ids], on_box).mean()
+    assert skate["on"] < 3.0 and skate["on"] < 0.15 * skate_in, (skate, skate_in)
+    assert skate["off"] > 5.0
+
+
+def test_feet_resting_above_the_floor_stay_put(real_file):
+    """CMU 01_03 climbs onto playground structures (27–76 cm up) and stands there for 410 of its 901 frames; no
+    sole is on the floor then, and the floor's contacts (within 4 cm of it) cannot see them. The feet must stay
+    where they rest as the recording's do (within 2 mm/frame of its own skate there, and at most a third of the
+    input's), and the rest of the motion no less accurate. With raised rests off they slide 12 mm/frame."""
+    clean, R, C, res = real_sequence("climb")
+    br = _bench()
+    tr_in = res.tracks[0]
+    before = br.evaluate(tr_in.rotmat, tr_in.transl_cam, clean, R, C)
+    assert clean["raised"].any(axis=1).sum() > 300
+    skate = {}
+    for label, min_s in (("on", RefineConfig().foot_lock.contact.raised_min_s), ("off", 0.0)):
+        lock = RefineConfig().foot_lock
+        cfg = _cfg(foot_lock=dataclasses.replace(lock, contact=dataclasses.replace(lock.contact, raised_min_s=min_s)))
+        out, _ = refine_result(res, cfg)
+        tr = out.tracks[0]
+        after = br.evaluate(tr.rotmat, tr.transl_cam, clean, R, C, tr.times_s)
+        skate[label] = 1000 * after["raised_skate"].mean()
+        truth = 1000 * after["truth_raised_skate"].mean()
+        if label == "on":
+            mp_on = after["mpjpe"].mean()
+            floor_skate_on = after["skate"].mean()
+        else:
+            assert after["mpjpe"].mean() > mp_on and abs(after["skate"].mean() - floor_skate_on) < 1e-4
+    skate_in = 1000 * before["raised_skate"].mean()
+    assert skate["on"] <= truth + 2.0 and skate["on"] <= skate_in / 3.0, (skate_in, skate, truth)
+    assert skate["off"] > truth + 5.0  # what the floor's contacts alone leave
 
 
 def test_floor_confidence_is_in_the_file(tmp_path, real_file):
