@@ -173,7 +173,7 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
         for w in usable:
             J = np.asarray(w.raw.rest_joints, dtype=np.float64)
             rot_w, tr_w = motion_to_world(w.rotmat, w.transl, J[0], R, c)
-            soles = _detection_soles(w, R, c)  # (T, 6, 3) world
+            soles = _detection_world(w, w.floor_input.soles, R, c)  # (T, 6, 3)
             sole_contact = detect_contacts(soles[..., 2], settle_speeds(soles[..., :2], w.times), w.times,
                                            config.foot_lock.contact, use_speed=(mode == "auto"))
             raised = None
@@ -203,24 +203,20 @@ def refine_result(result: MotionResult, config: RefineConfig = RefineConfig(),
     return refined, report
 
 
-def _detection_soles(w: _Work, R: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """World sole points at the refined rows for contact detection: the raw motion (a filter would blur the
-    landing and lift-off frames of fast steps; ``settle_speeds`` takes jitter out over two frames)."""
-    soles = w.floor_input.soles @ R.T + c
-    if soles.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
-        soles = resample_linear(soles, w.raw_times, w.times)
-    return soles
+def _detection_world(w: _Work, points_cam: np.ndarray, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Raw camera-frame points (N, ..., 3) in the upright world at the refined rows, for contact detection: the raw
+    motion (a filter would blur the landing and lift-off frames of fast steps; ``settle_speeds`` takes jitter out
+    over two frames), resampled where the rows were. -> (T, ..., 3)."""
+    world = points_cam @ R.T + c
+    if world.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
+        world = resample_linear(world, w.raw_times, w.times)
+    return world
 
 
 def _detection_pelvis(w: _Work, R: np.ndarray, c: np.ndarray) -> Optional[np.ndarray]:
     """(T,) the raw pelvis's height above the floor at the refined rows, or None (no pelvis in the floor's input)."""
     pelvis = w.floor_input.pelvis
-    if pelvis is None:
-        return None
-    z = (pelvis @ R.T + c)[:, 2]
-    if z.shape[0] != len(w.times) or not np.array_equal(w.raw_times, w.times):
-        z = resample_linear(z[:, None], w.raw_times, w.times)[:, 0]
-    return z
+    return None if pelvis is None else _detection_world(w, pelvis, R, c)[:, 2]
 
 
 def _refined_track(track: TrackMotion, w: _Work, resampled: bool) -> TrackMotion:
