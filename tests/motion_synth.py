@@ -147,6 +147,17 @@ def make_clip(kind: str, fps: float = 30.0, seconds: float = 4.0, heading_deg: f
             "rest_joints": REST_JOINTS.copy(), "kind": kind}
 
 
+def onto_a_box_clip(height_m: float = 0.4, walk_s: float = 4.0, stand_s: float = 4.0):
+    """A person walks ``walk_s``, then stands ``stand_s`` still on a box ``height_m`` high where the walk ends (the
+    walk and stand clips joined: the body rises in one frame). -> (rotmat (T, 24, 3, 3), transl (T, 3) y-up
+    world, frame of the step)."""
+    walk, stand = make_clip("walk", seconds=walk_s), make_clip("stand", seconds=stand_s)
+    lift = walk["transl"][-1] - stand["transl"][0] + np.array([0.0, height_m, 0.0])
+    rotmat = np.concatenate([walk["rotmat"], stand["rotmat"]])
+    transl = np.concatenate([walk["transl"], stand["transl"] + lift])
+    return rotmat, transl, walk["rotmat"].shape[0]
+
+
 def camera_pose(pitch_deg: float, roll_deg: float, distance_m: float = 6.0, aim_height_m: float = 1.0):
     """A camera in the SMPL y-up world looking at the origin from +z, pitched down by ``pitch_deg`` and rolled.
     Returns (R_cam_from_world (3, 3), camera centre (3,))."""

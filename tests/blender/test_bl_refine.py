@@ -137,10 +137,7 @@ def test_refine_again_from_the_blend_with_other_options(scene, tmp_path, smpl_ar
 def test_a_foot_resting_on_a_box_is_marked_where_it_rests(scene, tmp_path, smpl_arrays):
     """A person walks 4 s, then stands 1.5 s on a box 0.4 m high: the refine holds the feet on the box (a
     contact above the floor), and its contact markers sit on the box's top, the walk's on the floor."""
-    walk, stand = ms.make_clip("walk", seconds=4.0), ms.make_clip("stand", seconds=1.5)
-    lift = walk["transl"][-1] - stand["transl"][0] + np.array([0.0, 0.4, 0.0])  # where the walk ends, 0.4 m up
-    rotmat = np.concatenate([walk["rotmat"], stand["rotmat"]])
-    transl = np.concatenate([walk["transl"], stand["transl"] + lift])
+    rotmat, transl, _step = ms.onto_a_box_clip(0.4, walk_s=4.0, stand_s=1.5)
     R, C = ms.camera_pose(15.0, 3.0)
     rc, tc = ms.to_camera(rotmat, transl, R, C, smpl.rest_joints(smpl_arrays, BETAS))
     rc, tc = ms.degrade(rc, tc, seed=4, jitter_deg=0.5, slide_m=0.01, R_cam_from_world=R)

@@ -43,17 +43,13 @@ def camera_clip(kind, pitch=15.0, roll=-5.0, seconds=6.0, noisy=True, seed=1):
 
 
 def onto_a_box(height_m=0.4, walk_s=4.0, stand_s=4.0, seed=0, pitch=15.0, roll=3.0):
-    """A person walks ``walk_s``, then stands ``stand_s`` still on a box ``height_m`` high where the walk ends (the
-    procedural walk and stand clips joined), seen by a pitched, rolled camera, degraded like a network output
+    """:func:`motion_synth.onto_a_box_clip` seen by a pitched, rolled camera, degraded like a network output
     (0.5° jitter). -> (camera-frame rotmat, transl, times (T,), R_cam_from_world, centre, frame of the step)."""
-    walk, stand = ms.make_clip("walk", seconds=walk_s), ms.make_clip("stand", seconds=stand_s)
-    lift = walk["transl"][-1] - stand["transl"][0] + np.array([0.0, height_m, 0.0])
-    rotmat = np.concatenate([walk["rotmat"], stand["rotmat"]])
-    transl = np.concatenate([walk["transl"], stand["transl"] + lift])
+    rotmat, transl, step = ms.onto_a_box_clip(height_m, walk_s, stand_s)
     R, C = ms.camera_pose(pitch, roll)
     rc, tc = ms.to_camera(rotmat, transl, R, C)
     rc, tc = ms.degrade(rc, tc, seed=seed, jitter_deg=0.5, R_cam_from_world=R)
-    return rc, tc, np.arange(rc.shape[0]) / 30.0, R, C, walk["rotmat"].shape[0]
+    return rc, tc, np.arange(rc.shape[0]) / 30.0, R, C, step
 
 
 def joints(rotmat, transl, rest=ms.REST_JOINTS):
